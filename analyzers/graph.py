@@ -1,0 +1,194 @@
+"""The project's import graph: imports resolved against the project's modules, plus the
+dependencies Python and pytest add on their own (parent packages, conftest.py chains)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Collection, Iterable, Mapping
+
+import grimp
+
+from analyzers.imports import ImportRecord, ParseResult
+from analyzers.layout import parent_dirs
+from analyzers.modules import ModuleFile
+
+MISSING_PREFIX = "missing:"
+
+
+@dataclass(frozen=True, order=True)
+class ImportEdge:
+    """`importer` depends on `imported`. `kind` says why: import, type_checking, function, dynamic,
+    plugin (pytest_plugins), parent (importing a.b runs a/__init__.py) or conftest."""
+
+    importer: str
+    imported: str
+    line: int = 0
+    kind: str = "import"
+
+
+@dataclass(frozen=True)
+class ProjectGraph:
+    """`modules` maps graph node to file path. A missing node stands for an import of a project
+    module that does not exist; `broken` maps a module that could not be parsed to the reason."""
+
+    modules: Mapping[str, str]
+    edges: tuple[ImportEdge, ...]
+    missing: frozenset[str] = frozenset()
+    broken: Mapping[str, str] = field(default_factory=dict)
+    # Files whose module name another file already has (the first path in sorted order wins).
+    shadowed: tuple[str, ...] = ()
+
+    def successors(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {node: set() for node in (*self.modules, *self.missing)}
+        for edge in self.edges:
+            out[edge.importer].add(edge.imported)
+        return out
+
+    def to_import_graph(self) -> grimp.ImportGraph:
+        graph = grimp.ImportGraph()
+        for node in (*self.modules, *self.missing):
+            graph.add_module(node)
+        for edge in self.edges:
+            graph.add_import(
+                importer=edge.importer, imported=edge.imported,
+                line_number=edge.line, line_contents=f"<{edge.kind}>",
+            )
+        return graph
+
+
+def is_missing(node: str) -> bool:
+    return node.startswith(MISSING_PREFIX)
+
+
+def build_project_graph(
+    modules: Iterable[ModuleFile],
+    parses: Mapping[str, ParseResult],
+    *,
+    source_roots: Collection[str],
+    test_paths: Collection[str],
+    is_external: Callable[[str], bool],
+) -> ProjectGraph:
+    """`parses` maps path to parse result; `is_external(top_level_name)` says whether a name that
+    is no project module is provided by the standard library or an installed distribution."""
+    resolver = _Resolver(modules, source_roots, is_external)
+    edges: dict[tuple[str, str], ImportEdge] = {}
+
+    def add(edge: ImportEdge) -> None:
+        key = (edge.importer, edge.imported)
+        if key not in edges or edge.line < edges[key].line:
+            edges[key] = edge
+
+    broken: dict[str, str] = {}
+    conftests = {m.path.rpartition("/")[0]: m.node for m in resolver.modules if m.path.endswith("conftest.py")}
+    for module in resolver.modules:
+        parsed = parses[module.path]
+        if parsed.error:
+            broken[module.node] = parsed.error
+        for record in parsed.imports:
+            for target in resolver.resolve(module, record):
+                add(ImportEdge(module.node, target, record.line, _kind_of(record)))
+        parent = resolver.parent_of(module)
+        if parent:
+            add(ImportEdge(module.node, parent, 0, "parent"))
+        if module.path in test_paths:
+            for folder in parent_dirs(module.path):
+                if folder in conftests and conftests[folder] != module.node:
+                    add(ImportEdge(module.node, conftests[folder], 0, "conftest"))
+
+    missing = frozenset(e.imported for e in edges.values() if is_missing(e.imported))
+    return ProjectGraph(
+        modules={m.node: m.path for m in resolver.modules},
+        edges=tuple(sorted(edges.values())),
+        missing=missing,
+        broken=broken,
+        shadowed=resolver.shadowed,
+    )
+
+
+def _kind_of(record: ImportRecord) -> str:
+    if record.pytest_plugin:
+        return "plugin"
+    if record.dynamic:
+        return "dynamic"
+    if record.type_checking:
+        return "type_checking"
+    if record.in_function:
+        return "function"
+    return "import"
+
+
+class _Resolver:
+    def __init__(
+        self, modules: Iterable[ModuleFile], source_roots: Collection[str],
+        is_external: Callable[[str], bool],
+    ) -> None:
+        self.by_root: dict[str, dict[str, str]] = defaultdict(dict)
+        # Every dotted prefix importable from a root, namespace packages (no file) included.
+        self.prefixes: dict[str, set[str]] = defaultdict(set)
+        self.modules: list[ModuleFile] = []
+        shadowed, nodes = [], set()
+        for module in sorted(modules, key=lambda m: m.path):
+            if module.node in nodes:
+                shadowed.append(module.path)
+                continue
+            nodes.add(module.node)
+            self.modules.append(module)
+            self.by_root[module.root][module.importable] = module.node
+            parts = module.importable.split(".")
+            self.prefixes[module.root].update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        self.shadowed = tuple(shadowed)
+        self.source_roots = tuple(source_roots)
+        self.is_external = is_external
+
+    def parent_of(self, module: ModuleFile) -> str | None:
+        name = module.importable
+        while "." in name:
+            name = name.rpartition(".")[0]
+            if name in self.by_root[module.root]:
+                return self.by_root[module.root][name]
+        return None
+
+    def resolve(self, module: ModuleFile, record: ImportRecord) -> list[str]:
+        """The graph nodes an import makes `module` depend on (missing nodes included)."""
+        if record.level:
+            base = self._relative_base(module, record.level)
+            if base is None:
+                return [MISSING_PREFIX + "." * record.level + record.module]
+            name = f"{base}.{record.module}" if record.module else base
+            roots: tuple[str, ...] = (module.root,)
+        else:
+            name = record.module
+            top = name.partition(".")[0]
+            roots = tuple(r for r in dict.fromkeys((module.root, *self.source_roots)) if top in self.prefixes[r])
+            if not roots:
+                return [] if self.is_external(top) else [MISSING_PREFIX + name]
+        root = roots[0]
+        targets = self._resolve_in(root, name)
+        if targets and not is_missing(targets[0]):
+            for imported_name in record.names:
+                sub = self.by_root[root].get(f"{name}.{imported_name}")
+                if sub:
+                    targets.append(sub)
+        return targets
+
+    def _resolve_in(self, root: str, name: str) -> list[str]:
+        found = self.by_root[root].get(name)
+        if found:
+            return [found]
+        # A submodule that does not exist: depend on it as missing, and on the deepest package
+        # that does exist (its __init__ runs before the import fails).
+        targets = [MISSING_PREFIX + name]
+        prefix = name
+        while "." in prefix:
+            prefix = prefix.rpartition(".")[0]
+            if prefix in self.by_root[root]:
+                targets.append(self.by_root[root][prefix])
+                break
+        return targets
+
+    @staticmethod
+    def _relative_base(module: ModuleFile, level: int) -> str | None:
+        parts = module.package.split(".") if module.package else []
+        keep = len(parts) - (level - 1)
+        return ".".join(parts[:keep]) if keep > 0 else None

@@ -1,0 +1,82 @@
+"""The list of a project's files: what git knows of, or a walk where there is no git."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from analyzers.globs import GlobSet
+from analyzers.layout import parent_dirs
+
+# Folders that never hold project inputs: VCS data, environments, caches and build output.
+DEFAULT_EXCLUDED_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".scout", "__pycache__", ".venv", "venv", ".env", ".tox", ".nox",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".eggs", "node_modules",
+    "build", "dist", "site-packages", ".idea", ".vscode",
+})
+
+
+# doit's own dependency database, wherever a project keeps it.
+DEFAULT_EXCLUDED_FILES = GlobSet.of([".doit.db", ".doit.db.*", "*.pyc"])
+
+
+def is_excluded_dir(name: str, path: Path) -> bool:
+    return (
+        name in DEFAULT_EXCLUDED_DIRS
+        or name.endswith(".egg-info")
+        or (path / "pyvenv.cfg").is_file()  # a virtual environment under any name
+    )
+
+
+def list_project_files(root: Path, exclude: GlobSet = GlobSet()) -> tuple[list[str], str]:
+    """Sorted relative POSIX paths of the project's files, and how they were found ("git" or "walk").
+
+    Inside a git work tree: tracked files plus untracked files git does not ignore (untracked ones
+    inside default-excluded folders, such as an unignored virtual environment, are left out).
+    Paths git lists may no longer exist on disk; the caller's hashing drops those.
+    """
+    git_files = _git_files(root)
+    if git_files is None:
+        files, how = _walk_files(root), "walk"
+    else:
+        files, how = git_files, "git"
+    return sorted(
+        p for p in files if not exclude.matches(p) and not DEFAULT_EXCLUDED_FILES.matches(p)
+    ), how
+
+
+def _git_files(root: Path) -> list[str] | None:
+    try:
+        tracked = _git(root, "--cached")
+        untracked = _git(root, "--others", "--exclude-standard")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    kept_untracked = [p for p in untracked if not _in_excluded_dir(root, p)]
+    return list(dict.fromkeys(tracked + kept_untracked))  # unmerged entries repeat in the index
+
+
+def _git(root: Path, *args: str) -> list[str]:
+    out = subprocess.run(
+        ["git", "-c", "core.quotepath=off", "ls-files", "-z", *args],
+        cwd=root, capture_output=True, check=True, stdin=subprocess.DEVNULL,
+    ).stdout
+    return [os.fsdecode(p) for p in out.split(b"\0") if p]
+
+
+def _in_excluded_dir(root: Path, path: str) -> bool:
+    return any(
+        is_excluded_dir(os.path.basename(d), root / d) for d in parent_dirs(path)[:-1]
+    )
+
+
+def _walk_files(root: Path) -> list[str]:
+    files: list[str] = []
+    # followlinks=False: a symlinked folder is not entered, so symlink loops cannot trap the walk.
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=None):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not is_excluded_dir(d, here / d))
+        rel = here.relative_to(root).as_posix()
+        prefix = "" if rel == "." else rel + "/"
+        files.extend(prefix + f for f in filenames)
+    return files

@@ -1,0 +1,52 @@
+"""Which module each Python file is, and under which sys.path entry Python finds it."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from analyzers.layout import is_below, parent_dirs
+
+
+@dataclass(frozen=True)
+class ModuleFile:
+    """`node` is the module's unique name in the import graph; `importable` the name Python imports
+    it by from `root`, the sys.path entry it is found under ("" is the project root)."""
+
+    path: str
+    node: str
+    importable: str
+    root: str
+    is_package: bool
+
+    @property
+    def package(self) -> str:
+        """The package relative imports in this module start from."""
+        return self.importable if self.is_package else self.importable.rpartition(".")[0]
+
+
+def locate_modules(py_paths: Iterable[str], source_roots: Sequence[str]) -> dict[str, ModuleFile]:
+    """Map each .py path to its module, by pytest's rootdir-less ("prepend") rule: a file's
+    sys.path entry is the first folder upward without an __init__.py. Inside an explicit source
+    root such as src/, folders without __init__.py are namespace packages of that root."""
+    py_paths = sorted(py_paths)
+    package_dirs = {posixpath.dirname(p) for p in py_paths if p.endswith("/__init__.py")}
+    explicit_roots = sorted((r for r in source_roots if r), key=len, reverse=True)
+    modules: dict[str, ModuleFile] = {}
+    for path in py_paths:
+        if not path.endswith(".py"):
+            continue
+        basedir = next(d for d in parent_dirs(path) if d not in package_dirs)
+        root = next((r for r in explicit_roots if is_below(basedir, r)), basedir)
+        rel = path[len(root) + 1 :] if root else path
+        stem = rel[: -len(".py")]
+        is_package = stem == "__init__" or stem.endswith("/__init__")
+        if is_package:
+            stem = stem[: -len("__init__")].rstrip("/")
+        importable = stem.replace("/", ".")
+        if not importable:  # an __init__.py directly in a root has no module name
+            continue
+        prefix = "" if root == "" or root in source_roots else root.replace("/", ".") + "."
+        modules[path] = ModuleFile(path, prefix + importable, importable, root, is_package)
+    return modules

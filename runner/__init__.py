@@ -1,0 +1,1 @@
+"""doit-scout's orchestration: doit tasks and commands, state, execution, reporting, config."""

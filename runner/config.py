@@ -1,0 +1,99 @@
+"""The `[tool.scout]` table of a project's pyproject.toml, validated before any work is done."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+from analyzers.categories import Category
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the user: what is wrong, and what is allowed."""
+
+
+@dataclass(frozen=True)
+class ScoutConfig:
+    """None for packages, test_dirs and source_roots means: detect them."""
+
+    packages: tuple[str, ...] | None = None
+    test_dirs: tuple[str, ...] | None = None
+    source_roots: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    parse_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+
+_FOLDER_LISTS = ("packages", "test_dirs", "source_roots")
+ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers")
+
+
+def load_config(project_root: Path) -> ScoutConfig:
+    pyproject = project_root / "pyproject.toml"
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ScoutConfig()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read {pyproject}: {err}") from err
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{pyproject} is not valid TOML: {err}. Fix the file and run again.") from err
+    table = data.get("tool", {}).get("scout", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tool.scout] in {pyproject} must be a table, got {table!r}")
+    return parse_config(table)
+
+
+def parse_config(table: Mapping[str, Any]) -> ScoutConfig:
+    unknown = sorted(set(table) - set(ALLOWED_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"[tool.scout] has unknown key {unknown[0]!r}; allowed keys are: {', '.join(ALLOWED_KEYS)}"
+        )
+    values: dict[str, Any] = {}
+    for key in _FOLDER_LISTS:
+        if key in table:
+            values[key] = tuple(p.strip("/") for p in _string_list(key, table[key]))
+    if "exclude" in table:
+        values["exclude"] = _string_list("exclude", table["exclude"])
+    if "categories" in table:
+        values["categories"] = _categories(table["categories"])
+    if "parse_workers" in table:
+        workers = table["parse_workers"]
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
+            raise _bad("parse_workers", workers, "a whole number >= 0 (0 parses in this process)")
+        values["parse_workers"] = workers
+    return ScoutConfig(**values)
+
+
+def _categories(value: Any) -> dict[str, tuple[str, ...]]:
+    names = [c.value for c in Category]
+    if not isinstance(value, dict):
+        raise _bad("categories", value, f"a table mapping a category ({', '.join(names)}) to a list of globs")
+    for name in value:
+        if name not in names:
+            raise _bad(f"categories.{name}", value[name], f"a category name, one of: {', '.join(names)}",
+                       what="key")
+    return {name: _string_list(f"categories.{name}", globs) for name, globs in value.items()}
+
+
+def _string_list(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _bad(key, value, "a list of non-empty strings")
+    return tuple(value)
+
+
+def _bad(key: str, value: Any, allowed: str, what: str = "value") -> ConfigError:
+    if what == "key":
+        return ConfigError(f"[tool.scout] has unknown key {key!r}; allowed: {allowed}")
+    return ConfigError(f"[tool.scout] {key} = {value!r} is not allowed; expected {allowed}")

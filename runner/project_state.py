@@ -1,0 +1,55 @@
+"""The `.scout/` folder in the project root: doit-scout's per-checkout state."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+STATE_DIR = ".scout"
+
+
+def state_dir(project_root: Path) -> Path:
+    """The `.scout/` folder, created with a .gitignore that keeps all of it out of git."""
+    folder = project_root / STATE_DIR
+    folder.mkdir(exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        atomic_write_text(ignore, "# doit-scout's state: never commit it\n*\n")
+    return folder
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path` and rename it over: readers see old or new, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, separators=(",", ":")))
+
+
+class CorruptState(Exception):
+    """A state file exists but cannot be used; the caller rebuilds it."""
+
+
+def read_json(path: Path) -> Any | None:
+    """The JSON in `path`, None when it does not exist; CorruptState when it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        raise CorruptState(f"{path}: {err}") from err
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise CorruptState(f"{path}: {err}") from err

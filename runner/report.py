@@ -1,0 +1,53 @@
+"""What a run tells the person at the terminal."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console
+
+from analyzers.categories import Category
+from runner.scout import ScoutRun
+
+MAX_LISTED = 5
+
+
+def _listing(items: list[str]) -> str:
+    shown = ", ".join(items[:MAX_LISTED])
+    return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+
+
+def _changes_line(run: ScoutRun) -> str:
+    changes = run.changes
+    if run.first_run:
+        return "first scout: everything is new"
+    if not changes:
+        return "nothing since the last scout"
+    return (f"{len(changes.added)} added · {len(changes.modified)} modified · "
+            f"{len(changes.deleted)} deleted ({_listing(list(changes.changed))})")
+
+
+def print_scout_summary(run: ScoutRun, console: Console | None = None) -> None:
+    console = console or Console(highlight=False)
+    state = run.state
+    counts = Counter(entry.category for entry in state.files.values())
+    rows = [
+        ("scout", f"{len(state.files)} files ({run.inventory}) · {len(state.graph.modules)} modules · "
+                  f"{len(state.graph.edges)} import edges · {counts[Category.TEST]} test files · "
+                  f"{run.seconds:.2f} s"),
+        ("categories", " · ".join(f"{c.value} {counts[c]}" for c in Category)),
+        ("changes", _changes_line(run)),
+        ("parsing", f"{run.parsed} parsed · {run.parse_cache_hits} from the parse cache · "
+                    f"{run.files_read} files read"),
+    ]
+    for label, text in rows:
+        console.print(f"[bold]{label:<11}[/]{text}", soft_wrap=True)
+    for node, error in sorted(state.graph.broken.items()):
+        console.print(f"[yellow]! {state.graph.modules[node]}: {error} (imports unknown; "
+                      "whatever imports it counts as changed)[/]", soft_wrap=True)
+    missing = sorted(state.graph.missing)
+    if missing:
+        console.print("[yellow]! imports of project modules that do not exist: "
+                      f"{_listing([m.removeprefix('missing:') for m in missing])}[/]", soft_wrap=True)
+    for warning in run.warnings:
+        console.print(f"[yellow]! {warning}[/]", soft_wrap=True)

@@ -1,0 +1,115 @@
+"""The Scout phase's result, as kept in `.scout/state.json` between runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analyzers.categories import Category
+from analyzers.graph import ImportEdge, ProjectGraph, is_missing
+from analyzers.hashing import FileStat, HashRecord
+from analyzers.imports import ParseResult
+from runner.project_state import CorruptState, atomic_write_json, read_json
+
+SCHEMA = 1
+STATE_FILE = "state.json"
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    digest: str
+    category: Category
+
+
+@dataclass
+class ScoutState:
+    """`inputs_key` identifies what the graph was resolved under (layout, config, environment);
+    `hash_records` is the stat cache; `parses` holds the parse result of every module file."""
+
+    inputs_key: str
+    files: dict[str, FileEntry]
+    hash_records: dict[str, HashRecord]
+    parses: dict[str, ParseResult]
+    graph: ProjectGraph
+    fingerprints: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
+
+    def digests(self) -> dict[str, str]:
+        return {path: entry.digest for path, entry in self.files.items()}
+
+    def facts(self) -> dict[str, Any]:
+        """Everything the Scout phase concludes about the project, without the stat cache:
+        equal for a state built incrementally and one built from scratch."""
+        return {
+            "files": {p: (e.digest, e.category.value) for p, e in self.files.items()},
+            "modules": dict(self.graph.modules),
+            "edges": self.graph.edges,
+            "missing": self.graph.missing,
+            "broken": dict(self.graph.broken),
+            "shadowed": self.graph.shadowed,
+            "fingerprints": self.fingerprints,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        files = {}
+        for path, entry in self.files.items():
+            row: list[Any] = [entry.digest, entry.category.value]
+            record = self.hash_records.get(path)
+            if record is not None:
+                st = record.stat
+                row += [st.mtime_ns, st.size, st.inode, st.ctime_ns, record.hashed_at_ns]
+            files[path] = row
+        return {
+            "schema": SCHEMA,
+            "inputs_key": self.inputs_key,
+            "files": files,
+            "parses": {p: r.to_json() for p, r in self.parses.items()},
+            "graph": {
+                "modules": self.graph.modules,
+                "edges": [[e.importer, e.imported, e.line, e.kind] for e in self.graph.edges],
+                "broken": self.graph.broken,
+                "shadowed": list(self.graph.shadowed),
+            },
+            "fingerprints": self.fingerprints,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> "ScoutState":
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise CorruptState(f"unknown schema {data.get('schema') if isinstance(data, dict) else data!r}")
+        try:
+            files, records = {}, {}
+            for path, row in data["files"].items():
+                files[path] = FileEntry(row[0], Category(row[1]))
+                if len(row) == 7:
+                    records[path] = HashRecord(row[0], FileStat(*row[2:6]), row[6])
+            graph_data = data["graph"]
+            edges = tuple(ImportEdge(*e) for e in graph_data["edges"])
+            graph = ProjectGraph(
+                modules=dict(graph_data["modules"]),
+                edges=edges,
+                missing=frozenset(e.imported for e in edges if is_missing(e.imported)),
+                broken=dict(graph_data["broken"]),
+                shadowed=tuple(graph_data["shadowed"]),
+            )
+            return cls(
+                inputs_key=data["inputs_key"],
+                files=files,
+                hash_records=records,
+                parses={p: ParseResult.from_json(r) for p, r in data["parses"].items()},
+                graph=graph,
+                fingerprints=dict(data["fingerprints"]),
+            )
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+            raise CorruptState(f"malformed state: {err!r}") from err
+
+
+def load_state(folder: Path) -> ScoutState | None:
+    """The saved state, None when there is none; CorruptState when it cannot be used."""
+    data = read_json(folder / STATE_FILE)
+    return None if data is None else ScoutState.from_json(data)
+
+
+def save_state(folder: Path, state: ScoutState) -> None:
+    atomic_write_json(folder / STATE_FILE, state.to_json())
