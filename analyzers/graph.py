@@ -153,8 +153,9 @@ class _Resolver:
         """The graph nodes an import makes `module` depend on (missing nodes included)."""
         if record.level:
             base = self._relative_base(module, record.level)
-            if base is None:
-                return [MISSING_PREFIX + "." * record.level + record.module]
+            if base is None:  # above the top-level package: fails at run time
+                written = [record.module] if record.module else record.names
+                return [MISSING_PREFIX + "." * record.level + name for name in written]
             name = f"{base}.{record.module}" if record.module else base
             roots: tuple[str, ...] = (module.root,)
         else:

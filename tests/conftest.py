@@ -1,0 +1,24 @@
+from pathlib import Path
+
+import pytest
+
+from helpers import write_files
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A small flat-layout project with a package, tests and a conftest."""
+    root = tmp_path / "proj"
+    write_files(root, {
+        "pyproject.toml": "[project]\nname = 'proj'\n",
+        "README.md": "# proj\n",
+        "pkg/__init__.py": "",
+        "pkg/core.py": "from pkg import util\n\ndef answer():\n    return util.base() + 1\n",
+        "pkg/util.py": "def base():\n    return 41\n",
+        "pkg/extra.py": "import json\n",
+        "pkg/data/table.csv": "a,b\n",
+        "tests/conftest.py": "import pytest\n",
+        "tests/test_core.py": "from pkg.core import answer\n\ndef test_answer():\n    assert answer() == 42\n",
+        "tests/test_extra.py": "import pkg.extra\n\ndef test_extra():\n    pass\n",
+    })
+    return root

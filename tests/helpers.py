@@ -1,0 +1,59 @@
+"""Helpers that build real projects on disk, with real git where git matters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from runner.config import ScoutConfig
+from runner.scout import ScoutRun, run_scout
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO_ROOT / "examples"
+OLD_NS = 1_000_000_000_000_000_000  # 2001: safely older than any racy window
+
+
+def write_files(root: Path, files: dict[str, str | bytes]) -> None:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(textwrap.dedent(content))
+
+
+def age_files(root: Path) -> None:
+    """Give every project file an old mtime, so the stat cache may trust it (no racy window)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in (".git", ".scout")]
+        for name in filenames:
+            os.utime(os.path.join(dirpath, name), ns=(OLD_NS, OLD_NS), follow_symlinks=False)
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=root, check=True, capture_output=True, text=True,
+    ).stdout
+
+
+def git_init(root: Path, commit: bool = True) -> None:
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    if commit:
+        git(root, "commit", "-qm", "initial")
+
+
+def scout(root: Path, config: ScoutConfig | None = None) -> ScoutRun:
+    return run_scout(root, config or ScoutConfig(parse_workers=0))
+
+
+def run_doit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "doit", *args], cwd=cwd, capture_output=True, text=True,
+        stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"}, timeout=120,
+    )

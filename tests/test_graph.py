@@ -1,0 +1,128 @@
+import sys
+
+from analyzers.graph import ImportEdge, build_project_graph
+from analyzers.imports import parse_imports
+from analyzers.modules import locate_modules
+
+
+def graph_of(files: dict[str, str], source_roots=("",), tests=(), external=sys.stdlib_module_names | {"pytest"}):
+    modules = locate_modules(files, source_roots)
+    parses = {p: parse_imports(s.encode()) for p, s in files.items()}
+    return build_project_graph(
+        modules.values(), parses, source_roots=source_roots, test_paths=set(tests),
+        is_external=lambda name: name in external,
+    )
+
+
+def pairs(graph):
+    return {(e.importer, e.imported) for e in graph.edges}
+
+
+def test_module_names_for_src_flat_tests_and_namespace_layouts():
+    modules = locate_modules([
+        "src/app/__init__.py", "src/app/core.py", "src/ns/mod.py", "tests/test_a.py",
+        "tests/unit/test_b.py", "pkg/__init__.py", "pkg/tests/__init__.py", "pkg/tests/test_c.py",
+        "dodo.py",
+    ], ("src", ""))
+    summary = {p: (m.node, m.importable, m.root) for p, m in modules.items()}
+    assert summary == {
+        "src/app/__init__.py": ("app", "app", "src"),
+        "src/app/core.py": ("app.core", "app.core", "src"),
+        "src/ns/mod.py": ("ns.mod", "ns.mod", "src"),
+        "tests/test_a.py": ("tests.test_a", "test_a", "tests"),
+        "tests/unit/test_b.py": ("tests.unit.test_b", "test_b", "tests/unit"),
+        "pkg/__init__.py": ("pkg", "pkg", ""),
+        "pkg/tests/__init__.py": ("pkg.tests", "pkg.tests", ""),
+        "pkg/tests/test_c.py": ("pkg.tests.test_c", "pkg.tests.test_c", ""),
+        "dodo.py": ("dodo", "dodo", ""),
+    }
+
+
+def test_imports_resolve_to_modules_and_packages_run_their_parents():
+    graph = graph_of({
+        "pkg/__init__.py": "",
+        "pkg/sub/__init__.py": "",
+        "pkg/sub/leaf.py": "import os\n",
+        "pkg/a.py": "import pkg.sub.leaf\nfrom pkg.sub import leaf\nfrom . import b\nfrom .sub.leaf import name\n",
+        "pkg/b.py": "from .. import outside\n",
+    })
+    assert pairs(graph) == {
+        ("pkg.a", "pkg.sub.leaf"), ("pkg.a", "pkg.sub"), ("pkg.a", "pkg"), ("pkg.a", "pkg.b"),
+        ("pkg.b", "pkg"), ("pkg.sub", "pkg"), ("pkg.sub.leaf", "pkg.sub"),
+        ("pkg.b", "missing:..outside"),
+    }
+    assert graph.missing == {"missing:..outside"}
+
+
+def test_missing_project_module_stays_visible_and_external_imports_are_not_edges():
+    graph = graph_of({
+        "pkg/__init__.py": "",
+        "pkg/a.py": "import json\nimport pkg.gone\nfrom pkg import also_gone\nimport deleted_top\n",
+    })
+    assert {"missing:pkg.gone", "missing:deleted_top"} <= graph.missing
+    assert ("pkg.a", "pkg") in pairs(graph)
+    assert not any("json" in e.imported for e in graph.edges)
+
+
+def test_tests_outside_packages_import_siblings_and_depend_on_conftest_chain():
+    graph = graph_of({
+        "conftest.py": "",
+        "pkg/__init__.py": "",
+        "tests/conftest.py": "import pytest\n",
+        "tests/helpers.py": "import pkg\n",
+        "tests/unit/conftest.py": "",
+        "tests/unit/test_x.py": "import helpers_nearby\n",
+        "tests/unit/helpers_nearby.py": "",
+        "tests/test_y.py": "import helpers\nfrom pkg import thing\n",
+    }, tests={"tests/unit/test_x.py", "tests/test_y.py"})
+    edges = pairs(graph)
+    assert {("tests.unit.test_x", "tests.unit.conftest"), ("tests.unit.test_x", "tests.conftest"),
+            ("tests.unit.test_x", "conftest"), ("tests.unit.test_x", "tests.unit.helpers_nearby")} <= edges
+    assert {("tests.test_y", "tests.helpers"), ("tests.test_y", "pkg"), ("tests.test_y", "tests.conftest"),
+            ("tests.test_y", "conftest")} <= edges
+    assert ("tests.test_y", "tests.unit.conftest") not in edges
+
+
+def test_edge_kinds_and_lines():
+    graph = graph_of({
+        "pkg/__init__.py": "",
+        "pkg/t.py": "",
+        "pkg/a.py": ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pkg.t\n"
+                     "def f():\n    import pkg.b\nimport importlib\nimportlib.import_module('pkg.c')\n"
+                     "pytest_plugins = ['pkg.d']\n"),
+        "pkg/b.py": "", "pkg/c.py": "", "pkg/d.py": "",
+    })
+    kinds = {e.imported: (e.kind, e.line) for e in graph.edges if e.importer == "pkg.a"}
+    assert kinds == {"pkg.t": ("type_checking", 3), "pkg.b": ("function", 5), "pkg.c": ("dynamic", 7),
+                     "pkg.d": ("plugin", 8), "pkg": ("parent", 0)}
+
+
+def test_src_layout_resolution_and_broken_file():
+    graph = graph_of({
+        "src/app/__init__.py": "",
+        "src/app/core.py": "from app import broken\n",
+        "src/app/broken.py": "def (:\n",
+        "tests/test_core.py": "from app.core import thing\n",
+    }, source_roots=("src", ""), tests={"tests/test_core.py"})
+    assert ("tests.test_core", "app.core") in pairs(graph)
+    assert ("app.core", "app.broken") in pairs(graph)
+    assert graph.broken == {"app.broken": "syntax error at line 1: invalid syntax"}
+
+
+def test_grimp_graph_holds_the_same_modules_and_edges():
+    graph = graph_of({
+        "pkg/__init__.py": "", "pkg/a.py": "from pkg import b\n", "pkg/b.py": "import pkg.c\n",
+        "pkg/c.py": "import pkg.gone\n",
+    })
+    imports = graph.to_import_graph()
+    assert imports.modules == {"pkg", "pkg.a", "pkg.b", "pkg.c", "missing:pkg.gone"}
+    assert imports.find_upstream_modules("pkg.a") == {"pkg", "pkg.b", "pkg.c", "missing:pkg.gone"}
+    assert imports.find_shortest_chain(importer="pkg.a", imported="missing:pkg.gone") == (
+        "pkg.a", "pkg.b", "pkg.c", "missing:pkg.gone")
+    assert imports.count_imports() == len(graph.edges)
+
+
+def test_duplicate_module_names_keep_the_first_file_and_report_the_other():
+    graph = graph_of({"app/__init__.py": "", "src/app/__init__.py": ""}, source_roots=("src", ""))
+    assert graph.modules == {"app": "app/__init__.py"} and graph.shadowed == ("src/app/__init__.py",)
+    assert isinstance(graph.edges, tuple) and all(isinstance(e, ImportEdge) for e in graph.edges)

@@ -1,0 +1,179 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import analyzers.hashing
+from analyzers.imports import MAX_PARSE_BYTES
+from helpers import age_files, git, git_init, scout, write_files
+from runner.config import ScoutConfig
+from runner.scout import PARALLEL_PARSE_THRESHOLD
+
+
+def test_scout_builds_the_graph_of_a_project(project: Path):
+    run = scout(project)
+    graph = run.state.graph
+    assert set(graph.modules) == {"pkg", "pkg.core", "pkg.util", "pkg.extra", "tests.conftest",
+                                  "tests.test_core", "tests.test_extra"}
+    imports = graph.to_import_graph()
+    assert imports.find_upstream_modules("tests.test_core") == {"pkg", "pkg.core", "pkg.util", "tests.conftest"}
+    assert (project / ".scout" / ".gitignore").read_text().strip().endswith("*")
+
+
+def test_fingerprints_follow_the_import_closure(project: Path):
+    before = scout(project).state.fingerprints
+    (project / "pkg" / "util.py").write_text("def base():\n    return 40\n")
+    after = scout(project).state.fingerprints
+    changed = {n for n in after if after[n] != before[n]}
+    assert changed == {"pkg.util", "pkg.core", "tests.test_core"}
+
+
+def test_git_inventory_lists_untracked_but_not_ignored_files(project: Path):
+    write_files(project, {".gitignore": "ignored.txt\n", "ignored.txt": "x"})
+    git_init(project)
+    write_files(project, {"untracked.py": "import pkg\n", "pkg/__pycache__/core.cpython-311.pyc": "x",
+                          ".venv/lib/x.py": "", "venv2/pyvenv.cfg": "", "venv2/lib/y.py": ""})
+    run = scout(project)
+    assert run.inventory == "git"
+    assert "untracked.py" in run.state.files and "ignored.txt" not in run.state.files
+    assert not any(p.startswith((".venv/", "venv2/", ".scout/")) or p.endswith(".pyc") for p in run.state.files)
+
+
+def test_tracked_file_deleted_from_the_work_tree_counts_as_deleted(project: Path):
+    git_init(project)
+    scout(project)
+    (project / "pkg" / "extra.py").unlink()  # still in git's index
+    run = scout(project)
+    assert run.changes.deleted == ("pkg/extra.py",)
+    assert "missing:pkg.extra" in run.state.graph.missing
+
+
+def test_walk_inventory_outside_git_skips_environments_and_symlink_loops(project: Path):
+    write_files(project, {"env/pyvenv.cfg": "", "env/lib/m.py": "", "build/lib/pkg/core.py": "",
+                          "node_modules/x/index.js": ""})
+    os.symlink(project / "loop", project / "loop")
+    os.symlink(project / "pkg", project / "pkg_link")  # a folder link is not entered
+    run = scout(project)
+    assert run.inventory == "walk"
+    assert not any(p.startswith(("env/", "build/", "node_modules/", "pkg_link/")) for p in run.state.files)
+    assert "loop" in run.state.files and any("cannot read loop" in w for w in run.warnings)
+
+
+def test_scout_of_a_subfolder_of_a_git_repository(tmp_path: Path, project: Path):
+    outer = project.parent
+    write_files(outer, {"other/thing.py": ""})
+    git_init(outer)
+    run = scout(project)
+    assert run.inventory == "git" and "pkg/core.py" in run.state.files and "other/thing.py" not in run.state.files
+
+
+def test_syntax_error_marks_the_file_and_its_dependents_change(project: Path):
+    before = scout(project).state
+    (project / "pkg" / "util.py").write_text("def base(:\n")
+    after = scout(project).state
+    assert after.graph.broken == {"pkg.util": "syntax error at line 1: invalid syntax"}
+    assert after.fingerprints["pkg.core"] != before.fingerprints["pkg.core"]
+    assert after.fingerprints["tests.test_extra"] == before.fingerprints["tests.test_extra"]
+    assert ("pkg.core", "pkg.util") in {(e.importer, e.imported) for e in after.graph.edges}
+
+
+def test_non_utf8_empty_and_huge_files_are_handled(project: Path):
+    write_files(project, {
+        "pkg/latin.py": b"name = '\xe9'\n",
+        "pkg/empty.py": b"",
+        "pkg/huge.py": b"# " + b"x" * MAX_PARSE_BYTES + b"\nimport pkg.core\n",
+        "pkg/blob.bin": os.urandom(5 * 1024 * 1024),
+    })
+    state = scout(project).state
+    assert "utf-8" in state.graph.broken["pkg.latin"]
+    assert "pkg.empty" in state.graph.modules and "pkg.empty" not in state.graph.broken
+    assert "over the" in state.graph.broken["pkg.huge"]
+    assert state.files["pkg/blob.bin"].category.value == "data"
+
+
+def test_unreadable_file_is_reported_and_never_up_to_date(project: Path, monkeypatch):
+    path = project / "pkg" / "util.py"
+    if os.geteuid() != 0:
+        path.chmod(0)
+    else:  # root reads anything: make the read fail where the scout reads
+        real = analyzers.hashing.open if hasattr(analyzers.hashing, "open") else open
+
+        def failing_open(file, *args, **kwargs):
+            if Path(file) == path:
+                raise PermissionError(13, "Permission denied", str(file))
+            return real(file, *args, **kwargs)
+
+        monkeypatch.setattr(analyzers.hashing, "open", failing_open, raising=False)
+    first = scout(project)
+    second = scout(project)
+    assert any("cannot read pkg/util.py" in w for w in first.warnings)
+    assert first.state.graph.broken["pkg.util"] == "file could not be read"
+    assert second.changes.modified == ("pkg/util.py",)
+    assert first.state.fingerprints["tests.test_core"] != second.state.fingerprints["tests.test_core"]
+
+
+def test_corrupt_or_truncated_state_is_rebuilt_with_a_warning(project: Path):
+    good = scout(project).state.facts()
+    state_file = project / ".scout" / "state.json"
+    text = state_file.read_text()
+    for damage in (text[: len(text) // 2], "[]", '{"schema": 1}', '{"schema": 999}', "\xff"):
+        state_file.write_text(damage)
+        run = scout(project)
+        assert any("corrupt" in w for w in run.warnings), damage
+        assert run.state.facts() == good
+
+
+def test_corrupt_parse_cache_is_replaced_with_a_warning(project: Path):
+    scout(project)
+    (project / ".scout" / "state.json").unlink()
+    (project / ".scout" / "parse-cache.sqlite").write_bytes(b"this is not a database" * 100)
+    run = scout(project)
+    assert any("parse cache" in w for w in run.warnings)
+    assert run.parsed == len(run.state.graph.modules)
+
+
+def test_each_content_is_parsed_once(project: Path):
+    scout(project)
+    shutil.rmtree(project / "pkg")
+    write_files(project, {"lib/__init__.py": "", "lib/core.py": "from pkg import util\n\ndef answer():\n"
+                          "    return util.base() + 1\n"})
+    run = scout(project)
+    # lib/core.py has pkg/core.py's bytes and lib/__init__.py those of pkg/__init__.py.
+    assert run.parsed == 0 and run.parse_cache_hits == 2
+    (project / ".scout" / "state.json").unlink()
+    fresh = scout(project)
+    contents = {fresh.state.files[p].digest for p in fresh.state.parses}
+    assert fresh.parsed == 0 and fresh.parse_cache_hits == len(contents)
+
+
+def test_parallel_parsing_gives_the_same_state(tmp_path: Path):
+    files = {"pkg/__init__.py": ""}
+    for i in range(PARALLEL_PARSE_THRESHOLD + 20):
+        files[f"pkg/m{i}.py"] = f"from pkg import m{(i * 7) % 50}\nimport pkg.m{(i + 1) % 30}\nX = {i}\n"
+    serial, parallel = tmp_path / "a", tmp_path / "b"
+    write_files(serial, files)
+    write_files(parallel, files)
+    one = scout(serial, ScoutConfig(parse_workers=0))
+    two = scout(parallel, ScoutConfig(parse_workers=2))
+    assert two.parsed == one.parsed == len(files)
+    assert one.state.facts() == two.state.facts()
+
+
+def test_config_categories_and_excludes_apply(project: Path):
+    write_files(project, {"examples/demo/app.py": "import pkg\n", "scratch/tmp.py": ""})
+    run = scout(project, ScoutConfig(parse_workers=0, categories={"data": ("examples/**",)},
+                                      exclude=("scratch/**",)))
+    assert run.state.files["examples/demo/app.py"].category.value == "data"
+    assert "scratch/tmp.py" not in run.state.files
+    assert not any(n.startswith("examples") for n in run.state.graph.modules)
+
+
+def test_renamed_module_leaves_its_importers_pointing_at_a_missing_module(project: Path):
+    git_init(project)
+    scout(project)
+    git(project, "mv", "pkg/extra.py", "pkg/extras.py")
+    run = scout(project)
+    assert run.changes.added == ("pkg/extras.py",) and run.changes.deleted == ("pkg/extra.py",)
+    assert "missing:pkg.extra" in run.state.graph.missing
+    assert ("tests.test_extra", "missing:pkg.extra") in {(e.importer, e.imported) for e in run.state.graph.edges}
