@@ -1,0 +1,51 @@
+"""Real doit runs: the one-line dodo.py, the scout task and its summary."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers import EXAMPLES, REPO_ROOT, git_init, run_doit
+
+
+@pytest.fixture
+def todo_app(tmp_path: Path) -> Path:
+    root = tmp_path / "todo_app"
+    shutil.copytree(EXAMPLES / "todo_app", root, ignore=shutil.ignore_patterns(".scout", "__pycache__"))
+    git_init(root)
+    return root
+
+
+def summary(result) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_doit_in_the_example_scouts_and_then_sees_nothing_changed(todo_app: Path):
+    first = summary(run_doit(todo_app))
+    assert re.search(r"20 files \(git\) · 16 modules · \d+ import edges · 5 test files", first)
+    assert "source 10 · test 5 · conftest 1 · config 2 · docs 1 · data 0 · other 1" in first
+    assert "first scout" in first and "16 parsed · 0 from the parse cache" in first
+    second = summary(run_doit(todo_app, "scout"))
+    assert "nothing since the last scout" in second and "0 parsed" in second
+
+
+def test_doit_reports_changes_and_broken_files(todo_app: Path):
+    summary(run_doit(todo_app))
+    (todo_app / "todo" / "dates.py").write_text("def parse_due(:\n")
+    (todo_app / "todo" / "notes.txt").write_text("data inside the package\n")
+    out = summary(run_doit(todo_app))
+    assert "1 added · 1 modified · 0 deleted (todo/dates.py, todo/notes.txt)" in out
+    assert "todo/dates.py: syntax error at line 1" in out
+    assert "data 1" in out
+
+
+def test_doit_scout_in_this_repository(tmp_path: Path):
+    clone = tmp_path / "clone"
+    shutil.copytree(REPO_ROOT, clone, ignore=shutil.ignore_patterns(".scout", "__pycache__", ".hypothesis",
+                                                                    ".pytest_cache", "*.egg-info"))
+    out = summary(run_doit(clone, "scout"))
+    own_tests = len(list((REPO_ROOT / "tests").glob("test_*.py")))
+    assert f"· {own_tests} test files ·" in out
+    assert "!" not in out, out
