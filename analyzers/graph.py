@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Collection, Iterable, Mapping
+from typing import Callable, Collection, Iterable, Mapping, NamedTuple
 
 import grimp
 
@@ -16,10 +16,10 @@ from analyzers.modules import ModuleFile
 MISSING_PREFIX = "missing:"
 
 
-@dataclass(frozen=True, order=True)
-class ImportEdge:
+class ImportEdge(NamedTuple):
     """`importer` depends on `imported`. `kind` says why: import, type_checking, function, dynamic,
-    plugin (pytest_plugins), parent (importing a.b runs a/__init__.py) or conftest."""
+    plugin (pytest_plugins), parent (importing a.b runs a/__init__.py) or conftest.
+    A named tuple: projects have tens of thousands of edges, loaded on every run."""
 
     importer: str
     imported: str
@@ -68,11 +68,19 @@ def build_project_graph(
     source_roots: Collection[str],
     test_paths: Collection[str],
     is_external: Callable[[str], bool],
+    previous: ProjectGraph | None = None,
 ) -> ProjectGraph:
     """`parses` maps path to parse result; `is_external(top_level_name)` says whether a name that
-    is no project module is provided by the standard library or an installed distribution."""
+    is no project module is provided by the standard library or an installed distribution.
+
+    With `previous`, a graph of exactly the same module files under the same layout, `parses`
+    need only hold the modules whose content changed: the others keep their previous edges."""
     resolver = _Resolver(modules, source_roots, is_external)
     edges: dict[tuple[str, str], ImportEdge] = {}
+    kept_edges: dict[str, list[ImportEdge]] = defaultdict(list)
+    if previous is not None:
+        for edge in previous.edges:
+            kept_edges[edge.importer].append(edge)
 
     def add(edge: ImportEdge) -> None:
         key = (edge.importer, edge.imported)
@@ -82,7 +90,14 @@ def build_project_graph(
     broken: dict[str, str] = {}
     conftests = {m.path.rpartition("/")[0]: m.node for m in resolver.modules if m.path.endswith("conftest.py")}
     for module in resolver.modules:
-        parsed = parses[module.path]
+        parsed = parses.get(module.path)
+        if parsed is None and previous is not None:
+            for edge in kept_edges[module.node]:
+                add(edge)
+            if module.node in previous.broken:
+                broken[module.node] = previous.broken[module.node]
+            continue
+        assert parsed is not None, f"no parse result for {module.path}"
         if parsed.error:
             broken[module.node] = parsed.error
         for record in parsed.imports:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat as stat_module
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import xxhash
 
@@ -19,8 +19,8 @@ def content_hash(data: bytes) -> str:
     return xxhash.xxh3_128_hexdigest(data)
 
 
-@dataclass(frozen=True)
-class FileStat:
+# Named tuples, not dataclasses: one of each per project file is loaded on every run.
+class FileStat(NamedTuple):
     mtime_ns: int
     size: int
     inode: int
@@ -31,8 +31,7 @@ class FileStat:
         return cls(st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
 
 
-@dataclass(frozen=True)
-class HashRecord:
+class HashRecord(NamedTuple):
     """A file's hash, the stat it had when read, and when it was read."""
 
     digest: str

@@ -48,20 +48,21 @@ def list_project_files(root: Path, exclude: GlobSet = GlobSet()) -> tuple[list[s
 
 def _git_files(root: Path) -> list[str] | None:
     try:
-        tracked = _git(root, "--cached")
-        untracked = _git(root, "--others", "--exclude-standard")
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "-t", "--cached", "--others", "--exclude-standard"],
+            cwd=root, capture_output=True, check=True, stdin=subprocess.DEVNULL,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    kept_untracked = [p for p in untracked if not _in_excluded_dir(root, p)]
-    return list(dict.fromkeys(tracked + kept_untracked))  # unmerged entries repeat in the index
-
-
-def _git(root: Path, *args: str) -> list[str]:
-    out = subprocess.run(
-        ["git", "-c", "core.quotepath=off", "ls-files", "-z", *args],
-        cwd=root, capture_output=True, check=True, stdin=subprocess.DEVNULL,
-    ).stdout
-    return [os.fsdecode(p) for p in out.split(b"\0") if p]
+    files = []
+    for entry in out.split(b"\0"):
+        if not entry:
+            continue
+        # -t tags each path: "? " is untracked, every other tag is a path in git's index.
+        tag, path = entry[:1], os.fsdecode(entry[2:])
+        if tag != b"?" or not _in_excluded_dir(root, path):
+            files.append(path)
+    return list(dict.fromkeys(files))  # unmerged entries repeat in the index
 
 
 def _in_excluded_dir(root: Path, path: str) -> bool:

@@ -22,9 +22,11 @@ class ProjectLayout:
 def parent_dirs(path: str) -> list[str]:
     """The folders containing `path`, innermost first, ending with "" (the root)."""
     dirs = []
-    while path:
-        path = posixpath.dirname(path)
-        dirs.append(path)
+    end = path.rfind("/")
+    while end != -1:
+        dirs.append(path[:end])
+        end = path.rfind("/", 0, end)
+    dirs.append("")
     return dirs
 
 

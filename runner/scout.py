@@ -73,36 +73,45 @@ def run_scout(project_root: Path, config: ScoutConfig) -> ScoutRun:
     paths, inventory = list_project_files(root, GlobSet.of(config.exclude))
     layout = detect_layout(paths, packages=config.packages, test_dirs=config.test_dirs,
                            source_roots=config.source_roots)
-    categorizer = Categorizer.from_config(layout, config.categories)
-    categories = {p: categorizer.categorize(p) for p in paths}
+    inputs_key = _inputs_key(root, layout, config)
+    comparable = previous if previous is not None and previous.inputs_key == inputs_key else None
+    categories = _categorize(paths, Categorizer.from_config(layout, config.categories), comparable)
     wanted_sources = {p for p, c in categories.items() if c in GRAPH_CATEGORIES and p.endswith(".py")}
     hashed = _hash_files(root, paths, previous.hash_records if previous else {}, wanted_sources, warnings)
 
     files = {p: FileEntry(d, categories[p]) for p, d in hashed.entries.items()}
     changes = ChangeSet.between(previous.digests() if previous else {}, hashed.entries)
-    inputs_key = _inputs_key(root, layout, config)
-    comparable = previous if previous is not None and previous.inputs_key == inputs_key else None
 
+    module_paths = sorted(p for p in files if p in wanted_sources)
     parsed = cache_hits = 0
     if comparable is not None and not changes:
-        graph, fingerprints, parses = comparable.graph, comparable.fingerprints, comparable.parses
+        graph, fingerprints = comparable.graph, comparable.fingerprints
     else:
-        module_paths = sorted(p for p in files if p in wanted_sources)
+        # Same module files under the same layout: only changed modules are resolved again.
+        reusable = comparable is not None and set(module_paths) == set(comparable.graph.modules.values())
+        to_parse = [p for p in module_paths if p in changes.modified] if reusable else module_paths
         parses, parsed, cache_hits = _gather_parses(
-            folder, module_paths, files, hashed.sources, previous, config.parse_workers, warnings)
+            folder, to_parse, files, hashed.sources, config.parse_workers, warnings)
         graph = build_project_graph(
             locate_modules(module_paths, layout.source_roots).values(),
             parses,
             source_roots=layout.source_roots,
             test_paths={p for p in module_paths if files[p].category is Category.TEST},
             is_external=lru_cache(maxsize=None)(_is_external),
+            previous=comparable.graph if reusable else None,
         )
-        fingerprints = _fingerprints(graph, files, comparable)
+        changed_nodes = (
+            {node for node, path in graph.modules.items() if path in changes.modified}
+            | (graph.missing - comparable.graph.missing)
+            if reusable else None
+        )
+        fingerprints = _fingerprints(graph, files, comparable, changed_nodes)
 
-    state = ScoutState(inputs_key, files, hashed.records, parses, graph, fingerprints)
+    state = ScoutState(inputs_key, files, hashed.records, graph, fingerprints)
     for path in graph.shadowed:
         warnings.append(f"{path} has the same module name as another file and is left out of the graph")
-    save_state(folder, state)
+    if previous is None or changes or hashed.read or previous.inputs_key != inputs_key:
+        save_state(folder, state)
     return ScoutRun(
         state=state, layout=layout, changes=changes, first_run=previous is None,
         inventory=inventory, files_read=hashed.read, parsed=parsed, parse_cache_hits=cache_hits,
@@ -110,13 +119,22 @@ def run_scout(project_root: Path, config: ScoutConfig) -> ScoutRun:
     )
 
 
+def _categorize(
+    paths: list[str], categorizer: Categorizer, previous: ScoutState | None
+) -> dict[str, Category]:
+    """A path's category depends only on the path and the inputs key: known paths keep theirs."""
+    known = previous.files if previous is not None else {}
+    return {p: known[p].category if p in known else categorizer.categorize(p) for p in paths}
+
+
 def _hash_files(
     root: Path, paths: list[str], records: Mapping[str, HashRecord], wanted_sources: set[str],
     warnings: list[str],
 ) -> _Hashed:
     out = _Hashed()
+    prefix = f"{root}{os.sep}"
     for path in paths:
-        full = root / path
+        full = prefix + path
         try:
             st = os.stat(full)
         except FileNotFoundError:
@@ -156,16 +174,14 @@ def _unreadable(path: str, err: OSError, warnings: list[str]) -> str:
 
 def _gather_parses(
     folder: Path, module_paths: list[str], files: Mapping[str, FileEntry], sources: Mapping[str, bytes],
-    previous: ScoutState | None, workers: int, warnings: list[str],
+    workers: int, warnings: list[str],
 ) -> tuple[dict[str, ParseResult], int, int]:
-    """Parse results of all module files: from the previous state, the parse cache, or parsing."""
+    """Parse results of `module_paths`, from the parse cache or by parsing; how many of each."""
     parses: dict[str, ParseResult] = {}
     needed: dict[str, list[str]] = {}  # content digest -> paths
     for path in module_paths:
         digest = files[path].digest
-        if previous is not None and path in previous.parses and previous.files[path].digest == digest:
-            parses[path] = previous.parses[path]
-        elif digest.startswith("unreadable:"):
+        if digest.startswith("unreadable:"):
             parses[path] = ParseResult(error="file could not be read")
         else:
             needed.setdefault(digest, []).append(path)
@@ -205,18 +221,21 @@ def _parse_many(sources: Mapping[str, bytes], workers: int) -> dict[str, ParseRe
 
 
 def _fingerprints(
-    graph: ProjectGraph, files: Mapping[str, FileEntry], previous: ScoutState | None
+    graph: ProjectGraph, files: Mapping[str, FileEntry], previous: ScoutState | None,
+    dirty: set[str] | None,
 ) -> dict[str, str]:
+    """`dirty`, when known, are the only nodes whose content or imports differ from `previous`."""
     contents = node_contents(graph, files)
     successors = graph.successors()
     if previous is None:
         return compute_fingerprints(contents, successors)
-    old_contents = node_contents(previous.graph, previous.files)
-    old_successors = previous.graph.successors()
-    dirty = [
-        n for n in contents
-        if old_contents.get(n) != contents[n] or old_successors.get(n) != successors[n]
-    ]
+    if dirty is None:
+        old_contents = node_contents(previous.graph, previous.files)
+        old_successors = previous.graph.successors()
+        dirty = {
+            n for n in contents
+            if old_contents.get(n) != contents[n] or old_successors.get(n) != successors[n]
+        }
     return update_fingerprints(previous.fingerprints, contents, successors, dirty)
 
 

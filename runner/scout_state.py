@@ -4,33 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from analyzers.categories import Category
 from analyzers.graph import ImportEdge, ProjectGraph, is_missing
 from analyzers.hashing import FileStat, HashRecord
-from analyzers.imports import ParseResult
 from runner.project_state import CorruptState, atomic_write_json, read_json
 
-SCHEMA = 1
+SCHEMA = 2
 STATE_FILE = "state.json"
 
 
-@dataclass(frozen=True)
-class FileEntry:
+class FileEntry(NamedTuple):
     digest: str
     category: Category
+
+
+_CATEGORIES = {c.value: c for c in Category}
 
 
 @dataclass
 class ScoutState:
     """`inputs_key` identifies what the graph was resolved under (layout, config, environment);
-    `hash_records` is the stat cache; `parses` holds the parse result of every module file."""
+    `hash_records` is the stat cache."""
 
     inputs_key: str
     files: dict[str, FileEntry]
     hash_records: dict[str, HashRecord]
-    parses: dict[str, ParseResult]
     graph: ProjectGraph
     fingerprints: dict[str, str]
     warnings: list[str] = field(default_factory=list)
@@ -64,10 +64,9 @@ class ScoutState:
             "schema": SCHEMA,
             "inputs_key": self.inputs_key,
             "files": files,
-            "parses": {p: r.to_json() for p, r in self.parses.items()},
             "graph": {
                 "modules": self.graph.modules,
-                "edges": [[e.importer, e.imported, e.line, e.kind] for e in self.graph.edges],
+                "edges": self.graph.edges,
                 "broken": self.graph.broken,
                 "shadowed": list(self.graph.shadowed),
             },
@@ -81,11 +80,11 @@ class ScoutState:
         try:
             files, records = {}, {}
             for path, row in data["files"].items():
-                files[path] = FileEntry(row[0], Category(row[1]))
+                files[path] = FileEntry(row[0], _CATEGORIES[row[1]])
                 if len(row) == 7:
-                    records[path] = HashRecord(row[0], FileStat(*row[2:6]), row[6])
+                    records[path] = HashRecord(row[0], FileStat._make(row[2:6]), row[6])
             graph_data = data["graph"]
-            edges = tuple(ImportEdge(*e) for e in graph_data["edges"])
+            edges = tuple(ImportEdge._make(e) for e in graph_data["edges"])
             graph = ProjectGraph(
                 modules=dict(graph_data["modules"]),
                 edges=edges,
@@ -97,7 +96,6 @@ class ScoutState:
                 inputs_key=data["inputs_key"],
                 files=files,
                 hash_records=records,
-                parses={p: ParseResult.from_json(r) for p, r in data["parses"].items()},
                 graph=graph,
                 fingerprints=dict(data["fingerprints"]),
             )
