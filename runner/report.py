@@ -47,7 +47,8 @@ def print_scout_summary(run: ScoutRun, console: Console | None = None) -> None:
                       "whatever imports it counts as changed)[/]", soft_wrap=True)
     missing = sorted(state.graph.missing)
     if missing:
-        console.print("[yellow]! imports of project modules that do not exist: "
+        console.print("[yellow]! imports that resolve to no file (a project module that does not "
+                      "exist, or a package not installed here): "
                       f"{_listing([m.removeprefix('missing:') for m in missing])}[/]", soft_wrap=True)
     for warning in run.warnings:
         console.print(f"[yellow]! {warning}[/]", soft_wrap=True)

@@ -48,4 +48,5 @@ def test_doit_scout_in_this_repository(tmp_path: Path):
     out = summary(run_doit(clone, "scout"))
     own_tests = len(list((REPO_ROOT / "tests").glob("test_*.py")))
     assert f"· {own_tests} test files ·" in out
-    assert "!" not in out, out
+    for problem in ("syntax error", "cannot read", "corrupt", "same module name"):
+        assert problem not in out, out
