@@ -76,49 +76,55 @@ def build_project_graph(
     With `previous`, a graph of exactly the same module files under the same layout, `parses`
     need only hold the modules whose content changed: the others keep their previous edges."""
     resolver = _Resolver(modules, source_roots, is_external)
-    edges: dict[tuple[str, str], ImportEdge] = {}
     kept_edges: dict[str, list[ImportEdge]] = defaultdict(list)
     if previous is not None:
         for edge in previous.edges:
             kept_edges[edge.importer].append(edge)
-
-    def add(edge: ImportEdge) -> None:
-        key = (edge.importer, edge.imported)
-        if key not in edges or edge.line < edges[key].line:
-            edges[key] = edge
-
-    broken: dict[str, str] = {}
     conftests = {m.path.rpartition("/")[0]: m.node for m in resolver.modules if m.path.endswith("conftest.py")}
+
+    edges: list[ImportEdge] = []
+    broken: dict[str, str] = {}
     for module in resolver.modules:
         parsed = parses.get(module.path)
         if parsed is None and previous is not None:
-            for edge in kept_edges[module.node]:
-                add(edge)
+            edges.extend(kept_edges[module.node])
             if module.node in previous.broken:
                 broken[module.node] = previous.broken[module.node]
             continue
         assert parsed is not None, f"no parse result for {module.path}"
         if parsed.error:
             broken[module.node] = parsed.error
-        for record in parsed.imports:
-            for target in resolver.resolve(module, record):
-                add(ImportEdge(module.node, target, record.line, _kind_of(record)))
+        structural = []
         parent = resolver.parent_of(module)
         if parent:
-            add(ImportEdge(module.node, parent, 0, "parent"))
+            structural.append((parent, "parent"))
         if module.path in test_paths:
-            for folder in parent_dirs(module.path):
-                if folder in conftests and conftests[folder] != module.node:
-                    add(ImportEdge(module.node, conftests[folder], 0, "conftest"))
+            structural.extend(
+                (conftests[folder], "conftest") for folder in parent_dirs(module.path)
+                if folder in conftests and conftests[folder] != module.node
+            )
+        edges.extend(_edges_of(module, parsed, resolver, structural))
 
-    missing = frozenset(e.imported for e in edges.values() if is_missing(e.imported))
     return ProjectGraph(
         modules={m.node: m.path for m in resolver.modules},
-        edges=tuple(sorted(edges.values())),
-        missing=missing,
+        edges=tuple(sorted(edges)),
+        missing=frozenset(e.imported for e in edges if is_missing(e.imported)),
         broken=broken,
         shadowed=resolver.shadowed,
     )
+
+
+def _edges_of(
+    module: ModuleFile, parsed: ParseResult, resolver: "_Resolver", structural: list[tuple[str, str]]
+) -> list[ImportEdge]:
+    """One edge per imported node: the first line that imports it (structural edges have line 0)."""
+    edges: dict[str, ImportEdge] = {}
+    for target, kind in structural:
+        edges.setdefault(target, ImportEdge(module.node, target, 0, kind))
+    for record in parsed.imports:
+        for target in resolver.resolve(module, record):
+            edges.setdefault(target, ImportEdge(module.node, target, record.line, _kind_of(record)))
+    return list(edges.values())
 
 
 def _kind_of(record: ImportRecord) -> str:
@@ -139,8 +145,8 @@ class _Resolver:
         is_external: Callable[[str], bool],
     ) -> None:
         self.by_root: dict[str, dict[str, str]] = defaultdict(dict)
-        # Every dotted prefix importable from a root, namespace packages (no file) included.
-        self.prefixes: dict[str, set[str]] = defaultdict(set)
+        # The top-level names importable from each root, namespace packages (no file) included.
+        self.top_levels: dict[str, set[str]] = defaultdict(set)
         self.modules: list[ModuleFile] = []
         shadowed, nodes = [], set()
         for module in sorted(modules, key=lambda m: m.path):
@@ -150,8 +156,7 @@ class _Resolver:
             nodes.add(module.node)
             self.modules.append(module)
             self.by_root[module.root][module.importable] = module.node
-            parts = module.importable.split(".")
-            self.prefixes[module.root].update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+            self.top_levels[module.root].add(module.importable.partition(".")[0])
         self.shadowed = tuple(shadowed)
         self.source_roots = tuple(source_roots)
         self.is_external = is_external
@@ -176,7 +181,7 @@ class _Resolver:
         else:
             name = record.module
             top = name.partition(".")[0]
-            roots = tuple(r for r in dict.fromkeys((module.root, *self.source_roots)) if top in self.prefixes[r])
+            roots = tuple(r for r in dict.fromkeys((module.root, *self.source_roots)) if top in self.top_levels[r])
             if not roots:
                 return [] if self.is_external(top) else [MISSING_PREFIX + name]
         root = roots[0]

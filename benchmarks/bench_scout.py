@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import subprocess
 import tempfile
@@ -45,8 +46,9 @@ def measure(files: int, repeats: int = 5) -> dict[str, float]:
         count = len(run_scout(root, config).state.files)
         no_op = statistics.median(_timed(root, config) for _ in range(repeats))
         incremental = []
+        rng = random.Random(1)
         for round_ in range(repeats):
-            edited = [root / p for p in modules[-5 * (round_ + 1):][:5]]
+            edited = [root / p for p in rng.sample(modules, 5)]
             for path in edited:
                 with open(path, "a") as f:
                     f.write(f"\nEDITED_{round_} = True\n")

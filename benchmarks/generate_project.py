@@ -44,8 +44,10 @@ def generate(root: Path, files: int, seed: int = 0, fan_out: int = 4) -> list[st
     modules: list[tuple[str, str]] = []  # (path, dotted name)
     for pkg in ["app", *{p.rsplit("/", 1)[0] for p in packages}, *packages]:
         modules.append((f"{pkg}/__init__.py", pkg.replace("/", ".")))
+    # Packages hold consecutive modules, so that "imports earlier modules" layers the packages too.
+    per_package = max(1, (n_modules - len(modules)) // len(packages) + 1)
     while len(modules) < n_modules:
-        pkg = rng.choice(packages)
+        pkg = packages[min(len(packages) - 1, (len(modules) // per_package))]
         name = f"m{len(modules)}"
         modules.append((f"{pkg}/{name}.py", f"{pkg.replace('/', '.')}.{name}"))
     root.mkdir(parents=True, exist_ok=True)

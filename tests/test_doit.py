@@ -2,6 +2,8 @@
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,12 @@ def test_doit_scout_in_this_repository(tmp_path: Path):
     assert f"· {own_tests} test files ·" in out
     for problem in ("syntax error", "cannot read", "corrupt", "same module name"):
         assert problem not in out, out
+
+
+def test_two_doit_processes_at_once_both_finish_and_leave_a_sound_state(todo_app: Path):
+    runs = [subprocess.Popen([sys.executable, "-m", "doit", "scout"], cwd=todo_app, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True) for _ in range(3)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    after = summary(run_doit(todo_app))
+    assert "16 modules" in after and "corrupt" not in after and "nothing since the last scout" in after
