@@ -20,7 +20,9 @@ from analyzers.changes import ChangeSet
 from analyzers.fingerprints import compute_fingerprints, update_fingerprints
 from analyzers.globs import GlobSet
 from analyzers.graph import ProjectGraph, build_project_graph, is_missing
-from analyzers.hashing import FileStat, HashRecord, is_hash_reusable, is_regular_file, read_and_hash
+from analyzers.hashing import (
+    FileStat, HashRecord, content_hash, is_hash_reusable, is_regular_file, read_and_hash,
+)
 from analyzers.imports import ParseResult, parse_imports
 from analyzers.inventory import list_project_files
 from analyzers.layout import ProjectLayout, detect_layout
@@ -52,7 +54,7 @@ class ScoutRun:
 
 
 @dataclass
-class _Hashed:
+class _HashedFiles:
     entries: dict[str, str] = field(default_factory=dict)
     records: dict[str, HashRecord] = field(default_factory=dict)
     sources: dict[str, bytes] = field(default_factory=dict)  # bytes of module files read this run
@@ -82,30 +84,12 @@ def run_scout(project_root: Path, config: ScoutConfig) -> ScoutRun:
     files = {p: FileEntry(d, categories[p]) for p, d in hashed.entries.items()}
     changes = ChangeSet.between(previous.digests() if previous else {}, hashed.entries)
 
-    module_paths = sorted(p for p in files if p in wanted_sources)
-    parsed = cache_hits = 0
     if comparable is not None and not changes:
-        graph, fingerprints = comparable.graph, comparable.fingerprints
+        graph, fingerprints, parsed, cache_hits = comparable.graph, comparable.fingerprints, 0, 0
     else:
-        # Same module files under the same layout: only changed modules are resolved again.
-        reusable = comparable is not None and set(module_paths) == set(comparable.graph.modules.values())
-        to_parse = [p for p in module_paths if p in changes.modified] if reusable else module_paths
-        parses, parsed, cache_hits = _gather_parses(
-            folder, to_parse, files, hashed.sources, config.parse_workers, warnings)
-        graph = build_project_graph(
-            locate_modules(module_paths, layout.source_roots).values(),
-            parses,
-            source_roots=layout.source_roots,
-            test_paths={p for p in module_paths if files[p].category is Category.TEST},
-            is_external=lru_cache(maxsize=None)(_is_external),
-            previous=comparable.graph if reusable else None,
-        )
-        changed_nodes = (
-            {node for node, path in graph.modules.items() if path in changes.modified}
-            | (graph.missing - comparable.graph.missing)
-            if reusable else None
-        )
-        fingerprints = _fingerprints(graph, files, comparable, changed_nodes)
+        module_paths = sorted(p for p in files if p in wanted_sources)
+        graph, fingerprints, parsed, cache_hits = _map_imports(
+            folder, module_paths, files, hashed.sources, layout, changes, comparable, config, warnings)
 
     state = ScoutState(inputs_key, files, hashed.records, graph, fingerprints)
     for path in graph.shadowed:
@@ -119,6 +103,34 @@ def run_scout(project_root: Path, config: ScoutConfig) -> ScoutRun:
     )
 
 
+def _map_imports(
+    folder: Path, module_paths: list[str], files: Mapping[str, FileEntry], sources: Mapping[str, bytes],
+    layout: ProjectLayout, changes: ChangeSet, previous: ScoutState | None, config: ScoutConfig,
+    warnings: list[str],
+) -> tuple[ProjectGraph, dict[str, str], int, int]:
+    """The graph and fingerprints, and how many files were parsed and found in the parse cache.
+    `previous` is a state resolved under the same inputs key, or None."""
+    # Same module files under the same layout: only changed modules are resolved again.
+    reusable = previous is not None and set(module_paths) == set(previous.graph.modules.values())
+    to_parse = [p for p in module_paths if p in changes.modified] if reusable else module_paths
+    parses, parsed, cache_hits = _gather_parses(
+        folder, to_parse, files, sources, config.parse_workers, warnings)
+    graph = build_project_graph(
+        locate_modules(module_paths, layout.source_roots).values(),
+        parses,
+        source_roots=layout.source_roots,
+        test_paths={p for p in module_paths if files[p].category is Category.TEST},
+        is_external=lru_cache(maxsize=None)(_is_external),
+        previous=previous.graph if reusable else None,
+    )
+    dirty = None
+    if reusable:
+        assert previous is not None
+        dirty = {node for node, path in graph.modules.items() if path in changes.modified}
+        dirty |= graph.missing - previous.graph.missing
+    return graph, _fingerprints(graph, files, previous, dirty), parsed, cache_hits
+
+
 def _categorize(
     paths: list[str], categorizer: Categorizer, previous: ScoutState | None
 ) -> dict[str, Category]:
@@ -130,8 +142,8 @@ def _categorize(
 def _hash_files(
     root: Path, paths: list[str], records: Mapping[str, HashRecord], wanted_sources: set[str],
     warnings: list[str],
-) -> _Hashed:
-    out = _Hashed()
+) -> _HashedFiles:
+    out = _HashedFiles()
     prefix = f"{root}{os.sep}"
     for path in paths:
         full = prefix + path
@@ -191,14 +203,19 @@ def _gather_parses(
     cache = ParseCache(folder / "parse-cache.sqlite")
     try:
         found = cache.get_many(needed)
+        unreadable: dict[str, ParseResult] = {}
         to_parse = {}
         for digest, paths in needed.items():
             if digest in found:
                 continue
             data = next((sources[p] for p in paths if p in sources), None)
-            if data is None:  # the stat cache vouched for it, but it was never parsed here
-                data = (folder.parent / paths[0]).read_bytes()
-            to_parse[digest] = data
+            if data is None:  # the stat cache vouched for it, but the parse cache lost it
+                data = _read_unchanged(folder.parent / paths[0], digest)
+            if data is None:
+                warnings.append(f"{paths[0]} changed or vanished during the scan; the next scout sees it")
+                unreadable[digest] = ParseResult(error="changed during the scan")
+            else:
+                to_parse[digest] = data
         fresh = _parse_many(to_parse, workers)
         cache.put_many(fresh)
         warnings.extend(cache.warnings)
@@ -206,8 +223,17 @@ def _gather_parses(
         cache.close()
     for digest, paths in needed.items():
         for path in paths:
-            parses[path] = found.get(digest) or fresh[digest]
+            parses[path] = found.get(digest) or fresh.get(digest) or unreadable[digest]
     return parses, len(fresh), len(found)
+
+
+def _read_unchanged(path: Path, digest: str) -> bytes | None:
+    """The file's bytes if they still hash to `digest`."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return data if content_hash(data) == digest else None
 
 
 def _parse_many(sources: Mapping[str, bytes], workers: int) -> dict[str, ParseResult]:

@@ -174,3 +174,14 @@ def test_renamed_module_leaves_its_importers_pointing_at_a_missing_module(projec
     assert run.changes.added == ("pkg/extras.py",) and run.changes.deleted == ("pkg/extra.py",)
     assert "missing:pkg.extra" in run.state.graph.missing
     assert ("tests.test_extra", "missing:pkg.extra") in {(e.importer, e.imported) for e in run.state.graph.edges}
+
+
+def test_lost_parse_cache_is_refilled_from_unchanged_files(project: Path):
+    age_files(project)
+    scout(project)
+    (project / ".scout" / "parse-cache.sqlite").unlink()
+    write_files(project, {"pkg/new.py": "import pkg.util\n"})  # a new module: every import is resolved again
+    run = scout(project)
+    assert run.files_read == 1 and run.parsed == len({run.state.files[p].digest for p in run.state.graph.modules.values()})
+    assert ("pkg.new", "pkg.util") in {(e.importer, e.imported) for e in run.state.graph.edges}
+    assert not run.state.graph.broken and not run.warnings
