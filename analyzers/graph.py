@@ -29,8 +29,8 @@ class ImportEdge(NamedTuple):
 
 @dataclass(frozen=True)
 class ProjectGraph:
-    """`modules` maps graph node to file path. A missing node stands for an import of a project
-    module that does not exist; `broken` maps a module that could not be parsed to the reason."""
+    """`modules` maps graph node to file path. A missing node (`missing:<name>`) stands for an
+    import that resolves to no file; `broken` maps a module that could not be parsed to the reason."""
 
     modules: Mapping[str, str]
     edges: tuple[ImportEdge, ...]

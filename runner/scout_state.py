@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
+
+import grimp
 
 from analyzers.categories import Category
 from analyzers.graph import ImportEdge, ProjectGraph, is_missing
@@ -33,7 +36,11 @@ class ScoutState:
     hash_records: dict[str, HashRecord]
     graph: ProjectGraph
     fingerprints: dict[str, str]
-    warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def import_graph(self) -> grimp.ImportGraph:
+        """The graph as grimp sees it, for queries: upstream modules, shortest import chains."""
+        return self.graph.to_import_graph()
 
     def digests(self) -> dict[str, str]:
         return {path: entry.digest for path, entry in self.files.items()}

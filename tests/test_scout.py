@@ -2,13 +2,12 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
 
 import analyzers.hashing
 from analyzers.imports import MAX_PARSE_BYTES
 from helpers import age_files, git, git_init, scout, write_files
 from runner.config import ScoutConfig
-from runner.scout import PARALLEL_PARSE_THRESHOLD
+from runner.parsing import PARALLEL_PARSE_THRESHOLD
 
 
 def test_scout_builds_the_graph_of_a_project(project: Path):
@@ -16,7 +15,7 @@ def test_scout_builds_the_graph_of_a_project(project: Path):
     graph = run.state.graph
     assert set(graph.modules) == {"pkg", "pkg.core", "pkg.util", "pkg.extra", "tests.conftest",
                                   "tests.test_core", "tests.test_extra"}
-    imports = graph.to_import_graph()
+    imports = run.state.import_graph
     assert imports.find_upstream_modules("tests.test_core") == {"pkg", "pkg.core", "pkg.util", "tests.conftest"}
     assert (project / ".scout" / ".gitignore").read_text().strip().endswith("*")
 

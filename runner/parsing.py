@@ -1,0 +1,78 @@
+"""Parse results of module files: from the parse cache, or by parsing (in parallel when many)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Mapping
+
+from analyzers.hashing import content_hash
+from analyzers.imports import ParseResult, parse_imports
+from runner.file_hashing import UNREADABLE_PREFIX
+from runner.parse_cache import ParseCache
+from runner.scout_state import FileEntry
+
+# Below this many cold files, starting worker processes costs more than parsing in this process.
+PARALLEL_PARSE_THRESHOLD = 200
+
+
+def parse_modules(
+    folder: Path, module_paths: list[str], files: Mapping[str, FileEntry], sources: Mapping[str, bytes],
+    workers: int, warnings: list[str],
+) -> tuple[dict[str, ParseResult], int, int]:
+    """Parse results of `module_paths`, from the parse cache or by parsing; how many of each."""
+    parses: dict[str, ParseResult] = {}
+    needed: dict[str, list[str]] = {}  # content digest -> paths
+    for path in module_paths:
+        digest = files[path].digest
+        if digest.startswith(UNREADABLE_PREFIX):
+            parses[path] = ParseResult(error="file could not be read")
+        else:
+            needed.setdefault(digest, []).append(path)
+    if not needed:
+        return parses, 0, 0
+
+    cache = ParseCache(folder / "parse-cache.sqlite")
+    try:
+        found = cache.get_many(needed)
+        unreadable: dict[str, ParseResult] = {}
+        to_parse = {}
+        for digest, paths in needed.items():
+            if digest in found:
+                continue
+            data = next((sources[p] for p in paths if p in sources), None)
+            if data is None:  # the stat cache vouched for it, but the parse cache lost it
+                data = _read_unchanged(folder.parent / paths[0], digest)
+            if data is None:
+                warnings.append(f"{paths[0]} changed or vanished during the scan; the next scout sees it")
+                unreadable[digest] = ParseResult(error="changed during the scan")
+            else:
+                to_parse[digest] = data
+        fresh = _parse_many(to_parse, workers)
+        cache.put_many(fresh)
+        warnings.extend(cache.warnings)
+    finally:
+        cache.close()
+    for digest, paths in needed.items():
+        for path in paths:
+            parses[path] = found.get(digest) or fresh.get(digest) or unreadable[digest]
+    return parses, len(fresh), len(found)
+
+
+def _read_unchanged(path: Path, digest: str) -> bytes | None:
+    """The file's bytes if they still hash to `digest`."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return data if content_hash(data) == digest else None
+
+
+def _parse_many(sources: Mapping[str, bytes], workers: int) -> dict[str, ParseResult]:
+    digests = list(sources)
+    if workers <= 1 or len(digests) < PARALLEL_PARSE_THRESHOLD:
+        return {d: parse_imports(sources[d]) for d in digests}
+    chunk = max(16, len(digests) // (workers * 4))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(parse_imports, (sources[d] for d in digests), chunksize=chunk)
+        return dict(zip(digests, results))
