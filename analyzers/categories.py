@@ -21,9 +21,10 @@ class Category(str, Enum):
     OTHER = "other"
 
 
-# Files whose change can alter how any code is built or tested.
+# Files whose change can alter how any code is built or tested. Python files count only at the
+# project root ("/"-anchored): a runner/dodo.py deeper down is ordinary source.
 CONFIG_GLOBS = GlobSet.of([
-    "pyproject.toml", "setup.cfg", "setup.py", "tox.ini", "pytest.ini", "noxfile.py", "dodo.py",
+    "pyproject.toml", "setup.cfg", "tox.ini", "pytest.ini", "/setup.py", "/noxfile.py", "/dodo.py",
     "requirements*.txt", "constraints*.txt", "*.lock", "Pipfile", ".python-version",
 ])
 DOCS_GLOBS = GlobSet.of([

@@ -50,7 +50,7 @@ def run_scout(project_root: Path, config: ScoutConfig) -> ScoutRun:
     try:
         previous = load_state(folder)
     except CorruptState as err:
-        warnings.append(f"scout state was corrupt and is rebuilt from scratch ({err})")
+        warnings.append(f"scout state could not be used and is rebuilt from scratch: {err}")
         previous = None
 
     paths, inventory = list_project_files(root, GlobSet.of(config.exclude))

@@ -82,8 +82,11 @@ class ScoutState:
 
     @classmethod
     def from_json(cls, data: Any) -> "ScoutState":
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-            raise CorruptState(f"unknown schema {data.get('schema') if isinstance(data, dict) else data!r}")
+        if not isinstance(data, dict):
+            raise CorruptState(f"expected a JSON object, found {type(data).__name__}")
+        if data.get("schema") != SCHEMA:
+            raise CorruptState(f"written by another doit-scout version (schema {data.get('schema')}, "
+                               f"this one reads {SCHEMA})")
         try:
             files, records = {}, {}
             for path, row in data["files"].items():

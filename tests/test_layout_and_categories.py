@@ -74,6 +74,9 @@ def test_explicit_layout_wins():
     ("docs/conf.py", Category.DOCS),
     ("docs/index.rst", Category.DOCS),
     ("scripts/tool.py", Category.SOURCE),
+    ("dodo.py", Category.CONFIG),
+    ("pkg/dodo.py", Category.SOURCE),
+    ("tools/setup.py", Category.SOURCE),
     ("Makefile", Category.OTHER),
     (".github/workflows/ci.yml", Category.OTHER),
 ])
