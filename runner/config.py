@@ -51,7 +51,18 @@ def load_config(project_root: Path) -> ScoutConfig:
     table = data.get("tool", {}).get("scout", {})
     if not isinstance(table, dict):
         raise ConfigError(f"[tool.scout] in {pyproject} must be a table, got {table!r}")
-    return parse_config(table)
+    config = parse_config(table)
+    _check_folders_exist(project_root, config)
+    return config
+
+
+def _check_folders_exist(project_root: Path, config: ScoutConfig) -> None:
+    for key in _FOLDER_LISTS:
+        folders = getattr(config, key)
+        for folder in folders or ():
+            if not (project_root / folder).is_dir():
+                raise _bad(key, list(folders), f"folders of the project; {folder!r} is not a folder "
+                                               f"in {project_root}")
 
 
 def parse_config(table: Mapping[str, Any]) -> ScoutConfig:

@@ -20,7 +20,7 @@ def test_valid_table_is_read(tmp_path: Path):
         exclude = ["scratch/**"]
         parse_workers = 0
         categories = { docs = ["notes/**"] }
-    """})
+    """, "src/app/__init__.py": "", "tests/test_app.py": ""})
     config = load_config(tmp_path)
     assert config == ScoutConfig(
         packages=("src/app",), test_dirs=("tests",), exclude=("scratch/**",), parse_workers=0,
@@ -58,3 +58,10 @@ def test_doit_reports_bad_config_before_doing_any_work(project: Path):
     assert "[tool.scout] test_dirs = 'tests' is not allowed; expected a list of non-empty strings" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (project / ".scout" / "state.json").exists()
+
+
+def test_folders_that_do_not_exist_are_named(tmp_path: Path):
+    write_files(tmp_path, {"pyproject.toml": "[tool.scout]\npackages = ['src/app', 'src/ap']\n",
+                           "src/app/__init__.py": ""})
+    with pytest.raises(ConfigError, match=r"packages = \['src/app', 'src/ap'\] .* 'src/ap' is not a folder"):
+        load_config(tmp_path)
