@@ -35,6 +35,8 @@ def print_scout_summary(run: ScoutRun, console: Console | None = None) -> None:
         ("scout", f"{len(state.files)} files ({run.inventory}) · {len(state.graph.modules)} modules · "
                   f"{len(state.graph.edges)} import edges · {counts[Category.TEST]} test files · "
                   f"{run.seconds:.2f} s"),
+        ("layout", f"packages {', '.join(run.layout.packages) or 'none found'} · "
+                   f"test folders {', '.join(run.layout.test_dirs) or 'none found'}"),
         ("categories", " · ".join(f"{c.value} {counts[c]}" for c in Category)),
         ("changes", _changes_line(run)),
         ("parsing", f"{run.parsed} parsed · {run.parse_cache_hits} from the parse cache · "

@@ -125,12 +125,12 @@ def _fingerprints(
     dirty: set[str] | None,
 ) -> dict[str, str]:
     """`dirty`, when known, are the only nodes whose content or imports differ from `previous`."""
-    contents = node_contents(graph, files)
+    contents = _node_contents(graph, files)
     successors = graph.successors()
     if previous is None:
         return compute_fingerprints(contents, successors)
     if dirty is None:
-        old_contents = node_contents(previous.graph, previous.files)
+        old_contents = _node_contents(previous.graph, previous.files)
         old_successors = previous.graph.successors()
         dirty = {
             n for n in contents
@@ -139,7 +139,7 @@ def _fingerprints(
     return update_fingerprints(previous.fingerprints, contents, successors, dirty)
 
 
-def node_contents(graph: ProjectGraph, files: Mapping[str, FileEntry]) -> dict[str, str]:
+def _node_contents(graph: ProjectGraph, files: Mapping[str, FileEntry]) -> dict[str, str]:
     """What a node's own content is for its fingerprint: path, bytes, and whether it parsed."""
     contents = {}
     for node, path in graph.modules.items():

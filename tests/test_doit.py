@@ -28,6 +28,7 @@ def test_doit_in_the_example_scouts_and_then_sees_nothing_changed(todo_app: Path
     first = summary(run_doit(todo_app))
     assert re.search(r"20 files \(git\) · 16 modules · \d+ import edges · 5 test files", first)
     assert "source 10 · test 5 · conftest 1 · config 2 · docs 1 · data 0 · other 1" in first
+    assert "packages todo · test folders tests" in first
     assert "first scout" in first and "16 parsed · 0 from the parse cache" in first
     second = summary(run_doit(todo_app, "scout"))
     assert "nothing since the last scout" in second and "0 parsed" in second
