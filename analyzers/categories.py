@@ -57,13 +57,10 @@ class Categorizer:
             return Category.CONFTEST
         if CONFIG_GLOBS.matches(path):
             return Category.CONFIG
-        if any(is_below(path, d) for d in self.layout.test_dirs):
+        if any(is_below(path, d) for d in (*self.layout.test_dirs, *self.layout.packages)):
             if TEST_FILE_GLOBS.matches(path):
                 return Category.TEST
-            return Category.SOURCE if is_python else Category.DATA
-        if any(is_below(path, p) for p in self.layout.packages):
-            if TEST_FILE_GLOBS.matches(path):
-                return Category.TEST
+            # Helpers are modules like any other; anything else there is data the code reads.
             return Category.SOURCE if is_python else Category.DATA
         if DOCS_GLOBS.matches(path):
             return Category.DOCS

@@ -7,7 +7,7 @@ nodes of one strongly connected group share one fingerprint.
 
 from __future__ import annotations
 
-from typing import Collection, Iterable, Mapping
+from typing import Collection, Iterable, Iterator, Mapping
 
 import xxhash
 
@@ -76,26 +76,25 @@ def _strongly_connected(
     on_stack: set[str] = set()
     stack: list[str] = []
     groups: list[list[str]] = []
-    counter = 0
+    work: list[tuple[str, Iterator[str]]] = []
+
+    def enter(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        work.append((node, iter(sorted(successors.get(node, ())))))
+
     for start in sorted(nodes):
         if start in index:
             continue
-        work = [(start, iter(sorted(successors.get(start, ()))))]
-        index[start] = low[start] = counter
-        counter += 1
-        stack.append(start)
-        on_stack.add(start)
+        enter(start)
         while work:
             node, children = work[-1]
             for child in children:
                 if child in outside:
                     continue
                 if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(successors.get(child, ())))))
+                    enter(child)
                     break
                 if child in on_stack:
                     low[node] = min(low[node], index[child])
