@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Collection, Iterable, Mapping, NamedTuple
+from typing import Callable, Collection, Iterable, Mapping, NamedTuple, Sequence
 
 import grimp
 
+from analyzers.data_deps import is_data
 from analyzers.imports import ImportRecord, ParseResult
 from analyzers.layout import parent_dirs
 from analyzers.modules import ModuleFile
@@ -18,7 +19,7 @@ MISSING_PREFIX = "missing:"
 
 class ImportEdge(NamedTuple):
     """`importer` depends on `imported`. `kind` says why: import, type_checking, function, dynamic,
-    plugin (pytest_plugins), parent (importing a.b runs a/__init__.py) or conftest.
+    plugin (pytest_plugins), parent (importing a.b runs a/__init__.py), conftest, or data.
     A named tuple: projects have tens of thousands of edges, loaded on every run."""
 
     importer: str
@@ -30,24 +31,29 @@ class ImportEdge(NamedTuple):
 @dataclass(frozen=True)
 class ProjectGraph:
     """`modules` maps graph node to file path. A missing node (`missing:<name>`) stands for an
-    import that resolves to no file; `broken` maps a module that could not be parsed to the reason."""
+    import that resolves to no file; a data node (`data:<path>`) for a data file that modules read;
+    `broken` maps a module that could not be parsed to the reason."""
 
     modules: Mapping[str, str]
     edges: tuple[ImportEdge, ...]
     missing: frozenset[str] = frozenset()
+    data: frozenset[str] = frozenset()
     broken: Mapping[str, str] = field(default_factory=dict)
     # Files whose module name another file already has (the first path in sorted order wins).
     shadowed: tuple[str, ...] = ()
 
+    def nodes(self) -> tuple[str, ...]:
+        return (*self.modules, *self.missing, *self.data)
+
     def successors(self) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {node: set() for node in (*self.modules, *self.missing)}
+        out: dict[str, set[str]] = {node: set() for node in self.nodes()}
         for edge in self.edges:
             out[edge.importer].add(edge.imported)
         return out
 
     def to_import_graph(self) -> grimp.ImportGraph:
         graph = grimp.ImportGraph()
-        for node in (*self.modules, *self.missing):
+        for node in self.nodes():
             graph.add_module(node)
         for edge in self.edges:
             graph.add_import(
@@ -68,10 +74,12 @@ def build_project_graph(
     source_roots: Collection[str],
     test_paths: Collection[str],
     is_external: Callable[[str], bool],
+    data_inputs: Mapping[str, Sequence[str]] = {},
     previous: ProjectGraph | None = None,
 ) -> ProjectGraph:
     """`parses` maps path to parse result; `is_external(top_level_name)` says whether a name that
-    is no project module is provided by the standard library or an installed distribution.
+    is no project module is provided by the standard library or an installed distribution;
+    `data_inputs` maps a module node to the data nodes it reads.
 
     With `previous`, a graph of exactly the same module files under the same layout, `parses`
     need only hold the modules whose content changed: the others keep their previous edges."""
@@ -103,12 +111,14 @@ def build_project_graph(
                 (conftests[folder], "conftest") for folder in parent_dirs(module.path)
                 if folder in conftests and conftests[folder] != module.node
             )
+        structural.extend((node, "data") for node in data_inputs.get(module.node, ()))
         edges.extend(_edges_of(module, parsed, resolver, structural))
 
     return ProjectGraph(
         modules={m.node: m.path for m in resolver.modules},
         edges=tuple(sorted(edges)),
         missing=frozenset(e.imported for e in edges if is_missing(e.imported)),
+        data=frozenset(e.imported for e in edges if is_data(e.imported)),
         broken=broken,
         shadowed=resolver.shadowed,
     )

@@ -21,6 +21,17 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class TestConfig:
+    """`[tool.scout.test]`: `data` maps data globs to the test globs that read them; `env` names
+    environment variables whose values the tests depend on; `pytest_args` are passed to pytest."""
+
+    always_run: tuple[str, ...] = ()
+    data: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    env: tuple[str, ...] = ()
+    pytest_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ScoutConfig:
     """None for packages, test_dirs and source_roots means: detect them."""
 
@@ -30,10 +41,12 @@ class ScoutConfig:
     exclude: tuple[str, ...] = ()
     categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     parse_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    test: TestConfig = field(default_factory=TestConfig)
 
 
 _FOLDER_LISTS = ("packages", "test_dirs", "source_roots")
-ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers")
+ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers", "test")
+TEST_KEYS = ("always_run", "data", "env", "pytest_args")
 
 
 def load_config(project_root: Path) -> ScoutConfig:
@@ -84,7 +97,30 @@ def parse_config(table: Mapping[str, Any]) -> ScoutConfig:
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
             raise _bad("parse_workers", workers, "a whole number >= 0 (0 parses in this process)")
         values["parse_workers"] = workers
+    if "test" in table:
+        values["test"] = _test_config(table["test"])
     return ScoutConfig(**values)
+
+
+def _test_config(table: Any) -> TestConfig:
+    if not isinstance(table, dict):
+        raise _bad("test", table, f"a table with the keys {', '.join(TEST_KEYS)}")
+    unknown = sorted(set(table) - set(TEST_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"[tool.scout.test] has unknown key {unknown[0]!r}; allowed keys are: {', '.join(TEST_KEYS)}"
+        )
+    values: dict[str, Any] = {}
+    for key in ("always_run", "env", "pytest_args"):
+        if key in table:
+            values[key] = _string_list(f"test.{key}", table[key])
+    if "data" in table:
+        data = table["data"]
+        if not isinstance(data, dict):
+            raise _bad("test.data", data, 'a table mapping a data glob to a list of test globs, '
+                                          'such as { "fixtures/**" = ["tests/integration/**"] }')
+        values["data"] = {glob: _string_list(f"test.data.{glob!r}", tests) for glob, tests in data.items()}
+    return TestConfig(**values)
 
 
 def _categories(value: Any) -> dict[str, tuple[str, ...]]:

@@ -18,7 +18,10 @@ def inputs_key_of(root: Path, layout: ProjectLayout, config: ScoutConfig) -> str
     A change here re-resolves every import (the mtimes of sys.path folders outside the project
     stand for installs and uninstalls)."""
     hasher = xxhash.xxh3_128()
-    hasher.update(repr((layout, sorted(config.categories.items()), sys.version, sys.executable)).encode())
+    hasher.update(repr((
+        layout, sorted(config.categories.items()), sorted(config.test.data.items()), sys.version,
+        sys.executable,
+    )).encode())
     for entry in sys.path:
         if Path(entry or ".").resolve().is_relative_to(root):
             continue

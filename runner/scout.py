@@ -10,6 +10,7 @@ from typing import Mapping
 
 from analyzers.categories import Categorizer, Category
 from analyzers.changes import ChangeSet
+from analyzers.data_deps import DATA_PREFIX, data_inputs, data_node, rules_from_config
 from analyzers.fingerprints import compute_fingerprints, update_fingerprints
 from analyzers.globs import GlobSet
 from analyzers.graph import ProjectGraph, build_project_graph
@@ -91,23 +92,35 @@ def _map_imports(
 ) -> tuple[ProjectGraph, dict[str, str], int, int]:
     """The graph and fingerprints, and how many files were parsed and found in the parse cache.
     `previous` is a state resolved under the same inputs key, or None."""
-    # Same module files under the same layout: only changed modules are resolved again.
-    reusable = previous is not None and set(module_paths) == set(previous.graph.modules.values())
+    modules = locate_modules(module_paths, layout.source_roots).values()
+    test_paths = {p for p in module_paths if files[p].category is Category.TEST}
+    reads = data_inputs(
+        modules, [p for p, f in files.items() if f.category is Category.DATA],
+        test_paths=test_paths, test_dirs=layout.test_dirs, rules=rules_from_config(config.test.data),
+    )
+    # Same module and data files under the same layout: only changed modules are resolved again.
+    reusable = (
+        previous is not None
+        and set(module_paths) == set(previous.graph.modules.values())
+        and {n for nodes in reads.values() for n in nodes} == previous.graph.data
+    )
     to_parse = [p for p in module_paths if p in changes.modified] if reusable else module_paths
     parses, parsed, cache_hits = parse_modules(
         folder, to_parse, files, sources, config.parse_workers, warnings)
     graph = build_project_graph(
-        locate_modules(module_paths, layout.source_roots).values(),
+        modules,
         parses,
         source_roots=layout.source_roots,
-        test_paths={p for p in module_paths if files[p].category is Category.TEST},
+        test_paths=test_paths,
         is_external=lru_cache(maxsize=None)(is_external),
+        data_inputs=reads,
         previous=previous.graph if reusable else None,
     )
     dirty = None
     if reusable:
         assert previous is not None
         dirty = {node for node, path in graph.modules.items() if path in changes.modified}
+        dirty |= {data_node(p) for p in changes.modified} & graph.data
         dirty |= graph.missing - previous.graph.missing
     return graph, _fingerprints(graph, files, previous, dirty), parsed, cache_hits
 
@@ -147,6 +160,8 @@ def _node_contents(graph: ProjectGraph, files: Mapping[str, FileEntry]) -> dict[
         contents[node] = f"{path}:{files[path].digest}" + (f":broken:{error}" if error else "")
     for node in graph.missing:
         contents[node] = "missing"
+    for node in graph.data:
+        contents[node] = files[node.removeprefix(DATA_PREFIX)].digest
     return contents
 
 

@@ -10,11 +10,12 @@ from typing import Any, NamedTuple
 import grimp
 
 from analyzers.categories import Category
+from analyzers.data_deps import is_data
 from analyzers.graph import ImportEdge, ProjectGraph, is_missing
 from analyzers.hashing import FileStat, HashRecord
 from runner.project_state import CorruptState, atomic_write_json, read_json
 
-SCHEMA = 2
+SCHEMA = 3
 STATE_FILE = "state.json"
 
 
@@ -53,6 +54,7 @@ class ScoutState:
             "modules": dict(self.graph.modules),
             "edges": self.graph.edges,
             "missing": self.graph.missing,
+            "data": self.graph.data,
             "broken": dict(self.graph.broken),
             "shadowed": self.graph.shadowed,
             "fingerprints": self.fingerprints,
@@ -99,6 +101,7 @@ class ScoutState:
                 modules=dict(graph_data["modules"]),
                 edges=edges,
                 missing=frozenset(e.imported for e in edges if is_missing(e.imported)),
+                data=frozenset(e.imported for e in edges if is_data(e.imported)),
                 broken=dict(graph_data["broken"]),
                 shadowed=tuple(graph_data["shadowed"]),
             )

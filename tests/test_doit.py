@@ -49,7 +49,7 @@ def test_doit_scout_in_this_repository(tmp_path: Path):
     shutil.copytree(REPO_ROOT, clone, ignore=shutil.ignore_patterns(".scout", "__pycache__", ".hypothesis",
                                                                     ".pytest_cache", "*.egg-info"))
     out = summary(run_doit(clone, "scout"))
-    tracked = git(clone, "ls-files").split()
+    tracked = git(clone, "ls-files", "--cached", "--others", "--exclude-standard").split()
     modules = [p for p in tracked if p.endswith(".py") and not p.startswith("examples/") and p != "dodo.py"]
     tests = [p for p in modules if p.startswith("tests/test_")]
     assert f"{len(tracked)} files (git) · {len(modules)} modules ·" in out

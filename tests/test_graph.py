@@ -126,3 +126,26 @@ def test_duplicate_module_names_keep_the_first_file_and_report_the_other():
     graph = graph_of({"app/__init__.py": "", "src/app/__init__.py": ""}, source_roots=("src", ""))
     assert graph.modules == {"app": "app/__init__.py"} and graph.shadowed == ("src/app/__init__.py",)
     assert isinstance(graph.edges, tuple) and all(isinstance(e, ImportEdge) for e in graph.edges)
+
+
+def test_data_files_are_inputs_of_their_package_and_of_nearby_tests():
+    from analyzers.data_deps import data_inputs, rules_from_config
+    modules = locate_modules([
+        "pkg/__init__.py", "pkg/sub/__init__.py", "pkg/sub/m.py", "tests/test_a.py", "tests/unit/test_b.py",
+        "tests/integration/test_c.py",
+    ], ("",))
+    reads = data_inputs(
+        modules.values(),
+        ["pkg/sub/table.csv", "pkg/templates/page.html", "tests/data/one.json", "tests/unit/fixtures/two.json",
+         "fixtures/big.sql"],
+        test_paths={"tests/test_a.py", "tests/unit/test_b.py", "tests/integration/test_c.py"},
+        test_dirs=("tests",),
+        rules=rules_from_config({"fixtures/*.sql": ["tests/integration/**"]}),
+    )
+    assert reads == {
+        "pkg.sub": ["data:pkg/sub/table.csv"],
+        "pkg": ["data:pkg/templates/page.html"],
+        "tests.test_a": ["data:tests/data/one.json"],
+        "tests.unit.test_b": ["data:tests/data/one.json", "data:tests/unit/fixtures/two.json"],
+        "tests.integration.test_c": ["data:fixtures/big.sql", "data:tests/data/one.json"],
+    }

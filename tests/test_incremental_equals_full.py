@@ -13,6 +13,7 @@ MODULES = ["pkg/a.py", "pkg/b.py", "pkg/sub/c.py", "pkg/sub/d.py", "tests/test_a
            "tests/helpers.py", "tests/conftest.py"]
 IMPORTABLE = ["pkg.a", "pkg.b", "pkg.sub", "pkg.sub.c", "pkg.sub.d", "helpers", "pkg.gone"]
 INITS = ["pkg/sub/__init__.py", "pkg/__init__.py"]
+DATA = ["pkg/table.csv", "pkg/sub/notes.txt", "tests/data/case.json"]
 
 write_op = st.tuples(
     st.just("write"), st.sampled_from(MODULES), st.lists(st.sampled_from(IMPORTABLE), max_size=3),
@@ -20,7 +21,8 @@ write_op = st.tuples(
 )
 operations = st.one_of(
     write_op,
-    st.tuples(st.just("delete"), st.sampled_from(MODULES + INITS)),
+    st.tuples(st.just("delete"), st.sampled_from(MODULES + INITS + DATA)),
+    st.tuples(st.just("data"), st.sampled_from(DATA), st.text(max_size=3)),
     st.tuples(st.just("rename"), st.sampled_from(MODULES), st.sampled_from(MODULES)),
     st.tuples(st.just("break"), st.sampled_from(MODULES)),
     st.tuples(st.just("init"), st.sampled_from(INITS)),
@@ -44,6 +46,8 @@ def apply(root: Path, op: tuple) -> None:
         write_files(root, {args[0]: "def broken(:\n"})
     elif kind == "init":
         write_files(root, {args[0]: ""})
+    elif kind == "data":
+        write_files(root, {args[0]: args[1]})
     elif kind == "docs":
         write_files(root, {"README.md": args[0]})
 

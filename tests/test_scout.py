@@ -16,7 +16,8 @@ def test_scout_builds_the_graph_of_a_project(project: Path):
     assert set(graph.modules) == {"pkg", "pkg.core", "pkg.util", "pkg.extra", "tests.conftest",
                                   "tests.test_core", "tests.test_extra"}
     imports = run.state.import_graph
-    assert imports.find_upstream_modules("tests.test_core") == {"pkg", "pkg.core", "pkg.util", "tests.conftest"}
+    assert imports.find_upstream_modules("tests.test_core") == {
+        "pkg", "pkg.core", "pkg.util", "tests.conftest", "data:pkg/data/table.csv"}
     assert (project / ".scout" / ".gitignore").read_text().strip().endswith("*")
 
 
