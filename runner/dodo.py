@@ -7,11 +7,13 @@ from pathlib import Path
 from doit.exceptions import InvalidDodoFile
 
 from runner.config import ConfigError, ScoutConfig, load_config
+from runner.execution import PytestMissing
 from runner.project_state import STATE_DIR, state_dir
-from runner.report import print_scout_summary
+from runner.report import print_scout_summary, print_test_summary
 from runner.scout import run_scout
+from runner.testing import TestPlan, plan_tests, run_tests, write_last_run
 
-__all__ = ["DOIT_CONFIG", "task_scout"]
+__all__ = ["DOIT_CONFIG", "task_scout", "task_test"]
 
 
 def _doit_config() -> dict:
@@ -19,7 +21,7 @@ def _doit_config() -> dict:
     # sqlite3 is the backend that survives two doit processes at once (json and dbm lose writes).
     state_dir(Path.cwd())
     return {
-        "default_tasks": ["scout"],
+        "default_tasks": ["scout", "test"],
         "backend": "sqlite3",
         "dep_file": f"{STATE_DIR}/doit-deps.sqlite",
     }
@@ -28,7 +30,7 @@ def _doit_config() -> dict:
 DOIT_CONFIG = _doit_config()
 
 
-def _project_config() -> tuple[Path, ScoutConfig]:
+def project_config() -> tuple[Path, ScoutConfig]:
     # doit runs task creators with the dodo.py folder, the project root, as working directory.
     root = Path.cwd()
     try:
@@ -43,9 +45,48 @@ def _scout(root: Path, config: ScoutConfig) -> None:
 
 def task_scout():
     """Inventory the project, hash its files and build its import graph."""
-    root, config = _project_config()
+    root, config = project_config()
     return {
         "actions": [(_scout, (root, config))],
         "verbosity": 2,
         "uptodate": [False],  # cheap by design: finding out what changed is its job
+    }
+
+
+class _TestGate:
+    """doit's up-to-date check and the test action share one plan: the check computes it after
+    the scout task ran, the action runs it."""
+
+    def __init__(self, root: Path, config: ScoutConfig) -> None:
+        self.root, self.config = root, config
+        self.plan: TestPlan | None = None
+
+    def nothing_to_run(self, task) -> bool:
+        if task.options.get("run_all"):
+            return False
+        self.plan = plan_tests(self.root, self.config)
+        return not self.plan.selected
+
+    def run(self, run_all: bool) -> bool:
+        try:
+            result = run_tests(self.root, self.config, run_all=run_all, plan=None if run_all else self.plan)
+        except PytestMissing as err:
+            print(f"doit-scout: {err}")
+            return False
+        print_test_summary(result)
+        write_last_run(self.root, result)
+        return result.ok
+
+
+def task_test():
+    """Run the tests the changes since their last green run can affect (pytest, xdist)."""
+    root, config = project_config()
+    gate = _TestGate(root, config)
+    return {
+        "actions": [gate.run],
+        "task_dep": ["scout"],
+        "uptodate": [gate.nothing_to_run],
+        "params": [{"name": "run_all", "long": "all", "type": bool, "default": False,
+                    "help": "run every test once, ignoring green records (forgets nothing)"}],
+        "verbosity": 2,
     }

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import platform
 import sys
+from typing import Sequence
 from pathlib import Path
 
 import xxhash
@@ -40,3 +42,27 @@ def is_external(top_level: str) -> bool:
         return importlib.util.find_spec(top_level) is not None
     except (ImportError, ValueError):
         return False
+
+
+def environment_key(pytest_args: Sequence[str], env_names: Sequence[str]) -> str:
+    """What test outcomes depend on besides the project's files: the interpreter, the platform,
+    every installed distribution and its version, pytest arguments and declared variables."""
+    hasher = xxhash.xxh3_128()
+    hasher.update(repr((
+        sys.implementation.name, sys.version, platform.platform(), installed_distributions(), list(pytest_args),
+        sorted((name, os.environ.get(name)) for name in env_names),
+    )).encode())
+    return hasher.hexdigest()
+
+
+def installed_distributions() -> list[str]:
+    """Names and versions of installed distributions, from their metadata folders' names
+    (`name-1.2.dist-info`): reading each one's METADATA would cost a hundred times more."""
+    found = set()
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        found.update(n for n in names if n.endswith((".dist-info", ".egg-info")))
+    return sorted(found)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from analyzers.categories import Category
 from runner.scout import ScoutRun
+
+if TYPE_CHECKING:
+    from runner.testing import TestRunResult
 
 MAX_LISTED = 5
 
@@ -53,4 +57,31 @@ def print_scout_summary(run: ScoutRun, console: Console | None = None) -> None:
                       "exist, or a package not installed here): "
                       f"{_listing([m.removeprefix('missing:') for m in missing])}[/]", soft_wrap=True)
     for warning in run.warnings:
+        console.print(f"[yellow]! {warning}[/]", soft_wrap=True)
+
+
+def print_test_summary(result: "TestRunResult", console: Console | None = None) -> None:
+    console = console or Console(highlight=False)
+    plan = result.plan
+    total = len(plan.decisions)
+    selected = len(plan.selected)
+    skipped_share = 100 * (total - selected) / total if total else 100
+    run = result.pytest
+    if run is None:
+        line = f"0 of {total} test files selected ({skipped_share:.0f}% skipped): everything is up to date"
+    else:
+        counts = Counter(run.outcomes.values())
+        line = (f"{selected} of {total} test files selected ({skipped_share:.0f}% skipped) · "
+                f"{len(run.outcomes)} nodes run: {counts['passed']} passed, {counts['failed']} failed, "
+                f"{counts['skipped'] + counts['xfailed']} skipped · "
+                f"{'xdist ' + str(run.workers) + ' workers' if run.workers else 'one process'}")
+    timings = " · ".join(f"{phase} {seconds:.2f} s" for phase, seconds in result.seconds.items())
+    console.print(f"[bold]{'tests':<11}[/]{line}", soft_wrap=True)
+    console.print(f"[bold]{'time':<11}[/]{timings}", soft_wrap=True)
+    for node in result.failed_nodes:
+        console.print(f"[red]✗ {node}[/]", soft_wrap=True)
+    for path in result.stale_after_run:
+        console.print(f"[yellow]! {path} changed while its tests ran: its results were not recorded[/]",
+                      soft_wrap=True)
+    for warning in plan.warnings:
         console.print(f"[yellow]! {warning}[/]", soft_wrap=True)

@@ -25,7 +25,7 @@ def summary(result) -> str:
 
 
 def test_doit_in_the_example_scouts_and_then_sees_nothing_changed(todo_app: Path):
-    first = summary(run_doit(todo_app))
+    first = summary(run_doit(todo_app, "scout"))
     assert re.search(r"20 files \(git\) · 16 modules · \d+ import edges · 5 test files", first)
     assert "source 10 · test 5 · conftest 1 · config 2 · docs 1 · data 0 · other 1" in first
     assert "packages todo · test folders tests" in first
@@ -35,10 +35,10 @@ def test_doit_in_the_example_scouts_and_then_sees_nothing_changed(todo_app: Path
 
 
 def test_doit_reports_changes_and_broken_files(todo_app: Path):
-    summary(run_doit(todo_app))
+    summary(run_doit(todo_app, "scout"))
     (todo_app / "todo" / "dates.py").write_text("def parse_due(:\n")
     (todo_app / "todo" / "notes.txt").write_text("data inside the package\n")
-    out = summary(run_doit(todo_app))
+    out = summary(run_doit(todo_app, "scout"))
     assert "1 added · 1 modified · 0 deleted (todo/dates.py, todo/notes.txt)" in out
     assert "todo/dates.py: syntax error at line 1" in out
     assert "data 1" in out
@@ -63,5 +63,5 @@ def test_two_doit_processes_at_once_both_finish_and_leave_a_sound_state(todo_app
                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True) for _ in range(3)]
     outputs = [run.communicate(timeout=120) for run in runs]
     assert all(run.returncode == 0 for run in runs), outputs
-    after = summary(run_doit(todo_app))
+    after = summary(run_doit(todo_app, "scout"))
     assert "16 modules" in after and "rebuilt from scratch" not in after and "nothing since the last scout" in after

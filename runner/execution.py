@@ -1,0 +1,136 @@
+"""Running pytest once for the whole selection, and reading back what happened to each node."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from analyzers.selection import TestDecision
+
+# Measured on the 2-core CI machine (benchmarks/bench_tests.py): starting two xdist workers costs
+# about a second, so a selection expected to take less than this runs in one process.
+XDIST_MIN_SECONDS = 3.0
+# Each worker should have at least this much work, or starting it does not pay.
+SECONDS_PER_WORKER = 1.5
+# Assumed duration of a test file that has never run.
+UNKNOWN_FILE_SECONDS = 0.5
+
+
+class PytestMissing(Exception):
+    pass
+
+
+@dataclass
+class PytestRun:
+    """`outcomes` holds nodes whose setup, call and teardown all reported, by node id relative
+    to the project root; `finished` is False when the session did not reach its end."""
+
+    exit_code: int
+    workers: int
+    outcomes: dict[str, str] = field(default_factory=dict)
+    durations: dict[str, float] = field(default_factory=dict)  # per test file
+    collection_errors: dict[str, str] = field(default_factory=dict)
+    finished: bool = False
+
+
+def xdist_available() -> bool:
+    return importlib.util.find_spec("xdist") is not None
+
+
+def choose_workers(estimated_seconds: float, files: int, cpus: int, xdist: bool) -> int:
+    """0 runs in one process; otherwise the number of xdist workers."""
+    if not xdist or files < 2 or estimated_seconds < XDIST_MIN_SECONDS:
+        return 0
+    return max(2, min(cpus, files, math.floor(estimated_seconds / SECONDS_PER_WORKER)))
+
+
+def estimate_seconds(paths: Sequence[str], durations: Mapping[str, float]) -> float:
+    return sum(durations.get(p, UNKNOWN_FILE_SECONDS) for p in paths)
+
+
+def pytest_arguments(decisions: Sequence[TestDecision]) -> list[str]:
+    args: list[str] = []
+    for decision in decisions:
+        if decision.action == "run":
+            args.append(decision.path)
+        elif decision.action == "rerun":
+            args.extend(decision.nodes)
+    return args
+
+
+def run_pytest(
+    root: Path, decisions: Sequence[TestDecision], *, workers: int, extra_args: Sequence[str] = ()
+) -> PytestRun:
+    """Run pytest with this interpreter in `root`; its output goes straight to the terminal."""
+    if importlib.util.find_spec("pytest") is None:
+        raise PytestMissing(f"pytest is not installed for {sys.executable}; install it with "
+                            f"'{sys.executable} -m pip install pytest'")
+    fd, report = tempfile.mkstemp(prefix="pytest-report-", suffix=".jsonl", dir=root / ".scout")
+    os.close(fd)
+    command = [sys.executable, "-m", "pytest", "-p", "runner.pytest_plugin", f"--scout-report={report}"]
+    if workers:
+        command += ["-n", str(workers)]
+    command += [*extra_args, *pytest_arguments(decisions)]
+    try:
+        exit_code = subprocess.run(command, cwd=root, stdin=subprocess.DEVNULL).returncode
+        return read_report(Path(report), root, exit_code, workers)
+    finally:
+        Path(report).unlink(missing_ok=True)
+
+
+def read_report(report: Path, root: Path, exit_code: int, workers: int) -> PytestRun:
+    run = PytestRun(exit_code=exit_code, workers=workers)
+    phases: dict[str, dict[str, dict]] = {}
+    rootdir = root
+    try:
+        lines = report.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []  # pytest died before our plugin started: nothing ran that we can vouch for
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash
+        kind = event.get("event")
+        if kind == "start":
+            rootdir = Path(event["rootdir"])
+        elif kind == "test":
+            node = _relative_node(event["nodeid"], rootdir, root)
+            phases.setdefault(node, {})[event["when"]] = event
+            path = node.split("::")[0]
+            run.durations[path] = run.durations.get(path, 0.0) + float(event["duration"])
+        elif kind == "collect_error":
+            run.collection_errors[_relative_node(event["nodeid"], rootdir, root)] = event["message"]
+        elif kind == "finish":
+            run.finished = True
+    for node, reports in phases.items():
+        if "teardown" in reports:  # a node without its teardown report did not finish
+            run.outcomes[node] = node_outcome(reports)
+    return run
+
+
+def node_outcome(reports: Mapping[str, dict]) -> str:
+    """One verdict from a node's setup, call and teardown reports."""
+    if any(r["outcome"] == "failed" for r in reports.values()):
+        return "failed"
+    call = reports.get("call")
+    if call is None:
+        return "skipped" if reports.get("setup", {}).get("outcome") == "skipped" else "failed"
+    if call["outcome"] == "skipped":
+        return "xfailed" if call["xfail"] else "skipped"
+    return "passed"
+
+
+def _relative_node(nodeid: str, rootdir: Path, root: Path) -> str:
+    if rootdir == root or not nodeid:
+        return nodeid
+    path, sep, rest = nodeid.partition("::")
+    return os.path.relpath(rootdir / path, root).replace(os.sep, "/") + sep + rest

@@ -1,0 +1,192 @@
+"""The test task: fingerprint the test files, select what must run, run it, record the results."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import xxhash
+
+from analyzers.categories import Category
+from analyzers.globs import GlobSet
+from analyzers.selection import TestDecision, select_tests
+from runner.config import ScoutConfig
+from runner.environment import environment_key
+from runner.explain import ChangeExplainer, save_snapshot
+from runner.execution import PytestRun, choose_workers, estimate_seconds, run_pytest, xdist_available
+from runner.forget import is_forgotten, remember
+from runner.project_state import atomic_write_json, state_dir
+from runner.records import RecordStore
+from runner.scout import run_scout
+from runner.scout_state import ScoutState, load_state
+
+RECORDS_FILE = "records.sqlite"
+LAST_RUN_FILE = "last-run.json"
+# pytest exit statuses after which every node that ran has reported: all passed, some failed, none collected.
+FINISHED_STATUSES = (0, 1, 5)
+
+
+@dataclass
+class TestInputs:
+    """Fingerprints of the test files, and the parts every test shares."""
+
+    fingerprints: dict[str, str]
+    config_digest: str
+    environment: str
+
+
+@dataclass
+class TestPlan:
+    state: ScoutState
+    inputs: TestInputs
+    decisions: list[TestDecision]
+    durations: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def selected(self) -> list[TestDecision]:
+        return [d for d in self.decisions if d.runs]
+
+
+def test_inputs(state: ScoutState, config: ScoutConfig) -> TestInputs:
+    """A test file's fingerprint combines its graph fingerprint (its bytes, its import closure,
+    conftest chain and data files) with every config file and the environment key."""
+    config_hasher = xxhash.xxh3_128()
+    for path, entry in sorted(state.files.items()):
+        if entry.category is Category.CONFIG:
+            config_hasher.update(f"{path}\0{entry.digest}\0".encode())
+    config_digest = config_hasher.hexdigest()
+    environment = environment_key(config.test.pytest_args, config.test.env)
+    fingerprints = {}
+    for node, path in state.graph.modules.items():
+        if state.files[path].category is Category.TEST:
+            combined = f"{state.fingerprints[node]}:{config_digest}:{environment}".encode()
+            fingerprints[path] = xxhash.xxh3_128_hexdigest(combined)
+    return TestInputs(fingerprints, config_digest, environment)
+
+
+def current_state(root: Path, config: ScoutConfig) -> ScoutState:
+    """The state the scout task left, or a fresh scout when there is none."""
+    return load_state(state_dir(root)) or run_scout(root, config).state
+
+
+def plan_tests(
+    root: Path, config: ScoutConfig, *, run_all: bool = False, explain: bool = False,
+    state: ScoutState | None = None,
+) -> TestPlan:
+    state = state or current_state(root, config)
+    inputs = test_inputs(state, config)
+    store = RecordStore(state_dir(root) / RECORDS_FILE)
+    try:
+        records = store.records(inputs.fingerprints.values())
+        durations = store.durations()
+    finally:
+        store.close()
+    ignore = "forgotten: `doit forget` was run" if is_forgotten(root, "test") else (
+        "--all: every test runs" if run_all else None)
+    decisions = select_tests(
+        inputs.fingerprints, records, ignore_records=ignore,
+        always_run=GlobSet.of(config.test.always_run),
+        why_changed=ChangeExplainer(root, state, inputs).reasons if explain else lambda path: (),
+    )
+    return TestPlan(state, inputs, decisions, durations, store.warnings)
+
+
+@dataclass
+class TestRunResult:
+    plan: TestPlan
+    pytest: PytestRun | None
+    recorded_green: int
+    stale_after_run: list[str]
+    seconds: dict[str, float]
+
+    @property
+    def failed_nodes(self) -> list[str]:
+        if self.pytest is None:
+            return []
+        failed = [n for n, o in self.pytest.outcomes.items() if o == "failed"]
+        return sorted({*failed, *self.pytest.collection_errors})
+
+    @property
+    def ok(self) -> bool:
+        return self.pytest is None or (
+            self.pytest.exit_code in (0, 5) and not self.pytest.collection_errors)
+
+
+def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: TestPlan | None = None) -> TestRunResult:
+    started = time.perf_counter()
+    plan = plan or plan_tests(root, config, run_all=run_all)
+    planned = time.perf_counter()
+    selected = plan.selected
+    if not selected:
+        save_snapshot(root, plan.state, plan.inputs)
+        return TestRunResult(plan, None, 0, [], {"plan": planned - started})
+    workers = choose_workers(
+        estimate_seconds([d.path for d in selected], plan.durations), len(selected),
+        os.cpu_count() or 1, xdist_available(),
+    )
+    if workers == 0 and not xdist_available():
+        plan.warnings.append("pytest-xdist is not installed: tests run in one process")
+    pytest_run = run_pytest(root, selected, workers=workers, extra_args=config.test.pytest_args)
+    ran = time.perf_counter()
+    # Inputs are checked again: a file that changed while pytest ran keeps its tests stale.
+    after = test_inputs(run_scout(root, config).state, config)
+    stale = sorted(d.path for d in selected if after.fingerprints.get(d.path) != d.fingerprint)
+    green = _record(root, selected, pytest_run, set(stale))
+    if pytest_run.finished:
+        remember(root, "test")
+    save_snapshot(root, plan.state, plan.inputs)
+    return TestRunResult(plan, pytest_run, green, stale, {
+        "plan": planned - started, "pytest": ran - planned, "record": time.perf_counter() - ran,
+    })
+
+
+def _record(root: Path, selected: list[TestDecision], run: PytestRun, stale: set[str]) -> int:
+    """Write what ran; returns how many nodes were recorded green. Nothing a failure, an error,
+    a crash or an interruption touched is recorded green."""
+    by_file: dict[str, dict[str, str]] = {}
+    for node, outcome in run.outcomes.items():
+        by_file.setdefault(node.split("::")[0], {})[node] = outcome
+    finished = run.finished and run.exit_code in FINISHED_STATUSES
+    store = RecordStore(state_dir(root) / RECORDS_FILE)
+    green = 0
+    try:
+        store.save_durations(run.durations)
+        for decision in selected:
+            outcomes = by_file.get(decision.path, {})
+            if decision.path in stale:
+                continue
+            if decision.path in run.collection_errors or (decision.action == "rerun" and run.exit_code == 4):
+                # A file that does not collect, or failed nodes pytest no longer finds (usage
+                # error): no record, so the next run takes the whole file again.
+                store.forget_file(decision.fingerprint)
+                continue
+            if decision.action == "run":
+                store.record_file(decision.fingerprint, decision.path, outcomes, complete=finished)
+            else:
+                store.record_nodes(decision.fingerprint, outcomes)
+            green += sum(1 for o in outcomes.values() if o != "failed")
+    finally:
+        store.close()
+    return green
+
+
+def write_last_run(root: Path, result: TestRunResult) -> None:
+    plan = result.plan
+    passed = 0 if result.pytest is None else sum(
+        1 for o in result.pytest.outcomes.values() if o == "passed")
+    atomic_write_json(state_dir(root) / LAST_RUN_FILE, {
+        "tests": {
+            "total_files": len(plan.decisions),
+            "selected": [d.path for d in plan.selected],
+            "skipped": [d.path for d in plan.decisions if not d.runs],
+            "failed": result.failed_nodes,
+            "passed": passed,
+            "stale_after_run": result.stale_after_run,
+            "workers": 0 if result.pytest is None else result.pytest.workers,
+            "exit_code": None if result.pytest is None else result.pytest.exit_code,
+        },
+        "seconds": result.seconds,
+    })
