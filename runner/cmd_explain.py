@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from doit.cmd_base import DoitCmdBase
 from rich.console import Console

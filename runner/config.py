@@ -29,6 +29,7 @@ class TestConfig:
     data: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     env: tuple[str, ...] = ()
     pytest_args: tuple[str, ...] = ()
+    workers: int | None = None  # None: chosen from the selection's recorded durations
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class ScoutConfig:
 
 _FOLDER_LISTS = ("packages", "test_dirs", "source_roots")
 ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers", "test")
-TEST_KEYS = ("always_run", "data", "env", "pytest_args")
+TEST_KEYS = ("always_run", "data", "env", "pytest_args", "workers")
 
 
 def load_config(project_root: Path) -> ScoutConfig:
@@ -120,6 +121,11 @@ def _test_config(table: Any) -> TestConfig:
             raise _bad("test.data", data, 'a table mapping a data glob to a list of test globs, '
                                           'such as { "fixtures/**" = ["tests/integration/**"] }')
         values["data"] = {glob: _string_list(f"test.data.{glob!r}", tests) for glob, tests in data.items()}
+    if "workers" in table:
+        workers = table["workers"]
+        if workers != "auto" and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 0):
+            raise _bad("test.workers", workers, '"auto", or a whole number of xdist workers (0: one process)')
+        values["workers"] = None if workers == "auto" else workers
     return TestConfig(**values)
 
 

@@ -45,9 +45,9 @@ def xdist_available() -> bool:
     return importlib.util.find_spec("xdist") is not None
 
 
-def choose_workers(estimated_seconds: float, files: int, cpus: int, xdist: bool) -> int:
+def choose_workers(estimated_seconds: float, files: int, cpus: int) -> int:
     """0 runs in one process; otherwise the number of xdist workers."""
-    if not xdist or files < 2 or estimated_seconds < XDIST_MIN_SECONDS:
+    if files < 2 or cpus < 2 or estimated_seconds < XDIST_MIN_SECONDS:
         return 0
     return max(2, min(cpus, files, math.floor(estimated_seconds / SECONDS_PER_WORKER)))
 

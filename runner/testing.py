@@ -123,12 +123,15 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     if not selected:
         save_snapshot(root, plan.state, plan.inputs)
         return TestRunResult(plan, None, 0, [], {"plan": planned - started})
-    workers = choose_workers(
-        estimate_seconds([d.path for d in selected], plan.durations), len(selected),
-        os.cpu_count() or 1, xdist_available(),
-    )
-    if workers == 0 and not xdist_available():
+    workers = config.test.workers
+    if workers is None:
+        workers = choose_workers(
+            estimate_seconds([d.path for d in selected], plan.durations), len(selected),
+            os.cpu_count() or 1,
+        )
+    if workers and not xdist_available():
         plan.warnings.append("pytest-xdist is not installed: tests run in one process")
+        workers = 0
     pytest_run = run_pytest(root, selected, workers=workers, extra_args=config.test.pytest_args)
     ran = time.perf_counter()
     # Inputs are checked again: a file that changed while pytest ran keeps its tests stale.

@@ -26,8 +26,8 @@ def summary(result) -> str:
 
 def test_doit_in_the_example_scouts_and_then_sees_nothing_changed(todo_app: Path):
     first = summary(run_doit(todo_app, "scout"))
-    assert re.search(r"20 files \(git\) · 16 modules · \d+ import edges · 5 test files", first)
-    assert "source 10 · test 5 · conftest 1 · config 2 · docs 1 · data 0 · other 1" in first
+    assert re.search(r"21 files \(git\) · 16 modules · \d+ import edges · 5 test files", first)
+    assert "source 10 · test 5 · conftest 1 · config 2 · docs 1 · data 1 · other 1" in first
     assert "packages todo · test folders tests" in first
     assert "first scout" in first and "16 parsed · 0 from the parse cache" in first
     second = summary(run_doit(todo_app, "scout"))
@@ -41,7 +41,7 @@ def test_doit_reports_changes_and_broken_files(todo_app: Path):
     out = summary(run_doit(todo_app, "scout"))
     assert "1 added · 1 modified · 0 deleted (todo/dates.py, todo/notes.txt)" in out
     assert "todo/dates.py: syntax error at line 1" in out
-    assert "data 1" in out
+    assert "data 2" in out
 
 
 def test_doit_scout_in_this_repository(tmp_path: Path):

@@ -1,0 +1,235 @@
+"""The test task end to end: real doit, real pytest (and pytest-xdist) in copies of todo_app."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import EXAMPLES, git_init, run_doit, write_files
+
+ALL_TESTS = ["tests/test_cli.py", "tests/test_filters.py", "tests/test_reports.py",
+             "tests/test_serialization.py", "tests/test_store.py"]
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    root = tmp_path / "todo_app"
+    shutil.copytree(EXAMPLES / "todo_app", root, ignore=shutil.ignore_patterns(".scout", "__pycache__"))
+    git_init(root)
+    return root
+
+
+def doit(root: Path, *args: str, ok: bool = True) -> dict:
+    """Run doit; return .scout/last-run.json's "tests"."""
+    result = run_doit(root, *args)
+    assert (result.returncode == 0) is ok, result.stdout + result.stderr
+    return json.loads((root / ".scout" / "last-run.json").read_text())["tests"]
+
+
+def edit(root: Path, path: str, old: str, new: str) -> None:
+    file = root / path
+    text = file.read_text()
+    assert old in text, (path, old)
+    file.write_text(text.replace(old, new))
+
+
+def explain(root: Path, *paths: str) -> dict[str, dict]:
+    result = run_doit(root, "explain", "--json", *paths)
+    assert result.returncode == 0, result.stderr
+    return {t["path"]: t for t in json.loads(result.stdout)["tests"]}
+
+
+def test_first_run_runs_everything_and_a_second_run_nothing(app: Path):
+    first = doit(app)
+    assert first["selected"] == ALL_TESTS and first["passed"] == 10 and first["failed"] == []
+    second = run_doit(app)
+    assert "-- test" in second.stdout  # doit's own "up to date" mark
+    last = json.loads((app / ".scout" / "last-run.json").read_text())["tests"]
+    assert last["selected"] == [] and last["skipped"] == ALL_TESTS and last["total_files"] == 5
+
+
+def test_leaf_change_runs_only_its_dependents(app: Path):
+    doit(app)
+    edit(app, "todo/reports.py", "open, ", "open,  ")
+    reasons = explain(app)["tests/test_cli.py"]["reasons"]
+    assert reasons == ["imports changed module todo.reports (tests.test_cli -> todo.cli -> todo.reports)"]
+    assert doit(app, ok=False)["selected"] == ["tests/test_cli.py", "tests/test_reports.py"]
+
+
+def test_five_modules_changed(app: Path):
+    doit(app)
+    for module in ("cli", "reports", "filters", "dates", "serialization"):
+        (app / "todo" / f"{module}.py").write_text((app / "todo" / f"{module}.py").read_text() + "\n# edited\n")
+    assert doit(app)["selected"] == ["tests/test_cli.py", "tests/test_filters.py", "tests/test_reports.py",
+                                     "tests/test_serialization.py"]
+
+
+def test_changed_test_file_runs_alone(app: Path):
+    doit(app)
+    edit(app, "tests/test_store.py", "[1, 2, 3]", "[1, 2, 3]  # same ids")
+    assert doit(app)["selected"] == ["tests/test_store.py"]
+
+
+def test_conftest_and_config_changes_run_everything(app: Path):
+    doit(app)
+    edit(app, "tests/conftest.py", '"water plants"', '"water the plants"')
+    assert doit(app)["selected"] == ALL_TESTS
+    assert explain(app)["tests/test_store.py"]["reasons"] == ["a green record matches its inputs"]
+    edit(app, "pyproject.toml", 'testpaths = ["tests"]', 'testpaths = ["tests"]\naddopts = "-q"')
+    assert explain(app)["tests/test_store.py"]["reasons"] == ["config changed: pyproject.toml"]
+    assert doit(app)["selected"] == ALL_TESTS
+
+
+def test_data_file_change_runs_the_tests_of_its_folder(app: Path):
+    doit(app)
+    edit(app, "tests/data/tasks.json", "buy milk", "buy oat milk")
+    explanation = explain(app)["tests/test_serialization.py"]
+    assert explanation["decision"] == "run" and "data file changed: tests/data/tasks.json" in explanation["reasons"]
+    last = doit(app, ok=False)
+    assert last["selected"] == ALL_TESTS  # data in tests/ belongs to every test there
+    assert last["failed"] == ["tests/test_serialization.py::test_reads_a_saved_list"]
+
+
+def test_docs_only_change_runs_nothing(app: Path):
+    doit(app)
+    (app / "README.md").write_text("# todo_app\n\nNew words.\n")
+    write_files(app, {"docs/usage.rst": "Usage\n=====\n"})
+    assert doit(app)["selected"] == []
+
+
+def test_deleted_module_runs_its_importers_tests_and_they_fail(app: Path):
+    doit(app)
+    (app / "todo" / "reports.py").unlink()
+    last = doit(app, ok=False)
+    assert last["selected"] == ["tests/test_cli.py", "tests/test_reports.py"]
+    assert set(last["failed"]) == {"tests/test_cli.py", "tests/test_reports.py"}  # collection errors
+    assert doit(app, ok=False)["selected"] == ["tests/test_cli.py", "tests/test_reports.py"]
+
+
+def test_failing_node_reruns_alone_until_fixed(app: Path):
+    doit(app)
+    edit(app, "tests/test_store.py", "== [1, 2, 3]", "== [1, 2, 4]")
+    assert doit(app, ok=False)["failed"] == ["tests/test_store.py::test_ids_count_up"]
+    again = explain(app)["tests/test_store.py"]
+    assert again["decision"] == "run" and again["nodes"] == ["tests/test_store.py::test_ids_count_up"]
+    rerun = run_doit(app)
+    assert rerun.returncode == 1 and "1 passed" not in rerun.stdout and "1 failed" in rerun.stdout
+    edit(app, "tests/test_store.py", "== [1, 2, 4]", "== [1, 2, 3]  # fixed")
+    fixed = doit(app)
+    assert fixed["selected"] == ["tests/test_store.py"] and fixed["passed"] == 2
+    assert doit(app)["selected"] == []
+
+
+def test_a_node_that_passed_then_fails_loses_its_green_record(app: Path):
+    doit(app)
+    edit(app, "todo/store.py", "self._next_id += 1", "self._next_id += 2")
+    assert "tests/test_store.py::test_ids_count_up" in doit(app, ok=False)["failed"]
+    edit(app, "todo/store.py", "self._next_id += 2", "self._next_id += 1")
+    assert doit(app)["selected"] == []  # back to content whose record is green
+    edit(app, "todo/store.py", "self._next_id += 1", "self._next_id += 2")
+    assert "tests/test_store.py" in doit(app, ok=False)["selected"]
+
+
+def test_forget_and_all_run_everything(app: Path):
+    doit(app)
+    result = run_doit(app, "forget", "test")
+    assert result.returncode == 0 and "forgetting test" in result.stdout
+    assert doit(app)["selected"] == ALL_TESTS
+    assert doit(app)["selected"] == []  # the forgotten run recorded fresh results
+    assert doit(app, "test", "--all")["selected"] == ALL_TESTS
+    assert doit(app)["selected"] == []  # --all forgot nothing
+
+
+def test_forget_without_default_tasks_does_not_crash(app: Path):
+    (app / "dodo.py").write_text("from runner.dodo import task_scout, task_test\n")
+    doit(app, "test")
+    result = run_doit(app, "forget")
+    assert result.returncode == 0, result.stderr
+    assert "forgetting all tasks" in result.stdout
+    assert doit(app, "test")["selected"] == ALL_TESTS
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_xdist_on_and_off(app: Path, workers: int):
+    with open(app / "pyproject.toml", "a") as f:
+        f.write(f"\n[tool.scout.test]\nworkers = {workers}\n")
+    last = doit(app)
+    assert last["workers"] == workers and last["passed"] == 10
+    assert doit(app)["selected"] == []  # results from xdist workers were recorded
+
+
+def test_test_that_fails_to_import_stays_stale_and_is_reported(app: Path):
+    doit(app)
+    edit(app, "tests/test_store.py", "import pytest", "import pytest\nimport not_installed_anywhere")
+    result = run_doit(app)
+    assert result.returncode == 1 and "✗ tests/test_store.py" in result.stdout
+    assert "tests/test_store.py" in doit(app, ok=False)["selected"]
+
+
+def test_test_that_edits_a_source_file_while_running_stays_stale(app: Path):
+    doit(app)
+    write_files(app, {"tests/test_editor.py": """
+        from pathlib import Path
+        import todo.cli
+
+        def test_edits_source():
+            path = Path(todo.cli.__file__)
+            path.write_text(path.read_text() + "\\n# touched\\n")
+    """})
+    result = run_doit(app)
+    assert "changed while its tests ran" in result.stdout
+    assert "tests/test_editor.py" in doit(app)["selected"]
+
+
+def test_corrupt_records_are_dropped_and_the_tests_run(app: Path):
+    doit(app)
+    (app / ".scout" / "records.sqlite").write_bytes(b"garbage" * 1000)
+    for suffix in ("-wal", "-shm"):
+        (app / ".scout" / f"records.sqlite{suffix}").unlink(missing_ok=True)
+    result = run_doit(app)
+    assert result.returncode == 0 and "were dropped" in result.stdout
+    assert json.loads((app / ".scout" / "last-run.json").read_text())["tests"]["selected"] == ALL_TESTS
+
+
+def test_two_runs_at_once_both_complete(app: Path):
+    runs = [subprocess.Popen([sys.executable, "-m", "doit"], cwd=app, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=180) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert doit(app)["selected"] == []
+    with sqlite3.connect(app / ".scout" / "records.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_ctrl_c_records_nothing_green_for_unfinished_nodes(app: Path, tmp_path: Path):
+    started, release = tmp_path / "started", tmp_path / "release"
+    write_files(app, {"tests/test_waits.py": f"""
+        from pathlib import Path
+
+        def test_quick():
+            pass
+
+        def test_waits_for_release():
+            Path({str(started)!r}).touch()
+            while not Path({str(release)!r}).exists():
+                pass
+    """})
+    git_init(app)
+    run = subprocess.Popen([sys.executable, "-m", "doit"], cwd=app, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
+    while not started.exists():
+        assert run.poll() is None, run.communicate()
+    os.killpg(run.pid, signal.SIGINT)
+    run.communicate(timeout=60)
+    assert run.returncode != 0
+    release.touch()
+    waits = explain(app)["tests/test_waits.py"]
+    assert waits["decision"] == "run" and waits["nodes"] == []  # the whole file runs again
