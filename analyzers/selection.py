@@ -17,6 +17,8 @@ class TestRecord:
     """What ran for one test file fingerprint. `complete` when the whole file ran and collected
     without error, so `outcomes` names every node of the file."""
 
+    __test__ = False  # a domain name, not a pytest test class
+
     complete: bool
     outcomes: Mapping[str, str]
 
@@ -24,14 +26,12 @@ class TestRecord:
     def failing(self) -> tuple[str, ...]:
         return tuple(sorted(n for n, o in self.outcomes.items() if o not in GREEN_OUTCOMES))
 
-    @property
-    def green(self) -> bool:
-        return self.complete and not self.failing
-
 
 @dataclass(frozen=True)
 class TestDecision:
     """`action` is "run" (the whole file), "rerun" (only `nodes`, which failed before) or "skip"."""
+
+    __test__ = False  # a domain name, not a pytest test class
 
     path: str
     fingerprint: str

@@ -32,6 +32,8 @@ FINISHED_STATUSES = (0, 1, 5)
 class TestInputs:
     """Fingerprints of the test files, and the parts every test shares."""
 
+    __test__ = False  # a domain name, not a pytest test class
+
     fingerprints: dict[str, str]
     config_digest: str
     environment: str
@@ -39,6 +41,8 @@ class TestInputs:
 
 @dataclass
 class TestPlan:
+    __test__ = False  # a domain name, not a pytest test class
+
     state: ScoutState
     inputs: TestInputs
     decisions: list[TestDecision]
@@ -96,6 +100,8 @@ def plan_tests(
 
 @dataclass
 class TestRunResult:
+    __test__ = False  # a domain name, not a pytest test class
+
     plan: TestPlan
     pytest: PytestRun | None
     recorded_green: int

@@ -1,0 +1,132 @@
+"""The pure parts of the test task: selection, worker choice, and reading pytest's reports."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import runner.testing
+from analyzers.globs import GlobSet
+from analyzers.selection import TestRecord, select_tests
+from runner.config import ConfigError, parse_config
+from runner.execution import (
+    XDIST_MIN_SECONDS, choose_workers, node_outcome, pytest_arguments, read_report,
+)
+
+FPS = {"tests/test_a.py": "fa", "tests/test_b.py": "fb", "tests/test_c.py": "fc", "tests/it/test_d.py": "fd"}
+
+
+def decisions_of(records, **kwargs):
+    return {d.path: (d.action, d.nodes) for d in select_tests(FPS, records, **kwargs)}
+
+
+def test_only_a_complete_green_record_for_the_current_fingerprint_skips():
+    records = {
+        "fa": TestRecord(True, {"tests/test_a.py::t1": "passed", "tests/test_a.py::t2": "xfailed"}),
+        "fb": TestRecord(True, {"tests/test_b.py::t1": "passed", "tests/test_b.py::t2": "failed"}),
+        "fc": TestRecord(False, {"tests/test_c.py::t1": "passed"}),
+    }
+    assert decisions_of(records) == {
+        "tests/test_a.py": ("skip", ()),
+        "tests/test_b.py": ("rerun", ("tests/test_b.py::t2",)),
+        "tests/test_c.py": ("run", ()),
+        "tests/it/test_d.py": ("run", ()),
+    }
+
+
+def test_ignoring_records_runs_everything_with_the_reason():
+    records = {fp: TestRecord(True, {}) for fp in FPS.values()}
+    decisions = select_tests(FPS, records, ignore_records="forgotten")
+    assert {d.action for d in decisions} == {"run"} and decisions[0].reasons == ("forgotten",)
+
+
+def test_always_run_joins_only_when_something_else_runs():
+    green = {fp: TestRecord(True, {}) for fp in FPS.values()}
+    always = GlobSet.of(["tests/it/**"])
+    assert {a for a, _ in decisions_of(green, always_run=always).values()} == {"skip"}
+    one_stale = {**green, "fa": TestRecord(False, {})}
+    assert decisions_of(one_stale, always_run=always)["tests/it/test_d.py"] == ("run", ())
+    assert decisions_of(one_stale, always_run=always)["tests/test_b.py"] == ("skip", ())
+
+
+def test_worker_choice_pays_off_only_for_long_selections():
+    assert choose_workers(XDIST_MIN_SECONDS - 0.1, files=50, cpus=8) == 0
+    assert choose_workers(100, files=1, cpus=8) == 0
+    assert choose_workers(100, files=50, cpus=1) == 0
+    assert choose_workers(100, files=50, cpus=8) == 8
+    assert choose_workers(100, files=3, cpus=8) == 3
+    assert choose_workers(XDIST_MIN_SECONDS, files=50, cpus=8) == 2
+
+
+@pytest.mark.parametrize("phases, outcome", [
+    ({"setup": "passed", "call": "passed", "teardown": "passed"}, "passed"),
+    ({"setup": "passed", "call": "failed", "teardown": "passed"}, "failed"),
+    ({"setup": "passed", "call": "passed", "teardown": "failed"}, "failed"),
+    ({"setup": "failed", "teardown": "passed"}, "failed"),
+    ({"setup": "skipped", "teardown": "passed"}, "skipped"),
+    ({"setup": "passed", "call": "skipped", "teardown": "passed"}, "skipped"),
+])
+def test_node_outcome_from_its_phases(phases, outcome):
+    reports = {when: {"outcome": o, "xfail": False} for when, o in phases.items()}
+    assert node_outcome(reports) == outcome
+
+
+def test_xfail_is_green_and_strict_xpass_is_not():
+    xfailed = {"setup": {"outcome": "passed", "xfail": False}, "call": {"outcome": "skipped", "xfail": True},
+               "teardown": {"outcome": "passed", "xfail": False}}
+    assert node_outcome(xfailed) == "xfailed"
+
+
+def test_report_reading_keeps_finished_nodes_and_maps_a_rootdir_below_the_project(tmp_path: Path):
+    events = [
+        {"event": "start", "rootdir": str(tmp_path / "sub")},
+        *({"event": "test", "nodeid": "tests/test_a.py::ok", "when": w, "outcome": "passed", "duration": 0.5,
+           "xfail": False} for w in ("setup", "call", "teardown")),
+        {"event": "test", "nodeid": "tests/test_a.py::cut", "when": "setup", "outcome": "passed",
+         "duration": 0.1, "xfail": False},
+        {"event": "collect_error", "nodeid": "tests/test_b.py", "message": "ImportError"},
+    ]
+    report = tmp_path / "report.jsonl"
+    report.write_text("\n".join(json.dumps(e) for e in events) + "\n{truncated")
+    run = read_report(report, tmp_path, exit_code=2, workers=0)
+    assert run.outcomes == {"sub/tests/test_a.py::ok": "passed"}
+    assert run.collection_errors == {"sub/tests/test_b.py": "ImportError"}
+    assert run.durations == {"sub/tests/test_a.py": pytest.approx(1.6)}
+    assert not run.finished
+
+
+def test_pytest_arguments_name_files_and_failed_nodes():
+    decisions = select_tests(FPS, {"fb": TestRecord(True, {"tests/test_b.py::x[1 2]": "failed"})})
+    args = pytest_arguments(decisions)
+    assert "tests/test_b.py::x[1 2]" in args and "tests/test_a.py" in args and "tests/test_b.py" not in args
+
+
+def test_test_config_keys_are_checked():
+    assert parse_config({"test": {"workers": "auto"}}).test.workers is None
+    with pytest.raises(ConfigError, match=r"test.workers = 'many' is not allowed"):
+        parse_config({"test": {"workers": "many"}})
+    with pytest.raises(ConfigError, match=r"\[tool.scout.test\] has unknown key 'alwaysrun'"):
+        parse_config({"test": {"alwaysrun": []}})
+    with pytest.raises(ConfigError, match="a table mapping a data glob"):
+        parse_config({"test": {"data": ["x"]}})
+
+
+def test_missing_xdist_runs_in_one_process_with_a_warning(project: Path, monkeypatch):
+    (project / "pyproject.toml").write_text("[tool.scout.test]\nworkers = 2\n")
+    monkeypatch.setattr(runner.testing, "xdist_available", lambda: False)  # it is installed here
+    from runner.config import load_config
+    result = runner.testing.run_tests(project, load_config(project))
+    assert result.pytest.workers == 0 and result.ok
+    assert any("pytest-xdist is not installed" in w for w in result.plan.warnings)
+
+
+def test_missing_pytest_is_a_clear_error(tmp_path: Path, monkeypatch):
+    import importlib.util
+
+    import runner.execution
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(runner.execution.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pytest" else real(name, *a))
+    with pytest.raises(runner.execution.PytestMissing, match=r"pytest is not installed for .* -m pip install pytest"):
+        runner.execution.run_pytest(tmp_path, [], workers=0)
