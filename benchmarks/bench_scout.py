@@ -38,7 +38,7 @@ def measure(files: int, repeats: int = 5) -> dict[str, float]:
     config = ScoutConfig()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
-        modules = generate(root, files)
+        modules = generate(root, modules=files * 4 // 5 - 5, tests=files // 5)
         subprocess.run(["git", "init", "-q"], cwd=root, check=True)
         subprocess.run(["git", "add", "-A"], cwd=root, check=True)
         _age([p for p in root.rglob("*") if p.is_file() and ".git" not in p.parts])

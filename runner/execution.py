@@ -6,6 +6,7 @@ import importlib.util
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,9 @@ XDIST_MIN_SECONDS = 3.0
 SECONDS_PER_WORKER = 1.5
 # Assumed duration of a test file that has never run.
 UNKNOWN_FILE_SECONDS = 0.5
+# pytest exit statuses after which every node that ran has reported: all passed, some failed,
+# none collected. Others are an interruption (2), an internal error (3) or a usage error (4).
+COMPLETED_STATUSES = (0, 1, 5)
 
 
 class PytestMissing(Exception):
@@ -40,6 +44,11 @@ class PytestRun:
     collection_errors: dict[str, str] = field(default_factory=dict)
     finished: bool = False
 
+    @property
+    def completed(self) -> bool:
+        """The session ran to its end: every selected node that exists has a verdict."""
+        return self.finished and self.exit_code in COMPLETED_STATUSES
+
 
 def xdist_available() -> bool:
     return importlib.util.find_spec("xdist") is not None
@@ -56,14 +65,26 @@ def estimate_seconds(paths: Sequence[str], durations: Mapping[str, float]) -> fl
     return sum(durations.get(p, UNKNOWN_FILE_SECONDS) for p in paths)
 
 
-def pytest_arguments(decisions: Sequence[TestDecision]) -> list[str]:
-    args: list[str] = []
+def selection_of(root: Path, decisions: Sequence[TestDecision]) -> dict:
+    """What the plugin lets pytest collect: absolute file paths, and node names for re-runs."""
+    files, nodes = [], {}
     for decision in decisions:
+        path = str(root / decision.path)
         if decision.action == "run":
-            args.append(decision.path)
+            files.append(path)
         elif decision.action == "rerun":
-            args.extend(decision.nodes)
-    return args
+            nodes[path] = [node.partition("::")[2] for node in decision.nodes]
+    return {"files": files, "nodes": nodes}
+
+
+def folders_to_collect(decisions: Sequence[TestDecision]) -> list[str]:
+    """The fewest folders that hold every selected file (pytest's positional arguments)."""
+    folders = sorted({os.path.dirname(d.path) or "." for d in decisions if d.runs})
+    kept: list[str] = []
+    for folder in folders:
+        if not any(folder == k or folder.startswith(k + "/") or k == "." for k in kept):
+            kept.append(folder)
+    return kept
 
 
 def run_pytest(
@@ -73,17 +94,19 @@ def run_pytest(
     if importlib.util.find_spec("pytest") is None:
         raise PytestMissing(f"pytest is not installed for {sys.executable}; install it with "
                             f"'{sys.executable} -m pip install pytest'")
-    fd, report = tempfile.mkstemp(prefix="pytest-report-", suffix=".jsonl", dir=root / ".scout")
-    os.close(fd)
-    command = [sys.executable, "-m", "pytest", "-p", "runner.pytest_plugin", f"--scout-report={report}"]
+    scratch = Path(tempfile.mkdtemp(prefix="pytest-", dir=root / ".scout"))
+    report, selection = scratch / "report.jsonl", scratch / "selection.json"
+    selection.write_text(json.dumps(selection_of(root, decisions)), encoding="utf-8")
+    command = [sys.executable, "-m", "pytest", "-p", "runner.pytest_plugin",
+               f"--scout-report={report}", f"--scout-select={selection}"]
     if workers:
         command += ["-n", str(workers)]
-    command += [*extra_args, *pytest_arguments(decisions)]
+    command += [*extra_args, *folders_to_collect(decisions)]
     try:
         exit_code = subprocess.run(command, cwd=root, stdin=subprocess.DEVNULL).returncode
-        return read_report(Path(report), root, exit_code, workers)
+        return read_report(report, root, exit_code, workers)
     finally:
-        Path(report).unlink(missing_ok=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def read_report(report: Path, root: Path, exit_code: int, workers: int) -> PytestRun:

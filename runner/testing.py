@@ -24,8 +24,6 @@ from runner.scout_state import ScoutState, load_state
 
 RECORDS_FILE = "records.sqlite"
 LAST_RUN_FILE = "last-run.json"
-# pytest exit statuses after which every node that ran has reported: all passed, some failed, none collected.
-FINISHED_STATUSES = (0, 1, 5)
 
 
 @dataclass
@@ -47,6 +45,7 @@ class TestPlan:
     inputs: TestInputs
     decisions: list[TestDecision]
     durations: dict[str, float]
+    seconds: float
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -80,6 +79,7 @@ def plan_tests(
     root: Path, config: ScoutConfig, *, run_all: bool = False, explain: bool = False,
     state: ScoutState | None = None,
 ) -> TestPlan:
+    started = time.perf_counter()
     state = state or current_state(root, config)
     inputs = test_inputs(state, config)
     store = RecordStore(state_dir(root) / RECORDS_FILE)
@@ -95,7 +95,7 @@ def plan_tests(
         always_run=GlobSet.of(config.test.always_run),
         why_changed=ChangeExplainer(root, state, inputs).reasons if explain else lambda path: (),
     )
-    return TestPlan(state, inputs, decisions, durations, store.warnings)
+    return TestPlan(state, inputs, decisions, durations, time.perf_counter() - started, store.warnings)
 
 
 @dataclass
@@ -122,13 +122,12 @@ class TestRunResult:
 
 
 def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: TestPlan | None = None) -> TestRunResult:
-    started = time.perf_counter()
     plan = plan or plan_tests(root, config, run_all=run_all)
     planned = time.perf_counter()
     selected = plan.selected
     if not selected:
         save_snapshot(root, plan.state, plan.inputs)
-        return TestRunResult(plan, None, 0, [], {"plan": planned - started})
+        return TestRunResult(plan, None, 0, [], {"plan": plan.seconds})
     workers = config.test.workers
     if workers is None:
         workers = choose_workers(
@@ -144,11 +143,11 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     after = test_inputs(run_scout(root, config).state, config)
     stale = sorted(d.path for d in selected if after.fingerprints.get(d.path) != d.fingerprint)
     green = _record(root, selected, pytest_run, set(stale))
-    if pytest_run.finished:
+    if pytest_run.completed:
         remember(root, "test")
     save_snapshot(root, plan.state, plan.inputs)
     return TestRunResult(plan, pytest_run, green, stale, {
-        "plan": planned - started, "pytest": ran - planned, "record": time.perf_counter() - ran,
+        "plan": plan.seconds, "pytest": ran - planned, "record": time.perf_counter() - ran,
     })
 
 
@@ -158,7 +157,6 @@ def _record(root: Path, selected: list[TestDecision], run: PytestRun, stale: set
     by_file: dict[str, dict[str, str]] = {}
     for node, outcome in run.outcomes.items():
         by_file.setdefault(node.split("::")[0], {})[node] = outcome
-    finished = run.finished and run.exit_code in FINISHED_STATUSES
     store = RecordStore(state_dir(root) / RECORDS_FILE)
     green = 0
     try:
@@ -173,7 +171,7 @@ def _record(root: Path, selected: list[TestDecision], run: PytestRun, stale: set
                 store.forget_file(decision.fingerprint)
                 continue
             if decision.action == "run":
-                store.record_file(decision.fingerprint, decision.path, outcomes, complete=finished)
+                store.record_file(decision.fingerprint, decision.path, outcomes, complete=run.completed)
             else:
                 store.record_nodes(decision.fingerprint, outcomes)
             green += sum(1 for o in outcomes.values() if o != "failed")

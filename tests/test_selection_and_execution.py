@@ -10,7 +10,7 @@ from analyzers.globs import GlobSet
 from analyzers.selection import TestRecord, select_tests
 from runner.config import ConfigError, parse_config
 from runner.execution import (
-    XDIST_MIN_SECONDS, choose_workers, node_outcome, pytest_arguments, read_report,
+    XDIST_MIN_SECONDS, choose_workers, folders_to_collect, node_outcome, read_report, selection_of,
 )
 
 FPS = {"tests/test_a.py": "fa", "tests/test_b.py": "fb", "tests/test_c.py": "fc", "tests/it/test_d.py": "fd"}
@@ -95,10 +95,14 @@ def test_report_reading_keeps_finished_nodes_and_maps_a_rootdir_below_the_projec
     assert not run.finished
 
 
-def test_pytest_arguments_name_files_and_failed_nodes():
+def test_selection_names_whole_files_and_failed_nodes_and_pytest_gets_their_folders(tmp_path: Path):
     decisions = select_tests(FPS, {"fb": TestRecord(True, {"tests/test_b.py::x[1 2]": "failed"})})
-    args = pytest_arguments(decisions)
-    assert "tests/test_b.py::x[1 2]" in args and "tests/test_a.py" in args and "tests/test_b.py" not in args
+    selection = selection_of(tmp_path, decisions)
+    assert selection["nodes"] == {str(tmp_path / "tests/test_b.py"): ["x[1 2]"]}
+    assert str(tmp_path / "tests/test_a.py") in selection["files"]
+    assert folders_to_collect(decisions) == ["tests"]
+    root_test = select_tests({"test_top.py": "f", **FPS}, {})
+    assert folders_to_collect(root_test) == ["."]
 
 
 def test_test_config_keys_are_checked():
