@@ -1,8 +1,17 @@
+import shutil
 from pathlib import Path
 
 import pytest
 
-from helpers import write_files
+from helpers import EXAMPLES, git_init, write_files
+
+
+@pytest.fixture
+def todo_app(tmp_path: Path) -> Path:
+    root = tmp_path / "todo_app"
+    shutil.copytree(EXAMPLES / "todo_app", root, ignore=shutil.ignore_patterns(".scout", "__pycache__"))
+    git_init(root)
+    return root
 
 
 @pytest.fixture

@@ -6,17 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from helpers import EXAMPLES, REPO_ROOT, git, git_init, run_doit
-
-
-@pytest.fixture
-def todo_app(tmp_path: Path) -> Path:
-    root = tmp_path / "todo_app"
-    shutil.copytree(EXAMPLES / "todo_app", root, ignore=shutil.ignore_patterns(".scout", "__pycache__"))
-    git_init(root)
-    return root
+from helpers import REPO_ROOT, git, run_doit
 
 
 def summary(result) -> str:

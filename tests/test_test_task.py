@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -13,18 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import EXAMPLES, git_init, run_doit, write_files
+from helpers import git_init, run_doit, write_files
 
 ALL_TESTS = ["tests/test_cli.py", "tests/test_filters.py", "tests/test_reports.py",
              "tests/test_serialization.py", "tests/test_store.py"]
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Path:
-    root = tmp_path / "todo_app"
-    shutil.copytree(EXAMPLES / "todo_app", root, ignore=shutil.ignore_patterns(".scout", "__pycache__"))
-    git_init(root)
-    return root
 
 
 def doit(root: Path, *args: str, ok: bool = True) -> dict:
@@ -47,136 +38,136 @@ def explain(root: Path, *paths: str) -> dict[str, dict]:
     return {t["path"]: t for t in json.loads(result.stdout)["tests"]}
 
 
-def test_first_run_runs_everything_and_a_second_run_nothing(app: Path):
-    first = doit(app)
+def test_first_run_runs_everything_and_a_second_run_nothing(todo_app: Path):
+    first = doit(todo_app)
     assert first["selected"] == ALL_TESTS and first["passed"] == 10 and first["failed"] == []
-    second = run_doit(app)
+    second = run_doit(todo_app)
     assert "-- test" in second.stdout  # doit's own "up to date" mark
-    last = json.loads((app / ".scout" / "last-run.json").read_text())["tests"]
+    last = json.loads((todo_app / ".scout" / "last-run.json").read_text())["tests"]
     assert last["selected"] == [] and last["skipped"] == ALL_TESTS and last["total_files"] == 5
 
 
-def test_leaf_change_runs_only_its_dependents(app: Path):
-    doit(app)
-    edit(app, "todo/reports.py", "open, ", "open,  ")
-    reasons = explain(app)["tests/test_cli.py"]["reasons"]
+def test_leaf_change_runs_only_its_dependents(todo_app: Path):
+    doit(todo_app)
+    edit(todo_app, "todo/reports.py", "open, ", "open,  ")
+    reasons = explain(todo_app)["tests/test_cli.py"]["reasons"]
     assert reasons == ["imports changed module todo.reports (tests.test_cli -> todo.cli -> todo.reports)"]
-    assert doit(app, ok=False)["selected"] == ["tests/test_cli.py", "tests/test_reports.py"]
+    assert doit(todo_app, ok=False)["selected"] == ["tests/test_cli.py", "tests/test_reports.py"]
 
 
-def test_five_modules_changed(app: Path):
-    doit(app)
+def test_five_modules_changed(todo_app: Path):
+    doit(todo_app)
     for module in ("cli", "reports", "filters", "dates", "serialization"):
-        (app / "todo" / f"{module}.py").write_text((app / "todo" / f"{module}.py").read_text() + "\n# edited\n")
-    assert doit(app)["selected"] == ["tests/test_cli.py", "tests/test_filters.py", "tests/test_reports.py",
+        (todo_app / "todo" / f"{module}.py").write_text((todo_app / "todo" / f"{module}.py").read_text() + "\n# edited\n")
+    assert doit(todo_app)["selected"] == ["tests/test_cli.py", "tests/test_filters.py", "tests/test_reports.py",
                                      "tests/test_serialization.py"]
 
 
-def test_changed_test_file_runs_alone(app: Path):
-    doit(app)
-    edit(app, "tests/test_store.py", "[1, 2, 3]", "[1, 2, 3]  # same ids")
-    assert doit(app)["selected"] == ["tests/test_store.py"]
+def test_changed_test_file_runs_alone(todo_app: Path):
+    doit(todo_app)
+    edit(todo_app, "tests/test_store.py", "[1, 2, 3]", "[1, 2, 3]  # same ids")
+    assert doit(todo_app)["selected"] == ["tests/test_store.py"]
 
 
-def test_conftest_and_config_changes_run_everything(app: Path):
-    doit(app)
-    edit(app, "tests/conftest.py", '"water plants"', '"water the plants"')
-    assert doit(app)["selected"] == ALL_TESTS
-    assert explain(app)["tests/test_store.py"]["reasons"] == ["a green record matches its inputs"]
-    edit(app, "pyproject.toml", 'testpaths = ["tests"]', 'testpaths = ["tests"]\naddopts = "-q"')
-    assert explain(app)["tests/test_store.py"]["reasons"] == ["config changed: pyproject.toml"]
-    assert doit(app)["selected"] == ALL_TESTS
+def test_conftest_and_config_changes_run_everything(todo_app: Path):
+    doit(todo_app)
+    edit(todo_app, "tests/conftest.py", '"water plants"', '"water the plants"')
+    assert doit(todo_app)["selected"] == ALL_TESTS
+    assert explain(todo_app)["tests/test_store.py"]["reasons"] == ["a green record matches its inputs"]
+    edit(todo_app, "pyproject.toml", 'testpaths = ["tests"]', 'testpaths = ["tests"]\naddopts = "-q"')
+    assert explain(todo_app)["tests/test_store.py"]["reasons"] == ["config changed: pyproject.toml"]
+    assert doit(todo_app)["selected"] == ALL_TESTS
 
 
-def test_data_file_change_runs_the_tests_of_its_folder(app: Path):
-    doit(app)
-    edit(app, "tests/data/tasks.json", "buy milk", "buy oat milk")
-    explanation = explain(app)["tests/test_serialization.py"]
+def test_data_file_change_runs_the_tests_of_its_folder(todo_app: Path):
+    doit(todo_app)
+    edit(todo_app, "tests/data/tasks.json", "buy milk", "buy oat milk")
+    explanation = explain(todo_app)["tests/test_serialization.py"]
     assert explanation["decision"] == "run" and "data file changed: tests/data/tasks.json" in explanation["reasons"]
-    last = doit(app, ok=False)
+    last = doit(todo_app, ok=False)
     assert last["selected"] == ALL_TESTS  # data in tests/ belongs to every test there
     assert last["failed"] == ["tests/test_serialization.py::test_reads_a_saved_list"]
 
 
-def test_docs_only_change_runs_nothing(app: Path):
-    doit(app)
-    (app / "README.md").write_text("# todo_app\n\nNew words.\n")
-    write_files(app, {"docs/usage.rst": "Usage\n=====\n"})
-    assert doit(app)["selected"] == []
+def test_docs_only_change_runs_nothing(todo_app: Path):
+    doit(todo_app)
+    (todo_app / "README.md").write_text("# todo_app\n\nNew words.\n")
+    write_files(todo_app, {"docs/usage.rst": "Usage\n=====\n"})
+    assert doit(todo_app)["selected"] == []
 
 
-def test_deleted_module_runs_its_importers_tests_and_they_fail(app: Path):
-    doit(app)
-    (app / "todo" / "reports.py").unlink()
-    last = doit(app, ok=False)
+def test_deleted_module_runs_its_importers_tests_and_they_fail(todo_app: Path):
+    doit(todo_app)
+    (todo_app / "todo" / "reports.py").unlink()
+    last = doit(todo_app, ok=False)
     assert last["selected"] == ["tests/test_cli.py", "tests/test_reports.py"]
     assert set(last["failed"]) == {"tests/test_cli.py", "tests/test_reports.py"}  # collection errors
-    assert doit(app, ok=False)["selected"] == ["tests/test_cli.py", "tests/test_reports.py"]
+    assert doit(todo_app, ok=False)["selected"] == ["tests/test_cli.py", "tests/test_reports.py"]
 
 
-def test_failing_node_reruns_alone_until_fixed(app: Path):
-    doit(app)
-    edit(app, "tests/test_store.py", "== [1, 2, 3]", "== [1, 2, 4]")
-    assert doit(app, ok=False)["failed"] == ["tests/test_store.py::test_ids_count_up"]
-    again = explain(app)["tests/test_store.py"]
+def test_failing_node_reruns_alone_until_fixed(todo_app: Path):
+    doit(todo_app)
+    edit(todo_app, "tests/test_store.py", "== [1, 2, 3]", "== [1, 2, 4]")
+    assert doit(todo_app, ok=False)["failed"] == ["tests/test_store.py::test_ids_count_up"]
+    again = explain(todo_app)["tests/test_store.py"]
     assert again["decision"] == "run" and again["nodes"] == ["tests/test_store.py::test_ids_count_up"]
-    rerun = run_doit(app)
+    rerun = run_doit(todo_app)
     assert rerun.returncode == 1 and "1 passed" not in rerun.stdout and "1 failed" in rerun.stdout
-    edit(app, "tests/test_store.py", "== [1, 2, 4]", "== [1, 2, 3]  # fixed")
-    fixed = doit(app)
+    edit(todo_app, "tests/test_store.py", "== [1, 2, 4]", "== [1, 2, 3]  # fixed")
+    fixed = doit(todo_app)
     assert fixed["selected"] == ["tests/test_store.py"] and fixed["passed"] == 2
-    assert doit(app)["selected"] == []
+    assert doit(todo_app)["selected"] == []
 
 
-def test_a_node_that_passed_then_fails_loses_its_green_record(app: Path):
-    doit(app)
-    edit(app, "todo/store.py", "self._next_id += 1", "self._next_id += 2")
-    assert "tests/test_store.py::test_ids_count_up" in doit(app, ok=False)["failed"]
-    edit(app, "todo/store.py", "self._next_id += 2", "self._next_id += 1")
-    assert doit(app)["selected"] == []  # back to content whose record is green
-    edit(app, "todo/store.py", "self._next_id += 1", "self._next_id += 2")
-    assert "tests/test_store.py" in doit(app, ok=False)["selected"]
+def test_a_node_that_passed_then_fails_loses_its_green_record(todo_app: Path):
+    doit(todo_app)
+    edit(todo_app, "todo/store.py", "self._next_id += 1", "self._next_id += 2")
+    assert "tests/test_store.py::test_ids_count_up" in doit(todo_app, ok=False)["failed"]
+    edit(todo_app, "todo/store.py", "self._next_id += 2", "self._next_id += 1")
+    assert doit(todo_app)["selected"] == []  # back to content whose record is green
+    edit(todo_app, "todo/store.py", "self._next_id += 1", "self._next_id += 2")
+    assert "tests/test_store.py" in doit(todo_app, ok=False)["selected"]
 
 
-def test_forget_and_all_run_everything(app: Path):
-    doit(app)
-    result = run_doit(app, "forget", "test")
+def test_forget_and_all_run_everything(todo_app: Path):
+    doit(todo_app)
+    result = run_doit(todo_app, "forget", "test")
     assert result.returncode == 0 and "forgetting test" in result.stdout
-    assert doit(app)["selected"] == ALL_TESTS
-    assert doit(app)["selected"] == []  # the forgotten run recorded fresh results
-    assert doit(app, "test", "--all")["selected"] == ALL_TESTS
-    assert doit(app)["selected"] == []  # --all forgot nothing
+    assert doit(todo_app)["selected"] == ALL_TESTS
+    assert doit(todo_app)["selected"] == []  # the forgotten run recorded fresh results
+    assert doit(todo_app, "test", "--all")["selected"] == ALL_TESTS
+    assert doit(todo_app)["selected"] == []  # --all forgot nothing
 
 
-def test_forget_without_default_tasks_does_not_crash(app: Path):
-    (app / "dodo.py").write_text("from runner.dodo import task_scout, task_test\n")
-    doit(app, "test")
-    result = run_doit(app, "forget")
+def test_forget_without_default_tasks_does_not_crash(todo_app: Path):
+    (todo_app / "dodo.py").write_text("from runner.dodo import task_scout, task_test\n")
+    doit(todo_app, "test")
+    result = run_doit(todo_app, "forget")
     assert result.returncode == 0, result.stderr
     assert "forgetting all tasks" in result.stdout
-    assert doit(app, "test")["selected"] == ALL_TESTS
+    assert doit(todo_app, "test")["selected"] == ALL_TESTS
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-def test_xdist_on_and_off(app: Path, workers: int):
-    with open(app / "pyproject.toml", "a") as f:
+def test_xdist_on_and_off(todo_app: Path, workers: int):
+    with open(todo_app / "pyproject.toml", "a") as f:
         f.write(f"\n[tool.scout.test]\nworkers = {workers}\n")
-    last = doit(app)
+    last = doit(todo_app)
     assert last["workers"] == workers and last["passed"] == 10
-    assert doit(app)["selected"] == []  # results from xdist workers were recorded
+    assert doit(todo_app)["selected"] == []  # results from xdist workers were recorded
 
 
-def test_test_that_fails_to_import_stays_stale_and_is_reported(app: Path):
-    doit(app)
-    edit(app, "tests/test_store.py", "import pytest", "import pytest\nimport not_installed_anywhere")
-    result = run_doit(app)
+def test_test_that_fails_to_import_stays_stale_and_is_reported(todo_app: Path):
+    doit(todo_app)
+    edit(todo_app, "tests/test_store.py", "import pytest", "import pytest\nimport not_installed_anywhere")
+    result = run_doit(todo_app)
     assert result.returncode == 1 and "✗ tests/test_store.py" in result.stdout
-    assert "tests/test_store.py" in doit(app, ok=False)["selected"]
+    assert "tests/test_store.py" in doit(todo_app, ok=False)["selected"]
 
 
-def test_test_that_edits_a_source_file_while_running_stays_stale(app: Path):
-    doit(app)
-    write_files(app, {"tests/test_editor.py": """
+def test_test_that_edits_a_source_file_while_running_stays_stale(todo_app: Path):
+    doit(todo_app)
+    write_files(todo_app, {"tests/test_editor.py": """
         from pathlib import Path
         import todo.cli
 
@@ -184,34 +175,34 @@ def test_test_that_edits_a_source_file_while_running_stays_stale(app: Path):
             path = Path(todo.cli.__file__)
             path.write_text(path.read_text() + "\\n# touched\\n")
     """})
-    result = run_doit(app)
+    result = run_doit(todo_app)
     assert "changed while its tests ran" in result.stdout
-    assert "tests/test_editor.py" in doit(app)["selected"]
+    assert "tests/test_editor.py" in doit(todo_app)["selected"]
 
 
-def test_corrupt_records_are_dropped_and_the_tests_run(app: Path):
-    doit(app)
-    (app / ".scout" / "records.sqlite").write_bytes(b"garbage" * 1000)
+def test_corrupt_records_are_dropped_and_the_tests_run(todo_app: Path):
+    doit(todo_app)
+    (todo_app / ".scout" / "records.sqlite").write_bytes(b"garbage" * 1000)
     for suffix in ("-wal", "-shm"):
-        (app / ".scout" / f"records.sqlite{suffix}").unlink(missing_ok=True)
-    result = run_doit(app)
+        (todo_app / ".scout" / f"records.sqlite{suffix}").unlink(missing_ok=True)
+    result = run_doit(todo_app)
     assert result.returncode == 0 and "were dropped" in result.stdout
-    assert json.loads((app / ".scout" / "last-run.json").read_text())["tests"]["selected"] == ALL_TESTS
+    assert json.loads((todo_app / ".scout" / "last-run.json").read_text())["tests"]["selected"] == ALL_TESTS
 
 
-def test_two_runs_at_once_both_complete(app: Path):
-    runs = [subprocess.Popen([sys.executable, "-m", "doit"], cwd=app, stdout=subprocess.PIPE,
+def test_two_runs_at_once_both_complete(todo_app: Path):
+    runs = [subprocess.Popen([sys.executable, "-m", "doit"], cwd=todo_app, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True) for _ in range(2)]
     outputs = [run.communicate(timeout=180) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
-    assert doit(app)["selected"] == []
-    with sqlite3.connect(app / ".scout" / "records.sqlite") as db:
+    assert doit(todo_app)["selected"] == []
+    with sqlite3.connect(todo_app / ".scout" / "records.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-def test_ctrl_c_records_nothing_green_for_unfinished_nodes(app: Path, tmp_path: Path):
+def test_ctrl_c_records_nothing_green_for_unfinished_nodes(todo_app: Path, tmp_path: Path):
     started, release = tmp_path / "started", tmp_path / "release"
-    write_files(app, {"tests/test_waits.py": f"""
+    write_files(todo_app, {"tests/test_waits.py": f"""
         from pathlib import Path
 
         def test_quick():
@@ -222,8 +213,8 @@ def test_ctrl_c_records_nothing_green_for_unfinished_nodes(app: Path, tmp_path: 
             while not Path({str(release)!r}).exists():
                 pass
     """})
-    git_init(app)
-    run = subprocess.Popen([sys.executable, "-m", "doit"], cwd=app, stdout=subprocess.PIPE,
+    git_init(todo_app)
+    run = subprocess.Popen([sys.executable, "-m", "doit"], cwd=todo_app, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
     while not started.exists():
         assert run.poll() is None, run.communicate()
@@ -231,5 +222,5 @@ def test_ctrl_c_records_nothing_green_for_unfinished_nodes(app: Path, tmp_path: 
     run.communicate(timeout=60)
     assert run.returncode != 0
     release.touch()
-    waits = explain(app)["tests/test_waits.py"]
+    waits = explain(todo_app)["tests/test_waits.py"]
     assert waits["decision"] == "run" and waits["nodes"] == []  # the whole file runs again
