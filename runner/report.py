@@ -67,13 +67,14 @@ def print_test_summary(result: "TestRunResult", console: Console | None = None) 
     selected = len(plan.selected)
     skipped_share = 100 * (total - selected) / total if total else 100
     run = result.pytest
+    served = f"{total - selected} files served from records"
     if run is None:
-        line = f"0 of {total} test files selected ({skipped_share:.0f}% skipped): everything is up to date"
+        line = f"0 of {total} test files selected ({skipped_share:.0f}% skipped): {served}, nothing to run"
     else:
         counts = Counter(run.outcomes.values())
         line = (f"{selected} of {total} test files selected ({skipped_share:.0f}% skipped) · "
                 f"{len(run.outcomes)} nodes run: {counts['passed']} passed, {counts['failed']} failed, "
-                f"{counts['skipped'] + counts['xfailed']} skipped · "
+                f"{counts['skipped'] + counts['xfailed']} skipped · {served} · "
                 f"{'xdist ' + str(run.workers) + ' workers' if run.workers else 'one process'}")
     timings = " · ".join(f"{phase} {seconds:.2f} s" for phase, seconds in result.seconds.items())
     console.print(f"[bold]{'tests':<11}[/]{line}", soft_wrap=True)
