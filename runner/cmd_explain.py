@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from doit.cmd_base import DoitCmdBase
 from rich.console import Console
 from rich.table import Table
 
 from analyzers.layout import is_below
-from runner.dodo import project_config
+from runner.config import load_config_for_doit
 from runner.scout import run_scout
 from runner.testing import plan_tests
 
@@ -31,7 +32,8 @@ class Explain(DoitCmdBase):
         if "--json" in paths:  # doit's option parser stops at the first path
             paths.remove("--json")
             as_json = True
-        root, config = project_config()
+        root = Path.cwd()  # doit has moved to the dodo.py folder: the project root
+        config = load_config_for_doit(root)
         state = run_scout(root, config).state
         plan = plan_tests(root, config, explain=True, state=state)
         wanted = [p.strip("/") for p in paths]

@@ -13,6 +13,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+from doit.exceptions import InvalidDodoFile
+
 from analyzers.categories import Category
 
 
@@ -68,6 +70,15 @@ def load_config(project_root: Path) -> ScoutConfig:
     config = parse_config(table)
     _check_folders_exist(project_root, config)
     return config
+
+
+def load_config_for_doit(project_root: Path) -> ScoutConfig:
+    """load_config for doit's task creators and commands: doit prints an InvalidDodoFile as one
+    "ERROR:" line, without a traceback, and stops before any task runs."""
+    try:
+        return load_config(project_root)
+    except ConfigError as err:
+        raise InvalidDodoFile(str(err)) from None
 
 
 def _check_folders_exist(project_root: Path, config: ScoutConfig) -> None:

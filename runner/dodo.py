@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doit.exceptions import InvalidDodoFile
-
-from runner.config import ConfigError, ScoutConfig, load_config
+from runner.config import ScoutConfig, load_config_for_doit
 from runner.execution import PytestMissing
 from runner.project_state import STATE_DIR, state_dir
 from runner.report import print_scout_summary, print_test_summary
@@ -33,10 +31,7 @@ DOIT_CONFIG = _doit_config()
 def project_config() -> tuple[Path, ScoutConfig]:
     # doit runs task creators with the dodo.py folder, the project root, as working directory.
     root = Path.cwd()
-    try:
-        return root, load_config(root)
-    except ConfigError as err:
-        raise InvalidDodoFile(str(err)) from None
+    return root, load_config_for_doit(root)
 
 
 def _scout(root: Path, config: ScoutConfig) -> None:

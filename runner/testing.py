@@ -17,7 +17,7 @@ from runner.environment import environment_key
 from runner.explain import ChangeExplainer, save_snapshot
 from runner.execution import PytestRun, choose_workers, estimate_seconds, run_pytest, xdist_available
 from runner.forget import is_forgotten, remember
-from runner.project_state import atomic_write_json, state_dir
+from runner.project_state import CorruptState, atomic_write_json, state_dir
 from runner.records import RecordStore
 from runner.scout import run_scout
 from runner.scout_state import ScoutState, load_state
@@ -71,8 +71,12 @@ def test_inputs(state: ScoutState, config: ScoutConfig) -> TestInputs:
 
 
 def current_state(root: Path, config: ScoutConfig) -> ScoutState:
-    """The state the scout task left, or a fresh scout when there is none."""
-    return load_state(state_dir(root)) or run_scout(root, config).state
+    """The state the scout task left, or a fresh scout when there is none to use."""
+    try:
+        state = load_state(state_dir(root))
+    except CorruptState:
+        state = None
+    return state or run_scout(root, config).state
 
 
 def plan_tests(
