@@ -224,3 +224,25 @@ def test_ctrl_c_records_nothing_green_for_unfinished_nodes(todo_app: Path, tmp_p
     release.touch()
     waits = explain(todo_app)["tests/test_waits.py"]
     assert waits["decision"] == "run" and waits["nodes"] == []  # the whole file runs again
+
+
+def test_explain_names_each_kind_of_reason(todo_app: Path):
+    with open(todo_app / "pyproject.toml", "a") as f:
+        f.write('\n[tool.scout.test]\nalways_run = ["tests/test_store.py"]\n')
+    doit(todo_app)
+    write_files(todo_app, {"tests/test_new.py": "def test_new():\n    pass\n"})
+    edit(todo_app, "tests/conftest.py", '"water plants"', '"water the plants"')
+    explained = explain(todo_app)
+    assert explained["tests/test_new.py"]["reasons"] == ["new test file"]
+    assert explained["tests/test_cli.py"]["reasons"] == ["conftest changed: tests/conftest.py"]
+    doit(todo_app)
+    write_files(todo_app, {"tests/test_new.py": "def test_new():\n    assert True\n"})
+    explained = explain(todo_app)
+    assert explained["tests/test_new.py"]["reasons"] == ["test file changed"]
+    assert explained["tests/test_store.py"] == {
+        "path": "tests/test_store.py", "decision": "run", "nodes": [], "reasons": ["always_run"]}
+    assert explained["tests/test_cli.py"]["decision"] == "skip"
+    assert run_doit(todo_app, "forget", "test").returncode == 0
+    assert explain(todo_app, "tests/test_cli.py") == {"tests/test_cli.py": {
+        "path": "tests/test_cli.py", "decision": "run", "nodes": [],
+        "reasons": ["forgotten: `doit forget` was run"]}}
