@@ -53,7 +53,7 @@ class TestPlan:
         return [d for d in self.decisions if d.runs]
 
 
-def test_inputs(state: ScoutState, config: ScoutConfig) -> TestInputs:
+def fingerprint_tests(state: ScoutState, config: ScoutConfig) -> TestInputs:
     """A test file's fingerprint combines its graph fingerprint (its bytes, its import closure,
     conftest chain and data files) with every config file and the environment key."""
     config_hasher = xxhash.xxh3_128()
@@ -85,7 +85,7 @@ def plan_tests(
 ) -> TestPlan:
     started = time.perf_counter()
     state = state or current_state(root, config)
-    inputs = test_inputs(state, config)
+    inputs = fingerprint_tests(state, config)
     store = RecordStore(state_dir(root) / RECORDS_FILE)
     try:
         records = store.records(inputs.fingerprints.values())
@@ -144,7 +144,7 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     pytest_run = run_pytest(root, selected, workers=workers, extra_args=config.test.pytest_args)
     ran = time.perf_counter()
     # Inputs are checked again: a file that changed while pytest ran keeps its tests stale.
-    after = test_inputs(run_scout(root, config).state, config)
+    after = fingerprint_tests(run_scout(root, config).state, config)
     stale = sorted(d.path for d in selected if after.fingerprints.get(d.path) != d.fingerprint)
     green = _record(root, selected, pytest_run, set(stale))
     if pytest_run.completed:
