@@ -35,7 +35,6 @@ class ChangeExplainer:
         except CorruptState:
             snapshot = {}
         self.state = state
-        self.inputs = inputs
         before: dict[str, str] = snapshot.get("files", {})
         self.has_snapshot = bool(before)
         self.tested_before = set(before)
@@ -43,8 +42,8 @@ class ChangeExplainer:
         self.environment_changed = snapshot.get("environment") != inputs.environment
         now = {p: e.digest for p, e in state.files.items()}
         changed_paths = {p for p in now if before.get(p) != now[p]} | (set(before) - set(now))
-        self.changed_config = sorted(p for p in changed_paths if p in now and now[p] and
-                                     state.files[p].category is Category.CONFIG)
+        self.changed_config = sorted(
+            p for p in changed_paths if p in now and state.files[p].category is Category.CONFIG)
         node_of = {path: node for node, path in state.graph.modules.items()}
         self.changed_nodes = {node_of[p] for p in changed_paths if p in node_of}
         self.changed_nodes |= {data_node(p) for p in changed_paths} & state.graph.data
