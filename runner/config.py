@@ -45,10 +45,11 @@ class ScoutConfig:
     categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     parse_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     test: TestConfig = field(default_factory=TestConfig)
+    cache_dir: str | None = None
 
 
 _FOLDER_LISTS = ("packages", "test_dirs", "source_roots")
-ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers", "test")
+ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers", "test", "cache_dir")
 TEST_KEYS = ("always_run", "data", "env", "pytest_args", "workers")
 
 
@@ -111,6 +112,10 @@ def parse_config(table: Mapping[str, Any]) -> ScoutConfig:
         values["parse_workers"] = workers
     if "test" in table:
         values["test"] = _test_config(table["test"])
+    if "cache_dir" in table:
+        if not isinstance(table["cache_dir"], str) or not table["cache_dir"]:
+            raise _bad("cache_dir", table["cache_dir"], "a folder path (DOIT_SCOUT_CACHE overrides it)")
+        values["cache_dir"] = table["cache_dir"]
     return ScoutConfig(**values)
 
 

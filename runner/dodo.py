@@ -9,6 +9,7 @@ from runner.execution import PytestMissing
 from runner.project_state import STATE_DIR, state_dir
 from runner.report import print_scout_summary, print_test_summary
 from runner.scout import run_scout
+from runner.shared_cache import RunCounts, shared_cache
 from runner.testing import TestPlan, plan_tests, run_tests, write_last_run
 
 __all__ = ["DOIT_CONFIG", "task_scout", "task_test"]
@@ -35,7 +36,7 @@ def project_config() -> tuple[Path, ScoutConfig]:
 
 
 def _scout(root: Path, config: ScoutConfig) -> None:
-    print_scout_summary(run_scout(root, config))
+    print_scout_summary(run_scout(root, config), shared_cache(config.cache_dir).counts)
 
 
 def task_scout():
@@ -56,6 +57,9 @@ class _TestGate:
         self.root, self.config = root, config
         self.plan: TestPlan | None = None
 
+    def _cache_counts(self) -> RunCounts:
+        return shared_cache(self.config.cache_dir).counts
+
     def nothing_to_run(self, task) -> bool:
         if task.options.get("run_all"):
             return False
@@ -63,7 +67,7 @@ class _TestGate:
         if self.plan.selected:
             return False
         # doit will not call the action: the report of this run is written here.
-        write_last_run(self.root, run_tests(self.root, self.config, plan=self.plan))
+        write_last_run(self.root, run_tests(self.root, self.config, plan=self.plan), self._cache_counts())
         return True
 
     def run(self, run_all: bool) -> bool:
@@ -72,8 +76,8 @@ class _TestGate:
         except PytestMissing as err:
             print(f"doit-scout: {err}")
             return False
-        print_test_summary(result)
-        write_last_run(self.root, result)
+        print_test_summary(result, self._cache_counts())
+        write_last_run(self.root, result, self._cache_counts())
         return result.ok
 
 

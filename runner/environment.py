@@ -24,9 +24,7 @@ def inputs_key_of(root: Path, layout: ProjectLayout, config: ScoutConfig) -> str
         layout, sorted(config.categories.items()), sorted(config.test.data.items()), sys.version,
         sys.executable,
     )).encode())
-    for entry in sys.path:
-        if Path(entry or ".").resolve().is_relative_to(root):
-            continue
+    for entry in environment_paths(root):
         try:
             hasher.update(f"{entry}:{os.stat(entry).st_mtime_ns}".encode())
         except OSError:
@@ -44,22 +42,29 @@ def is_external(top_level: str) -> bool:
         return False
 
 
-def environment_key(pytest_args: Sequence[str], env_names: Sequence[str]) -> str:
+def environment_paths(root: Path) -> list[str]:
+    """sys.path without the entries inside the project (doit puts the project root there): two
+    clones of a project share an environment."""
+    return [e for e in sys.path if not Path(e or ".").resolve().is_relative_to(root)]
+
+
+def environment_key(root: Path, pytest_args: Sequence[str], env_names: Sequence[str]) -> str:
     """What test outcomes depend on besides the project's files: the interpreter, the platform,
     every installed distribution and its version, pytest arguments and declared variables."""
     hasher = xxhash.xxh3_128()
     hasher.update(repr((
-        sys.implementation.name, sys.version, platform.platform(), installed_distributions(), list(pytest_args),
+        sys.implementation.name, sys.version, platform.platform(), installed_distributions(root),
+        list(pytest_args),
         sorted((name, os.environ.get(name)) for name in env_names),
     )).encode())
     return hasher.hexdigest()
 
 
-def installed_distributions() -> list[str]:
+def installed_distributions(root: Path) -> list[str]:
     """Names and versions of installed distributions, from their metadata folders' names
     (`name-1.2.dist-info`): reading each one's METADATA would cost a hundred times more."""
     found = set()
-    for entry in sys.path:
+    for entry in environment_paths(root):
         try:
             names = os.listdir(entry or ".")
         except OSError:

@@ -7,16 +7,12 @@ from pathlib import Path
 from runner.project_state import CorruptState, atomic_write_json, read_json, state_dir
 
 FORGOTTEN_FILE = "forgotten.json"
-# What forgetting the scout task throws away: its state (the stat cache) and the parse cache.
-SCOUT_CACHES = ("state.json", "parse-cache.sqlite")
 
 
 def forget_task(project_root: Path, task: str) -> None:
+    """Until it next completes, `task` reuses nothing: not this checkout's state, not the shared
+    cache (which it still fills, and which other checkouts keep using)."""
     folder = state_dir(project_root)
-    if task == "scout":
-        for name in SCOUT_CACHES:
-            (folder / name).unlink(missing_ok=True)
-        return
     forgotten = _forgotten(folder)
     forgotten.add(task)
     atomic_write_json(folder / FORGOTTEN_FILE, sorted(forgotten))
@@ -39,5 +35,5 @@ def _forgotten(folder: Path) -> set[str]:
     try:
         data = read_json(folder / FORGOTTEN_FILE)
     except CorruptState:
-        return {"test"}  # cannot tell what was forgotten: forgetting too much is the safe side
+        return {"scout", "test"}  # cannot tell what was forgotten: forgetting too much is safe
     return {t for t in data if isinstance(t, str)} if isinstance(data, list) else set()

@@ -7,20 +7,22 @@ from pathlib import Path
 from typing import Mapping
 
 from analyzers.hashing import content_hash
-from analyzers.imports import ParseResult, parse_imports
+from analyzers.imports import PARSER_VERSION, ParseResult, parse_imports
 from runner.file_hashing import UNREADABLE_PREFIX
-from runner.parse_cache import ParseCache
+from runner.shared_cache import SharedCache
 from runner.scout_state import FileEntry
 
+PARSE_KIND = "parse"
 # Below this many cold files, starting worker processes costs more than parsing in this process.
 PARALLEL_PARSE_THRESHOLD = 200
 
 
 def parse_modules(
-    folder: Path, module_paths: list[str], files: Mapping[str, FileEntry], sources: Mapping[str, bytes],
-    workers: int, warnings: list[str],
+    root: Path, module_paths: list[str], files: Mapping[str, FileEntry], sources: Mapping[str, bytes],
+    cache: SharedCache, workers: int, warnings: list[str], *, reuse: bool = True,
 ) -> tuple[dict[str, ParseResult], int, int]:
-    """Parse results of `module_paths`, from the parse cache or by parsing; how many of each."""
+    """Parse results of `module_paths`, from the shared cache (unless not `reuse`) or by parsing;
+    how many of each."""
     parses: dict[str, ParseResult] = {}
     needed: dict[str, list[str]] = {}  # content digest -> paths
     for path in module_paths:
@@ -32,31 +34,36 @@ def parse_modules(
     if not needed:
         return parses, 0, 0
 
-    cache = ParseCache(folder / "parse-cache.sqlite")
-    try:
-        found = cache.get_many(needed)
-        unreadable: dict[str, ParseResult] = {}
-        to_parse = {}
-        for digest, paths in needed.items():
-            if digest in found:
-                continue
-            data = next((sources[p] for p in paths if p in sources), None)
-            if data is None:  # the stat cache vouched for it, but the parse cache lost it
-                data = _read_unchanged(folder.parent / paths[0], digest)
-            if data is None:
-                warnings.append(f"{paths[0]} changed or vanished during the scan; the next scout sees it")
-                unreadable[digest] = ParseResult(error="changed during the scan")
-            else:
-                to_parse[digest] = data
-        fresh = _parse_many(to_parse, workers)
-        cache.put_many(fresh)
-        warnings.extend(cache.warnings)
-    finally:
-        cache.close()
+    found = {}
+    cached = cache.get_many(PARSE_KIND, map(_key_of, needed)) if reuse else {}
+    for key, value in cached.items():
+        try:
+            found[key.partition(":")[2]] = ParseResult.from_json(value)
+        except (KeyError, TypeError, ValueError):
+            cache.delete(PARSE_KIND, key)  # passed its checksum, yet not a parse result: drop it
+    unreadable: dict[str, ParseResult] = {}
+    to_parse = {}
+    for digest, paths in needed.items():
+        if digest in found:
+            continue
+        data = next((sources[p] for p in paths if p in sources), None)
+        if data is None:  # the stat cache vouched for it, but the cache no longer has its parse
+            data = _read_unchanged(root / paths[0], digest)
+        if data is None:
+            warnings.append(f"{paths[0]} changed or vanished during the scan; the next scout sees it")
+            unreadable[digest] = ParseResult(error="changed during the scan")
+        else:
+            to_parse[digest] = data
+    fresh = _parse_many(to_parse, workers)
+    cache.put_many(PARSE_KIND, {_key_of(d): r.to_json() for d, r in fresh.items()})
     for digest, paths in needed.items():
         for path in paths:
             parses[path] = found.get(digest) or fresh.get(digest) or unreadable[digest]
     return parses, len(fresh), len(found)
+
+
+def _key_of(digest: str) -> str:
+    return f"{PARSER_VERSION}:{digest}"
 
 
 def _read_unchanged(path: Path, digest: str) -> bytes | None:

@@ -1,93 +1,60 @@
-"""Green records: what each test node did, by test file fingerprint.
+"""Test records, in the shared cache by test file fingerprint, and test durations, per checkout.
 
-One sqlite database in `.scout/`: rows update one at a time, two doit processes may write at once,
-and a damaged database is replaced (its records dropped, so those tests simply run again)."""
+A record says, for one fingerprint, what each node of the file did and whether the whole file ran
+(`complete`). Damaged records are dropped; those tests simply run again."""
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from analyzers.selection import TestRecord
+from runner.project_state import CorruptState, atomic_write_json, read_json, state_dir
+from runner.shared_cache import SharedCache
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS test_files (
-    fingerprint TEXT PRIMARY KEY, path TEXT NOT NULL, complete INTEGER NOT NULL, recorded_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS test_nodes (
-    fingerprint TEXT NOT NULL, node TEXT NOT NULL, outcome TEXT NOT NULL,
-    PRIMARY KEY (fingerprint, node));
-CREATE TABLE IF NOT EXISTS durations (path TEXT PRIMARY KEY, seconds REAL NOT NULL);
-"""
-_BATCH = 500
+TEST_KIND = "test"
+DURATIONS_FILE = "durations.json"
 
 
 class RecordStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.warnings: list[str] = []
-        try:
-            self._db = self._connect()
-        except sqlite3.DatabaseError as err:
-            self.warnings.append(f"test records {path} were unreadable ({err}); they were dropped")
-            path.unlink(missing_ok=True)
-            self._db = self._connect()
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(_SCHEMA)
-        return db
-
-    def close(self) -> None:
-        self._db.close()
+    def __init__(self, cache: SharedCache) -> None:
+        self.cache = cache
 
     def records(self, fingerprints: Iterable[str]) -> dict[str, TestRecord]:
-        wanted = list(dict.fromkeys(fingerprints))
-        complete: dict[str, bool] = {}
-        outcomes: dict[str, dict[str, str]] = {}
-        for start in range(0, len(wanted), _BATCH):
-            batch = wanted[start : start + _BATCH]
-            marks = ",".join("?" * len(batch))
-            for fp, done in self._db.execute(
-                f"SELECT fingerprint, complete FROM test_files WHERE fingerprint IN ({marks})", batch
-            ):
-                complete[fp] = bool(done)
-            for fp, node, outcome in self._db.execute(
-                f"SELECT fingerprint, node, outcome FROM test_nodes WHERE fingerprint IN ({marks})", batch
-            ):
-                outcomes.setdefault(fp, {})[node] = outcome
-        return {fp: TestRecord(done, outcomes.get(fp, {})) for fp, done in complete.items()}
+        found = {}
+        for fingerprint, value in self.cache.get_many(TEST_KIND, fingerprints).items():
+            try:
+                found[fingerprint] = TestRecord(bool(value["complete"]), dict(value["outcomes"]))
+            except (KeyError, TypeError, ValueError):
+                self.cache.delete(TEST_KIND, fingerprint)
+        return found
 
     def record_file(self, fingerprint: str, path: str, outcomes: Mapping[str, str], *, complete: bool) -> None:
         """Replace the record of `fingerprint` with a run of the whole file; `complete` when every
         node of the file is in `outcomes` (the file collected and the session finished)."""
-        with self._db:
-            self._db.execute("DELETE FROM test_nodes WHERE fingerprint = ?", (fingerprint,))
-            self._db.execute("INSERT OR REPLACE INTO test_files VALUES (?, ?, ?, ?)",
-                             (fingerprint, path, int(complete), time.time()))
-            self._write_nodes(fingerprint, outcomes)
+        self.cache.put_many(TEST_KIND, {fingerprint: {"path": path, "complete": complete, "outcomes": dict(outcomes)}})
 
-    def record_nodes(self, fingerprint: str, outcomes: Mapping[str, str]) -> None:
-        """Update some nodes of an existing record (a re-run of the nodes that failed)."""
-        with self._db:
-            self._write_nodes(fingerprint, outcomes)
-
-    def _write_nodes(self, fingerprint: str, outcomes: Mapping[str, str]) -> None:
-        self._db.executemany(
-            "INSERT OR REPLACE INTO test_nodes VALUES (?, ?, ?)",
-            [(fingerprint, node, outcome) for node, outcome in outcomes.items()],
-        )
+    def record_nodes(self, fingerprint: str, path: str, outcomes: Mapping[str, str]) -> None:
+        """Update some nodes of a record (a re-run of the nodes that failed)."""
+        previous = self.records([fingerprint]).get(fingerprint, TestRecord(False, {}))
+        merged = {**previous.outcomes, **outcomes}
+        self.cache.put_many(TEST_KIND, {fingerprint: {"path": path, "complete": previous.complete, "outcomes": merged}})
 
     def forget_file(self, fingerprint: str) -> None:
-        with self._db:
-            self._db.execute("DELETE FROM test_files WHERE fingerprint = ?", (fingerprint,))
-            self._db.execute("DELETE FROM test_nodes WHERE fingerprint = ?", (fingerprint,))
+        self.cache.delete(TEST_KIND, fingerprint)
 
-    def durations(self) -> dict[str, float]:
-        return dict(self._db.execute("SELECT path, seconds FROM durations"))
 
-    def save_durations(self, durations: Mapping[str, float]) -> None:
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO durations VALUES (?, ?)", list(durations.items()))
+def load_durations(root: Path) -> dict[str, float]:
+    """Seconds each test file took when it last ran in this checkout (for choosing xdist workers)."""
+    try:
+        data = read_json(state_dir(root) / DURATIONS_FILE)
+    except CorruptState:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {p: float(s) for p, s in data.items() if isinstance(s, (int, float))}
+
+
+def save_durations(root: Path, durations: Mapping[str, float]) -> None:
+    if durations:
+        atomic_write_json(state_dir(root) / DURATIONS_FILE, {**load_durations(root), **durations})

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from analyzers.categories import Category
 from runner.scout import ScoutRun
+from runner.shared_cache import RunCounts
 
 if TYPE_CHECKING:
     from runner.testing import TestRunResult
@@ -31,7 +32,7 @@ def _changes_line(run: ScoutRun) -> str:
             f"{len(changes.deleted)} deleted ({_listing(list(changes.changed))})")
 
 
-def print_scout_summary(run: ScoutRun, console: Console | None = None) -> None:
+def print_scout_summary(run: ScoutRun, cache: RunCounts, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     state = run.state
     counts = Counter(entry.category for entry in state.files.values())
@@ -43,8 +44,10 @@ def print_scout_summary(run: ScoutRun, console: Console | None = None) -> None:
                    f"test folders {', '.join(run.layout.test_dirs) or 'none found'}"),
         ("categories", " · ".join(f"{c.value} {counts[c]}" for c in Category)),
         ("changes", _changes_line(run)),
-        ("parsing", f"{run.parsed} parsed · {run.parse_cache_hits} from the parse cache · "
+        ("parsing", "graph and fingerprints from the shared cache · " * run.from_snapshot +
+                    f"{run.parsed} parsed · {run.parse_cache_hits} from the parse cache · "
                     f"{run.files_read} files read"),
+        ("cache", cache.summary()),
     ]
     for label, text in rows:
         console.print(f"[bold]{label:<11}[/]{text}", soft_wrap=True)
@@ -60,7 +63,7 @@ def print_scout_summary(run: ScoutRun, console: Console | None = None) -> None:
         console.print(f"[yellow]! {warning}[/]", soft_wrap=True)
 
 
-def print_test_summary(result: "TestRunResult", console: Console | None = None) -> None:
+def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     plan = result.plan
     total = len(plan.decisions)
@@ -79,6 +82,7 @@ def print_test_summary(result: "TestRunResult", console: Console | None = None) 
     timings = " · ".join(f"{phase} {seconds:.2f} s" for phase, seconds in result.seconds.items())
     console.print(f"[bold]{'tests':<11}[/]{line}", soft_wrap=True)
     console.print(f"[bold]{'time':<11}[/]{timings}", soft_wrap=True)
+    console.print(f"[bold]{'cache':<11}[/]{cache.summary()} (this run)", soft_wrap=True)
     for node in result.failed_nodes:
         console.print(f"[red]✗ {node}[/]", soft_wrap=True)
     for path in result.stale_after_run:

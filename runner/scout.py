@@ -8,6 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
 
+import xxhash
+
 from analyzers.categories import Categorizer, Category
 from analyzers.changes import ChangeSet
 from analyzers.data_deps import DATA_PREFIX, data_inputs, data_node, rules_from_config
@@ -20,10 +22,15 @@ from analyzers.modules import locate_modules
 from runner.config import ScoutConfig
 from runner.environment import inputs_key_of, is_external
 from runner.file_hashing import hash_files
+from runner.forget import is_forgotten, remember
 from runner.parsing import parse_modules
 from runner.project_state import CorruptState, state_dir
-from runner.scout_state import FileEntry, ScoutState, load_state, save_state
+from runner.scout_state import (
+    FileEntry, ScoutState, graph_from_json, graph_to_json, load_state, save_state,
+)
+from runner.shared_cache import SharedCache, shared_cache
 
+SCOUT_KIND = "scout"
 GRAPH_CATEGORIES = frozenset({Category.SOURCE, Category.TEST, Category.CONFTEST})
 
 
@@ -41,6 +48,7 @@ class ScoutRun:
     parse_cache_hits: int
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    from_snapshot: bool = False  # graph and fingerprints came whole from the shared cache
 
 
 def run_scout(project_root: Path, config: ScoutConfig) -> ScoutRun:
@@ -48,8 +56,9 @@ def run_scout(project_root: Path, config: ScoutConfig) -> ScoutRun:
     root = project_root.resolve()
     folder = state_dir(root)
     warnings: list[str] = []
+    forgotten = is_forgotten(root, "scout")
     try:
-        previous = load_state(folder)
+        previous = None if forgotten else load_state(folder)
     except CorruptState as err:
         warnings.append(f"scout state could not be used and is rebuilt from scratch: {err}")
         previous = None
@@ -66,29 +75,60 @@ def run_scout(project_root: Path, config: ScoutConfig) -> ScoutRun:
     files = {p: FileEntry(d, categories[p]) for p, d in hashed.entries.items()}
     changes = ChangeSet.between(previous.digests() if previous else {}, hashed.entries)
 
+    cache = shared_cache(config.cache_dir)
+    snapshot_key = None if comparable is not None else _snapshot_key(inputs_key, files)
+    snapshot = _cached_snapshot(cache, snapshot_key) if snapshot_key and not forgotten else None
+    parsed = cache_hits = 0
     if comparable is not None and not changes:
-        graph, fingerprints, parsed, cache_hits = comparable.graph, comparable.fingerprints, 0, 0
+        graph, fingerprints = comparable.graph, comparable.fingerprints
+    elif snapshot is not None:
+        graph, fingerprints = snapshot
     else:
         module_paths = sorted(p for p in files if p in wanted_sources)
         graph, fingerprints, parsed, cache_hits = _map_imports(
-            folder, module_paths, files, hashed.sources, layout, changes, comparable, config, warnings)
+            cache, root, module_paths, files, hashed.sources, layout, changes, comparable, config, warnings,
+            reuse=not forgotten)
+        if snapshot_key:
+            cache.put_many(SCOUT_KIND, {snapshot_key: {"graph": graph_to_json(graph), "fingerprints": fingerprints}})
+    warnings.extend(cache.take_warnings())
 
     state = ScoutState(inputs_key, files, hashed.records, graph, fingerprints)
     for path in graph.shadowed:
         warnings.append(f"{path} has the same module name as another file and is left out of the graph")
     if previous is None or changes or hashed.read or previous.inputs_key != inputs_key:
         save_state(folder, state)
+    if forgotten:
+        remember(root, "scout")
     return ScoutRun(
         state=state, layout=layout, changes=changes, first_run=previous is None,
         inventory=inventory, files_read=hashed.read, parsed=parsed, parse_cache_hits=cache_hits,
-        seconds=time.perf_counter() - started, warnings=warnings,
+        seconds=time.perf_counter() - started, warnings=warnings, from_snapshot=snapshot is not None,
     )
 
 
+def _snapshot_key(inputs_key: str, files: Mapping[str, FileEntry]) -> str:
+    """The inventory's content: every path with its digest and category, and the inputs key."""
+    hasher = xxhash.xxh3_128(inputs_key.encode())
+    for path, entry in sorted(files.items()):
+        hasher.update(f"{path}\0{entry.digest}\0{entry.category.value}\0".encode())
+    return hasher.hexdigest()
+
+
+def _cached_snapshot(cache: SharedCache, key: str) -> tuple[ProjectGraph, dict[str, str]] | None:
+    value = cache.get_many(SCOUT_KIND, [key]).get(key)
+    if value is None:
+        return None
+    try:
+        return graph_from_json(value["graph"]), dict(value["fingerprints"])
+    except (KeyError, TypeError, ValueError):
+        cache.delete(SCOUT_KIND, key)  # passed its checksum, yet not a snapshot: drop it
+        return None
+
+
 def _map_imports(
-    folder: Path, module_paths: list[str], files: Mapping[str, FileEntry], sources: Mapping[str, bytes],
+    cache: SharedCache, root: Path, module_paths: list[str], files: Mapping[str, FileEntry], sources: Mapping[str, bytes],
     layout: ProjectLayout, changes: ChangeSet, previous: ScoutState | None, config: ScoutConfig,
-    warnings: list[str],
+    warnings: list[str], *, reuse: bool,
 ) -> tuple[ProjectGraph, dict[str, str], int, int]:
     """The graph and fingerprints, and how many files were parsed and found in the parse cache.
     `previous` is a state resolved under the same inputs key, or None."""
@@ -106,7 +146,7 @@ def _map_imports(
     )
     to_parse = [p for p in module_paths if p in changes.modified] if reusable else module_paths
     parses, parsed, cache_hits = parse_modules(
-        folder, to_parse, files, sources, config.parse_workers, warnings)
+        root, to_parse, files, sources, cache, config.parse_workers, warnings, reuse=reuse)
     graph = build_project_graph(
         modules,
         parses,

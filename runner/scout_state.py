@@ -73,12 +73,7 @@ class ScoutState:
             "schema": SCHEMA,
             "inputs_key": self.inputs_key,
             "files": files,
-            "graph": {
-                "modules": self.graph.modules,
-                "edges": self.graph.edges,
-                "broken": self.graph.broken,
-                "shadowed": list(self.graph.shadowed),
-            },
+            "graph": graph_to_json(self.graph),
             "fingerprints": self.fingerprints,
         }
 
@@ -95,25 +90,37 @@ class ScoutState:
                 files[path] = FileEntry(row[0], _CATEGORIES[row[1]])
                 if len(row) == 7:
                     records[path] = HashRecord(row[0], FileStat._make(row[2:6]), row[6])
-            graph_data = data["graph"]
-            edges = tuple(ImportEdge._make(e) for e in graph_data["edges"])
-            graph = ProjectGraph(
-                modules=dict(graph_data["modules"]),
-                edges=edges,
-                missing=frozenset(e.imported for e in edges if is_missing(e.imported)),
-                data=frozenset(e.imported for e in edges if is_data(e.imported)),
-                broken=dict(graph_data["broken"]),
-                shadowed=tuple(graph_data["shadowed"]),
-            )
             return cls(
                 inputs_key=data["inputs_key"],
                 files=files,
                 hash_records=records,
-                graph=graph,
+                graph=graph_from_json(data["graph"]),
                 fingerprints=dict(data["fingerprints"]),
             )
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
             raise CorruptState(f"malformed state: {err!r}") from err
+
+
+def graph_to_json(graph: ProjectGraph) -> dict[str, Any]:
+    return {
+        "modules": graph.modules,
+        "edges": graph.edges,
+        "broken": graph.broken,
+        "shadowed": list(graph.shadowed),
+    }
+
+
+def graph_from_json(data: dict[str, Any]) -> ProjectGraph:
+    """KeyError, TypeError or ValueError when `data` is not a graph."""
+    edges = tuple(ImportEdge._make(e) for e in data["edges"])
+    return ProjectGraph(
+        modules=dict(data["modules"]),
+        edges=edges,
+        missing=frozenset(e.imported for e in edges if is_missing(e.imported)),
+        data=frozenset(e.imported for e in edges if is_data(e.imported)),
+        broken=dict(data["broken"]),
+        shadowed=tuple(data["shadowed"]),
+    )
 
 
 def load_state(folder: Path) -> ScoutState | None:

@@ -18,11 +18,11 @@ from runner.explain import ChangeExplainer, save_snapshot
 from runner.execution import PytestRun, choose_workers, estimate_seconds, run_pytest, xdist_available
 from runner.forget import is_forgotten, remember
 from runner.project_state import CorruptState, atomic_write_json, state_dir
-from runner.records import RecordStore
+from runner.records import RecordStore, load_durations, save_durations
+from runner.shared_cache import RunCounts, shared_cache
 from runner.scout import run_scout
 from runner.scout_state import ScoutState, load_state
 
-RECORDS_FILE = "records.sqlite"
 LAST_RUN_FILE = "last-run.json"
 
 
@@ -53,7 +53,7 @@ class TestPlan:
         return [d for d in self.decisions if d.runs]
 
 
-def fingerprint_tests(state: ScoutState, config: ScoutConfig) -> TestInputs:
+def fingerprint_tests(root: Path, state: ScoutState, config: ScoutConfig) -> TestInputs:
     """A test file's fingerprint combines its graph fingerprint (its bytes, its import closure,
     conftest chain and data files) with every config file and the environment key."""
     config_hasher = xxhash.xxh3_128()
@@ -61,7 +61,7 @@ def fingerprint_tests(state: ScoutState, config: ScoutConfig) -> TestInputs:
         if entry.category is Category.CONFIG:
             config_hasher.update(f"{path}\0{entry.digest}\0".encode())
     config_digest = config_hasher.hexdigest()
-    environment = environment_key(config.test.pytest_args, config.test.env)
+    environment = environment_key(root, config.test.pytest_args, config.test.env)
     fingerprints = {}
     for node, path in state.graph.modules.items():
         if state.files[path].category is Category.TEST:
@@ -85,13 +85,10 @@ def plan_tests(
 ) -> TestPlan:
     started = time.perf_counter()
     state = state or current_state(root, config)
-    inputs = fingerprint_tests(state, config)
-    store = RecordStore(state_dir(root) / RECORDS_FILE)
-    try:
-        records = store.records(inputs.fingerprints.values())
-        durations = store.durations()
-    finally:
-        store.close()
+    inputs = fingerprint_tests(root, state, config)
+    cache = shared_cache(config.cache_dir)
+    records = RecordStore(cache).records(inputs.fingerprints.values())
+    durations = load_durations(root)
     ignore = "forgotten: `doit forget` was run" if is_forgotten(root, "test") else (
         "--all: every test runs" if run_all else None)
     decisions = select_tests(
@@ -99,7 +96,7 @@ def plan_tests(
         always_run=GlobSet.of(config.test.always_run),
         why_changed=ChangeExplainer(root, state, inputs).reasons if explain else lambda path: (),
     )
-    return TestPlan(state, inputs, decisions, durations, time.perf_counter() - started, store.warnings)
+    return TestPlan(state, inputs, decisions, durations, time.perf_counter() - started, cache.take_warnings())
 
 
 @dataclass
@@ -144,9 +141,10 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     pytest_run = run_pytest(root, selected, workers=workers, extra_args=config.test.pytest_args)
     ran = time.perf_counter()
     # Inputs are checked again: a file that changed while pytest ran keeps its tests stale.
-    after = fingerprint_tests(run_scout(root, config).state, config)
+    after = fingerprint_tests(root, run_scout(root, config).state, config)
     stale = sorted(d.path for d in selected if after.fingerprints.get(d.path) != d.fingerprint)
-    green = _record(root, selected, pytest_run, set(stale))
+    green = _record(RecordStore(shared_cache(config.cache_dir)), selected, pytest_run, set(stale))
+    save_durations(root, pytest_run.durations)
     if pytest_run.completed:
         remember(root, "test")
     save_snapshot(root, plan.state, plan.inputs)
@@ -155,36 +153,31 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     })
 
 
-def _record(root: Path, selected: list[TestDecision], run: PytestRun, stale: set[str]) -> int:
+def _record(store: RecordStore, selected: list[TestDecision], run: PytestRun, stale: set[str]) -> int:
     """Write what ran; returns how many nodes were recorded green. Nothing a failure, an error,
     a crash or an interruption touched is recorded green."""
     by_file: dict[str, dict[str, str]] = {}
     for node, outcome in run.outcomes.items():
         by_file.setdefault(node.split("::")[0], {})[node] = outcome
-    store = RecordStore(state_dir(root) / RECORDS_FILE)
     green = 0
-    try:
-        store.save_durations(run.durations)
-        for decision in selected:
-            outcomes = by_file.get(decision.path, {})
-            if decision.path in stale:
-                continue
-            if decision.path in run.collection_errors or (decision.action == "rerun" and run.exit_code == 4):
-                # A file that does not collect, or failed nodes pytest no longer finds (usage
-                # error): no record, so the next run takes the whole file again.
-                store.forget_file(decision.fingerprint)
-                continue
-            if decision.action == "run":
-                store.record_file(decision.fingerprint, decision.path, outcomes, complete=run.completed)
-            else:
-                store.record_nodes(decision.fingerprint, outcomes)
-            green += sum(1 for o in outcomes.values() if o != "failed")
-    finally:
-        store.close()
+    for decision in selected:
+        outcomes = by_file.get(decision.path, {})
+        if decision.path in stale:
+            continue
+        if decision.path in run.collection_errors or (decision.action == "rerun" and run.exit_code == 4):
+            # A file that does not collect, or failed nodes pytest no longer finds (usage
+            # error): no record, so the next run takes the whole file again.
+            store.forget_file(decision.fingerprint)
+            continue
+        if decision.action == "run":
+            store.record_file(decision.fingerprint, decision.path, outcomes, complete=run.completed)
+        else:
+            store.record_nodes(decision.fingerprint, decision.path, outcomes)
+        green += sum(1 for o in outcomes.values() if o != "failed")
     return green
 
 
-def write_last_run(root: Path, result: TestRunResult) -> None:
+def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
     plan = result.plan
     passed = 0 if result.pytest is None else sum(
         1 for o in result.pytest.outcomes.values() if o == "passed")
@@ -200,4 +193,5 @@ def write_last_run(root: Path, result: TestRunResult) -> None:
             "exit_code": None if result.pytest is None else result.pytest.exit_code,
         },
         "seconds": result.seconds,
+        "cache": cache.as_json(),
     })

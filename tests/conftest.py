@@ -6,6 +6,14 @@ import pytest
 from helpers import EXAMPLES, git_init, write_files
 
 
+@pytest.fixture(autouse=True)
+def shared_cache_folder(tmp_path: Path, monkeypatch) -> Path:
+    """Each test gets its own shared cache (doit subprocesses inherit the variable)."""
+    folder = tmp_path / "shared-cache"
+    monkeypatch.setenv("DOIT_SCOUT_CACHE", str(folder))
+    return folder
+
+
 @pytest.fixture
 def todo_app(tmp_path: Path) -> Path:
     root = tmp_path / "todo_app"

@@ -57,3 +57,10 @@ def run_doit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "doit", *args], cwd=cwd, capture_output=True, text=True,
         stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"}, timeout=120,
     )
+
+
+def close_shared_caches() -> None:
+    """Let go of this process's shared cache connections, as the end of a doit run does."""
+    from runner.shared_cache import close_shared_caches as close
+
+    close()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import analyzers.hashing
 from analyzers.imports import MAX_PARSE_BYTES
-from helpers import age_files, git, git_init, scout, write_files
+from helpers import age_files, close_shared_caches, git, git_init, scout, write_files
 from runner.config import ScoutConfig
 from runner.parsing import PARALLEL_PARSE_THRESHOLD
 
@@ -121,13 +121,14 @@ def test_corrupt_or_truncated_state_is_rebuilt_with_a_warning(project: Path):
         assert run.state.facts() == good
 
 
-def test_corrupt_parse_cache_is_replaced_with_a_warning(project: Path):
+def test_damaged_shared_cache_is_replaced_with_a_warning(project: Path, shared_cache_folder: Path):
     scout(project)
+    close_shared_caches()
     (project / ".scout" / "state.json").unlink()
-    (project / ".scout" / "parse-cache.sqlite").write_bytes(b"this is not a database" * 100)
+    (shared_cache_folder / "cache.sqlite").write_bytes(b"this is not a database" * 100)
     run = scout(project)
-    assert any("parse cache" in w for w in run.warnings)
-    assert run.parsed == len(run.state.graph.modules)
+    assert any("was damaged" in w for w in run.warnings)
+    assert run.parsed == len({run.state.files[p].digest for p in run.state.graph.modules.values()})
 
 
 def test_each_content_is_parsed_once(project: Path):
@@ -137,14 +138,14 @@ def test_each_content_is_parsed_once(project: Path):
                           "    return util.base() + 1\n"})
     # lib/core.py has pkg/core.py's bytes and lib/__init__.py those of pkg/__init__.py.
     moved = scout(project)
+    contents = {moved.state.files[p].digest for p in moved.state.graph.modules.values()}
+    assert moved.parsed == 0 and moved.parse_cache_hits == len(contents)
     (project / ".scout" / "state.json").unlink()
-    fresh = scout(project)
-    for run in (moved, fresh):
-        contents = {run.state.files[p].digest for p in run.state.graph.modules.values()}
-        assert run.parsed == 0 and run.parse_cache_hits == len(contents)
+    fresh = scout(project)  # the whole graph comes from the shared cache
+    assert fresh.from_snapshot and fresh.parsed == 0 and fresh.state.facts() == moved.state.facts()
 
 
-def test_parallel_parsing_gives_the_same_state(tmp_path: Path):
+def test_parallel_parsing_gives_the_same_state(tmp_path: Path, monkeypatch):
     files = {"pkg/__init__.py": ""}
     for i in range(PARALLEL_PARSE_THRESHOLD + 20):
         files[f"pkg/m{i}.py"] = f"from pkg import m{(i * 7) % 50}\nimport pkg.m{(i + 1) % 30}\nX = {i}\n"
@@ -152,6 +153,7 @@ def test_parallel_parsing_gives_the_same_state(tmp_path: Path):
     write_files(serial, files)
     write_files(parallel, files)
     one = scout(serial, ScoutConfig(parse_workers=0))
+    monkeypatch.setenv("DOIT_SCOUT_CACHE", str(tmp_path / "another-cache"))
     two = scout(parallel, ScoutConfig(parse_workers=2))
     assert two.parsed == one.parsed == len(files)
     assert one.state.facts() == two.state.facts()
@@ -176,10 +178,11 @@ def test_renamed_module_leaves_its_importers_pointing_at_a_missing_module(projec
     assert ("tests.test_extra", "missing:pkg.extra") in {(e.importer, e.imported) for e in run.state.graph.edges}
 
 
-def test_lost_parse_cache_is_refilled_from_unchanged_files(project: Path):
+def test_lost_parse_cache_is_refilled_from_unchanged_files(project: Path, shared_cache_folder: Path):
     age_files(project)
     scout(project)
-    (project / ".scout" / "parse-cache.sqlite").unlink()
+    close_shared_caches()
+    shutil.rmtree(shared_cache_folder)
     write_files(project, {"pkg/new.py": "import pkg.util\n"})  # a new module: every import is resolved again
     run = scout(project)
     assert run.files_read == 1 and run.parsed == len({run.state.files[p].digest for p in run.state.graph.modules.values()})

@@ -180,23 +180,24 @@ def test_test_that_edits_a_source_file_while_running_stays_stale(todo_app: Path)
     assert "tests/test_editor.py" in doit(todo_app)["selected"]
 
 
-def test_corrupt_records_are_dropped_and_the_tests_run(todo_app: Path):
+def test_damaged_records_are_dropped_and_the_tests_run(todo_app: Path, shared_cache_folder: Path):
     doit(todo_app)
-    (todo_app / ".scout" / "records.sqlite").write_bytes(b"garbage" * 1000)
-    for suffix in ("-wal", "-shm"):
-        (todo_app / ".scout" / f"records.sqlite{suffix}").unlink(missing_ok=True)
+    with sqlite3.connect(shared_cache_folder / "cache.sqlite") as db:
+        db.execute("UPDATE entries SET value = '{\"complete\": tru' WHERE kind = 'test'")
     result = run_doit(todo_app)
-    assert result.returncode == 0 and "were dropped" in result.stdout
-    assert json.loads((todo_app / ".scout" / "last-run.json").read_text())["tests"]["selected"] == ALL_TESTS
+    assert result.returncode == 0, result.stdout
+    last = json.loads((todo_app / ".scout" / "last-run.json").read_text())
+    assert last["tests"]["selected"] == ALL_TESTS
+    assert last["cache"]["dropped"] == {"test": 5}
 
 
-def test_two_runs_at_once_both_complete(todo_app: Path):
+def test_two_runs_at_once_both_complete(todo_app: Path, shared_cache_folder: Path):
     runs = [subprocess.Popen([sys.executable, "-m", "doit"], cwd=todo_app, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True) for _ in range(2)]
     outputs = [run.communicate(timeout=180) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert doit(todo_app)["selected"] == []
-    with sqlite3.connect(todo_app / ".scout" / "records.sqlite") as db:
+    with sqlite3.connect(shared_cache_folder / "cache.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
