@@ -46,10 +46,11 @@ class ScoutConfig:
     parse_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     test: TestConfig = field(default_factory=TestConfig)
     cache_dir: str | None = None
+    cache_max_bytes: int = 2 * 1024**3
 
 
 _FOLDER_LISTS = ("packages", "test_dirs", "source_roots")
-ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers", "test", "cache_dir")
+ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers", "test", "cache_dir", "cache_max_size")
 TEST_KEYS = ("always_run", "data", "env", "pytest_args", "workers")
 
 
@@ -116,7 +117,37 @@ def parse_config(table: Mapping[str, Any]) -> ScoutConfig:
         if not isinstance(table["cache_dir"], str) or not table["cache_dir"]:
             raise _bad("cache_dir", table["cache_dir"], "a folder path (DOIT_SCOUT_CACHE overrides it)")
         values["cache_dir"] = table["cache_dir"]
+    if "cache_max_size" in table:
+        try:
+            values["cache_max_bytes"] = parse_size(table["cache_max_size"])
+        except ValueError:
+            raise _bad("cache_max_size", table["cache_max_size"], 'a size such as "500MB" or "2GB"') from None
     return ScoutConfig(**values)
+
+
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from 1024, "500MB", "2GB"; ValueError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    text = str(value).strip().upper().replace(" ", "")
+    number = text.rstrip("KMGTB")
+    unit = text[len(number):]
+    if unit not in _SIZE_UNITS or not number.replace(".", "", 1).isdigit():
+        raise ValueError(f"not a size: {value!r} (examples: 500MB, 2GB)")
+    return int(float(number) * _SIZE_UNITS[unit])
+
+
+def parse_age(value: str) -> float:
+    """Seconds from "30d", "12h", "90m", "3600s", "2w"; ValueError otherwise."""
+    text = value.strip().lower()
+    number, unit = text[:-1], text[-1:]
+    if unit not in _AGE_UNITS or not number.replace(".", "", 1).isdigit():
+        raise ValueError(f"not an age: {value!r} (examples: 30d, 12h, 90m)")
+    return float(number) * _AGE_UNITS[unit]
 
 
 def _test_config(table: Any) -> TestConfig:

@@ -36,7 +36,7 @@ def project_config() -> tuple[Path, ScoutConfig]:
 
 
 def _scout(root: Path, config: ScoutConfig) -> None:
-    print_scout_summary(run_scout(root, config), shared_cache(config.cache_dir).counts)
+    print_scout_summary(run_scout(root, config), shared_cache(config).counts)
 
 
 def task_scout():
@@ -58,7 +58,7 @@ class _TestGate:
         self.plan: TestPlan | None = None
 
     def _cache_counts(self) -> RunCounts:
-        return shared_cache(self.config.cache_dir).counts
+        return shared_cache(self.config).counts
 
     def nothing_to_run(self, task) -> bool:
         if task.options.get("run_all"):

@@ -75,7 +75,7 @@ def run_scout(project_root: Path, config: ScoutConfig) -> ScoutRun:
     files = {p: FileEntry(d, categories[p]) for p, d in hashed.entries.items()}
     changes = ChangeSet.between(previous.digests() if previous else {}, hashed.entries)
 
-    cache = shared_cache(config.cache_dir)
+    cache = shared_cache(config)
     snapshot_key = None if comparable is not None else _snapshot_key(inputs_key, files)
     snapshot = _cached_snapshot(cache, snapshot_key) if snapshot_key and not forgotten else None
     parsed = cache_hits = 0

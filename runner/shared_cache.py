@@ -22,6 +22,8 @@ from typing import Any, Iterable, Mapping
 import platformdirs
 import xxhash
 
+from runner.config import ScoutConfig
+
 CACHE_ENV = "DOIT_SCOUT_CACHE"
 SCHEMA = 1
 DB_FILE = "cache.sqlite"
@@ -66,9 +68,28 @@ class RunCounts:
         return " · ".join(parts) or "not used"
 
 
+@dataclass(frozen=True)
+class KindStats:
+    kind: str
+    entries: int
+    size: int
+    hits: int
+    misses: int
+    dropped: int
+    oldest_use: float | None
+    newest_use: float | None
+
+    @property
+    def hit_rate(self) -> float | None:
+        asked = self.hits + self.misses
+        return self.hits / asked if asked else None
+
+
 class SharedCache:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, max_bytes: int | None = None) -> None:
+        """Past `max_bytes`, the cache collects its own garbage when a run ends."""
         self.folder = folder
+        self.max_bytes = max_bytes
         self.counts = RunCounts()
         self.warnings: list[str] = []
         self._db: sqlite3.Connection | None = None
@@ -167,6 +188,55 @@ class SharedCache:
         except sqlite3.Error as err:  # read-only, disk full, too busy
             self._disable(f"writing to the shared cache at {self.folder} failed ({err})")
 
+    def kind_stats(self) -> list["KindStats"]:
+        """Entries, size, cumulative hits and misses, and first and last use, per kind."""
+        if self._db is None:
+            return []
+        totals = {k: (h, m, d) for k, h, m, d in self._db.execute("SELECT kind, hits, misses, dropped FROM totals")}
+        stats = []
+        for kind, entries, size, oldest, newest in self._db.execute(
+            "SELECT kind, count(*), total(size), min(used), max(used) FROM entries GROUP BY kind ORDER BY kind"
+        ):
+            hits, misses, dropped = totals.get(kind, (0, 0, 0))
+            stats.append(KindStats(kind, entries, int(size), hits, misses, dropped, oldest, newest))
+        return stats
+
+    def collect_garbage(self, max_bytes: int | None = None, max_age_seconds: float | None = None) -> int:
+        """Evict entries unused for `max_age_seconds`, then the least recently used until the
+        entries take at most `max_bytes`. Returns how many were evicted."""
+        evicted = 0
+
+        def evict(db: sqlite3.Connection) -> None:
+            nonlocal evicted
+            if max_age_seconds is not None:
+                evicted += db.execute("DELETE FROM entries WHERE used < ?", (time.time() - max_age_seconds,)).rowcount
+            if max_bytes is not None:
+                total = db.execute("SELECT total(size) FROM entries").fetchone()[0]
+                while total > max_bytes:
+                    rows = db.execute("SELECT kind, key, size FROM entries ORDER BY used LIMIT 500").fetchall()
+                    if not rows:
+                        break
+                    for kind, key, size in rows:
+                        if total <= max_bytes:
+                            break
+                        db.execute("DELETE FROM entries WHERE kind = ? AND key = ?", (kind, key))
+                        total -= size
+                        evicted += 1
+
+        self._write(evict)
+        return evicted
+
+    def clear(self) -> int:
+        cleared = 0
+
+        def delete_all(db: sqlite3.Connection) -> None:
+            nonlocal cleared
+            cleared = db.execute("DELETE FROM entries").rowcount
+            db.execute("DELETE FROM totals")
+
+        self._write(delete_all)
+        return cleared
+
     def take_warnings(self) -> list[str]:
         """The warnings not yet shown (each is shown once)."""
         taken, self.warnings = self.warnings, []
@@ -180,6 +250,10 @@ class SharedCache:
             "INSERT INTO totals VALUES (?, ?, ?, ?) ON CONFLICT(kind) DO UPDATE SET "
             "hits = hits + excluded.hits, misses = misses + excluded.misses, dropped = dropped + excluded.dropped",
             [(k, self.counts.hits[k], self.counts.misses[k], self.counts.dropped[k]) for k in kinds]))
+        if self._db is not None and self.max_bytes is not None:
+            total = self._db.execute("SELECT total(size) FROM entries").fetchone()[0]
+            if total > self.max_bytes:  # shrink well below the limit, so this stays rare
+                self.collect_garbage(max_bytes=int(self.max_bytes * 0.8))
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -188,11 +262,11 @@ class SharedCache:
 _open_caches: dict[Path, SharedCache] = {}
 
 
-def shared_cache(configured: str | None = None) -> SharedCache:
+def shared_cache(config: ScoutConfig) -> SharedCache:
     """The process's cache at the configured location, opened once; counts span the doit run."""
-    folder = cache_location(configured)
+    folder = cache_location(config.cache_dir)
     if folder not in _open_caches:
-        _open_caches[folder] = SharedCache(folder)
+        _open_caches[folder] = SharedCache(folder, config.cache_max_bytes)
     return _open_caches[folder]
 
 

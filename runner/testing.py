@@ -86,7 +86,7 @@ def plan_tests(
     started = time.perf_counter()
     state = state or current_state(root, config)
     inputs = fingerprint_tests(root, state, config)
-    cache = shared_cache(config.cache_dir)
+    cache = shared_cache(config)
     records = RecordStore(cache).records(inputs.fingerprints.values())
     durations = load_durations(root)
     ignore = "forgotten: `doit forget` was run" if is_forgotten(root, "test") else (
@@ -143,7 +143,7 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     # Inputs are checked again: a file that changed while pytest ran keeps its tests stale.
     after = fingerprint_tests(root, run_scout(root, config).state, config)
     stale = sorted(d.path for d in selected if after.fingerprints.get(d.path) != d.fingerprint)
-    green = _record(RecordStore(shared_cache(config.cache_dir)), selected, pytest_run, set(stale))
+    green = _record(RecordStore(shared_cache(config)), selected, pytest_run, set(stale))
     save_durations(root, pytest_run.durations)
     if pytest_run.completed:
         remember(root, "test")
