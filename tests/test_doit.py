@@ -16,10 +16,10 @@ def summary(result) -> str:
 
 def test_doit_in_the_example_scouts_and_then_sees_nothing_changed(todo_app: Path):
     first = summary(run_doit(todo_app, "scout"))
-    assert re.search(r"21 files \(git\) · 16 modules · \d+ import edges · 5 test files", first)
-    assert "source 10 · test 5 · conftest 1 · config 2 · docs 1 · data 1 · other 1" in first
+    assert re.search(r"22 files \(git\) · 17 modules · \d+ import edges · 5 test files", first)
+    assert "source 11 · test 5 · conftest 1 · config 2 · docs 1 · data 1 · other 1" in first
     assert "packages todo · test folders tests" in first
-    assert "first scout" in first and "16 parsed · 0 from the parse cache" in first
+    assert "first scout" in first and "17 parsed · 0 from the parse cache" in first
     second = summary(run_doit(todo_app, "scout"))
     assert "nothing since the last scout" in second and "0 parsed" in second
 
@@ -54,4 +54,4 @@ def test_two_doit_processes_at_once_both_finish_and_leave_a_sound_state(todo_app
     outputs = [run.communicate(timeout=120) for run in runs]
     assert all(run.returncode == 0 for run in runs), outputs
     after = summary(run_doit(todo_app, "scout"))
-    assert "16 modules" in after and "rebuilt from scratch" not in after and "nothing since the last scout" in after
+    assert "17 modules" in after and "rebuilt from scratch" not in after and "nothing since the last scout" in after

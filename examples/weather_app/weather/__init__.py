@@ -1,0 +1,1 @@
+"""Weather readings and their summaries."""
