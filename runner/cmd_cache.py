@@ -53,7 +53,10 @@ class Cache(Command):
         if len(args) != 1 or args[0] not in ACTIONS:
             raise InvalidCommand(f"doit cache takes one of: {', '.join(ACTIONS)} (got {' '.join(args) or 'nothing'})")
         config = load_config_for_doit(Path.cwd())
-        cache = SharedCache(cache_location(config.cache_dir))
+        folder = cache_location(config.cache_dir)
+        if folder is None:
+            raise InvalidCommand("the shared cache is switched off (DOIT_SCOUT_CACHE=off)")
+        cache = SharedCache(folder)
         console = Console(file=sys.stdout, highlight=False)
         try:
             for warning in cache.take_warnings():

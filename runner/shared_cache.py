@@ -40,9 +40,15 @@ CREATE TABLE IF NOT EXISTS totals (
 """
 
 
-def cache_location(configured: str | None) -> Path:
-    """DOIT_SCOUT_CACHE, else `[tool.scout] cache_dir`, else the user's cache folder."""
+OFF = "off"
+
+
+def cache_location(configured: str | None) -> Path | None:
+    """DOIT_SCOUT_CACHE, else `[tool.scout] cache_dir`, else the user's cache folder; None when
+    set to "off" (no shared cache: nothing is reused, every test runs every time)."""
     chosen = os.environ.get(CACHE_ENV) or configured
+    if chosen == OFF:
+        return None
     return Path(chosen).expanduser() if chosen else Path(platformdirs.user_cache_dir("doit-scout"))
 
 
@@ -86,13 +92,16 @@ class KindStats:
 
 
 class SharedCache:
-    def __init__(self, folder: Path, max_bytes: int | None = None) -> None:
-        """Past `max_bytes`, the cache collects its own garbage when a run ends."""
+    def __init__(self, folder: Path | None, max_bytes: int | None = None) -> None:
+        """Past `max_bytes`, the cache collects its own garbage when a run ends. With no folder
+        the cache is switched off: it finds nothing and keeps nothing."""
         self.folder = folder
         self.max_bytes = max_bytes
         self.counts = RunCounts()
         self.warnings: list[str] = []
         self._db: sqlite3.Connection | None = None
+        if folder is None:
+            return
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._db = self._connect()
@@ -104,6 +113,7 @@ class SharedCache:
         return self._db is not None
 
     def _connect(self) -> sqlite3.Connection:
+        assert self.folder is not None
         path = self.folder / DB_FILE
         try:
             return self._open(path)
@@ -259,7 +269,7 @@ class SharedCache:
             self._db = None
 
 
-_open_caches: dict[Path, SharedCache] = {}
+_open_caches: dict[Path | None, SharedCache] = {}
 
 
 def shared_cache(config: ScoutConfig) -> SharedCache:

@@ -1,0 +1,99 @@
+"""The shared cache across clones, branches and projects: real git repositories, real doit runs."""
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import EXAMPLES, git, git_init, run_doit
+
+ALL_TESTS = ["tests/test_cli.py", "tests/test_filters.py", "tests/test_reports.py",
+             "tests/test_serialization.py", "tests/test_store.py"]
+
+
+def doit(root: Path, *args: str, ok: bool = True) -> tuple[str, dict]:
+    result = run_doit(root, *args)
+    assert (result.returncode == 0) is ok, result.stdout + result.stderr
+    return result.stdout, json.loads((root / ".scout" / "last-run.json").read_text())["tests"]
+
+
+@pytest.fixture
+def clones(todo_app: Path, tmp_path: Path) -> tuple[Path, Path]:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for clone in (first, second):
+        subprocess.run(["git", "clone", "-q", str(todo_app), str(clone)], check=True)
+    return first, second
+
+
+def test_second_clone_runs_no_test_and_parses_no_file(clones):
+    first, second = clones
+    assert doit(first)[1]["selected"] == ALL_TESTS
+    out, tests = doit(second)
+    assert tests["selected"] == [] and tests["skipped"] == ALL_TESTS
+    assert "graph and fingerprints from the shared cache · 0 parsed" in out
+
+
+def test_branch_switch_back_runs_nothing_that_passed_there(todo_app: Path):
+    doit(todo_app)
+    git(todo_app, "checkout", "-q", "-b", "feature")
+    path = todo_app / "todo" / "cli.py"
+    path.write_text(path.read_text().replace('"usage: todo FILE.json"', '"usage: todo TASKS.json"'))
+    git(todo_app, "commit", "-qam", "feature")
+    assert doit(todo_app)[1]["selected"] == ["tests/test_cli.py"]
+    git(todo_app, "checkout", "-q", "main")
+    assert doit(todo_app)[1]["selected"] == []
+    git(todo_app, "checkout", "-q", "feature")
+    assert doit(todo_app)[1]["selected"] == []
+
+
+def test_content_that_failed_keeps_failing_after_a_fix_elsewhere(todo_app: Path):
+    doit(todo_app)
+    test = todo_app / "tests" / "test_store.py"
+    test.write_text(test.read_text().replace("== [1, 2, 3]", "== [3, 2, 1]"))
+    git(todo_app, "commit", "-qam", "broken")
+    assert doit(todo_app, ok=False)[1]["failed"] == ["tests/test_store.py::test_ids_count_up"]
+    test.write_text(test.read_text().replace("== [3, 2, 1]", "== [1, 2, 3]  # fixed"))
+    git(todo_app, "commit", "-qam", "fixed")
+    assert doit(todo_app)[1]["selected"] == ["tests/test_store.py"]
+    git(todo_app, "checkout", "-q", "HEAD~1")  # the broken content again: no green record for it
+    assert doit(todo_app, ok=False)[1]["failed"] == ["tests/test_store.py::test_ids_count_up"]
+
+
+def test_forget_in_one_clone_leaves_the_other_alone(clones):
+    first, second = clones
+    doit(first)
+    assert run_doit(first, "forget").returncode == 0
+    assert doit(second)[1]["selected"] == []
+    out, tests = doit(first)
+    assert tests["selected"] == ALL_TESTS and "17 parsed" in out  # ignored every cache
+    assert doit(second)[1]["selected"] == []
+
+
+def test_two_projects_at_once_share_one_cache(tmp_path: Path, shared_cache_folder: Path):
+    projects = []
+    for name in ("todo_app", "weather_app"):
+        root = tmp_path / name
+        shutil.copytree(EXAMPLES / name, root, ignore=shutil.ignore_patterns(".scout", "__pycache__"))
+        git_init(root)
+        projects.append(root)
+    runs = [subprocess.Popen([sys.executable, "-m", "doit"], cwd=root, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True) for root in projects]
+    outputs = [run.communicate(timeout=180) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    for root in projects:
+        assert doit(root)[1]["selected"] == []
+    with sqlite3.connect(shared_cache_folder / "cache.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_unusable_cache_location_still_runs_everything_with_one_warning(todo_app: Path, tmp_path: Path, monkeypatch):
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("DOIT_SCOUT_CACHE", str(tmp_path / "not-a-folder" / "cache"))
+    out, tests = doit(todo_app)
+    assert tests["selected"] == ALL_TESTS and tests["passed"] == 10
+    assert out.count("running without it") == 1
+    assert doit(todo_app)[1]["selected"] == ALL_TESTS  # no records anywhere: never a false green
