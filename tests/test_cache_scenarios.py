@@ -97,3 +97,19 @@ def test_unusable_cache_location_still_runs_everything_with_one_warning(todo_app
     assert tests["selected"] == ALL_TESTS and tests["passed"] == 10
     assert out.count("running without it") == 1
     assert doit(todo_app)[1]["selected"] == ALL_TESTS  # no records anywhere: never a false green
+
+
+def test_cache_command_stats_gc_and_clear(todo_app: Path):
+    doit(todo_app)
+    stats = run_doit(todo_app, "cache", "stats")
+    assert stats.returncode == 0
+    rows = {line.split("│")[1].strip(): line for line in stats.stdout.splitlines() if line.startswith("│ ")}
+    assert {"parse", "scout", "test"} <= set(rows)
+    refused = run_doit(todo_app, "cache", "clear")  # no terminal to confirm at
+    assert refused.returncode == 1 and "pass --yes" in refused.stdout
+    assert doit(todo_app)[1]["selected"] == []
+    assert "evicted 0 entries" in run_doit(todo_app, "cache", "gc", "--max-age", "30d").stdout
+    assert run_doit(todo_app, "cache", "gc").returncode == 3  # says what it needs
+    cleared = run_doit(todo_app, "cache", "clear", "--yes")
+    assert cleared.returncode == 0 and "cleared" in cleared.stdout
+    assert doit(todo_app)[1]["selected"] == ALL_TESTS
