@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -50,6 +51,18 @@ def git_init(root: Path, commit: bool = True) -> None:
 
 def scout(root: Path, config: ScoutConfig | None = None) -> ScoutRun:
     return run_scout(root, config or ScoutConfig(parse_workers=0))
+
+
+# The test files of examples/todo_app.
+TODO_TESTS = ["tests/test_cli.py", "tests/test_filters.py", "tests/test_reports.py",
+              "tests/test_serialization.py", "tests/test_store.py"]
+
+
+def doit_tests(root: Path, *args: str, ok: bool = True) -> tuple[str, dict]:
+    """Run doit; return its output and the "tests" part of .scout/last-run.json."""
+    result = run_doit(root, *args)
+    assert (result.returncode == 0) is ok, result.stdout + result.stderr
+    return result.stdout, json.loads((root / ".scout" / "last-run.json").read_text())["tests"]
 
 
 def run_doit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,5 @@
 """The shared cache across clones, branches and projects: real git repositories, real doit runs."""
 
-import json
 import shutil
 import sqlite3
 import subprocess
@@ -9,16 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import EXAMPLES, git, git_init, run_doit
+from helpers import EXAMPLES, TODO_TESTS, doit_tests, git, git_init, run_doit
 
-ALL_TESTS = ["tests/test_cli.py", "tests/test_filters.py", "tests/test_reports.py",
-             "tests/test_serialization.py", "tests/test_store.py"]
-
-
-def doit(root: Path, *args: str, ok: bool = True) -> tuple[str, dict]:
-    result = run_doit(root, *args)
-    assert (result.returncode == 0) is ok, result.stdout + result.stderr
-    return result.stdout, json.loads((root / ".scout" / "last-run.json").read_text())["tests"]
+ALL_TESTS = TODO_TESTS
+doit = doit_tests
 
 
 @pytest.fixture
