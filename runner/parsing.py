@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.context
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Mapping
@@ -75,11 +78,20 @@ def _read_unchanged(path: Path, digest: str) -> bytes | None:
     return data if content_hash(data) == digest else None
 
 
+def _process_context() -> multiprocessing.context.BaseContext:
+    """fork starts workers fastest, but forking a process that runs threads (an xdist worker, an
+    IDE host) can deadlock the child: then a fresh interpreter serves them instead."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
 def _parse_many(sources: Mapping[str, bytes], workers: int) -> dict[str, ParseResult]:
     digests = list(sources)
     if workers <= 1 or len(digests) < PARALLEL_PARSE_THRESHOLD:
         return {d: parse_imports(sources[d]) for d in digests}
     chunk = max(16, len(digests) // (workers * 4))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_process_context()) as pool:
         results = pool.map(parse_imports, (sources[d] for d in digests), chunksize=chunk)
         return dict(zip(digests, results))
