@@ -32,13 +32,16 @@ class ImportEdge(NamedTuple):
 class ProjectGraph:
     """`modules` maps graph node to file path. A missing node (`missing:<name>`) stands for an
     import that resolves to no file; a data node (`data:<path>`) for a data file that modules read;
-    `broken` maps a module that could not be parsed to the reason."""
+    `broken` maps a module that could not be parsed to the reason; `dynamic` maps a module to the
+    lines of its `import_module(...)`/`__import__(...)` calls whose target is not a literal (the
+    graph cannot follow them)."""
 
     modules: Mapping[str, str]
     edges: tuple[ImportEdge, ...]
     missing: frozenset[str] = frozenset()
     data: frozenset[str] = frozenset()
     broken: Mapping[str, str] = field(default_factory=dict)
+    dynamic: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     # Files whose module name another file already has (the first path in sorted order wins).
     shadowed: tuple[str, ...] = ()
 
@@ -92,16 +95,21 @@ def build_project_graph(
 
     edges: list[ImportEdge] = []
     broken: dict[str, str] = {}
+    dynamic: dict[str, tuple[int, ...]] = {}
     for module in resolver.modules:
         parsed = parses.get(module.path)
         if parsed is None and previous is not None:
             edges.extend(kept_edges[module.node])
             if module.node in previous.broken:
                 broken[module.node] = previous.broken[module.node]
+            if module.node in previous.dynamic:
+                dynamic[module.node] = previous.dynamic[module.node]
             continue
         assert parsed is not None, f"no parse result for {module.path}"
         if parsed.error:
             broken[module.node] = parsed.error
+        if parsed.unresolved_dynamic:
+            dynamic[module.node] = parsed.unresolved_dynamic
         structural = []
         parent = resolver.parent_of(module)
         if parent:
@@ -120,6 +128,7 @@ def build_project_graph(
         missing=frozenset(e.imported for e in edges if is_missing(e.imported)),
         data=frozenset(e.imported for e in edges if is_data(e.imported)),
         broken=broken,
+        dynamic=dynamic,
         shadowed=resolver.shadowed,
     )
 

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from analyzers.layout import is_below
 from runner.config import load_config_for_doit
+from runner.explain import ChangeExplainer
 from runner.scout import run_scout
 from runner.testing import plan_tests
 
@@ -36,6 +37,7 @@ class Explain(DoitCmdBase):
         config = load_config_for_doit(root)
         state = run_scout(root, config).state
         plan = plan_tests(root, config, explain=True, state=state)
+        explainer = ChangeExplainer(root, state, plan.inputs)
         wanted = [p.strip("/") for p in paths]
         decisions = [d for d in plan.decisions if not wanted or any(is_below(d.path, w) for w in wanted)]
         rows = [{
@@ -43,6 +45,7 @@ class Explain(DoitCmdBase):
             "decision": "run" if d.runs else "skip",
             "nodes": list(d.nodes),
             "reasons": list(d.reasons),
+            "unfollowed_imports": explainer.unfollowed_imports(d.path),
         } for d in decisions]
         if as_json:
             self.outstream.write(json.dumps({"tests": rows}, indent=2) + "\n")
@@ -50,7 +53,8 @@ class Explain(DoitCmdBase):
         table = Table("test file", "decision", "why")
         for row in rows:
             nodes = f" ({len(row['nodes'])} nodes)" if row["nodes"] else ""
-            table.add_row(row["path"], row["decision"] + nodes, "\n".join(row["reasons"]))
+            unfollowed = [f"(cannot follow the dynamic import at {where})" for where in row["unfollowed_imports"]]
+            table.add_row(row["path"], row["decision"] + nodes, "\n".join(row["reasons"] + unfollowed))
         console = Console(file=self.outstream, highlight=False)
         console.print(table)
         running = sum(1 for r in rows if r["decision"] == "run")

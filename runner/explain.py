@@ -49,6 +49,18 @@ class ChangeExplainer:
         self.changed_nodes |= {data_node(p) for p in changed_paths} & state.graph.data
         self.changed_nodes |= set(state.graph.missing)
 
+    def unfollowed_imports(self, path: str) -> list[str]:
+        """`path:line` of dynamic imports with computed names in the file's import closure: what
+        they load is not in the graph, so a change there is not seen."""
+        node = self._node_of(path)
+        graph = self.state.import_graph
+        closure = {node} | (graph.find_upstream_modules(node) if node in graph.modules else set())
+        return [f"{self.state.graph.modules[n]}:{line}" for n in sorted(closure & set(self.state.graph.dynamic))
+                for line in self.state.graph.dynamic[n]]
+
+    def _node_of(self, path: str) -> str:
+        return next(n for n, p in self.state.graph.modules.items() if p == path)
+
     def reasons(self, path: str) -> list[str]:
         if not self.has_snapshot:
             return ["no test run recorded yet"]
@@ -60,7 +72,7 @@ class ChangeExplainer:
         if self.environment_changed:
             reasons.append("environment changed (Python, platform, installed packages, pytest arguments "
                            "or declared environment variables)")
-        node = next(n for n, p in self.state.graph.modules.items() if p == path)
+        node = self._node_of(path)
         graph = self.state.import_graph
         upstream = graph.find_upstream_modules(node) if node in graph.modules else set()
         if node in self.changed_nodes:

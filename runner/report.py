@@ -54,6 +54,10 @@ def print_scout_summary(run: ScoutRun, cache: RunCounts, console: Console | None
     for node, error in sorted(state.graph.broken.items()):
         console.print(f"[yellow]! {state.graph.modules[node]}: {error} (imports unknown; "
                       "whatever imports it counts as changed)[/]", soft_wrap=True)
+    dynamic = [f"{state.graph.modules[n]}:{line}" for n, lines in sorted(state.graph.dynamic.items()) for line in lines]
+    if dynamic:
+        console.print("[yellow]! dynamic imports with computed names, which the graph cannot follow: "
+                      f"{_listing(dynamic)} (doit explain shows the tests they concern)[/]", soft_wrap=True)
     missing = sorted(state.graph.missing)
     if missing:
         console.print("[yellow]! imports that resolve to no file (a project module that does not "

@@ -15,7 +15,7 @@ from analyzers.graph import ImportEdge, ProjectGraph, is_missing
 from analyzers.hashing import FileStat, HashRecord
 from runner.project_state import CorruptState, atomic_write_json, read_json
 
-SCHEMA = 3
+SCHEMA = 4
 STATE_FILE = "state.json"
 
 
@@ -56,6 +56,7 @@ class ScoutState:
             "missing": self.graph.missing,
             "data": self.graph.data,
             "broken": dict(self.graph.broken),
+            "dynamic": dict(self.graph.dynamic),
             "shadowed": self.graph.shadowed,
             "fingerprints": self.fingerprints,
         }
@@ -106,6 +107,7 @@ def graph_to_json(graph: ProjectGraph) -> dict[str, Any]:
         "modules": graph.modules,
         "edges": graph.edges,
         "broken": graph.broken,
+        "dynamic": graph.dynamic,
         "shadowed": list(graph.shadowed),
     }
 
@@ -119,6 +121,7 @@ def graph_from_json(data: dict[str, Any]) -> ProjectGraph:
         missing=frozenset(e.imported for e in edges if is_missing(e.imported)),
         data=frozenset(e.imported for e in edges if is_data(e.imported)),
         broken=dict(data["broken"]),
+        dynamic={node: tuple(lines) for node, lines in data["dynamic"].items()},
         shadowed=tuple(data["shadowed"]),
     )
 

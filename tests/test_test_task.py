@@ -238,9 +238,20 @@ def test_explain_names_each_kind_of_reason(todo_app: Path):
     explained = explain(todo_app)
     assert explained["tests/test_new.py"]["reasons"] == ["test file changed"]
     assert explained["tests/test_store.py"] == {
-        "path": "tests/test_store.py", "decision": "run", "nodes": [], "reasons": ["always_run"]}
+        "path": "tests/test_store.py", "decision": "run", "nodes": [], "reasons": ["always_run"],
+        "unfollowed_imports": []}
     assert explained["tests/test_cli.py"]["decision"] == "skip"
     assert run_doit(todo_app, "forget", "test").returncode == 0
     assert explain(todo_app, "tests/test_cli.py") == {"tests/test_cli.py": {
         "path": "tests/test_cli.py", "decision": "run", "nodes": [],
-        "reasons": ["forgotten: `doit forget` was run"]}}
+        "reasons": ["forgotten: `doit forget` was run"], "unfollowed_imports": []}}
+
+
+def test_explain_points_at_dynamic_imports_it_cannot_follow(todo_app: Path):
+    write_files(todo_app, {"todo/plugins.py": "import importlib\n\ndef load(name):\n    return importlib.import_module(name)\n"})
+    edit(todo_app, "todo/cli.py", "import sys\n", "import sys\n\nimport todo.plugins\n")
+    scouted = run_doit(todo_app, "scout").stdout
+    assert "cannot follow: todo/plugins.py:4" in scouted
+    explained = explain(todo_app)
+    assert explained["tests/test_cli.py"]["unfollowed_imports"] == ["todo/plugins.py:4"]
+    assert explained["tests/test_store.py"]["unfollowed_imports"] == []
