@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.config import ScoutConfig, load_config_for_doit
+from analyzers.sharding import parse_shard
 from runner.execution import PytestMissing
 from runner.project_state import STATE_DIR, state_dir
 from runner.report import print_scout_summary, print_test_summary
@@ -60,19 +61,31 @@ class _TestGate:
     def _cache_counts(self) -> RunCounts:
         return shared_cache(self.config).counts
 
+    def _plan(self, options: dict) -> TestPlan:
+        return plan_tests(self.root, self.config, run_all=bool(options.get("run_all")),
+                          shard=parse_shard(options["shard"]) if options.get("shard") else None)
+
     def nothing_to_run(self, task) -> bool:
-        if task.options.get("run_all"):
-            return False
-        self.plan = plan_tests(self.root, self.config)
+        try:
+            self.plan = self._plan(task.options)
+        except ValueError:
+            return False  # the action says what is wrong with --shard
         if self.plan.selected:
             return False
         # doit will not call the action: the report of this run is written here.
-        write_last_run(self.root, run_tests(self.root, self.config, plan=self.plan), self._cache_counts())
+        result = run_tests(self.root, self.config, plan=self.plan)
+        if task.options.get("shard"):
+            print_test_summary(result, self._cache_counts())
+        write_last_run(self.root, result, self._cache_counts())
         return True
 
-    def run(self, run_all: bool) -> bool:
+    def run(self, run_all: bool, shard: str) -> bool:
         try:
-            result = run_tests(self.root, self.config, run_all=run_all, plan=None if run_all else self.plan)
+            plan = self.plan or self._plan({"run_all": run_all, "shard": shard})
+            result = run_tests(self.root, self.config, plan=plan)
+        except ValueError as err:
+            print(f"doit-scout: {err}")
+            return False
         except PytestMissing as err:
             print(f"doit-scout: {err}")
             return False
@@ -90,6 +103,8 @@ def task_test():
         "task_dep": ["scout"],
         "uptodate": [gate.nothing_to_run],
         "params": [{"name": "run_all", "long": "all", "type": bool, "default": False,
-                    "help": "run every test once, ignoring green records (forgets nothing)"}],
+                    "help": "run every test once, ignoring green records (forgets nothing)"},
+                   {"name": "shard", "long": "shard", "type": str, "default": "",
+                    "help": "K/N: run only the K-th of N parts of the selection, balanced by durations"}],
         "verbosity": 2,
     }

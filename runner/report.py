@@ -74,8 +74,11 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
     selected = len(plan.selected)
     skipped_share = 100 * (total - selected) / total if total else 100
     run = result.pytest
-    served = f"{total - selected} files served from records"
-    if run is None:
+    sharded = [d for d in plan.decisions if d.reasons and d.reasons[0].startswith("runs in shard")]
+    served = f"{total - selected - len(sharded)} files served from records"
+    if run is None and sharded and not selected:
+        line = f"no test files in this shard: the {len(sharded)} selected run in other shards"
+    elif run is None:
         line = f"0 of {total} test files selected ({skipped_share:.0f}% skipped): {served}, nothing to run"
     else:
         counts = Counter(run.outcomes.values())

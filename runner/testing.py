@@ -12,6 +12,7 @@ import xxhash
 from analyzers.categories import Category
 from analyzers.globs import GlobSet
 from analyzers.selection import TestDecision, select_tests
+from analyzers.sharding import shard_files
 from runner.config import ScoutConfig
 from runner.environment import environment_key
 from runner.explain import ChangeExplainer, save_snapshot
@@ -81,7 +82,7 @@ def current_state(root: Path, config: ScoutConfig) -> ScoutState:
 
 def plan_tests(
     root: Path, config: ScoutConfig, *, run_all: bool = False, explain: bool = False,
-    state: ScoutState | None = None,
+    state: ScoutState | None = None, shard: tuple[int, int] | None = None,
 ) -> TestPlan:
     started = time.perf_counter()
     state = state or current_state(root, config)
@@ -96,7 +97,20 @@ def plan_tests(
         always_run=GlobSet.of(config.test.always_run),
         why_changed=ChangeExplainer(root, state, inputs).reasons if explain else lambda path: (),
     )
+    if shard is not None:
+        decisions = _keep_shard(decisions, durations, *shard)
     return TestPlan(state, inputs, decisions, durations, time.perf_counter() - started, cache.take_warnings())
+
+
+def _keep_shard(decisions: list[TestDecision], durations: dict[str, float], index: int, count: int) -> list[TestDecision]:
+    """Only the files of shard `index` of `count` still run; the others run in other jobs."""
+    shards = shard_files([d.path for d in decisions if d.runs], durations, count)
+    home = {path: i for i, paths in enumerate(shards, start=1) for path in paths}
+    return [
+        d if not d.runs or home[d.path] == index
+        else TestDecision(d.path, d.fingerprint, "skip", reasons=(f"runs in shard {home[d.path]}/{count}",))
+        for d in decisions
+    ]
 
 
 @dataclass

@@ -255,3 +255,21 @@ def test_explain_points_at_dynamic_imports_it_cannot_follow(todo_app: Path):
     explained = explain(todo_app)
     assert explained["tests/test_cli.py"]["unfollowed_imports"] == ["todo/plugins.py:4"]
     assert explained["tests/test_store.py"]["unfollowed_imports"] == []
+
+
+def test_shards_of_one_selection_cover_it_exactly_once(todo_app: Path, tmp_path: Path, monkeypatch):
+    selected = []
+    for k in (1, 2, 3):
+        job = tmp_path / f"job{k}"  # each CI job: its own checkout and its own restored cache
+        subprocess.run(["git", "clone", "-q", str(todo_app), str(job)], check=True)
+        monkeypatch.setenv("DOIT_SCOUT_CACHE", str(tmp_path / f"cache{k}"))
+        selected.append(doit(job, "test", "--shard", f"{k}/3")["selected"])
+    assert sorted(p for s in selected for p in s) == ALL_TESTS
+    assert all(selected)  # five files over three shards: none is empty
+
+
+def test_empty_shard_succeeds_and_bad_shard_is_named(todo_app: Path):
+    result = run_doit(todo_app, "test", "--shard", "6/6")
+    assert result.returncode == 0 and "no test files in this shard" in result.stdout
+    bad = run_doit(todo_app, "test", "--shard", "7/6")
+    assert bad.returncode == 1 and "--shard 7/6: K must be between 1 and N" in bad.stdout
