@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from doit.cmd_base import DoitCmdBase
+from doit.exceptions import InvalidCommand
 from rich.console import Console
 from rich.table import Table
 
@@ -13,30 +14,47 @@ from analyzers.layout import is_below
 from runner.config import load_config_for_doit
 from runner.explain import ChangeExplainer
 from runner.scout import run_scout
+from runner.since import RevisionError
 from runner.testing import plan_tests
 
 opt_json = {
     "name": "as_json", "long": "json", "type": bool, "default": False,
     "help": "print the explanation as JSON",
 }
+opt_since = {
+    "name": "since", "long": "since", "type": str, "default": "",
+    "help": "REV: explain the selection of `doit test --since REV`",
+}
 
 
 class Explain(DoitCmdBase):
     name = "explain"
     doc_purpose = "say what the next doit would do with each test file, and why (runs nothing)"
-    doc_usage = "[PATH ...] [--json]"
+    doc_usage = "[--json] [--since REV] [PATH ...]"
     doc_description = None
-    cmd_options = (opt_json,)
+    cmd_options = (opt_json, opt_since)
 
-    def _execute(self, as_json, pos_args=None):
+    def parse_execute(self, in_args):
+        # doit's option parser stops at the first path; `doit explain src/ --json` reads well too.
+        options, paths, words = [], [], iter(in_args)
+        for word in words:
+            if word.startswith("--since") and "=" not in word:
+                options += [word, next(words, "")]
+            elif word.startswith("-"):
+                options.append(word)
+            else:
+                paths.append(word)
+        return super().parse_execute(options + paths)
+
+    def _execute(self, as_json, since, pos_args=None):
         paths = list(pos_args or ())
-        if "--json" in paths:  # doit's option parser stops at the first path
-            paths.remove("--json")
-            as_json = True
         root = Path.cwd()  # doit has moved to the dodo.py folder: the project root
         config = load_config_for_doit(root)
         state = run_scout(root, config).state
-        plan = plan_tests(root, config, explain=True, state=state)
+        try:
+            plan = plan_tests(root, config, explain=True, state=state, since=since or None)
+        except RevisionError as err:
+            raise InvalidCommand(str(err)) from None
         explainer = ChangeExplainer(root, state, plan.inputs)
         wanted = [p.strip("/") for p in paths]
         decisions = [d for d in plan.decisions if not wanted or any(is_below(d.path, w) for w in wanted)]

@@ -10,6 +10,7 @@ from runner.execution import PytestMissing
 from runner.project_state import STATE_DIR, state_dir
 from runner.report import print_scout_summary, print_test_summary
 from runner.scout import run_scout
+from runner.since import RevisionError
 from runner.shared_cache import RunCounts, shared_cache
 from runner.testing import TestPlan, plan_tests, run_tests, write_last_run
 
@@ -63,13 +64,14 @@ class _TestGate:
 
     def _plan(self, options: dict) -> TestPlan:
         return plan_tests(self.root, self.config, run_all=bool(options.get("run_all")),
-                          shard=parse_shard(options["shard"]) if options.get("shard") else None)
+                          shard=parse_shard(options["shard"]) if options.get("shard") else None,
+                          since=options.get("since") or None)
 
     def nothing_to_run(self, task) -> bool:
         try:
             self.plan = self._plan(task.options)
-        except ValueError:
-            return False  # the action says what is wrong with --shard
+        except (ValueError, RevisionError):
+            return False  # the action says what is wrong
         if self.plan.selected:
             return False
         # doit will not call the action: the report of this run is written here.
@@ -79,14 +81,11 @@ class _TestGate:
         write_last_run(self.root, result, self._cache_counts())
         return True
 
-    def run(self, run_all: bool, shard: str) -> bool:
+    def run(self, run_all: bool, shard: str, since: str) -> bool:
         try:
-            plan = self.plan or self._plan({"run_all": run_all, "shard": shard})
+            plan = self.plan or self._plan({"run_all": run_all, "shard": shard, "since": since})
             result = run_tests(self.root, self.config, plan=plan)
-        except ValueError as err:
-            print(f"doit-scout: {err}")
-            return False
-        except PytestMissing as err:
+        except (ValueError, RevisionError, PytestMissing) as err:  # --shard, --since, no pytest
             print(f"doit-scout: {err}")
             return False
         print_test_summary(result, self._cache_counts())
@@ -105,6 +104,8 @@ def task_test():
         "params": [{"name": "run_all", "long": "all", "type": bool, "default": False,
                     "help": "run every test once, ignoring green records (forgets nothing)"},
                    {"name": "shard", "long": "shard", "type": str, "default": "",
-                    "help": "K/N: run only the K-th of N parts of the selection, balanced by durations"}],
+                    "help": "K/N: run only the K-th of N parts of the selection, balanced by durations"},
+                   {"name": "since", "long": "since", "type": str, "default": "",
+                    "help": "REV: only tests affected by changes since the merge base of REV and HEAD"}],
         "verbosity": 2,
     }

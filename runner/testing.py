@@ -21,6 +21,7 @@ from runner.forget import is_forgotten, remember
 from runner.project_state import CorruptState, atomic_write_json, state_dir
 from runner.records import RecordStore, load_durations, save_durations
 from runner.shared_cache import RunCounts, shared_cache
+from runner.since import ChangesSince, changes_since
 from runner.scout import run_scout
 from runner.scout_state import ScoutState, load_state
 
@@ -82,8 +83,9 @@ def current_state(root: Path, config: ScoutConfig) -> ScoutState:
 
 def plan_tests(
     root: Path, config: ScoutConfig, *, run_all: bool = False, explain: bool = False,
-    state: ScoutState | None = None, shard: tuple[int, int] | None = None,
+    state: ScoutState | None = None, shard: tuple[int, int] | None = None, since: str | None = None,
 ) -> TestPlan:
+    """RevisionError when `since` cannot be compared with."""
     started = time.perf_counter()
     state = state or current_state(root, config)
     inputs = fingerprint_tests(root, state, config)
@@ -97,9 +99,23 @@ def plan_tests(
         always_run=GlobSet.of(config.test.always_run),
         why_changed=ChangeExplainer(root, state, inputs).reasons if explain else lambda path: (),
     )
+    if since:
+        decisions = _keep_affected(decisions, changes_since(root, since, state, config))
     if shard is not None:
         decisions = _keep_shard(decisions, durations, *shard)
     return TestPlan(state, inputs, decisions, durations, time.perf_counter() - started, cache.take_warnings())
+
+
+def _keep_affected(decisions: list[TestDecision], changes: ChangesSince) -> list[TestDecision]:
+    """Unaffected tests do not run; affected ones run unless a green record matches them."""
+    reason = (f"a config file changed since {changes.revision}" if changes.everything
+              else f"affected by what changed since {changes.revision}")
+    return [
+        TestDecision(d.path, d.fingerprint, d.action, d.nodes, (reason, *d.reasons) if d.runs else d.reasons)
+        if d.path in changes.affected
+        else TestDecision(d.path, d.fingerprint, "skip", reasons=(f"not affected by changes since {changes.revision}",))
+        for d in decisions
+    ]
 
 
 def _keep_shard(decisions: list[TestDecision], durations: dict[str, float], index: int, count: int) -> list[TestDecision]:

@@ -1,0 +1,123 @@
+"""`--since REV`: the tests the difference between a git revision and the work tree can affect."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from analyzers.categories import Categorizer, Category
+from analyzers.graph import ProjectGraph, build_project_graph
+from analyzers.hashing import content_hash
+from analyzers.impact import affected_tests, nodes_of
+from analyzers.layout import detect_layout
+from analyzers.modules import locate_modules
+from runner.config import ScoutConfig
+from runner.environment import is_external
+from runner.parsing import parse_modules
+from runner.scout import GRAPH_CATEGORIES
+from runner.scout_state import FileEntry, ScoutState
+from runner.shared_cache import shared_cache
+
+
+class RevisionError(Exception):
+    """A revision that cannot be compared with, worded for the user."""
+
+
+@dataclass(frozen=True)
+class ChangesSince:
+    revision: str
+    base: str  # the merge base of the revision and HEAD
+    changed: frozenset[str]  # paths relative to the project root, deleted ones included
+    affected: frozenset[str]  # test file paths
+    everything: bool  # a config file changed: every test is affected
+
+
+def _git(root: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=root, capture_output=True, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise subprocess.CalledProcessError(result.returncode, args, result.stdout, result.stderr)
+    return result.stdout.decode("utf-8", "surrogateescape")
+
+
+def merge_base(root: Path, revision: str) -> str:
+    try:
+        _git(root, "rev-parse", "--show-toplevel")
+    except (OSError, subprocess.CalledProcessError):
+        raise RevisionError(f"--since {revision}: {root} is not inside a git repository") from None
+    try:
+        commit = _git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").strip()
+    except subprocess.CalledProcessError:
+        raise RevisionError(f"--since {revision}: git knows no revision {revision!r} (try git fetch, "
+                            "or check the branch name)") from None
+    try:
+        return _git(root, "merge-base", commit, "HEAD").strip()
+    except subprocess.CalledProcessError:
+        shallow = _git(root, "rev-parse", "--is-shallow-repository").strip() == "true"
+        if shallow:
+            raise RevisionError(
+                f"--since {revision}: this clone is shallow and lacks the merge base of {revision} and "
+                "HEAD; fetch more history (git fetch --unshallow, or fetch-depth: 0 in actions/checkout)"
+            ) from None
+        raise RevisionError(f"--since {revision}: {revision} and HEAD share no history") from None
+
+
+def changes_since(root: Path, revision: str, state: ScoutState, config: ScoutConfig) -> ChangesSince:
+    base = merge_base(root, revision)
+    diff = _git(root, "diff", "--name-only", "-z", "--no-renames", "--relative", base, "--", ".")
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z")
+    changed = frozenset(p for p in (diff + untracked).split("\0") if p)
+    tests = {p for p, e in state.files.items() if e.category is Category.TEST}
+    everything = any(p in state.files and state.files[p].category is Category.CONFIG for p in changed)
+    affected = tests if everything else affected_tests(state.graph, tests, nodes_of(state.graph, changed))
+    affected |= {p for p in changed if p in tests}
+    deleted = {p for p in changed if p not in state.files}
+    if deleted and not everything:
+        # A deleted or renamed module: the tests that imported it at the merge base are affected.
+        old, old_tests = graph_at(root, base, config)
+        affected |= affected_tests(old, old_tests, nodes_of(old, deleted)) & tests
+    return ChangesSince(revision, base, changed, frozenset(affected), everything)
+
+
+def graph_at(root: Path, commit: str, config: ScoutConfig) -> tuple[ProjectGraph, set[str]]:
+    """The import graph of the project at `commit` and its test files, from git's objects (nothing
+    is checked out; parse results come from the shared cache by content)."""
+    listing = _git(root, "ls-tree", "-r", "-z", commit, "--", ".")
+    blobs = {}
+    for entry in listing.split("\0"):
+        if not entry:
+            continue
+        meta, _, path = entry.partition("\t")
+        mode, kind, sha = meta.split()
+        if kind == "blob":
+            blobs[path] = sha
+    layout = detect_layout(blobs, packages=config.packages, test_dirs=config.test_dirs,
+                           source_roots=config.source_roots)
+    categorizer = Categorizer.from_config(layout, config.categories)
+    wanted = sorted(p for p in blobs if p.endswith(".py") and categorizer.categorize(p) in GRAPH_CATEGORIES)
+    sources = _read_blobs(root, [blobs[p] for p in wanted])
+    files = {p: FileEntry(content_hash(sources[blobs[p]]), categorizer.categorize(p)) for p in wanted}
+    by_path = {p: sources[blobs[p]] for p in wanted}
+    parses, _, _ = parse_modules(root, wanted, files, by_path, shared_cache(config), config.parse_workers, [])
+    test_paths = {p for p in wanted if files[p].category is Category.TEST}
+    graph = build_project_graph(
+        locate_modules(wanted, layout.source_roots).values(), parses, source_roots=layout.source_roots,
+        test_paths=test_paths, is_external=lru_cache(maxsize=None)(is_external),
+    )
+    return graph, test_paths
+
+
+def _read_blobs(root: Path, shas: list[str]) -> dict[str, bytes]:
+    if not shas:
+        return {}
+    out = subprocess.run(["git", "cat-file", "--batch"], cwd=root, input="\n".join(shas).encode() + b"\n",
+                         capture_output=True, check=True).stdout
+    blobs, at = {}, 0
+    while at < len(out):
+        header_end = out.index(b"\n", at)
+        sha, _, size = out[at:header_end].decode().split()
+        start = header_end + 1
+        blobs[sha] = out[start : start + int(size)]
+        at = start + int(size) + 1
+    return blobs
