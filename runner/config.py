@@ -101,7 +101,9 @@ def parse_config(table: Mapping[str, Any]) -> ScoutConfig:
     values: dict[str, Any] = {}
     for key in _FOLDER_LISTS:
         if key in table:
-            values[key] = tuple(p.strip("/") for p in _string_list(key, table[key]))
+            # "" and "." both name the project root (a source root in flat layouts).
+            folders = _string_list(key, table[key], allow_empty=True)
+            values[key] = tuple("" if p.strip("/") == "." else p.strip("/") for p in folders)
     if "exclude" in table:
         values["exclude"] = _string_list("exclude", table["exclude"])
     if "categories" in table:
@@ -187,9 +189,10 @@ def _categories(value: Any) -> dict[str, tuple[str, ...]]:
     return {name: _string_list(f"categories.{name}", globs) for name, globs in value.items()}
 
 
-def _string_list(key: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _bad(key, value, "a list of non-empty strings")
+def _string_list(key: str, value: Any, allow_empty: bool = False) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and (v or allow_empty) for v in value):
+        raise _bad(key, value, "a list of folders (\"\" is the project root)" if allow_empty
+                   else "a list of non-empty strings")
     return tuple(value)
 
 

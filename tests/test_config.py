@@ -30,7 +30,7 @@ def test_valid_table_is_read(tmp_path: Path):
 
 @pytest.mark.parametrize("table, words", [
     ({"pakages": ["a"]}, ["'pakages'", "packages, test_dirs"]),
-    ({"packages": "src"}, ["packages = 'src'", "a list of non-empty strings"]),
+    ({"packages": "src"}, ["packages = 'src'", "a list of folders"]),
     ({"exclude": [1]}, ["exclude = [1]", "a list of non-empty strings"]),
     ({"categories": {"sources": ["*.py"]}}, ["'categories.sources'", "source, test, conftest"]),
     ({"categories": ["docs"]}, ["categories = ['docs']", "a table mapping a category"]),
@@ -55,7 +55,7 @@ def test_doit_reports_bad_config_before_doing_any_work(project: Path):
     (project / "dodo.py").write_text("from runner.dodo import *\n")
     result = run_doit(project, "scout")
     assert result.returncode == 3, result.stdout + result.stderr
-    assert "[tool.scout] test_dirs = 'tests' is not allowed; expected a list of non-empty strings" in result.stderr
+    assert "[tool.scout] test_dirs = 'tests' is not allowed; expected a list of folders" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (project / ".scout" / "state.json").exists()
 

@@ -91,3 +91,17 @@ def test_shallow_clone_without_the_merge_base_says_to_fetch_more(todo_app: Path,
     git(shallow, "checkout", "-q", "feature")
     result = run_doit(shallow, "explain", "--since", "origin/main")
     assert result.returncode == 3 and "git fetch --unshallow" in result.stderr
+
+
+def test_revision_with_another_layout(todo_app: Path):
+    branch(todo_app)
+    (todo_app / "src").mkdir()
+    git(todo_app, "mv", "todo", "src/todo")
+    with open(todo_app / "pyproject.toml", "a") as f:
+        f.write('\n[tool.scout]\nsource_roots = ["src", ""]\n')
+    path = todo_app / "pyproject.toml"
+    path.write_text(path.read_text().replace('pythonpath = ["."]', 'pythonpath = ["src"]'))
+    git(todo_app, "commit", "-qam", "src layout")
+    explained = since(todo_app)
+    assert running(explained) == TODO_TESTS
+    assert doit_tests(todo_app, "test", "--since", "main")[1]["passed"] == 10
