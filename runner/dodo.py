@@ -11,6 +11,7 @@ from runner.project_state import STATE_DIR, state_dir
 from runner.report import print_scout_summary, print_test_summary
 from runner.scout import run_scout
 from runner.since import RevisionError
+from runner.verify import files_that_differ
 from runner.shared_cache import RunCounts, shared_cache
 from runner.testing import TestPlan, plan_tests, run_tests, write_last_run
 
@@ -37,8 +38,18 @@ def project_config() -> tuple[Path, ScoutConfig]:
     return root, load_config_for_doit(root)
 
 
-def _scout(root: Path, config: ScoutConfig) -> None:
-    print_scout_summary(run_scout(root, config), shared_cache(config).counts)
+def _scout(root: Path, config: ScoutConfig, verify: bool) -> bool:
+    run = run_scout(root, config)
+    print_scout_summary(run, shared_cache(config).counts)
+    if not verify:
+        return True
+    differing = files_that_differ(run.state, run_scout(root, config, from_scratch=True).state)
+    if differing:
+        print(f"scout --verify: the incremental state differs from a scout from scratch for: "
+              f"{', '.join(differing)}. `doit forget scout` rebuilds it.")
+        return False
+    print(f"scout --verify: the incremental state equals a scout from scratch ({len(run.state.files)} files)")
+    return True
 
 
 def task_scout():
@@ -48,6 +59,8 @@ def task_scout():
         "actions": [(_scout, (root, config))],
         "verbosity": 2,
         "uptodate": [False],  # cheap by design: finding out what changed is its job
+        "params": [{"name": "verify", "long": "verify", "type": bool, "default": False,
+                    "help": "also build the state from scratch and fail on any difference"}],
     }
 
 

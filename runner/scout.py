@@ -51,12 +51,14 @@ class ScoutRun:
     from_snapshot: bool = False  # graph and fingerprints came whole from the shared cache
 
 
-def run_scout(project_root: Path, config: ScoutConfig) -> ScoutRun:
+def run_scout(project_root: Path, config: ScoutConfig, *, from_scratch: bool = False) -> ScoutRun:
+    """With `from_scratch`, reuse nothing (no state, no cache reads) and save no state: the
+    reference that `doit scout --verify` compares the incremental state with."""
     started = time.perf_counter()
     root = project_root.resolve()
     folder = state_dir(root)
     warnings: list[str] = []
-    forgotten = is_forgotten(root, "scout")
+    forgotten = from_scratch or is_forgotten(root, "scout")
     try:
         previous = None if forgotten else load_state(folder)
     except CorruptState as err:
@@ -88,16 +90,16 @@ def run_scout(project_root: Path, config: ScoutConfig) -> ScoutRun:
         graph, fingerprints, parsed, cache_hits = _map_imports(
             cache, root, module_paths, files, hashed.sources, layout, changes, comparable, config, warnings,
             reuse=not forgotten)
-        if snapshot_key:
+        if snapshot_key and not from_scratch:
             cache.put_many(SCOUT_KIND, {snapshot_key: {"graph": graph_to_json(graph), "fingerprints": fingerprints}})
     warnings.extend(cache.take_warnings())
 
     state = ScoutState(inputs_key, files, hashed.records, graph, fingerprints)
     for path in graph.shadowed:
         warnings.append(f"{path} has the same module name as another file and is left out of the graph")
-    if previous is None or changes or hashed.read or previous.inputs_key != inputs_key:
+    if not from_scratch and (previous is None or changes or hashed.read or previous.inputs_key != inputs_key):
         save_state(folder, state)
-    if forgotten:
+    if forgotten and not from_scratch:
         remember(root, "scout")
     return ScoutRun(
         state=state, layout=layout, changes=changes, first_run=previous is None,

@@ -1,5 +1,6 @@
 """Real doit runs: the one-line dodo.py, the scout task and its summary."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -55,3 +56,15 @@ def test_two_doit_processes_at_once_both_finish_and_leave_a_sound_state(todo_app
     assert all(run.returncode == 0 for run in runs), outputs
     after = summary(run_doit(todo_app, "scout"))
     assert "17 modules" in after and "rebuilt from scratch" not in after and "nothing since the last scout" in after
+
+
+def test_scout_verify_compares_with_a_scout_from_scratch(todo_app: Path):
+    assert "equals a scout from scratch (22 files)" in summary(run_doit(todo_app, "scout", "--verify"))
+    state_file = todo_app / ".scout" / "state.json"
+    state = json.loads(state_file.read_text())
+    state["fingerprints"]["todo.dates"] = "0" * 32  # a state gone wrong, which the stat cache trusts
+    state["graph"]["edges"] = [e for e in state["graph"]["edges"] if e[0] != "todo.filters"]
+    state_file.write_text(json.dumps(state))
+    failed = run_doit(todo_app, "scout", "--verify")
+    assert failed.returncode == 1
+    assert "differs from a scout from scratch for: todo/dates.py, todo/filters.py." in failed.stdout
