@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.config import ScoutConfig, load_config_for_doit
 from analyzers.sharding import parse_shard
+from runner.config import ScoutConfig, load_config_for_doit
 from runner.execution import PytestMissing
 from runner.project_state import STATE_DIR, state_dir
 from runner.report import print_scout_summary, print_test_summary
 from runner.scout import run_scout
-from runner.since import RevisionError
-from runner.verify import files_that_differ
 from runner.shared_cache import RunCounts, shared_cache
+from runner.since import RevisionError
 from runner.testing import TestPlan, plan_tests, run_tests, write_last_run
+from runner.verify import files_that_differ
 
 __all__ = ["DOIT_CONFIG", "task_scout", "task_test"]
 
