@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from doit.cmd_base import DoitCmdBase
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from analyzers.layout import is_below
+from runner.audit import load_audit_log, next_audit
 from runner.config import load_config_for_doit
 from runner.explain import ChangeExplainer
 from runner.scout import run_scout
@@ -65,8 +67,9 @@ class Explain(DoitCmdBase):
             "reasons": list(d.reasons),
             "unfollowed_imports": explainer.unfollowed_imports(d.path),
         } for d in decisions]
+        audit = next_audit(load_audit_log(root), config.test, time.time())
         if as_json:
-            self.outstream.write(json.dumps({"tests": rows}, indent=2) + "\n")
+            self.outstream.write(json.dumps({"tests": rows, "next_audit": audit}, indent=2) + "\n")
             return 0
         table = Table("test file", "decision", "why")
         for row in rows:

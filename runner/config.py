@@ -32,6 +32,9 @@ class TestConfig:
     env: tuple[str, ...] = ()
     pytest_args: tuple[str, ...] = ()
     workers: int | None = None  # None: chosen from the selection's recorded durations
+    full_every: int | None = None  # every N-th run is an audit
+    full_after: float | None = None  # seconds since the last audit after which a run is one
+    audit_misses: str = "fail"  # or "warn"
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class ScoutConfig:
 
 _FOLDER_LISTS = ("packages", "test_dirs", "source_roots")
 ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers", "test", "cache_dir", "cache_max_size")
-TEST_KEYS = ("always_run", "data", "env", "pytest_args", "workers")
+TEST_KEYS = ("always_run", "data", "env", "pytest_args", "workers", "full_every", "full_after", "audit_misses")
 
 
 def load_config(project_root: Path) -> ScoutConfig:
@@ -175,7 +178,25 @@ def _test_config(table: Any) -> TestConfig:
         if workers != "auto" and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 0):
             raise _bad("test.workers", workers, '"auto", or a whole number of xdist workers (0: one process)')
         values["workers"] = None if workers == "auto" else workers
+    if "full_every" in table:
+        every = table["full_every"]
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise _bad("test.full_every", every, "a whole number of runs >= 1 (every N-th run runs every test)")
+        values["full_every"] = every
+    if "full_after" in table:
+        after = table["full_after"]
+        try:
+            if not isinstance(after, str):
+                raise ValueError(after)
+            values["full_after"] = parse_age(after)
+        except ValueError:
+            raise _bad("test.full_after", after, 'an age such as "24h" or "7d"') from None
+    if "audit_misses" in table:
+        if table["audit_misses"] not in ("fail", "warn"):
+            raise _bad("test.audit_misses", table["audit_misses"], '"fail" or "warn"')
+        values["audit_misses"] = table["audit_misses"]
     return TestConfig(**values)
+
 
 
 def _categories(value: Any) -> dict[str, tuple[str, ...]]:

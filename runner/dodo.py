@@ -78,7 +78,7 @@ class _TestGate:
     def _plan(self, options: dict) -> TestPlan:
         return plan_tests(self.root, self.config, run_all=bool(options.get("run_all")),
                           shard=parse_shard(options["shard"]) if options.get("shard") else None,
-                          since=options.get("since") or None)
+                          since=options.get("since") or None, audit=bool(options.get("audit")))
 
     def nothing_to_run(self, task) -> bool:
         try:
@@ -94,9 +94,9 @@ class _TestGate:
         write_last_run(self.root, result, self._cache_counts())
         return True
 
-    def run(self, run_all: bool, shard: str, since: str) -> bool:
+    def run(self, run_all: bool, shard: str, since: str, audit: bool) -> bool:
         try:
-            plan = self.plan or self._plan({"run_all": run_all, "shard": shard, "since": since})
+            plan = self.plan or self._plan({"run_all": run_all, "shard": shard, "since": since, "audit": audit})
             result = run_tests(self.root, self.config, plan=plan)
         except (ValueError, RevisionError, PytestMissing) as err:  # --shard, --since, no pytest
             print(f"doit-scout: {err}")
@@ -119,6 +119,8 @@ def task_test():
                    {"name": "shard", "long": "shard", "type": str, "default": "",
                     "help": "K/N: run only the K-th of N parts of the selection, balanced by durations"},
                    {"name": "since", "long": "since", "type": str, "default": "",
-                    "help": "REV: only tests affected by changes since the merge base of REV and HEAD"}],
+                    "help": "REV: only tests affected by changes since the merge base of REV and HEAD"},
+                   {"name": "audit", "long": "audit", "type": bool, "default": False,
+                    "help": "run every test and report any failure the incremental selection would have skipped"}],
         "verbosity": 2,
     }

@@ -18,7 +18,8 @@ SNAPSHOT_FILE = "last-tested.json"
 
 
 def save_snapshot(root: Path, state: ScoutState, inputs: "TestInputs") -> None:
-    """What the inputs were at a test run, so that the next explanation can say what changed."""
+    """What the inputs were when tests last ran, so that explanations (and audits) can say what
+    changed since."""
     atomic_write_json(state_dir(root) / SNAPSHOT_FILE, {
         "files": {p: e.digest for p, e in state.files.items()},
         "config_digest": inputs.config_digest,
@@ -27,7 +28,7 @@ def save_snapshot(root: Path, state: ScoutState, inputs: "TestInputs") -> None:
 
 
 class ChangeExplainer:
-    """Compares the current inputs with the snapshot the last test run left."""
+    """Compares the current inputs with the snapshot of the last run that ran tests."""
 
     def __init__(self, root: Path, state: ScoutState, inputs: "TestInputs") -> None:
         try:
@@ -42,6 +43,7 @@ class ChangeExplainer:
         self.environment_changed = snapshot.get("environment") != inputs.environment
         now = {p: e.digest for p, e in state.files.items()}
         changed_paths = {p for p in now if before.get(p) != now[p]} | (set(before) - set(now))
+        self.changed_paths = sorted(changed_paths) if before else []
         self.changed_config = sorted(
             p for p in changed_paths if p in now and state.files[p].category is Category.CONFIG)
         node_of = {path: node for node, path in state.graph.modules.items()}

@@ -13,6 +13,7 @@ from analyzers.categories import Category
 from analyzers.globs import GlobSet
 from analyzers.selection import TestDecision, select_tests
 from analyzers.sharding import shard_files
+from runner.audit import audit_due, load_audit_log, save_audit_log, selection_misses
 from runner.config import ScoutConfig
 from runner.environment import environment_key
 from runner.explain import ChangeExplainer, save_snapshot
@@ -49,6 +50,8 @@ class TestPlan:
     durations: dict[str, float]
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    # On an audit: what the incremental selection would have done, to compare outcomes with.
+    audit_of: list[TestDecision] | None = None
 
     @property
     def selected(self) -> list[TestDecision]:
@@ -84,6 +87,7 @@ def current_state(root: Path, config: ScoutConfig) -> ScoutState:
 def plan_tests(
     root: Path, config: ScoutConfig, *, run_all: bool = False, explain: bool = False,
     state: ScoutState | None = None, shard: tuple[int, int] | None = None, since: str | None = None,
+    audit: bool = False,
 ) -> TestPlan:
     """RevisionError when `since` cannot be compared with."""
     started = time.perf_counter()
@@ -94,16 +98,24 @@ def plan_tests(
     durations = load_durations(root)
     ignore = "forgotten: `doit forget` was run" if is_forgotten(root, "test") else (
         "--all: every test runs" if run_all else None)
+    always_run = GlobSet.of(config.test.always_run)
     decisions = select_tests(
-        inputs.fingerprints, records, ignore_records=ignore,
-        always_run=GlobSet.of(config.test.always_run),
+        inputs.fingerprints, records, ignore_records=ignore, always_run=always_run,
         why_changed=ChangeExplainer(root, state, inputs).reasons if explain else lambda path: (),
     )
+    audit_reason = "audit: doit test --audit" if audit else audit_due(
+        load_audit_log(root), config.test, time.time())
+    audit_of = None
+    if audit_reason:
+        audit_of = decisions if ignore is None else select_tests(
+            inputs.fingerprints, records, always_run=always_run)
+        decisions = select_tests(inputs.fingerprints, records, ignore_records=audit_reason, always_run=always_run)
     if since:
         decisions = _keep_affected(decisions, changes_since(root, since, state, config))
     if shard is not None:
         decisions = _keep_shard(decisions, durations, *shard)
-    return TestPlan(state, inputs, decisions, durations, time.perf_counter() - started, cache.take_warnings())
+    return TestPlan(state, inputs, decisions, durations, time.perf_counter() - started, cache.take_warnings(),
+                    audit_of)
 
 
 def _keep_affected(decisions: list[TestDecision], changes: ChangesSince) -> list[TestDecision]:
@@ -138,6 +150,9 @@ class TestRunResult:
     recorded_green: int
     stale_after_run: list[str]
     seconds: dict[str, float]
+    misses: dict[str, list[str]] = field(default_factory=dict)  # audit: path -> failing nodes
+    misses_fail: bool = True
+    changed_before_audit: list[str] = field(default_factory=list)  # files changed since the last run
 
     @property
     def failed_nodes(self) -> list[str]:
@@ -148,6 +163,8 @@ class TestRunResult:
 
     @property
     def ok(self) -> bool:
+        if self.misses and self.misses_fail:
+            return False
         return self.pytest is None or (
             self.pytest.exit_code in (0, 5) and not self.pytest.collection_errors)
 
@@ -157,7 +174,8 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     planned = time.perf_counter()
     selected = plan.selected
     if not selected:
-        save_snapshot(root, plan.state, plan.inputs)
+        # No snapshot either: explanations compare with the last run that ran tests.
+        _audit_log_after(root, plan, None)
         return TestRunResult(plan, None, 0, [], {"plan": plan.seconds})
     workers = config.test.workers
     if workers is None:
@@ -177,10 +195,31 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     save_durations(root, pytest_run.durations)
     if pytest_run.completed:
         remember(root, "test")
+    misses, changed = _audit_log_after(root, plan, pytest_run)
     save_snapshot(root, plan.state, plan.inputs)
     return TestRunResult(plan, pytest_run, green, stale, {
         "plan": plan.seconds, "pytest": ran - planned, "record": time.perf_counter() - ran,
-    })
+    }, misses, config.test.audit_misses == "fail", changed)
+
+
+def _audit_log_after(
+    root: Path, plan: TestPlan, run: PytestRun | None,
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Count the run; after a completed audit, log the selection misses (path -> failing nodes)
+    with the files changed since the last run."""
+    log = load_audit_log(root)
+    misses: dict[str, list[str]] = {}
+    changed: list[str] = []
+    if plan.audit_of is not None and run is not None and run.completed:
+        misses = selection_misses(plan.audit_of, run)
+        changed = ChangeExplainer(root, plan.state, plan.inputs).changed_paths
+        log.misses += [{"path": path, "nodes": nodes, "at": time.time(), "changed_since_last_run": changed}
+                       for path, nodes in misses.items()]
+        log.runs_since_audit, log.last_audit_at = 0, time.time()
+    else:
+        log.runs_since_audit += 1
+    save_audit_log(root, log)
+    return misses, changed
 
 
 def _record(store: RecordStore, selected: list[TestDecision], run: PytestRun, stale: set[str]) -> int:
@@ -219,6 +258,8 @@ def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
             "failed": result.failed_nodes,
             "passed": passed,
             "stale_after_run": result.stale_after_run,
+            "audit": plan.audit_of is not None,
+            "selection_misses": result.misses,
             "workers": 0 if result.pytest is None else result.pytest.workers,
             "exit_code": None if result.pytest is None else result.pytest.exit_code,
         },

@@ -134,3 +134,12 @@ def test_missing_pytest_is_a_clear_error(tmp_path: Path, monkeypatch):
                         lambda name, *a: None if name == "pytest" else real(name, *a))
     with pytest.raises(runner.execution.PytestMissing, match=r"pytest is not installed for .* -m pip install pytest"):
         runner.execution.run_pytest(tmp_path, [], workers=0)
+
+
+def test_audit_keys_are_checked():
+    config = parse_config({"test": {"full_every": 5, "full_after": "12h", "audit_misses": "warn"}}).test
+    assert (config.full_every, config.full_after, config.audit_misses) == (5, 43200.0, "warn")
+    for table, words in [({"full_every": 0}, "full_every = 0"), ({"full_after": 24}, "full_after = 24"),
+                         ({"full_after": "soon"}, "full_after = 'soon'"), ({"audit_misses": "ignore"}, '"fail" or "warn"')]:
+        with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
+            parse_config({"test": table})

@@ -1,0 +1,71 @@
+"""The safety valve: periodic full runs that check the incremental selection missed nothing."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analyzers.selection import TestDecision
+from runner.config import TestConfig
+from runner.execution import PytestRun
+from runner.project_state import CorruptState, atomic_write_json, read_json, state_dir
+
+AUDIT_FILE = "audit.json"
+
+
+@dataclass
+class AuditLog:
+    """`.scout/audit.json`: test runs since the last audit, when that was, and every miss found."""
+
+    runs_since_audit: int = 0
+    last_audit_at: float | None = None
+    misses: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_audit_log(root: Path) -> AuditLog:
+    try:
+        data = read_json(state_dir(root) / AUDIT_FILE)
+        return AuditLog(int(data["runs_since_audit"]), data["last_audit_at"], list(data["misses"]))
+    except (CorruptState, TypeError, KeyError, ValueError):
+        return AuditLog()  # none yet, or unreadable: count from here
+
+
+def save_audit_log(root: Path, log: AuditLog) -> None:
+    atomic_write_json(state_dir(root) / AUDIT_FILE, {
+        "runs_since_audit": log.runs_since_audit, "last_audit_at": log.last_audit_at, "misses": log.misses,
+    })
+
+
+def audit_due(log: AuditLog, config: TestConfig, now: float) -> str | None:
+    """Why this run must be an audit, if it must."""
+    if config.full_every is not None and log.runs_since_audit + 1 >= config.full_every:
+        return f"audit: every {config.full_every} runs ([tool.scout.test] full_every)"
+    if config.full_after is not None and (log.last_audit_at or 0) + config.full_after <= now:
+        return "audit: the last full run is older than [tool.scout.test] full_after"
+    return None
+
+
+def next_audit(log: AuditLog, config: TestConfig, now: float) -> dict[str, Any]:
+    """For `doit explain --json`: whether the next run is an audit, and when one is due."""
+    runs_until = None if config.full_every is None else max(0, config.full_every - 1 - log.runs_since_audit)
+    at = None if config.full_after is None else (log.last_audit_at or 0) + config.full_after
+    return {
+        "due": audit_due(log, config, now) is not None,
+        "runs_until": runs_until,
+        "at": None if at is None else time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(max(at, now))),
+        "last_audit_at": log.last_audit_at,
+    }
+
+
+def selection_misses(incremental: list[TestDecision], run: PytestRun) -> dict[str, list[str]]:
+    """Test files the incremental selection would have skipped but that fail: path -> failing nodes."""
+    failing: dict[str, list[str]] = {}
+    for node, outcome in run.outcomes.items():
+        if outcome == "failed":
+            failing.setdefault(node.split("::")[0], []).append(node)
+    for node in run.collection_errors:
+        failing.setdefault(node.split("::")[0], []).append(node)
+    skipped = {d.path for d in incremental if not d.runs}
+    return {path: sorted(nodes) for path, nodes in sorted(failing.items()) if path in skipped}
