@@ -112,10 +112,8 @@ def parse_config(table: Mapping[str, Any]) -> ScoutConfig:
     if "categories" in table:
         values["categories"] = _categories(table["categories"])
     if "parse_workers" in table:
-        workers = table["parse_workers"]
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
-            raise _bad("parse_workers", workers, "a whole number >= 0 (0 parses in this process)")
-        values["parse_workers"] = workers
+        values["parse_workers"] = _whole_number(
+            "parse_workers", table["parse_workers"], 0, "a whole number >= 0 (0 parses in this process)")
     if "test" in table:
         values["test"] = _test_config(table["test"])
     if "cache_dir" in table:
@@ -173,16 +171,12 @@ def _test_config(table: Any) -> TestConfig:
             raise _bad("test.data", data, 'a table mapping a data glob to a list of test globs, '
                                           'such as { "fixtures/**" = ["tests/integration/**"] }')
         values["data"] = {glob: _string_list(f"test.data.{glob!r}", tests) for glob, tests in data.items()}
-    if "workers" in table:
-        workers = table["workers"]
-        if workers != "auto" and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 0):
-            raise _bad("test.workers", workers, '"auto", or a whole number of xdist workers (0: one process)')
-        values["workers"] = None if workers == "auto" else workers
+    if "workers" in table and table["workers"] != "auto":
+        values["workers"] = _whole_number(
+            "test.workers", table["workers"], 0, '"auto", or a whole number of xdist workers (0: one process)')
     if "full_every" in table:
-        every = table["full_every"]
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise _bad("test.full_every", every, "a whole number of runs >= 1 (every N-th run runs every test)")
-        values["full_every"] = every
+        values["full_every"] = _whole_number(
+            "test.full_every", table["full_every"], 1, "a whole number of runs >= 1 (every N-th run runs every test)")
     if "full_after" in table:
         after = table["full_after"]
         try:
@@ -208,6 +202,12 @@ def _categories(value: Any) -> dict[str, tuple[str, ...]]:
             raise _bad(f"categories.{name}", value[name], f"a category name, one of: {', '.join(names)}",
                        what="key")
     return {name: _string_list(f"categories.{name}", globs) for name, globs in value.items()}
+
+
+def _whole_number(key: str, value: Any, minimum: int, allowed: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise _bad(key, value, allowed)
+    return value
 
 
 def _string_list(key: str, value: Any, allow_empty: bool = False) -> tuple[str, ...]:
