@@ -113,7 +113,8 @@ def test_state_caches_and_environments_are_not_changes(tmp_path: Path):
     (tmp_path / "env").mkdir()
     (tmp_path / "env" / "pyvenv.cfg").write_text("")
     for ignored in (".scout/state.json", ".git/index", "pkg/__pycache__/m.pyc", ".doit.db", "env/lib/x.py",
-                    "build/lib/x.py", ".venv/bin/python"):
+                    "build/lib/x.py", ".venv/bin/python", "pytest-cache-files-x1/README.md",
+                    ".pytest_cache/v/cache/nodeids"):
         assert not keep(watchfiles.Change.modified, str(tmp_path / ignored)), ignored
     assert keep(watchfiles.Change.modified, str(tmp_path / "pkg" / "core.py"))
 
