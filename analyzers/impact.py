@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Collection
 
+from analyzers.data_deps import DATA_PREFIX
 from analyzers.graph import ProjectGraph
 
 
@@ -25,4 +26,4 @@ def nodes_of(graph: ProjectGraph, paths: Collection[str]) -> set[str]:
     """The graph nodes (modules and data files) that stand for `paths`."""
     wanted = set(paths)
     nodes = {node for node, path in graph.modules.items() if path in wanted}
-    return nodes | {node for node in graph.data if node.partition(":")[2] in wanted}
+    return nodes | {node for node in graph.data if node.removeprefix(DATA_PREFIX) in wanted}

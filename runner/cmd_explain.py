@@ -14,7 +14,6 @@ from rich.table import Table
 from analyzers.layout import is_below
 from runner.audit import load_audit_log, next_audit
 from runner.config import load_config_for_doit
-from runner.explain import ChangeExplainer
 from runner.scout import run_scout
 from runner.since import RevisionError
 from runner.testing import plan_tests
@@ -57,7 +56,8 @@ class Explain(DoitCmdBase):
             plan = plan_tests(root, config, explain=True, state=state, since=since or None)
         except RevisionError as err:
             raise InvalidCommand(str(err)) from None
-        explainer = ChangeExplainer(root, state, plan.inputs)
+        explainer = plan.explainer
+        assert explainer is not None
         wanted = [p.strip("/") for p in paths]
         decisions = [d for d in plan.decisions if not wanted or any(is_below(d.path, w) for w in wanted)]
         rows = [{

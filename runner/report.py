@@ -95,9 +95,9 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
     for path, nodes in result.misses.items():
         console.print(
             f"[bold red]✗ SELECTION MISS: {path} fails ({', '.join(nodes)}) but the incremental selection "
-            "would have skipped it. No import chain in the graph reaches what changed since the last run "
-            f"({_listing(result.changed_before_audit) or 'no file'}): it depends on something the graph cannot see "
-            "(a file it reads, a dynamic import, a subprocess). Declare it in [tool.scout.test] data.[/]",
+            f"would have skipped it. Changed since tests last ran: {_listing(result.changed_before_audit) or 'no file'}. "
+            "Unless the test is flaky, it depends on something the graph cannot see (a file it reads, a "
+            "dynamic import, a subprocess): declare it in [tool.scout.test] data.[/]",
             soft_wrap=True)
     for path in result.stale_after_run:
         console.print(f"[yellow]! {path} changed while its tests ran: its results were not recorded[/]",

@@ -95,9 +95,10 @@ def graph_at(root: Path, commit: str, config: ScoutConfig) -> tuple[ProjectGraph
     layout = detect_layout(blobs, packages=config.packages, test_dirs=config.test_dirs,
                            source_roots=config.source_roots)
     categorizer = Categorizer.from_config(layout, config.categories)
-    wanted = sorted(p for p in blobs if p.endswith(".py") and categorizer.categorize(p) in GRAPH_CATEGORIES)
+    categories = {p: categorizer.categorize(p) for p in blobs if p.endswith(".py")}
+    wanted = sorted(p for p, category in categories.items() if category in GRAPH_CATEGORIES)
     sources = _read_blobs(root, [blobs[p] for p in wanted])
-    files = {p: FileEntry(content_hash(sources[blobs[p]]), categorizer.categorize(p)) for p in wanted}
+    files = {p: FileEntry(content_hash(sources[blobs[p]]), categories[p]) for p in wanted}
     by_path = {p: sources[blobs[p]] for p in wanted}
     parses, _, _ = parse_modules(root, wanted, files, by_path, shared_cache(config), config.parse_workers, [])
     test_paths = {p for p in wanted if files[p].category is Category.TEST}

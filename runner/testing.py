@@ -52,6 +52,7 @@ class TestPlan:
     warnings: list[str] = field(default_factory=list)
     # On an audit: what the incremental selection would have done, to compare outcomes with.
     audit_of: list[TestDecision] | None = None
+    explainer: ChangeExplainer | None = None  # when planned for `doit explain`
 
     @property
     def selected(self) -> list[TestDecision]:
@@ -99,9 +100,10 @@ def plan_tests(
     ignore = "forgotten: `doit forget` was run" if is_forgotten(root, "test") else (
         "--all: every test runs" if run_all else None)
     always_run = GlobSet.of(config.test.always_run)
+    explainer = ChangeExplainer(root, state, inputs) if explain else None
     decisions = select_tests(
         inputs.fingerprints, records, ignore_records=ignore, always_run=always_run,
-        why_changed=ChangeExplainer(root, state, inputs).reasons if explain else lambda path: (),
+        why_changed=explainer.reasons if explainer else lambda path: (),
     )
     audit_reason = "audit: doit test --audit" if audit else audit_due(
         load_audit_log(root), config.test, time.time())
@@ -115,7 +117,7 @@ def plan_tests(
     if shard is not None:
         decisions = _keep_shard(decisions, durations, *shard)
     return TestPlan(state, inputs, decisions, durations, time.perf_counter() - started, cache.take_warnings(),
-                    audit_of)
+                    audit_of, explainer)
 
 
 def _keep_affected(decisions: list[TestDecision], changes: ChangesSince) -> list[TestDecision]:
@@ -147,7 +149,6 @@ class TestRunResult:
 
     plan: TestPlan
     pytest: PytestRun | None
-    recorded_green: int
     stale_after_run: list[str]
     seconds: dict[str, float]
     misses: dict[str, list[str]] = field(default_factory=dict)  # audit: path -> failing nodes
@@ -176,7 +177,7 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     if not selected:
         # No snapshot either: explanations compare with the last run that ran tests.
         _audit_log_after(root, plan, None)
-        return TestRunResult(plan, None, 0, [], {"plan": plan.seconds})
+        return TestRunResult(plan, None, [], {"plan": plan.seconds})
     workers = config.test.workers
     if workers is None:
         workers = choose_workers(
@@ -191,13 +192,13 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     # Inputs are checked again: a file that changed while pytest ran keeps its tests stale.
     after = fingerprint_tests(root, run_scout(root, config).state, config)
     stale = sorted(d.path for d in selected if after.fingerprints.get(d.path) != d.fingerprint)
-    green = _record(RecordStore(shared_cache(config)), selected, pytest_run, set(stale))
+    _record(RecordStore(shared_cache(config)), selected, pytest_run, set(stale))
     save_durations(root, pytest_run.durations)
     if pytest_run.completed:
         remember(root, "test")
     misses, changed = _audit_log_after(root, plan, pytest_run)
     save_snapshot(root, plan.state, plan.inputs)
-    return TestRunResult(plan, pytest_run, green, stale, {
+    return TestRunResult(plan, pytest_run, stale, {
         "plan": plan.seconds, "pytest": ran - planned, "record": time.perf_counter() - ran,
     }, misses, config.test.audit_misses == "fail", changed)
 
@@ -222,13 +223,12 @@ def _audit_log_after(
     return misses, changed
 
 
-def _record(store: RecordStore, selected: list[TestDecision], run: PytestRun, stale: set[str]) -> int:
-    """Write what ran; returns how many nodes were recorded green. Nothing a failure, an error,
-    a crash or an interruption touched is recorded green."""
+def _record(store: RecordStore, selected: list[TestDecision], run: PytestRun, stale: set[str]) -> None:
+    """Write what ran. Nothing a failure, an error, a crash or an interruption touched is
+    recorded green."""
     by_file: dict[str, dict[str, str]] = {}
     for node, outcome in run.outcomes.items():
         by_file.setdefault(node.split("::")[0], {})[node] = outcome
-    green = 0
     for decision in selected:
         outcomes = by_file.get(decision.path, {})
         if decision.path in stale:
@@ -242,8 +242,6 @@ def _record(store: RecordStore, selected: list[TestDecision], run: PytestRun, st
             store.record_file(decision.fingerprint, decision.path, outcomes, complete=run.completed)
         else:
             store.record_nodes(decision.fingerprint, decision.path, outcomes)
-        green += sum(1 for o in outcomes.values() if o != "failed")
-    return green
 
 
 def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
