@@ -58,6 +58,18 @@ def not_ignored_by_git(root: Path, paths: list[str]) -> list[str]:
     return [p for p in paths if p not in ignored]
 
 
+def changes_project_files(root: Path, path: str, known: frozenset[str]) -> bool:
+    """Whether an event on `path` can change the project's files. An empty folder a tool creates
+    (pytest-benchmark's .benchmarks) cannot; a folder moved in with files, or one removed with files
+    the last run saw, can."""
+    full = root / path
+    if full.is_dir():
+        return any(child.is_file() for child in full.rglob("*"))
+    if full.exists() or full.is_symlink():
+        return True
+    return path in known or any(file.startswith(path + "/") for file in known)
+
+
 class Watch(Command):
     name = "watch"
     doc_purpose = "run tasks (default: the dodo.py's default tasks) now and again after every change"
@@ -76,7 +88,7 @@ class Watch(Command):
         watcher.start()
         runs = 1
         try:
-            self._run(root, tasks, runs, "start")
+            known = self._run(root, tasks, runs, "start")
             while True:
                 try:
                     changes = batches.get(timeout=0.5)
@@ -86,9 +98,10 @@ class Watch(Command):
                     changes |= batches.get()
                 changed = not_ignored_by_git(root, sorted(
                     {Path(p).relative_to(root).as_posix() for _, p in changes if Path(p).is_relative_to(root)}))
+                changed = [path for path in changed if changes_project_files(root, path, known)]
                 if changed:
                     runs += 1
-                    self._run(root, tasks, runs, _listing(changed))
+                    known = self._run(root, tasks, runs, _listing(changed))
         except KeyboardInterrupt:
             print("\nwatch: stopped", flush=True)
         finally:
@@ -96,15 +109,17 @@ class Watch(Command):
         return 0
 
     @staticmethod
-    def _run(root: Path, tasks: list[str], number: int, reason: str) -> None:
+    def _run(root: Path, tasks: list[str], number: int, reason: str) -> frozenset[str]:
+        """Runs doit once; returns the project's files as they are after the run."""
         if sys.stdout.isatty():
             print("\033[2J\033[H", end="")  # each run starts on a cleared screen
         print(f"watch: run {number} ({reason})", flush=True)
         code = subprocess.run([sys.executable, "-m", "doit", *tasks], cwd=root, stdin=subprocess.DEVNULL).returncode
-        files = sum(1 for path in list_project_files(root)[0] if (root / path).exists())
+        files = frozenset(path for path in list_project_files(root)[0] if (root / path).exists())
         verdict = "ok" if code == 0 else f"failed (exit {code})"
-        print(f"watch: watching {files} files · last run {verdict} at {time.strftime('%H:%M:%S')} · "
+        print(f"watch: watching {len(files)} files · last run {verdict} at {time.strftime('%H:%M:%S')} · "
               "Ctrl-C stops", flush=True)
+        return files
 
 
 def _watch(root: Path, batches: queue.Queue, stop: threading.Event) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import watchfiles
 
-from runner.cmd_watch import ProjectChangeFilter
+from runner.cmd_watch import ProjectChangeFilter, changes_project_files
 
 
 class Watcher:
@@ -65,6 +65,7 @@ def test_runs_at_start_and_after_each_save_and_stops_cleanly(todo_app: Path, wat
     w = watcher()
     w.wait_for(r"^watch: run 1 \(start\)")
     w.wait_for(r"^watch: watching \d+ files · last run ok")
+    (todo_app / "tool-output").mkdir()  # an empty folder, as pytest-benchmark makes: not a change
     cli = todo_app / "todo" / "cli.py"
     cli.write_text(cli.read_text() + "\n# saved\n")
     w.wait_for(r"^watch: run 2 \(todo/cli\.py\)")
@@ -117,6 +118,21 @@ def test_state_caches_and_environments_are_not_changes(tmp_path: Path):
                     ".pytest_cache/v/cache/nodeids"):
         assert not keep(watchfiles.Change.modified, str(tmp_path / ignored)), ignored
     assert keep(watchfiles.Change.modified, str(tmp_path / "pkg" / "core.py"))
+
+
+def test_only_events_that_can_change_the_project_files_count(tmp_path: Path):
+    (tmp_path / "empty" / "nested").mkdir(parents=True)
+    (tmp_path / "moved_in").mkdir()
+    (tmp_path / "moved_in" / "m.py").write_text("")
+    os.mkfifo(tmp_path / "pipe.py")
+    known = frozenset({"pkg/gone.py", "old/sub/x.py"})
+    assert not changes_project_files(tmp_path, "empty", known)
+    assert not changes_project_files(tmp_path, "tmp-file-made-and-removed", known)
+    assert changes_project_files(tmp_path, "moved_in", known)
+    assert changes_project_files(tmp_path, "pipe.py", known)
+    assert changes_project_files(tmp_path, "pkg/gone.py", known)
+    assert changes_project_files(tmp_path, "old", known)
+    assert not changes_project_files(tmp_path, "ol", known)
 
 
 def test_a_folder_deleted_while_watching(todo_app: Path, watcher):
