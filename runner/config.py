@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import sys
+from graphlib import CycleError, TopologicalSorter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -16,6 +19,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 from doit.exceptions import InvalidDodoFile
 
 from analyzers.categories import Category
+from analyzers.steps import PLACEHOLDERS, SCOPES, placeholders_in
 
 
 class ConfigError(Exception):
@@ -35,6 +39,26 @@ class TestConfig:
     full_every: int | None = None  # every N-th run is an audit
     full_after: float | None = None  # seconds since the last audit after which a run is one
     audit_misses: str = "fail"  # or "warn"
+    after: tuple[str, ...] = ()  # build steps that must run before the tests
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """`[tool.scout.steps.<name>]`: a command run over the step's stale units (see analyzers.steps).
+    `inputs` None means the source .py files; `batch` None means all stale units in one invocation;
+    `env` is set for the command and counts in its fingerprint."""
+
+    name: str
+    command: tuple[str, ...]
+    scope: str = "files"
+    inputs: tuple[str, ...] | None = None
+    batch: int | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    after: tuple[str, ...] = ()
+
+    @property
+    def task(self) -> str:
+        return f"build:{self.name}"
 
 
 @dataclass(frozen=True)
@@ -50,11 +74,16 @@ class ScoutConfig:
     test: TestConfig = field(default_factory=TestConfig)
     cache_dir: str | None = None
     cache_max_bytes: int = 2 * 1024**3
+    steps: tuple[StepConfig, ...] = ()
 
 
 _FOLDER_LISTS = ("packages", "test_dirs", "source_roots")
-ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers", "test", "cache_dir", "cache_max_size")
-TEST_KEYS = ("always_run", "data", "env", "pytest_args", "workers", "full_every", "full_after", "audit_misses")
+ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers", "test", "cache_dir", "cache_max_size",
+                "steps")
+TEST_KEYS = ("always_run", "data", "env", "pytest_args", "workers", "full_every", "full_after", "audit_misses",
+             "after")
+STEP_KEYS = ("command", "scope", "inputs", "batch", "env", "after")
+STEP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 def load_config(project_root: Path) -> ScoutConfig:
@@ -125,7 +154,11 @@ def parse_config(table: Mapping[str, Any]) -> ScoutConfig:
             values["cache_max_bytes"] = parse_size(table["cache_max_size"])
         except ValueError:
             raise _bad("cache_max_size", table["cache_max_size"], 'a size such as "500MB" or "2GB"') from None
-    return ScoutConfig(**values)
+    if "steps" in table:
+        values["steps"] = _steps(table["steps"])
+    config = ScoutConfig(**values)
+    _check_order(config)
+    return config
 
 
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
@@ -162,7 +195,7 @@ def _test_config(table: Any) -> TestConfig:
             f"[tool.scout.test] has unknown key {unknown[0]!r}; allowed keys are: {', '.join(TEST_KEYS)}"
         )
     values: dict[str, Any] = {}
-    for key in ("always_run", "env", "pytest_args"):
+    for key in ("always_run", "env", "pytest_args", "after"):
         if key in table:
             values[key] = _string_list(f"test.{key}", table[key])
     if "data" in table:
@@ -191,6 +224,84 @@ def _test_config(table: Any) -> TestConfig:
         values["audit_misses"] = table["audit_misses"]
     return TestConfig(**values)
 
+
+def _steps(table: Any) -> tuple[StepConfig, ...]:
+    if not isinstance(table, dict):
+        raise _bad("steps", table, 'a table of steps, such as [tool.scout.steps.lint] command = "ruff check {files}"')
+    return tuple(_step(name, value) for name, value in table.items())
+
+
+def _step(name: str, table: Any) -> StepConfig:
+    key = f"steps.{name}"
+    if not STEP_NAME.match(name):
+        raise _bad(key, table, "a step name of letters, digits, '_', '-' and '.'", what="key")
+    if not isinstance(table, dict):
+        raise _bad(key, table, f"a table with the keys {', '.join(STEP_KEYS)}")
+    unknown = sorted(set(table) - set(STEP_KEYS))
+    if unknown:
+        raise ConfigError(f"[tool.scout.{key}] has unknown key {unknown[0]!r}; allowed keys are: {', '.join(STEP_KEYS)}")
+    if "command" not in table:
+        raise ConfigError(f"[tool.scout.{key}] needs a command, such as command = [\"ruff\", \"check\", \"{{files}}\"]")
+    values: dict[str, Any] = {"command": _command(f"{key}.command", table["command"])}
+    if "scope" in table:
+        if table["scope"] not in SCOPES:
+            raise _bad(f"{key}.scope", table["scope"], " or ".join(f'"{s}"' for s in SCOPES) +
+                       " (files: each file alone; dependents: each module with what it imports; all: one unit)")
+        values["scope"] = table["scope"]
+    if "inputs" in table:
+        values["inputs"] = _string_list(f"{key}.inputs", table["inputs"])
+    if "batch" in table:
+        values["batch"] = _whole_number(f"{key}.batch", table["batch"], 1, "a whole number >= 1 of units per invocation")
+    if "env" in table:
+        env = table["env"]
+        if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+            raise _bad(f"{key}.env", env, 'a table of environment variables for the command, such as { NO_COLOR = "1" }')
+        values["env"] = dict(env)
+    if "after" in table:
+        values["after"] = _string_list(f"{key}.after", table["after"])
+    return StepConfig(name, **values)
+
+
+def _command(key: str, value: Any) -> tuple[str, ...]:
+    try:
+        command = shlex.split(value) if isinstance(value, str) else value
+    except ValueError as err:
+        raise _bad(key, value, f"a command line shlex can split ({err})") from None
+    if not isinstance(command, list) or not command or not all(isinstance(a, str) and a for a in command):
+        raise _bad(key, value, 'a non-empty list of arguments or a string, such as "ruff check {files}"')
+    for argument in command:
+        try:
+            names = placeholders_in(argument)
+        except ValueError:
+            raise _bad(key, value, "balanced braces: {files} and {modules} are placeholders, "
+                                   "{{ and }} stand for literal braces") from None
+        unknown = [n for n in names if n not in PLACEHOLDERS]
+        if unknown:
+            raise _bad(key, value, f"only the placeholders {', '.join('{' + p + '}' for p in PLACEHOLDERS)}; "
+                                   f"{{{unknown[0]}}} is unknown (write {{{{ and }}}} for literal braces)")
+    return tuple(command)
+
+
+def _check_order(config: ScoutConfig) -> None:
+    """Every `after` names a step (or, for a step, "test"), and the order has no cycle."""
+    names = {step.name for step in config.steps}
+    order: dict[str, tuple[str, ...]] = {"test": config.test.after}
+    for step in config.steps:
+        order[step.name] = step.after
+    for owner, after in order.items():
+        allowed = names | ({"test"} if owner != "test" else set())
+        key = "test.after" if owner == "test" else f"steps.{owner}.after"
+        what = "names of declared steps" + (' or "test"' if owner != "test" else "")
+        for name in after:
+            if name not in allowed:
+                declared = ", ".join(sorted(names)) or "no steps"
+                raise _bad(key, list(after), f"{what}; {name!r} is none (declared: {declared})")
+    try:
+        tuple(TopologicalSorter(order).static_order())
+    except CycleError as err:
+        cycle = " waits for ".join(reversed(err.args[1]))
+        raise ConfigError(f"[tool.scout] the `after` lists make a cycle: {cycle}; remove one of these "
+                          "so that each step can run after the ones it waits for") from None
 
 
 def _categories(value: Any) -> dict[str, tuple[str, ...]]:

@@ -5,17 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from analyzers.sharding import parse_shard
-from runner.config import ScoutConfig, load_config_for_doit
+from runner.config import ScoutConfig, StepConfig, load_config_for_doit
 from runner.execution import PytestMissing
-from runner.project_state import STATE_DIR, state_dir
-from runner.report import print_scout_summary, print_test_summary
+from runner.project_state import STATE_DIR, last_run, state_dir, update_last_run
+from runner.report import print_scout_summary, print_step_summary, print_test_summary
 from runner.scout import run_scout
 from runner.shared_cache import RunCounts, shared_cache
 from runner.since import RevisionError
-from runner.testing import TestPlan, plan_tests, run_tests, write_last_run
+from runner.steps import StepError, StepPlan, StepRunResult, plan_step, run_step
+from runner.testing import TestPlan, current_state, plan_tests, run_tests, write_last_run
 from runner.verify import files_that_differ
 
-__all__ = ["DOIT_CONFIG", "task_scout", "task_test"]
+__all__ = ["DOIT_CONFIG", "task_scout", "task_build", "task_test"]
 
 
 def _doit_config() -> dict:
@@ -23,7 +24,7 @@ def _doit_config() -> dict:
     # sqlite3 is the backend that survives two doit processes at once (json and dbm lose writes).
     state_dir(Path.cwd())
     return {
-        "default_tasks": ["scout", "test"],
+        "default_tasks": ["scout", "build", "test"],
         "backend": "sqlite3",
         "dep_file": f"{STATE_DIR}/doit-deps.sqlite",
     }
@@ -62,6 +63,57 @@ def task_scout():
         "params": [{"name": "verify", "long": "verify", "type": bool, "default": False,
                     "help": "also build the state from scratch and fail on any difference"}],
     }
+
+
+class _StepGate:
+    """doit's up-to-date check and the step's action share one plan, as for the tests."""
+
+    def __init__(self, root: Path, config: ScoutConfig, step: StepConfig) -> None:
+        self.root, self.config, self.step = root, config, step
+        self.plan: StepPlan | None = None
+
+    def _plan(self) -> StepPlan:
+        return plan_step(self.root, self.config, self.step, current_state(self.root, self.config))
+
+    def nothing_to_run(self) -> bool:
+        try:
+            self.plan = self._plan()
+        except StepError:
+            return False  # the action says what is wrong
+        if self.plan.stale:
+            return False
+        self._report(StepRunResult(self.plan))  # doit will not call the action
+        return True
+
+    def run(self) -> bool:
+        try:
+            result = run_step(self.root, self.config, self.plan or self._plan())
+        except StepError as err:
+            print(f"doit-scout: {err}")
+            return False
+        print_step_summary(result)
+        self._report(result)
+        return result.ok
+
+    def _report(self, result: StepRunResult) -> None:
+        steps = last_run(self.root).get("steps", {})
+        update_last_run(self.root, {"steps": {**steps, self.step.name: result.as_json()}})
+
+
+def task_build():
+    """Run the project's build steps ([tool.scout.steps]) over what changed since they passed."""
+    root, config = project_config()
+    yield {"basename": "build", "name": None, "doc": task_build.__doc__}
+    for step in config.steps:
+        gate = _StepGate(root, config, step)
+        yield {
+            "name": step.name,
+            "doc": f"{step.scope}: {' '.join(step.command)}",
+            "actions": [gate.run],
+            "task_dep": ["scout", *(name if name == "test" else f"build:{name}" for name in step.after)],
+            "uptodate": [gate.nothing_to_run],
+            "verbosity": 2,
+        }
 
 
 class _TestGate:
@@ -112,7 +164,7 @@ def task_test():
     gate = _TestGate(root, config)
     return {
         "actions": [gate.run],
-        "task_dep": ["scout"],
+        "task_dep": ["scout", *(f"build:{name}" for name in config.test.after)],
         "uptodate": [gate.nothing_to_run],
         "params": [{"name": "run_all", "long": "all", "type": bool, "default": False,
                     "help": "run every test once, ignoring green records (forgets nothing)"},

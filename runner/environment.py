@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import importlib.util
 import os
 import platform
+import shutil
 import sys
 from typing import Sequence
 from pathlib import Path
@@ -71,3 +74,50 @@ def installed_distributions(root: Path) -> list[str]:
             continue
         found.update(n for n in names if n.endswith((".dist-info", ".egg-info")))
     return sorted(found)
+
+
+class ProgramMissing(Exception):
+    """A command's program (or `python -m` module) is not installed."""
+
+
+# A command starting with one of these runs with the interpreter doit runs in, as the tests do.
+PYTHON_NAMES = frozenset({"python", "python3", f"python3.{sys.version_info.minor}"})
+
+
+def runnable(command: Sequence[str]) -> list[str]:
+    return [sys.executable, *command[1:]] if command[0] in PYTHON_NAMES else list(command)
+
+
+@functools.lru_cache(maxsize=None)
+def tool_identity(command: tuple[str, ...]) -> str:
+    """What a command's verdict depends on besides its inputs: the installed distribution and
+    version of its program (or of its `python -m` module), else the program's own bytes.
+    ProgramMissing when there is no such program."""
+    argv = runnable(command)
+    if argv[0] == sys.executable and not (len(argv) > 2 and argv[1] == "-m"):
+        return f"python {sys.version}"  # a script: its file is among the step's inputs
+    if argv[0] == sys.executable:
+        top = argv[2].split(".")[0]
+        if importlib.util.find_spec(top) is None:
+            raise ProgramMissing(f"the module {argv[2]!r} is not installed in {sys.executable}")
+        dists = sorted(set(importlib.metadata.packages_distributions().get(top, ())))
+        return "; ".join(f"{d} {importlib.metadata.version(d)}" for d in dists) or f"python {sys.version}"
+    found = shutil.which(argv[0])
+    if found is None:
+        raise ProgramMissing(f"the program {argv[0]!r} is not installed (not found on PATH)")
+    return _distribution_of(Path(found).name) or xxhash.xxh3_128_hexdigest(Path(found).read_bytes())
+
+
+def _distribution_of(program: str) -> str | None:
+    """The installed distribution that provides the script `program`: by its entry points, or
+    (for binaries such as ruff's) by the files it installed."""
+    distributions = list(importlib.metadata.distributions())
+    for dist in distributions:
+        if any(ep.name == program and ep.group in ("console_scripts", "gui_scripts") for ep in dist.entry_points):
+            return f"{dist.metadata['Name']} {dist.version}"
+    installed_as = (f"/bin/{program},", f"\\Scripts\\{program}.exe,", f"/Scripts/{program}.exe,")
+    for dist in distributions:
+        record = dist.read_text("RECORD") or ""  # the file list, read as text: parsing it costs 10x
+        if any(name in record for name in installed_as):
+            return f"{dist.metadata['Name']} {dist.version}"
+    return None

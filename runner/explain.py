@@ -1,52 +1,56 @@
-"""Why a test file runs: what changed among its inputs since the last test run."""
+"""Why a test file or a build step unit runs: what changed among its inputs since the last run
+that ran it."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from analyzers.categories import Category
 from analyzers.data_deps import DATA_PREFIX, data_node
 from analyzers.graph import MISSING_PREFIX
 from runner.project_state import CorruptState, atomic_write_json, read_json, state_dir
 from runner.scout_state import ScoutState
-
-if TYPE_CHECKING:
-    from runner.testing import TestInputs
-
 SNAPSHOT_FILE = "last-tested.json"
 
 
-def save_snapshot(root: Path, state: ScoutState, inputs: "TestInputs") -> None:
-    """What the inputs were when tests last ran, so that explanations (and audits) can say what
-    changed since."""
-    atomic_write_json(state_dir(root) / SNAPSHOT_FILE, {
+def step_snapshot_file(step: str) -> str:
+    return f"last-built-{step}.json"
+
+
+def save_snapshot(
+    root: Path, state: ScoutState, config_digest: str, environment: str, name: str = SNAPSHOT_FILE,
+) -> None:
+    """What the inputs were when tests (or a step) last ran, so that explanations (and audits) can
+    say what changed since."""
+    atomic_write_json(state_dir(root) / name, {
         "files": {p: e.digest for p, e in state.files.items()},
-        "config_digest": inputs.config_digest,
-        "environment": inputs.environment,
+        "config_digest": config_digest,
+        "environment": environment,
     })
 
 
 class ChangeExplainer:
-    """Compares the current inputs with the snapshot of the last run that ran tests."""
+    """Compares the current inputs with the snapshot of the last run that ran tests (or a step)."""
 
-    def __init__(self, root: Path, state: ScoutState, inputs: "TestInputs") -> None:
+    def __init__(
+        self, root: Path, state: ScoutState, config_digest: str, environment: str, name: str = SNAPSHOT_FILE,
+    ) -> None:
         try:
-            snapshot = read_json(state_dir(root) / SNAPSHOT_FILE) or {}
+            snapshot = read_json(state_dir(root) / name) or {}
         except CorruptState:
             snapshot = {}
         self.state = state
         before: dict[str, str] = snapshot.get("files", {})
         self.has_snapshot = bool(before)
         self.tested_before = set(before)
-        self.config_changed = snapshot.get("config_digest") != inputs.config_digest
-        self.environment_changed = snapshot.get("environment") != inputs.environment
+        self.config_changed = snapshot.get("config_digest") != config_digest
+        self.environment_changed = snapshot.get("environment") != environment
         now = {p: e.digest for p, e in state.files.items()}
         changed_paths = {p for p in now if before.get(p) != now[p]} | (set(before) - set(now))
         self.changed_paths = sorted(changed_paths) if before else []
         self.changed_config = sorted(
             p for p in changed_paths if p in now and state.files[p].category is Category.CONFIG)
-        node_of = {path: node for node, path in state.graph.modules.items()}
+        node_of = state.module_of()
         self.changed_nodes = {node_of[p] for p in changed_paths if p in node_of}
         self.changed_nodes |= {data_node(p) for p in changed_paths} & state.graph.data
         self.changed_nodes |= set(state.graph.missing)
@@ -68,20 +72,24 @@ class ChangeExplainer:
             return ["no test run recorded yet"]
         if path not in self.tested_before:
             return ["new test file"]
-        reasons = []
-        if self.config_changed:
-            reasons.append(f"config changed: {', '.join(self.changed_config) or 'a config file was removed'}")
+        reasons = self.config_reason()
         if self.environment_changed:
             reasons.append("environment changed (Python, platform, installed packages, pytest arguments "
                            "or declared environment variables)")
+        return reasons + self.changes_reaching(path, "test file changed")
+
+    def config_reason(self) -> list[str]:
+        if not self.config_changed:
+            return []
+        return [f"config changed: {', '.join(self.changed_config) or 'a config file was removed'}"]
+
+    def changes_reaching(self, path: str, own_change: str) -> list[str]:
+        """What changed in the import closure of the module at `path`, with import chains."""
         node = self._node_of(path)
         graph = self.state.import_graph
         upstream = graph.find_upstream_modules(node) if node in graph.modules else set()
-        if node in self.changed_nodes:
-            reasons.append("test file changed")
-        for changed in sorted(upstream & self.changed_nodes):
-            reasons.append(self._describe(node, changed))
-        return reasons
+        reasons = [own_change] if node in self.changed_nodes else []
+        return reasons + [self._describe(node, changed) for changed in sorted(upstream & self.changed_nodes)]
 
     def _describe(self, test_node: str, changed: str) -> str:
         if changed.startswith(DATA_PREFIX):

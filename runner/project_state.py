@@ -53,3 +53,20 @@ def read_json(path: Path) -> Any | None:
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise CorruptState(f"{path}: {err}") from err
+
+
+LAST_RUN_FILE = "last-run.json"
+
+
+def last_run(project_root: Path) -> dict[str, Any]:
+    """`.scout/last-run.json`, the report of the last run for machines ({} when unreadable)."""
+    try:
+        data = read_json(state_dir(project_root) / LAST_RUN_FILE)
+    except CorruptState:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def update_last_run(project_root: Path, sections: dict[str, Any]) -> None:
+    """Replace some top-level sections of the last run's report, keeping the others."""
+    atomic_write_json(state_dir(project_root) / LAST_RUN_FILE, {**last_run(project_root), **sections})

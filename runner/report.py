@@ -12,6 +12,7 @@ from runner.scout import ScoutRun
 from runner.shared_cache import RunCounts
 
 if TYPE_CHECKING:
+    from runner.steps import StepRunResult
     from runner.testing import TestRunResult
 
 MAX_LISTED = 5
@@ -104,3 +105,25 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
                       soft_wrap=True)
     for warning in plan.warnings:
         console.print(f"[yellow]! {warning}[/]", soft_wrap=True)
+
+
+def print_step_summary(result: "StepRunResult", console: Console | None = None) -> None:
+    console = console or Console(highlight=False)
+    step = result.plan.step
+    counts = result.as_json()
+    invocations = len(result.invocations)
+    line = (f"{step.name}: {counts['stale']} of {counts['units']} units stale · ran {counts['ran']} in {invocations} "
+            f"invocation{'s' * (invocations != 1)} · {counts['failed']} failed · {result.seconds:.2f} s")
+    console.print(f"[bold]{'build':<11}[/]{line}", soft_wrap=True)
+    for failed in result.failed:
+        console.print(f"[red]✗ {step.task}: {' '.join(failed.argv)} exited with {failed.exit_code}[/]", soft_wrap=True)
+        console.print(failed.output.rstrip(), markup=False, soft_wrap=True)
+        if not failed.names_its_files():
+            console.print(
+                f"[red]✗ {step.task}: its output names none of its {len(failed.units)} units, so the command "
+                f"itself failed rather than a file: check the command and the tool's configuration "
+                f"([tool.scout.steps.{step.name}]). Nothing was recorded green.[/]", soft_wrap=True)
+    unrecorded = counts["ran"] - counts["failed"] - result.recorded
+    if unrecorded > 0:
+        console.print(f"[yellow]! {unrecorded} units changed while {step.task} ran (a formatter, or a "
+                      "save): they stay stale and run again next time[/]", soft_wrap=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import grimp
+import xxhash
 
 from analyzers.categories import Category
 from analyzers.data_deps import is_data
@@ -45,6 +46,18 @@ class ScoutState:
 
     def digests(self) -> dict[str, str]:
         return {path: entry.digest for path, entry in self.files.items()}
+
+    def config_digest(self) -> str:
+        """One digest of every config file: a change to any of them can change any verdict."""
+        hasher = xxhash.xxh3_128()
+        for path, entry in sorted(self.files.items()):
+            if entry.category is Category.CONFIG:
+                hasher.update(f"{path}\0{entry.digest}\0".encode())
+        return hasher.hexdigest()
+
+    def module_of(self) -> dict[str, str]:
+        """Path -> module name, for the files that are modules."""
+        return {path: node for node, path in self.graph.modules.items()}
 
     def facts(self) -> dict[str, Any]:
         """Everything the Scout phase concludes about the project, without the stat cache:

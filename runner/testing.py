@@ -19,14 +19,12 @@ from runner.environment import environment_key
 from runner.explain import ChangeExplainer, save_snapshot
 from runner.execution import PytestRun, choose_workers, estimate_seconds, run_pytest, xdist_available
 from runner.forget import is_forgotten, remember
-from runner.project_state import CorruptState, atomic_write_json, state_dir
+from runner.project_state import CorruptState, state_dir, update_last_run
 from runner.records import RecordStore, load_durations, save_durations
 from runner.shared_cache import RunCounts, shared_cache
 from runner.since import ChangesSince, changes_since
 from runner.scout import run_scout
 from runner.scout_state import ScoutState, load_state
-
-LAST_RUN_FILE = "last-run.json"
 
 
 @dataclass
@@ -62,11 +60,7 @@ class TestPlan:
 def fingerprint_tests(root: Path, state: ScoutState, config: ScoutConfig) -> TestInputs:
     """A test file's fingerprint combines its graph fingerprint (its bytes, its import closure,
     conftest chain and data files) with every config file and the environment key."""
-    config_hasher = xxhash.xxh3_128()
-    for path, entry in sorted(state.files.items()):
-        if entry.category is Category.CONFIG:
-            config_hasher.update(f"{path}\0{entry.digest}\0".encode())
-    config_digest = config_hasher.hexdigest()
+    config_digest = state.config_digest()
     environment = environment_key(root, config.test.pytest_args, config.test.env)
     fingerprints = {}
     for node, path in state.graph.modules.items():
@@ -100,7 +94,7 @@ def plan_tests(
     ignore = "forgotten: `doit forget` was run" if is_forgotten(root, "test") else (
         "--all: every test runs" if run_all else None)
     always_run = GlobSet.of(config.test.always_run)
-    explainer = ChangeExplainer(root, state, inputs) if explain else None
+    explainer = ChangeExplainer(root, state, inputs.config_digest, inputs.environment) if explain else None
     decisions = select_tests(
         inputs.fingerprints, records, ignore_records=ignore, always_run=always_run,
         why_changed=explainer.reasons if explainer else lambda path: (),
@@ -197,7 +191,7 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     if pytest_run.completed:
         remember(root, "test")
     misses, changed = _audit_log_after(root, plan, pytest_run)
-    save_snapshot(root, plan.state, plan.inputs)
+    save_snapshot(root, plan.state, plan.inputs.config_digest, plan.inputs.environment)
     return TestRunResult(plan, pytest_run, stale, {
         "plan": plan.seconds, "pytest": ran - planned, "record": time.perf_counter() - ran,
     }, misses, config.test.audit_misses == "fail", changed)
@@ -213,7 +207,7 @@ def _audit_log_after(
     changed: list[str] = []
     if plan.audit_of is not None and run is not None and run.completed:
         misses = selection_misses(plan.audit_of, run)
-        changed = ChangeExplainer(root, plan.state, plan.inputs).changed_paths
+        changed = ChangeExplainer(root, plan.state, plan.inputs.config_digest, plan.inputs.environment).changed_paths
         log.misses += [{"path": path, "nodes": nodes, "at": time.time(), "changed_since_last_run": changed}
                        for path, nodes in misses.items()]
         log.runs_since_audit, log.last_audit_at = 0, time.time()
@@ -248,7 +242,7 @@ def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
     plan = result.plan
     passed = 0 if result.pytest is None else sum(
         1 for o in result.pytest.outcomes.values() if o == "passed")
-    atomic_write_json(state_dir(root) / LAST_RUN_FILE, {
+    update_last_run(root, {
         "tests": {
             "total_files": len(plan.decisions),
             "selected": [d.path for d in plan.selected],

@@ -2,8 +2,8 @@ from datetime import date
 
 import pytest
 
-from todo.store import TaskStore
 from todo.priorities import Priority
+from todo.store import TaskStore
 
 
 @pytest.fixture
