@@ -1,4 +1,5 @@
-"""`doit explain [PATH ...] [--json]`: what the next `doit` would do with each test file, and why."""
+"""`doit explain [PATH ...] [--json]`: what the next `doit` would do with each build step unit and
+each test file, and why."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from runner.audit import load_audit_log, next_audit
 from runner.config import load_config_for_doit
 from runner.scout import run_scout
 from runner.since import RevisionError
+from runner.steps import StepError, plan_step
 from runner.testing import plan_tests
 
 opt_json = {
@@ -30,7 +32,7 @@ opt_since = {
 
 class Explain(DoitCmdBase):
     name = "explain"
-    doc_purpose = "say what the next doit would do with each test file, and why (runs nothing)"
+    doc_purpose = "say what the next doit would do with each step unit and test file, and why (runs nothing)"
     doc_usage = "[--json] [--since REV] [PATH ...]"
     doc_description = None
     cmd_options = (opt_json, opt_since)
@@ -67,16 +69,35 @@ class Explain(DoitCmdBase):
             "reasons": list(d.reasons),
             "unfollowed_imports": explainer.unfollowed_imports(d.path),
         } for d in decisions]
+        steps = []
+        for step in config.steps:
+            try:
+                step_plan = plan_step(root, config, step, state, explain=True)
+            except StepError as err:
+                raise InvalidCommand(str(err)) from None
+            steps += [{
+                "step": step.name,
+                "unit": d.unit.name,
+                "decision": "run" if d.runs else "skip",
+                "reasons": list(d.reasons),
+            } for d in step_plan.decisions if not wanted or any(is_below(f, w) for f in d.unit.files for w in wanted)]
         audit = next_audit(load_audit_log(root), config.test, time.time())
         if as_json:
-            self.outstream.write(json.dumps({"tests": rows, "next_audit": audit}, indent=2) + "\n")
+            self.outstream.write(json.dumps({"steps": steps, "tests": rows, "next_audit": audit}, indent=2) + "\n")
             return 0
+        console = Console(file=self.outstream, highlight=False)
+        if steps:
+            step_table = Table("step", "unit", "decision", "why")
+            for row in steps:
+                step_table.add_row(row["step"], row["unit"], row["decision"], "\n".join(row["reasons"]))
+            console.print(step_table)
+            running = sum(1 for r in steps if r["decision"] == "run")
+            console.print(f"{running} of {len(steps)} step units would run")
         table = Table("test file", "decision", "why")
         for row in rows:
             nodes = f" ({len(row['nodes'])} nodes)" if row["nodes"] else ""
             unfollowed = [f"(cannot follow the dynamic import at {where})" for where in row["unfollowed_imports"]]
             table.add_row(row["path"], row["decision"] + nodes, "\n".join(row["reasons"] + unfollowed))
-        console = Console(file=self.outstream, highlight=False)
         console.print(table)
         running = sum(1 for r in rows if r["decision"] == "run")
         console.print(f"{running} of {len(rows)} test files would run")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from doit.cmd_forget import Forget as DoitForget
 
+from runner.config import load_config_for_doit
 from runner.forget import forget_task
 
 SCOUT_TASKS = ("scout", "test")
@@ -24,8 +25,12 @@ class Forget(DoitForget):
             forget_all = True  # doit iterates over None here when no default tasks are set
         result = super()._execute(forget_sub, forget_disable_default, forget_all)
         root = Path.cwd()  # doit has moved to the dodo.py folder: the project root
-        forgotten = SCOUT_TASKS if forget_all else self.sel_tasks or ()
+        steps = [step.task for step in load_config_for_doit(root).steps]
+        ours = (*SCOUT_TASKS, *steps)
+        named = self.sel_tasks or ()
+        # `doit forget build` forgets every step, as doit forgets a group's subtasks.
+        forgotten = ours if forget_all else [*named, *(steps if "build" in named else ())]
         for task in forgotten:
-            if task in SCOUT_TASKS:
+            if task in ours:
                 forget_task(root, task)
         return result

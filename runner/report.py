@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 
 from analyzers.categories import Category
 from runner.scout import ScoutRun
@@ -98,7 +100,7 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
             f"[bold red]✗ SELECTION MISS: {path} fails ({', '.join(nodes)}) but the incremental selection "
             f"would have skipped it. Changed since tests last ran: {_listing(result.changed_before_audit) or 'no file'}. "
             "Unless the test is flaky, it depends on something the graph cannot see (a file it reads, a "
-            "dynamic import, a subprocess): declare it in [tool.scout.test] data.[/]",
+            "dynamic import, a subprocess): declare it in \\[tool.scout.test] data.[/]",
             soft_wrap=True)
     for path in result.stale_after_run:
         console.print(f"[yellow]! {path} changed while its tests ran: its results were not recorded[/]",
@@ -116,13 +118,14 @@ def print_step_summary(result: "StepRunResult", console: Console | None = None) 
             f"invocation{'s' * (invocations != 1)} · {counts['failed']} failed · {result.seconds:.2f} s")
     console.print(f"[bold]{'build':<11}[/]{line}", soft_wrap=True)
     for failed in result.failed:
-        console.print(f"[red]✗ {step.task}: {' '.join(failed.argv)} exited with {failed.exit_code}[/]", soft_wrap=True)
+        command = escape(shlex.join(failed.argv))
+        console.print(f"[red]✗ {step.task}: {command} exited with {failed.exit_code}[/]", soft_wrap=True)
         console.print(failed.output.rstrip(), markup=False, soft_wrap=True)
         if not failed.names_its_files():
             console.print(
                 f"[red]✗ {step.task}: its output names none of its {len(failed.units)} units, so the command "
                 f"itself failed rather than a file: check the command and the tool's configuration "
-                f"([tool.scout.steps.{step.name}]). Nothing was recorded green.[/]", soft_wrap=True)
+                f"(\\[tool.scout.steps.{step.name}]). Nothing was recorded green.[/]", soft_wrap=True)
     unrecorded = counts["ran"] - counts["failed"] - result.recorded
     if unrecorded > 0:
         console.print(f"[yellow]! {unrecorded} units changed while {step.task} ran (a formatter, or a "

@@ -4,6 +4,7 @@ batches, record the units of every invocation that succeeded."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -170,7 +171,7 @@ def run_step(root: Path, config: ScoutConfig, plan: StepPlan, announce=print) ->
         files = [f for u in units for f in u.files]
         modules = [m for u in units for m in u.modules]
         command = fill_command(step.command, files, modules)
-        shown = " ".join(command[:6]) + (" …" if len(command) > 6 else "")
+        shown = shlex.join(command[:6]) + (" …" if len(command) > 6 else "")
         announce(f"{step.task}: {shown} ({len(units)} unit{'s' * (len(units) != 1)})")
         argv = runnable(command)
         try:

@@ -17,7 +17,7 @@ def shared_cache_folder(tmp_path: Path, monkeypatch) -> Path:
 @pytest.fixture
 def todo_app(tmp_path: Path) -> Path:
     root = tmp_path / "todo_app"
-    shutil.copytree(EXAMPLES / "todo_app", root, ignore=shutil.ignore_patterns(".scout", "__pycache__"))
+    shutil.copytree(EXAMPLES / "todo_app", root, ignore=shutil.ignore_patterns(".scout", "__pycache__", "build", ".mypy_cache", ".ruff_cache", ".benchmarks"))
     git_init(root)
     return root
 

@@ -62,7 +62,7 @@ def test_forget_in_one_clone_leaves_the_other_alone(clones):
     assert run_doit(first, "forget").returncode == 0
     assert doit(second)[1]["selected"] == []
     out, tests = doit(first)
-    assert tests["selected"] == ALL_TESTS and "17 parsed" in out  # ignored every cache
+    assert tests["selected"] == ALL_TESTS and "18 parsed" in out  # ignored every cache
     assert doit(second)[1]["selected"] == []
 
 
