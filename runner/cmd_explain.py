@@ -73,8 +73,9 @@ class Explain(DoitCmdBase):
         for step in config.steps:
             try:
                 step_plan = plan_step(root, config, step, state, explain=True)
-            except StepError as err:
-                raise InvalidCommand(str(err)) from None
+            except StepError as err:  # the step's task will fail with this; the rest still explains
+                steps.append({"step": step.name, "unit": None, "decision": "error", "reasons": [str(err)]})
+                continue
             steps += [{
                 "step": step.name,
                 "unit": d.unit.name,
@@ -89,7 +90,7 @@ class Explain(DoitCmdBase):
         if steps:
             step_table = Table("step", "unit", "decision", "why")
             for row in steps:
-                step_table.add_row(row["step"], row["unit"], row["decision"], "\n".join(row["reasons"]))
+                step_table.add_row(row["step"], row["unit"] or "-", row["decision"], "\n".join(row["reasons"]))
             console.print(step_table)
             running = sum(1 for r in steps if r["decision"] == "run")
             console.print(f"{running} of {len(steps)} step units would run")

@@ -108,7 +108,8 @@ class _Reasons:
         if self.step.scope == "all":
             gone = [p for p in changes.changed_paths if p not in changes.state.files and self._is_input(p)]
             reasons += [f"removed: {path}" for path in gone]
-        return reasons or ["did not pass when it last ran"]
+        return reasons or ["no green record: it failed or was interrupted when it last ran, or its "
+                           "record left the cache"]
 
     def _is_input(self, path: str) -> bool:
         if self.globs is None:
@@ -157,7 +158,7 @@ class StepRunResult:
         }
 
 
-def run_step(root: Path, config: ScoutConfig, plan: StepPlan, announce=print) -> StepRunResult:
+def run_step(root: Path, config: ScoutConfig, plan: StepPlan) -> StepRunResult:
     """Run the command over the stale units, `batch` at a time; record the units of each
     invocation that succeeded, unless their inputs changed while it ran. A command without
     placeholders runs once for all of them."""
@@ -172,7 +173,7 @@ def run_step(root: Path, config: ScoutConfig, plan: StepPlan, announce=print) ->
         modules = [m for u in units for m in u.modules]
         command = fill_command(step.command, files, modules)
         shown = shlex.join(command[:6]) + (" …" if len(command) > 6 else "")
-        announce(f"{step.task}: {shown} ({len(units)} unit{'s' * (len(units) != 1)})")
+        print(f"{step.task}: {shown} ({len(units)} unit{'s' * (len(units) != 1)})", flush=True)
         argv = runnable(command)
         try:
             completed = subprocess.run(argv, cwd=root, env=environment, stdin=subprocess.DEVNULL,

@@ -149,6 +149,9 @@ def test_a_command_that_is_not_installed_is_named_with_its_step(steps: Steps, co
     output = steps.doit("build", ok=False)
     assert f"build:lint: {named}" in output and "[tool.scout.steps.lint]" in output
     assert "Traceback" not in output
+    explained = json.loads(run_doit(steps.root, "explain", "--json").stdout)
+    assert explained["steps"][0]["decision"] == "error" and named in explained["steps"][0]["reasons"][0]
+    assert explained["tests"]  # the tests are still explained
 
 
 @pytest.mark.parametrize("toml, message", [
