@@ -31,7 +31,7 @@ def main() -> None:
         watcher = subprocess.Popen([sys.executable, "-m", "doit", "watch"], cwd=root, env=env, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         lines: queue.Queue[tuple[float, str]] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put((time.perf_counter(), l)) for l in watcher.stdout],
+        threading.Thread(target=lambda: [lines.put((time.perf_counter(), line)) for line in watcher.stdout],
                          daemon=True).start()
 
         def wait_for(text: str) -> float:

@@ -26,7 +26,7 @@ class AuditLog:
 
 def load_audit_log(root: Path) -> AuditLog:
     try:
-        data = read_json(state_dir(root) / AUDIT_FILE)
+        data: Any = read_json(state_dir(root) / AUDIT_FILE)  # checked by the except clause
         return AuditLog(int(data["runs_since_audit"]), data["last_audit_at"], list(data["misses"]))
     except (CorruptState, TypeError, KeyError, ValueError):
         return AuditLog()  # none yet, or unreadable: count from here

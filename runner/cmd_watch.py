@@ -15,7 +15,12 @@ from pathlib import Path
 import watchfiles
 from doit.cmd_base import Command
 
-from analyzers.inventory import DEFAULT_EXCLUDED_DIRS, DEFAULT_EXCLUDED_FILES, is_excluded_dir, list_project_files
+from analyzers.inventory import (
+    DEFAULT_EXCLUDED_DIRS,
+    DEFAULT_EXCLUDED_FILES,
+    is_excluded_dir,
+    list_project_files,
+)
 
 # Temporary folders tools create beside the project while a run runs (pytest builds its cache in
 # one and renames it to .pytest_cache): not changes anyone made.

@@ -6,8 +6,8 @@ import os
 import re
 import shlex
 import sys
-from graphlib import CycleError, TopologicalSorter
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any, Mapping
 

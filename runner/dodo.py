@@ -13,7 +13,13 @@ from runner.scout import run_scout
 from runner.shared_cache import RunCounts, shared_cache
 from runner.since import RevisionError
 from runner.steps import StepError, StepPlan, StepRunResult, plan_step, run_step
-from runner.testing import TestPlan, current_state, plan_tests, run_tests, write_last_run
+from runner.testing import (
+    TestPlan,
+    current_state,
+    plan_tests,
+    run_tests,
+    write_last_run,
+)
 from runner.verify import files_that_differ
 
 __all__ = ["DOIT_CONFIG", "task_scout", "task_build", "task_test"]
@@ -106,7 +112,9 @@ class _StepGate:
 def task_build():
     """Run the project's build steps ([tool.scout.steps]) over what changed since they passed."""
     root, config = project_config()
-    yield {"basename": "build", "name": None, "doc": task_build.__doc__}
+    # The group waits for the scout first, so that its steps start in their declared order (steps
+    # that all wait for a running task resume in no particular order).
+    yield {"basename": "build", "name": None, "doc": task_build.__doc__, "task_dep": ["scout"]}
     for step in config.steps:
         gate = _StepGate(root, config, step)
         yield {

@@ -9,8 +9,8 @@ import os
 import platform
 import shutil
 import sys
-from typing import Sequence
 from pathlib import Path
+from typing import Sequence
 
 import xxhash
 
@@ -66,7 +66,7 @@ def environment_key(root: Path, pytest_args: Sequence[str], env_names: Sequence[
 def installed_distributions(root: Path) -> list[str]:
     """Names and versions of installed distributions, from their metadata folders' names
     (`name-1.2.dist-info`): reading each one's METADATA would cost a hundred times more."""
-    found = set()
+    found: set[str] = set()
     for entry in environment_paths(root):
         try:
             names = os.listdir(entry or ".")

@@ -10,6 +10,7 @@ from analyzers.data_deps import DATA_PREFIX, data_node
 from analyzers.graph import MISSING_PREFIX
 from runner.project_state import CorruptState, atomic_write_json, read_json, state_dir
 from runner.scout_state import ScoutState
+
 SNAPSHOT_FILE = "last-tested.json"
 
 

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from analyzers.hashing import FileStat, HashRecord, is_hash_reusable, is_regular_file, read_and_hash
+from analyzers.hashing import (
+    FileStat,
+    HashRecord,
+    is_hash_reusable,
+    is_regular_file,
+    read_and_hash,
+)
 
 UNREADABLE_PREFIX = "unreadable:"
 

@@ -12,8 +12,8 @@ from typing import Mapping
 from analyzers.hashing import content_hash
 from analyzers.imports import PARSER_VERSION, ParseResult, parse_imports
 from runner.file_hashing import UNREADABLE_PREFIX
-from runner.shared_cache import SharedCache
 from runner.scout_state import FileEntry
+from runner.shared_cache import SharedCache
 
 PARSE_KIND = "parse"
 # Below this many cold files, starting worker processes costs more than parsing in this process.

@@ -52,7 +52,8 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not _some_nodes:
         return
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         names = _some_nodes.get(str(item.path))
         (drop if names is not None and item.nodeid.partition("::")[2] not in names else keep).append(item)

@@ -26,7 +26,12 @@ from runner.forget import is_forgotten, remember
 from runner.parsing import parse_modules
 from runner.project_state import CorruptState, state_dir
 from runner.scout_state import (
-    FileEntry, ScoutState, graph_from_json, graph_to_json, load_state, save_state,
+    FileEntry,
+    ScoutState,
+    graph_from_json,
+    graph_to_json,
+    load_state,
+    save_state,
 )
 from runner.shared_cache import SharedCache, shared_cache
 
@@ -156,7 +161,7 @@ def _map_imports(
         test_paths=test_paths,
         is_external=lru_cache(maxsize=None)(is_external),
         data_inputs=reads,
-        previous=previous.graph if reusable else None,
+        previous=previous.graph if reusable and previous is not None else None,
     )
     dirty = None
     if reusable:

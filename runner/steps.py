@@ -14,7 +14,15 @@ import xxhash
 
 from analyzers.categories import Category
 from analyzers.globs import GlobSet
-from analyzers.steps import StepDecision, StepUnit, batches, fill_command, select_units, step_units, takes_units
+from analyzers.steps import (
+    StepDecision,
+    StepUnit,
+    batches,
+    fill_command,
+    select_units,
+    step_units,
+    takes_units,
+)
 from runner.config import ScoutConfig, StepConfig
 from runner.environment import ProgramMissing, environment_key, runnable, tool_identity
 from runner.explain import ChangeExplainer, save_snapshot, step_snapshot_file

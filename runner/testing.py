@@ -16,15 +16,21 @@ from analyzers.sharding import shard_files
 from runner.audit import audit_due, load_audit_log, save_audit_log, selection_misses
 from runner.config import ScoutConfig
 from runner.environment import environment_key
+from runner.execution import (
+    PytestRun,
+    choose_workers,
+    estimate_seconds,
+    run_pytest,
+    xdist_available,
+)
 from runner.explain import ChangeExplainer, save_snapshot
-from runner.execution import PytestRun, choose_workers, estimate_seconds, run_pytest, xdist_available
 from runner.forget import is_forgotten, remember
 from runner.project_state import CorruptState, state_dir, update_last_run
 from runner.records import RecordStore, load_durations, save_durations
-from runner.shared_cache import RunCounts, shared_cache
-from runner.since import ChangesSince, changes_since
 from runner.scout import run_scout
 from runner.scout_state import ScoutState, load_state
+from runner.shared_cache import RunCounts, shared_cache
+from runner.since import ChangesSince, changes_since
 
 
 @dataclass

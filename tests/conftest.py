@@ -2,7 +2,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from helpers import EXAMPLES, git_init, write_files
 
 

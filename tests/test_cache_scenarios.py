@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import EXAMPLES, TODO_TESTS, doit_tests, git, git_init, run_doit
 
 ALL_TESTS = TODO_TESTS

@@ -1,9 +1,9 @@
 from pathlib import Path
 
 import pytest
+from helpers import run_doit, write_files
 
 from runner.config import ConfigError, ScoutConfig, load_config, parse_config
-from helpers import run_doit, write_files
 
 
 def test_no_table_means_detect_everything(tmp_path: Path):

@@ -1,8 +1,16 @@
 import os
 from pathlib import Path
 
-from analyzers.hashing import RACY_WINDOW_NS, FileStat, HashRecord, is_hash_reusable, read_and_hash, content_hash
 from helpers import OLD_NS, age_files, scout, write_files
+
+from analyzers.hashing import (
+    RACY_WINDOW_NS,
+    FileStat,
+    HashRecord,
+    content_hash,
+    is_hash_reusable,
+    read_and_hash,
+)
 
 STAT = FileStat(mtime_ns=10 * RACY_WINDOW_NS, size=5, inode=7, ctime_ns=10 * RACY_WINDOW_NS)
 

@@ -4,10 +4,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from helpers import age_files, scout, write_files
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from helpers import age_files, scout, write_files
 
 MODULES = ["pkg/a.py", "pkg/b.py", "pkg/sub/c.py", "pkg/sub/d.py", "tests/test_a.py", "tests/test_b.py",
            "tests/helpers.py", "tests/conftest.py"]

@@ -2,10 +2,10 @@ import os
 import shutil
 from pathlib import Path
 
+from helpers import age_files, close_shared_caches, git, git_init, scout, write_files
 
 import analyzers.hashing
 from analyzers.imports import MAX_PARSE_BYTES
-from helpers import age_files, close_shared_caches, git, git_init, scout, write_files
 from runner.config import ScoutConfig
 from runner.parsing import PARALLEL_PARSE_THRESHOLD
 

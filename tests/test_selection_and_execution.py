@@ -10,7 +10,12 @@ from analyzers.globs import GlobSet
 from analyzers.selection import TestRecord, select_tests
 from runner.config import ConfigError, parse_config
 from runner.execution import (
-    XDIST_MIN_SECONDS, choose_workers, folders_to_collect, node_outcome, read_report, selection_of,
+    XDIST_MIN_SECONDS,
+    choose_workers,
+    folders_to_collect,
+    node_outcome,
+    read_report,
+    selection_of,
 )
 
 FPS = {"tests/test_a.py": "fa", "tests/test_b.py": "fb", "tests/test_c.py": "fc", "tests/it/test_d.py": "fd"}

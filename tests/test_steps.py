@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import run_doit, write_files
 
 from analyzers.steps import StepUnit, batches, fill_command, step_units
-from helpers import run_doit, write_files
 
 # A checker that logs the files it is given and fails on any that contains "BAD".
 CHECKER = """\
@@ -185,6 +185,15 @@ def test_after_orders_steps_and_the_test_task(steps: Steps):
     order = [output.index(f".  {task}\n") for task in ("build:second", "build:first", "test", "build:last")]
     assert order == sorted(order)
     assert "-- test" in run_doit(steps.root, "test").stdout  # waits for the steps, which are up to date
+
+
+def test_independent_steps_run_in_their_declared_order(steps: Steps):
+    steps.declare('[tool.scout.steps.zeta]\ncommand = ["python", "-c", "1", "{files}"]\n'
+                  '[tool.scout.steps.alpha]\ncommand = ["python", "-c", "2", "{files}"]')
+    for _ in range(3):  # without an order, doit resumes waiting tasks in a set's (random) order
+        output = steps.doit("build")
+        assert output.index(".  build:zeta\n") < output.index(".  build:alpha\n")
+        steps.doit("forget", "build")
 
 
 def test_a_failed_step_holds_back_what_waits_for_it_but_nothing_else(steps: Steps):

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import TODO_TESTS, doit_tests, git_init, run_doit, write_files
 
 ALL_TESTS = TODO_TESTS
