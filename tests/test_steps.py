@@ -79,6 +79,16 @@ def test_files_scope_runs_changed_and_added_files_only(steps: Steps):
     assert steps.last_run()["check"] == {"units": 4, "stale": 0, "ran": 0, "failed": 0}
 
 
+def test_a_tool_config_file_makes_every_unit_stale(steps: Steps):
+    steps.declare('[tool.scout.steps.check]\ncommand = [CHECK, "{files}"]')
+    write_files(steps.root, {"ruff.toml": "line-length = 100\n"})
+    steps.doit("build")
+    steps.invocations()
+    (steps.root / "ruff.toml").write_text("line-length = 120\n")
+    steps.doit("build")
+    assert steps.invocations() == [SOURCES]  # ruff.toml is a config file: it configures the tools
+
+
 def test_dependents_scope_reruns_a_module_and_everything_that_imports_it(steps: Steps):
     steps.declare('[tool.scout.steps.types]\ncommand = [CHECK, "{files}"]\nscope = "dependents"')
     steps.doit("build")
