@@ -100,12 +100,34 @@ def tool_identity(command: tuple[str, ...]) -> str:
         top = argv[2].split(".")[0]
         if importlib.util.find_spec(top) is None:
             raise ProgramMissing(f"the module {argv[2]!r} is not installed in {sys.executable}")
-        dists = sorted(set(importlib.metadata.packages_distributions().get(top, ())))
-        return "; ".join(f"{d} {importlib.metadata.version(d)}" for d in dists) or f"python {sys.version}"
+        return _distribution_providing(top, (f"{top}/", f"{top}.py,")) or _module_distributions(top)
     found = shutil.which(argv[0])
     if found is None:
         raise ProgramMissing(f"the program {argv[0]!r} is not installed (not found on PATH)")
-    return _distribution_of(Path(found).name) or xxhash.xxh3_128_hexdigest(Path(found).read_bytes())
+    program = Path(found).name
+    return (_distribution_providing(program, _script_paths(program)) or _distribution_of(program)
+            or xxhash.xxh3_128_hexdigest(Path(found).read_bytes()))
+
+
+def _script_paths(program: str) -> tuple[str, ...]:
+    """How a distribution's file list (RECORD) names a script or binary it installed."""
+    return (f"/bin/{program},", f"\\Scripts\\{program}.exe,", f"/Scripts/{program}.exe,")
+
+
+def _distribution_providing(name: str, markers: tuple[str, ...]) -> str | None:
+    """The distribution called `name`, if it installed a file its RECORD names with one of
+    `markers`: the common case (ruff, mypy), found without scanning every distribution."""
+    try:
+        dist = importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    record = dist.read_text("RECORD") or ""  # the file list, read as text: parsing it costs 10x
+    return f"{dist.metadata['Name']} {dist.version}" if any(m in record for m in markers) else None
+
+
+def _module_distributions(top: str) -> str:
+    dists = sorted(set(importlib.metadata.packages_distributions().get(top, ())))
+    return "; ".join(f"{d} {importlib.metadata.version(d)}" for d in dists) or f"python {sys.version}"
 
 
 def _distribution_of(program: str) -> str | None:
@@ -115,9 +137,8 @@ def _distribution_of(program: str) -> str | None:
     for dist in distributions:
         if any(ep.name == program and ep.group in ("console_scripts", "gui_scripts") for ep in dist.entry_points):
             return f"{dist.metadata['Name']} {dist.version}"
-    installed_as = (f"/bin/{program},", f"\\Scripts\\{program}.exe,", f"/Scripts/{program}.exe,")
     for dist in distributions:
-        record = dist.read_text("RECORD") or ""  # the file list, read as text: parsing it costs 10x
-        if any(name in record for name in installed_as):
+        record = dist.read_text("RECORD") or ""
+        if any(path in record for path in _script_paths(program)):
             return f"{dist.metadata['Name']} {dist.version}"
     return None

@@ -3,14 +3,18 @@ example, real ruff and mypy)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 from helpers import run_doit, write_files
 
 from analyzers.steps import StepUnit, batches, fill_command, step_units
+from runner.environment import tool_identity
 
 # A checker that logs the files it is given and fails on any that contains "BAD".
 CHECKER = """\
@@ -87,6 +91,25 @@ def test_a_tool_config_file_makes_every_unit_stale(steps: Steps):
     (steps.root / "ruff.toml").write_text("line-length = 120\n")
     steps.doit("build")
     assert steps.invocations() == [SOURCES]  # ruff.toml is a config file: it configures the tools
+
+
+def test_the_tool_counts_in_the_fingerprint(steps: Steps, tmp_path: Path, monkeypatch):
+    assert tool_identity(("python", "-m", "pytest")) == f"pytest {importlib.metadata.version('pytest')}"
+    assert tool_identity(("pytest",)) == f"pytest {importlib.metadata.version('pytest')}"
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    tool = tools / "mytool"  # a program no installed distribution provides: its bytes identify it
+    tool.write_text(f"#!{sys.executable}\nimport sys\nopen({str(steps.log)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    steps.declare('[tool.scout.steps.check]\ncommand = ["mytool", "{files}"]')
+    steps.doit("build")
+    assert steps.invocations() == [SOURCES]
+    steps.doit("build")
+    assert steps.invocations() == []
+    tool.write_text(tool.read_text() + "# version 2\n")
+    steps.doit("build")
+    assert steps.invocations() == [SOURCES]
 
 
 def test_dependents_scope_reruns_a_module_and_everything_that_imports_it(steps: Steps):
