@@ -51,6 +51,9 @@ def measure(modules: int, tests: int, suite_seconds: float, change_modules: bool
     rounds = int(_rounds_per_second() * suite_seconds * cpus / (2 * tests))
     doit = [sys.executable, "-m", "doit"]
     with tempfile.TemporaryDirectory() as tmp:
+        # An empty shared cache of its own (doit inherits it): records from an earlier run of the
+        # same generated project would make the first run a no-op.
+        os.environ["DOIT_SCOUT_CACHE"] = str(Path(tmp) / "cache")
         root = Path(tmp) / "project"
         module_paths = generate(root, modules, tests, test_rounds=rounds)
         (root / "dodo.py").write_text(DODO)
