@@ -22,9 +22,6 @@ from analyzers.inventory import (
     list_project_files,
 )
 
-# Temporary folders tools create beside the project while a run runs (pytest builds its cache in
-# one and renames it to .pytest_cache): not changes anyone made.
-TOOL_TEMPORARY_PREFIXES = ("pytest-cache-files-",)
 # A burst of saves (a branch switch, a formatter over the tree) within this window is one run...
 COALESCE_MS = 1000
 # ...and a save is taken once no other change follows within this many milliseconds.
@@ -43,8 +40,6 @@ class ProjectChangeFilter(watchfiles.DefaultFilter):
             return False
         relative = Path(path).relative_to(self.root) if Path(path).is_relative_to(self.root) else Path(path)
         if DEFAULT_EXCLUDED_FILES.matches(relative.as_posix()):
-            return False
-        if any(part.startswith(TOOL_TEMPORARY_PREFIXES) for part in relative.parts):
             return False
         return not any(is_excluded_dir(part.name, part) for part in (self.root / relative).parents
                        if part.is_relative_to(self.root) and part != self.root)

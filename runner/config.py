@@ -58,7 +58,12 @@ class StepConfig:
 
     @property
     def task(self) -> str:
-        return f"build:{self.name}"
+        return step_task(self.name)
+
+
+def step_task(name: str) -> str:
+    """The doit task of the step `name`."""
+    return f"build:{name}"
 
 
 @dataclass(frozen=True)

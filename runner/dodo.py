@@ -5,21 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from analyzers.sharding import parse_shard
-from runner.config import ScoutConfig, StepConfig, load_config_for_doit
+from runner.config import ScoutConfig, StepConfig, load_config_for_doit, step_task
 from runner.execution import PytestMissing
 from runner.project_state import STATE_DIR, last_run, state_dir, update_last_run
 from runner.report import print_scout_summary, print_step_summary, print_test_summary
-from runner.scout import run_scout
+from runner.scout import current_state, run_scout
 from runner.shared_cache import RunCounts, shared_cache
 from runner.since import RevisionError
 from runner.steps import StepError, StepPlan, StepRunResult, plan_step, run_step
-from runner.testing import (
-    TestPlan,
-    current_state,
-    plan_tests,
-    run_tests,
-    write_last_run,
-)
+from runner.testing import TestPlan, plan_tests, run_tests, write_last_run
 from runner.verify import files_that_differ
 
 __all__ = ["DOIT_CONFIG", "task_scout", "task_build", "task_test"]
@@ -121,7 +115,7 @@ def task_build():
             "name": step.name,
             "doc": f"{step.scope}: {' '.join(step.command)}",
             "actions": [gate.run],
-            "task_dep": ["scout", *(name if name == "test" else f"build:{name}" for name in step.after)],
+            "task_dep": ["scout", *(name if name == "test" else step_task(name) for name in step.after)],
             "uptodate": [gate.nothing_to_run],
             "verbosity": 2,
         }
@@ -175,7 +169,7 @@ def task_test():
     gate = _TestGate(root, config)
     return {
         "actions": [gate.run],
-        "task_dep": ["scout", *(f"build:{name}" for name in config.test.after)],
+        "task_dep": ["scout", *(step_task(name) for name in config.test.after)],
         "uptodate": [gate.nothing_to_run],
         "params": [{"name": "run_all", "long": "all", "type": bool, "default": False,
                     "help": "run every test once, ignoring green records (forgets nothing)"},

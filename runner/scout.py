@@ -26,6 +26,7 @@ from runner.forget import is_forgotten, remember
 from runner.parsing import parse_modules
 from runner.project_state import CorruptState, state_dir
 from runner.scout_state import (
+    STATE_FILE,
     FileEntry,
     ScoutState,
     graph_from_json,
@@ -54,6 +55,33 @@ class ScoutRun:
     seconds: float
     warnings: list[str] = field(default_factory=list)
     from_snapshot: bool = False  # graph and fingerprints came whole from the shared cache
+
+
+# The state each gate of one doit run reads (every build step's, then the tests'), by project root,
+# with the identity of the file it was read from: read once, read again only after a scout saved it.
+_read_states: dict[Path, tuple[tuple[int, int, int], ScoutState]] = {}
+
+
+def current_state(root: Path, config: ScoutConfig) -> ScoutState:
+    """The state the scout task left, or a fresh scout when there is none to use. Callers only
+    read it."""
+    path = state_dir(root) / STATE_FILE
+    try:
+        stat = path.stat()
+        identity = (stat.st_mtime_ns, stat.st_size, stat.st_ino)  # saves replace the file: new inode
+    except OSError:
+        identity = None
+    read = _read_states.get(root)
+    if identity is not None and read is not None and read[0] == identity:
+        return read[1]
+    try:
+        state = load_state(path.parent)
+    except CorruptState:
+        state = None
+    if state is None or identity is None:
+        return run_scout(root, config).state
+    _read_states[root] = (identity, state)
+    return state
 
 
 def run_scout(project_root: Path, config: ScoutConfig, *, from_scratch: bool = False) -> ScoutRun:

@@ -174,7 +174,7 @@ def run_step(root: Path, config: ScoutConfig, plan: StepPlan) -> StepRunResult:
     step = plan.step
     result = StepRunResult(plan)
     stale = plan.stale
-    groups = batches(stale, step.batch) if takes_units(step.command) else batches(stale, None)
+    groups = batches(stale, step.batch if takes_units(step.command) else None)
     environment = {**os.environ, **step.env}
     for units in groups:
         files = [f for u in units for f in u.files]

@@ -25,10 +25,10 @@ from runner.execution import (
 )
 from runner.explain import ChangeExplainer, save_snapshot
 from runner.forget import is_forgotten, remember
-from runner.project_state import CorruptState, state_dir, update_last_run
+from runner.project_state import update_last_run
 from runner.records import RecordStore, load_durations, save_durations
-from runner.scout import run_scout
-from runner.scout_state import ScoutState, load_state
+from runner.scout import current_state, run_scout
+from runner.scout_state import ScoutState
 from runner.shared_cache import RunCounts, shared_cache
 from runner.since import ChangesSince, changes_since
 
@@ -74,15 +74,6 @@ def fingerprint_tests(root: Path, state: ScoutState, config: ScoutConfig) -> Tes
             combined = f"{state.fingerprints[node]}:{config_digest}:{environment}".encode()
             fingerprints[path] = xxhash.xxh3_128_hexdigest(combined)
     return TestInputs(fingerprints, config_digest, environment)
-
-
-def current_state(root: Path, config: ScoutConfig) -> ScoutState:
-    """The state the scout task left, or a fresh scout when there is none to use."""
-    try:
-        state = load_state(state_dir(root))
-    except CorruptState:
-        state = None
-    return state or run_scout(root, config).state
 
 
 def plan_tests(

@@ -8,6 +8,7 @@ import analyzers.hashing
 from analyzers.imports import MAX_PARSE_BYTES
 from runner.config import ScoutConfig
 from runner.parsing import PARALLEL_PARSE_THRESHOLD
+from runner.scout import current_state
 
 
 def test_scout_builds_the_graph_of_a_project(project: Path):
@@ -188,3 +189,15 @@ def test_lost_parse_cache_is_refilled_from_unchanged_files(project: Path, shared
     assert run.files_read == 1 and run.parsed == len({run.state.files[p].digest for p in run.state.graph.modules.values()})
     assert ("pkg.new", "pkg.util") in {(e.importer, e.imported) for e in run.state.graph.edges}
     assert not run.state.graph.broken and not run.warnings
+
+
+def test_the_gates_of_one_run_read_the_state_once_and_again_after_a_scout(project: Path):
+    config = ScoutConfig(parse_workers=0)
+    scout(project, config)
+    first = current_state(project, config)
+    assert current_state(project, config) is first  # the steps' and the tests' gates share it
+    (project / "pkg" / "util.py").write_text("def base():\n    return 40 + 1\n")
+    scout(project, config)  # a step re-scouts after running: what follows must see that state
+    after = current_state(project, config)
+    assert after is not first
+    assert after.files["pkg/util.py"].digest != first.files["pkg/util.py"].digest

@@ -254,6 +254,14 @@ def test_units_changed_while_their_step_ran_stay_stale(steps: Steps):
     assert steps.last_run()["fmt"] == {"units": 4, "stale": 0, "ran": 0, "failed": 0}
 
 
+def test_two_steps_with_the_same_command_share_records(steps: Steps):
+    steps.declare('[tool.scout.steps.one]\ncommand = [CHECK, "{files}"]\n'
+                  '[tool.scout.steps.two]\ncommand = [CHECK, "{files}"]\nafter = ["one"]')
+    steps.doit("build")
+    assert steps.invocations() == [SOURCES]  # two found one's records: same command, same files
+    assert steps.last_run()["two"] == {"units": 4, "stale": 0, "ran": 0, "failed": 0}
+
+
 def test_forget_and_a_second_clone(steps: Steps, tmp_path: Path):
     steps.declare('[tool.scout.steps.check]\ncommand = [CHECK, "{files}"]')
     steps.doit("build")
