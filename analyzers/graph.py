@@ -51,7 +51,8 @@ class ProjectGraph:
     def successors(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {node: set() for node in self.nodes()}
         for edge in self.edges:
-            out[edge.importer].add(edge.imported)
+            out.setdefault(edge.importer, set()).add(edge.imported)
+            out.setdefault(edge.imported, set())  # observed folders and the session node
         return out
 
     def to_import_graph(self) -> grimp.ImportGraph:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Collection, Iterable, Sequence
 
 from analyzers.layout import is_below, parent_dirs
 
@@ -26,10 +26,14 @@ class ModuleFile:
         return self.importable if self.is_package else self.importable.rpartition(".")[0]
 
 
-def locate_modules(py_paths: Iterable[str], source_roots: Sequence[str]) -> dict[str, ModuleFile]:
-    """Map each .py path to its module, by pytest's rootdir-less ("prepend") rule: a file's
-    sys.path entry is the first folder upward without an __init__.py. Inside an explicit source
-    root such as src/, folders without __init__.py are namespace packages of that root."""
+def locate_modules(
+    py_paths: Iterable[str], source_roots: Sequence[str], pytest_imported: Collection[str] = (),
+) -> dict[str, ModuleFile]:
+    """Map each .py path to its module. Files pytest imports itself (`pytest_imported`: test files
+    and conftest.py) follow its rootdir-less ("prepend") rule: a file's sys.path entry is the first
+    folder upward without an __init__.py. Other files are found as Python finds them: a folder
+    without __init__.py inside a package is a namespace subpackage of it. Inside an explicit
+    source root such as src/, folders without __init__.py are namespace packages of that root."""
     py_paths = sorted(py_paths)
     package_dirs = {posixpath.dirname(p) for p in py_paths if p.endswith("/__init__.py")}
     explicit_roots = sorted((r for r in source_roots if r), key=len, reverse=True)
@@ -37,7 +41,11 @@ def locate_modules(py_paths: Iterable[str], source_roots: Sequence[str]) -> dict
     for path in py_paths:
         if not path.endswith(".py"):
             continue
-        basedir = next(d for d in parent_dirs(path) if d not in package_dirs)
+        if path in pytest_imported:
+            basedir = next(d for d in parent_dirs(path) if d not in package_dirs)
+        else:
+            basedir = next(d for d in parent_dirs(path) if d not in package_dirs and (
+                d == "" or posixpath.dirname(d) not in package_dirs))
         root = next((r for r in explicit_roots if is_below(basedir, r)), basedir)
         rel = path[len(root) + 1 :] if root else path
         stem = rel[: -len(".py")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from analyzers.selection import TestDecision
 from runner.config import TestConfig
@@ -59,13 +59,24 @@ def next_audit(log: AuditLog, config: TestConfig, now: float) -> dict[str, Any]:
     }
 
 
-def selection_misses(incremental: list[TestDecision], run: PytestRun) -> dict[str, list[str]]:
-    """Test files the incremental selection would have skipped but that fail: path -> failing nodes."""
+def selection_misses(
+    incremental: list[TestDecision], hidden: Collection[str], would_run_pytest: bool, run: PytestRun,
+) -> dict[str, list[str]]:
+    """Test files that fail but that the incremental selection would not have run: ones it would
+    have skipped, and, when it would not have started pytest at all, any other file pytest
+    collects (a test doit-scout did not know about). Path -> failing nodes."""
     failing: dict[str, list[str]] = {}
     for node, outcome in run.outcomes.items():
         if outcome == "failed":
-            failing.setdefault(node.split("::")[0], []).append(node)
+            failing.setdefault(run.items.get(node) or node.split("::")[0], []).append(node)
     for node in run.collection_errors:
         failing.setdefault(node.split("::")[0], []).append(node)
-    skipped = {d.path for d in incremental if not d.runs}
-    return {path: sorted(nodes) for path, nodes in sorted(failing.items()) if path in skipped}
+    planned = {d.path: d for d in incremental}
+
+    def would_run(path: str) -> bool:
+        decision = planned.get(path)
+        if decision is not None:
+            return decision.runs
+        return would_run_pytest and path not in hidden
+
+    return {path: sorted(nodes) for path, nodes in sorted(failing.items()) if not would_run(path)}

@@ -142,7 +142,7 @@ class _TestGate:
             self.plan = self._plan(task.options)
         except (ValueError, RevisionError):
             return False  # the action says what is wrong
-        if self.plan.selected:
+        if self.plan.runs_pytest:
             return False
         # doit will not call the action: the report of this run is written here.
         result = run_tests(self.root, self.config, plan=self.plan)

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from analyzers.selection import TestDecision
 
@@ -35,20 +35,55 @@ class PytestMissing(Exception):
 
 @dataclass
 class PytestRun:
-    """`outcomes` holds nodes whose setup, call and teardown all reported, by node id relative
-    to the project root; `finished` is False when the session did not reach its end."""
+    """What one pytest run said, with paths and node ids relative to the project root.
+
+    `outcomes` holds nodes whose setup, call and teardown all reported; `items` maps every node
+    pytest collected to its file (the unit); `collected` are the files pytest made a collector
+    for (with or without items); `deselected` nodes some plugin (-k, -m, --lf) or doit-scout's
+    re-run took out; `widened` re-run files where a failed node no longer exists, so the whole
+    file ran; `observed` maps a source file to what running code read ("" for no project file);
+    `finished` is False when the session did not reach its end."""
 
     exit_code: int
     workers: int
     outcomes: dict[str, str] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)  # per test file
     collection_errors: dict[str, str] = field(default_factory=dict)
+    items: dict[str, str | None] = field(default_factory=dict)
+    collected: set[str] = field(default_factory=set)
+    error_files: set[str] = field(default_factory=set)
+    deselected: set[str] = field(default_factory=set)
+    widened: set[str] = field(default_factory=set)
+    observed: dict[str, set[str]] = field(default_factory=dict)
     finished: bool = False
+    narrowed: bool = False  # pytest left files uncollected on purpose (--lf)
 
     @property
     def completed(self) -> bool:
-        """The session ran to its end: every selected node that exists has a verdict."""
+        """The session ran to its end: every node it kept has a verdict."""
         return self.finished and self.exit_code in COMPLETED_STATUSES
+
+    def items_by_file(self) -> dict[str, list[str]]:
+        by_file: dict[str, list[str]] = {}
+        for node, path in self.items.items():
+            if path is not None:
+                by_file.setdefault(path, []).append(node)
+        return by_file
+
+    def complete_files(self) -> set[str]:
+        """Files every item of which ran to a verdict in a session that completed: those and
+        only those can be recorded as a whole."""
+        if not self.completed:
+            return set()
+        incomplete = set(self.error_files)
+        for node, path in self.items.items():
+            if node not in self.outcomes or node in self.deselected:
+                incomplete.add(path or "")
+        return self.collected - incomplete
+
+    def unmapped_items(self) -> list[str]:
+        """Nodes whose file lies outside the project: they cannot be recorded and run each time."""
+        return sorted(n for n, path in self.items.items() if path is None)
 
 
 def xdist_available() -> bool:
@@ -66,79 +101,87 @@ def estimate_seconds(paths: Sequence[str], durations: Mapping[str, float]) -> fl
     return sum(durations.get(p, UNKNOWN_FILE_SECONDS) for p in paths)
 
 
-def selection_of(root: Path, decisions: Sequence[TestDecision]) -> dict:
-    """What the plugin lets pytest collect: absolute file paths, and node names for re-runs."""
-    files, nodes = [], {}
-    for decision in decisions:
-        path = str(root / decision.path)
-        if decision.action == "run":
-            files.append(path)
-        elif decision.action == "rerun":
-            nodes[path] = [node.partition("::")[2] for node in decision.nodes]
-    return {"files": files, "nodes": nodes}
-
-
-def folders_to_collect(decisions: Sequence[TestDecision]) -> list[str]:
-    """The fewest folders that hold every selected file (pytest's positional arguments)."""
-    folders = sorted({os.path.dirname(d.path) or "." for d in decisions if d.runs})
-    kept: list[str] = []
-    for folder in folders:
-        if not any(folder == k or folder.startswith(k + "/") or k == "." for k in kept):
-            kept.append(folder)
-    return kept
+def selection_of(decisions: Sequence[TestDecision], hidden: Iterable[str]) -> dict:
+    """What the plugin hides from collection (green files) and which nodes re-runs keep."""
+    nodes = {d.path: [node.partition("::")[2] for node in d.nodes] for d in decisions if d.action == "rerun"}
+    return {"hide": sorted(hidden), "nodes": nodes}
 
 
 def run_pytest(
-    root: Path, decisions: Sequence[TestDecision], *, workers: int, extra_args: Sequence[str] = ()
+    root: Path, decisions: Sequence[TestDecision], *, hidden: Iterable[str] = (), workers: int,
+    extra_args: Sequence[str] = (), collect_only: bool = False,
 ) -> PytestRun:
-    """Run pytest with this interpreter in `root`; its output goes straight to the terminal."""
+    """Run pytest with this interpreter in `root` as the project's own `pytest` would run (its
+    configuration picks the files), hiding only `hidden`; output goes straight to the terminal."""
     if importlib.util.find_spec("pytest") is None:
         raise PytestMissing(f"pytest is not installed for {sys.executable}; install it with "
                             f"'{sys.executable} -m pip install pytest'")
     scratch = Path(tempfile.mkdtemp(prefix="pytest-", dir=root / ".scout"))
-    report, selection = scratch / "report.jsonl", scratch / "selection.json"
-    selection.write_text(json.dumps(selection_of(root, decisions)), encoding="utf-8")
-    command = [sys.executable, "-m", "pytest", "-p", "runner.pytest_plugin",
-               f"--scout-report={report}", f"--scout-select={selection}"]
+    selection = scratch / "selection.json"
+    selection.write_text(json.dumps(selection_of(decisions, hidden)), encoding="utf-8")
+    command = [sys.executable, "-m", "pytest", "-p", "runner.pytest_plugin", f"--scout-dir={scratch}",
+               f"--scout-select={selection}", f"--scout-root={root}"]
     if workers:
         command += ["-n", str(workers)]
-    command += [*extra_args, *folders_to_collect(decisions)]
+    if collect_only:
+        command += ["--collect-only", "-q"]
+    command += list(extra_args)
     try:
         exit_code = subprocess.run(command, cwd=root, stdin=subprocess.DEVNULL).returncode
-        return read_report(report, root, exit_code, workers)
+        return read_reports(scratch, root, exit_code, workers)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def read_report(report: Path, root: Path, exit_code: int, workers: int) -> PytestRun:
+def read_reports(folder: Path, root: Path, exit_code: int, workers: int) -> PytestRun:
+    """Read the JSON-lines file of every pytest process (the controller's is `main.jsonl`)."""
     run = PytestRun(exit_code=exit_code, workers=workers)
     phases: dict[str, dict[str, dict]] = {}
-    rootdir = root
-    try:
-        lines = report.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        lines = []  # pytest died before our plugin started: nothing ran that we can vouch for
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash
-        kind = event.get("event")
-        if kind == "start":
-            rootdir = Path(event["rootdir"])
-        elif kind == "test":
-            node = _relative_node(event["nodeid"], rootdir, root)
-            phases.setdefault(node, {})[event["when"]] = event
-            path = node.split("::")[0]
-            run.durations[path] = run.durations.get(path, 0.0) + float(event["duration"])
-        elif kind == "collect_error":
-            run.collection_errors[_relative_node(event["nodeid"], rootdir, root)] = event["message"]
-        elif kind == "finish":
-            run.finished = True
+    for report in sorted(folder.glob("*.jsonl")):
+        rootdir = root
+        for event in _events(report):
+            kind = event.get("event")
+            if kind == "start":
+                rootdir = Path(event["rootdir"])
+            elif kind == "test":
+                node = _relative_node(event["nodeid"], rootdir, root)
+                phases.setdefault(node, {})[event["when"]] = event
+            elif kind == "item":
+                run.items[_relative_node(event["nodeid"], rootdir, root)] = event["path"]
+            elif kind == "file" and event["path"] is not None:
+                run.collected.add(event["path"])
+            elif kind == "deselected":
+                run.deselected.update(_relative_node(n, rootdir, root) for n in event["nodeids"])
+            elif kind == "narrowed":
+                run.narrowed = True
+            elif kind == "widened":
+                run.widened.add(event["path"])
+            elif kind == "input":
+                run.observed.setdefault(event["source"], set()).add(event["target"])
+            elif kind == "collect_error":
+                run.collection_errors[_relative_node(event["nodeid"], rootdir, root)] = event["message"]
+                if event["path"] is not None:
+                    run.error_files.add(event["path"])
+            elif kind == "finish" and report.name == "main.jsonl":
+                run.finished = True
     for node, reports in phases.items():
         if "teardown" in reports:  # a node without its teardown report did not finish
             run.outcomes[node] = node_outcome(reports)
+        path = run.items.get(node) or node.split("::")[0]
+        run.durations[path] = run.durations.get(path, 0.0) + sum(float(r["duration"]) for r in reports.values())
     return run
+
+
+def _events(report: Path) -> Iterator[dict]:
+    try:
+        lines = report.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return  # pytest died before our plugin started: nothing ran that we can vouch for
+    for line in lines:
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash
 
 
 def node_outcome(reports: Mapping[str, dict]) -> str:

@@ -3,11 +3,16 @@ that ran it."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
+
+import grimp
 
 from analyzers.categories import Category
 from analyzers.data_deps import DATA_PREFIX, data_node
 from analyzers.graph import MISSING_PREFIX
+from analyzers.impact import nodes_of
+from analyzers.unit_graph import DIR_PREFIX, UnitGraph
 from runner.project_state import CorruptState, atomic_write_json, read_json, state_dir
 from runner.scout_state import ScoutState
 
@@ -34,13 +39,19 @@ class ChangeExplainer:
     """Compares the current inputs with the snapshot of the last run that ran tests (or a step)."""
 
     def __init__(
-        self, root: Path, state: ScoutState, config_digest: str, environment: str, name: str = SNAPSHOT_FILE,
+        self, root: Path, state: ScoutState, config_digest: str, environment: str,
+        units: UnitGraph | None = None, name: str = SNAPSHOT_FILE,
     ) -> None:
+        """With `units`, test units are explained over the graph extended with what running code
+        was observed to read; without, paths are modules of the static graph (step units)."""
         try:
             snapshot = read_json(state_dir(root) / name) or {}
         except CorruptState:
             snapshot = {}
         self.state = state
+        self.graph = units.graph if units is not None else state.graph
+        self.unit_nodes = dict(units.unit_nodes) if units is not None else {}
+        self.unit_inputs = dict(units.unit_inputs) if units is not None else {}
         before: dict[str, str] = snapshot.get("files", {})
         self.has_snapshot = bool(before)
         self.tested_before = set(before)
@@ -53,20 +64,30 @@ class ChangeExplainer:
             p for p in changed_paths if p in now and state.files[p].category is Category.CONFIG)
         node_of = state.module_of()
         self.changed_nodes = {node_of[p] for p in changed_paths if p in node_of}
-        self.changed_nodes |= {data_node(p) for p in changed_paths} & state.graph.data
-        self.changed_nodes |= set(state.graph.missing)
+        self.changed_nodes |= {data_node(p) for p in changed_paths} & self.graph.data
+        self.changed_nodes |= set(self.graph.missing)
+        if before:
+            self.changed_nodes |= nodes_of(self.graph, changed_paths) - set(node_of.values())
+
+    @cached_property
+    def import_graph(self) -> grimp.ImportGraph:
+        return self.state.import_graph if self.graph is self.state.graph else self.graph.to_import_graph()
 
     def unfollowed_imports(self, path: str) -> list[str]:
         """`path:line` of dynamic imports with computed names in the file's import closure: what
         they load is not in the graph, so a change there is not seen."""
         node = self._node_of(path)
-        graph = self.state.import_graph
+        if node is None:
+            return []
+        graph = self.import_graph
         closure = {node} | (graph.find_upstream_modules(node) if node in graph.modules else set())
-        return [f"{self.state.graph.modules[n]}:{line}" for n in sorted(closure & set(self.state.graph.dynamic))
-                for line in self.state.graph.dynamic[n]]
+        return [f"{self.graph.modules[n]}:{line}" for n in sorted(closure & set(self.graph.dynamic))
+                for line in self.graph.dynamic[n]]
 
-    def _node_of(self, path: str) -> str:
-        return next(n for n, p in self.state.graph.modules.items() if p == path)
+    def _node_of(self, path: str) -> str | None:
+        if path in self.unit_nodes:
+            return self.unit_nodes[path]
+        return next((n for n, p in self.graph.modules.items() if p == path), None)
 
     def reasons(self, path: str) -> list[str]:
         if not self.has_snapshot:
@@ -87,18 +108,25 @@ class ChangeExplainer:
     def changes_reaching(self, path: str, own_change: str) -> list[str]:
         """What changed in the import closure of the module at `path`, with import chains."""
         node = self._node_of(path)
-        graph = self.state.import_graph
-        upstream = graph.find_upstream_modules(node) if node in graph.modules else set()
+        if node is None:
+            return [own_change] if path in self.changed_paths else []
+        graph = self.import_graph
+        upstream: set[str] = set()
+        for input_node in self.unit_inputs.get(path, (node,)):
+            upstream |= {input_node} - {node}
+            upstream |= graph.find_upstream_modules(input_node) if input_node in graph.modules else set()
         reasons = [own_change] if node in self.changed_nodes else []
         return reasons + [self._describe(node, changed) for changed in sorted(upstream & self.changed_nodes)]
 
     def _describe(self, test_node: str, changed: str) -> str:
         if changed.startswith(DATA_PREFIX):
             return f"data file changed: {changed.removeprefix(DATA_PREFIX)}"
-        path = self.state.graph.modules.get(changed)
+        if changed.startswith(DIR_PREFIX):
+            return f"a file was added to or removed from {changed.removeprefix(DIR_PREFIX)}/, which its code lists"
+        path = self.graph.modules.get(changed)
         if path is not None and path.endswith("conftest.py"):
             return f"conftest changed: {path}"
-        chain = self.state.import_graph.find_shortest_chain(importer=test_node, imported=changed) or ()
+        chain = self.import_graph.find_shortest_chain(importer=test_node, imported=changed) or ()
         via = " -> ".join(chain)
         if changed.startswith(MISSING_PREFIX):
             return f"imports a module that does not exist: {changed.removeprefix(MISSING_PREFIX)} ({via})"

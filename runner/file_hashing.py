@@ -75,3 +75,17 @@ def _unreadable(path: str, err: OSError, warnings: list[str]) -> str:
     warnings.append(f"cannot read {path}: {err.strerror or err}; it counts as changed on every run")
     # A digest that never repeats: whatever depends on an unreadable file is never up to date.
     return f"{UNREADABLE_PREFIX}{errno.errorcode.get(err.errno or 0, 'error')}:{time.time_ns()}"
+
+
+def digest_on_disk(root: Path, path: str) -> str:
+    """The digest of a file outside the inventory (one code was seen to read), "absent" when there
+    is none, "folder" for a folder; an unreadable file counts as changed on every run."""
+    full = root / path
+    try:
+        if full.is_dir():
+            return "folder"
+        return read_and_hash(full, keep_bytes=False)[0]
+    except FileNotFoundError:
+        return "absent"
+    except OSError as err:
+        return _unreadable(path, err, [])

@@ -1,87 +1,277 @@
 """doit-scout's pytest plugin, loaded with `-p runner.pytest_plugin`.
 
-- --scout-select names a JSON file of what to run: whole test files, and for others only some nodes.
-  Passing hundreds of file paths on pytest's command line makes its collection several times
-  slower, so pytest gets their folders and this plugin leaves the other files uncollected.
-- --scout-report names a file that receives every test and collection report as one JSON line.
-  Under pytest-xdist only the controller writes; it sees every worker's reports.
+Every pytest process (the one process, or the xdist controller and each worker) writes its own
+JSON-lines file into the folder named by --scout-dir, and the hooks only write down what pytest
+and the running code say; runner.execution interprets it after pytest is done:
 
-The hooks stay thin: interpretation happens in runner.execution, after pytest is done."""
+- collection (in the processes that collect): every file pytest made a collector for, every item
+  with the file it belongs to, items any plugin deselected (-k, -m, --lf), collection errors;
+- test reports (in the process that sees them all: the controller under xdist);
+- observed inputs: an audit hook records the project files that running code opened (imports
+  included, through their source or bytecode), the folders it listed and the files it ran in a
+  subprocess, each with the innermost project source file on the stack (the code that did it);
+- the session's start and finish.
+
+--scout-select names a JSON file: `hide` lists files whose complete green record matches (pytest
+need not collect them), `nodes` maps a file to the node names to re-run (its failed nodes). Files
+doit-scout does not know are never hidden: pytest decides what a test is.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Iterator, TextIO
 
 import pytest
 
-_stream: TextIO | None = None
-_whole_files: set[str] = set()
-_some_nodes: dict[str, set[str]] = {}  # file path -> the node names after "::" to run
-_NEVER_IGNORED = ("conftest.py", "__init__.py")
+from analyzers.inventory import in_excluded_dir
+
+_NEVER_HIDDEN = ("conftest.py", "__init__.py")
+_OBSERVED_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "subprocess.Popen"})
+_WRITE_MODES = frozenset("wax")
+_THIS_FILE = os.path.abspath(__file__)
+
+
+class _Recorder:
+    """The per-process state of the plugin: where to write, what to hide, what runs now."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.root = os.path.abspath(config.getoption("--scout-root") or str(config.rootpath))
+        self.prefix = self.root + os.sep
+        folder = Path(config.getoption("--scout-dir"))
+        role = config.workerinput["workerid"] if hasattr(config, "workerinput") else "main"
+        self.stream: TextIO | None = open(folder / f"{role}.jsonl", "w", encoding="utf-8", buffering=1)
+        self.is_controller = not hasattr(config, "workerinput")
+        self.hidden: set[str] = set()
+        self.rerun: dict[str, set[str]] = {}
+        selection = config.getoption("--scout-select")
+        if selection:
+            data = json.loads(Path(selection).read_text(encoding="utf-8"))
+            self.hidden = set(data["hide"])
+            self.rerun = {path: set(names) for path, names in data["nodes"].items()}
+        self.current: str | None = None  # the file being collected or whose item runs
+        self.seen: set[tuple[str, str]] = set()
+        self.code_paths: dict[str, str | None] = {}  # co_filename -> project path, or None
+        self.observing = True
+
+    def write(self, event: dict[str, Any]) -> None:
+        if self.stream is not None:
+            self.stream.write(json.dumps(event) + "\n")
+
+    def relative(self, path: str) -> str | None:
+        """The project-relative POSIX path of an absolute path, None outside the project."""
+        if not path.startswith(self.prefix):
+            return None
+        rel = path[len(self.prefix):]
+        return rel.replace(os.sep, "/") if os.sep != "/" else rel
+
+    # -- observed inputs --------------------------------------------------------------------
+
+    def audit(self, event: str, args: tuple) -> None:
+        if event not in _OBSERVED_EVENTS or not self.observing:
+            return
+        self.observing = False  # what this hook itself does is not observed
+        try:
+            for target in self._targets(event, args):
+                self._observe(target)
+        except Exception:  # an audit hook must never break the code under test
+            pass
+        finally:
+            self.observing = True
+
+    def _targets(self, event: str, args: tuple) -> Iterator[str]:
+        if event == "open":
+            path, mode, flags = args
+            if isinstance(path, int):
+                return
+            if isinstance(mode, str) and _WRITE_MODES & set(mode) and "+" not in mode:
+                return  # written, not read
+            if mode is None and isinstance(flags, int) and flags & os.O_WRONLY:
+                return
+            rel = self._project_path(path)
+            if rel is not None:
+                yield rel
+        elif event in ("os.listdir", "os.scandir"):
+            rel = self._project_path(args[0] if args and args[0] is not None else ".")
+            if rel is not None:
+                yield "dir:" + rel
+        else:  # subprocess.Popen(executable, args, cwd, env)
+            _, argv, cwd, _ = args
+            words = [argv] if isinstance(argv, (str, bytes, os.PathLike)) else list(argv or ())
+            for i, word in enumerate(words):
+                if not isinstance(word, (str, bytes, os.PathLike)):
+                    continue
+                word = os.fsdecode(word)
+                if i > 0 and words[i - 1] == "-m":
+                    yield "module:" + word
+                    continue
+                candidate = os.path.join(os.fsdecode(cwd) if cwd else os.getcwd(), word)
+                if os.path.isfile(candidate):
+                    rel = self._project_path(candidate)
+                    if rel is not None:
+                        yield rel
+
+    def _project_path(self, path: Any) -> str | None:
+        """The project file (the source of a bytecode file) at `path`, None for anything else."""
+        rel = self.relative(os.path.abspath(os.fsdecode(path)))
+        if rel is None or rel == "":
+            return None if rel is None else "."
+        rel = _source_of_bytecode(rel)
+        return None if in_excluded_dir(rel) else rel
+
+    def _observe(self, target: str) -> None:
+        source = self._innermost_project_code() or self.current or ""
+        if target == source or (source, target) in self.seen:
+            return
+        self.seen.add((source, target))
+        self.write({"event": "input", "source": source, "target": target})
+
+    def _innermost_project_code(self) -> str | None:
+        frame = sys._getframe(3)
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            rel = self.code_paths.get(filename, "?")
+            if rel == "?":
+                rel = self._code_path(filename)
+                self.code_paths[filename] = rel
+            if rel is not None:
+                return rel
+            frame = frame.f_back  # type: ignore[assignment]
+        return None
+
+    def _code_path(self, filename: str) -> str | None:
+        if not filename.endswith(".py") or os.path.abspath(filename) == _THIS_FILE:
+            return None
+        rel = self.relative(os.path.abspath(filename))
+        return None if rel is None or in_excluded_dir(rel) else rel
+
+
+def _source_of_bytecode(rel: str) -> str:
+    """`pkg/__pycache__/mod.cpython-311.pyc` -> `pkg/mod.py`: the import system opens the
+    bytecode of a module whose cache is fresh, and the source file otherwise."""
+    folder, _, name = rel.rpartition("/")
+    if name.endswith(".pyc") and folder.rpartition("/")[2] == "__pycache__":
+        parent = folder.rpartition("/")[0]
+        return (parent + "/" if parent else "") + name.partition(".")[0] + ".py"
+    return rel
+
+
+_recorder: _Recorder | None = None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--scout-report", default=None, help="doit-scout: file for per-node results")
-    parser.addoption("--scout-select", default=None, help="doit-scout: file naming what to run")
+    group = parser.getgroup("doit-scout")
+    group.addoption("--scout-dir", default=None, help="doit-scout: folder for this run's reports")
+    group.addoption("--scout-select", default=None, help="doit-scout: file naming what to hide and re-run")
+    group.addoption("--scout-root", default=None, help="doit-scout: the project root")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _stream, _whole_files, _some_nodes
-    selection = config.getoption("--scout-select")
-    if selection:
-        data = json.loads(Path(selection).read_text(encoding="utf-8"))
-        _whole_files = set(data["files"])
-        _some_nodes = {path: set(names) for path, names in data["nodes"].items()}
-    path = config.getoption("--scout-report")
-    if path and not hasattr(config, "workerinput"):  # xdist workers report to the controller
-        _stream = open(path, "w", encoding="utf-8", buffering=1)
-        _write({"event": "start", "rootdir": str(config.rootpath)})
+    global _recorder
+    if not config.getoption("--scout-dir"):
+        return
+    _recorder = _Recorder(config)
+    _recorder.write({"event": "start", "rootdir": str(config.rootpath), "pid": os.getpid()})
+    if config.getoption("lf", False):
+        _recorder.write({"event": "narrowed", "why": "--lf collects only files with failures"})
+    sys.addaudithook(_audit)
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _recorder is not None:
+        _recorder.audit(event, args)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    if not (_whole_files or _some_nodes) or collection_path.suffix != ".py":
+    if _recorder is None or collection_path.name in _NEVER_HIDDEN:
         return None
-    if collection_path.name in _NEVER_IGNORED:
-        return None
-    path = str(collection_path)
-    return True if path not in _whole_files and path not in _some_nodes else None
+    rel = _recorder.relative(str(collection_path))
+    return True if rel is not None and rel in _recorder.hidden else None
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    if _recorder is None:
+        return (yield)
+    rel = _recorder.relative(str(collector.path)) if isinstance(collector, pytest.File) else None
+    previous = _recorder.current
+    if rel is not None:
+        _recorder.current = rel
+    try:
+        report = yield
+    finally:
+        _recorder.current = previous
+    if isinstance(collector, pytest.File):
+        _recorder.write({"event": "file", "path": rel, "nodeid": collector.nodeid})
+    if report.failed:
+        _recorder.write({"event": "collect_error", "nodeid": report.nodeid, "path": rel,
+                         "message": str(report.longrepr)[-2000:]})
+    return report
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    if _recorder is not None:
+        _recorder.write({"event": "item", "nodeid": item.nodeid, "path": _recorder.relative(str(item.path))})
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if _recorder is not None:
+        _recorder.write({"event": "deselected", "nodeids": [item.nodeid for item in items]})
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not _some_nodes:
+    """Re-runs keep only a file's failed nodes; when one of them no longer exists (a renamed
+    test, a parameter id that changes between runs), the whole file runs instead."""
+    if _recorder is None or not _recorder.rerun:
         return
-    keep: list[pytest.Item] = []
-    drop: list[pytest.Item] = []
+    by_file: dict[str, list[pytest.Item]] = {}
     for item in items:
-        names = _some_nodes.get(str(item.path))
-        (drop if names is not None and item.nodeid.partition("::")[2] not in names else keep).append(item)
+        rel = _recorder.relative(str(item.path))
+        if rel in _recorder.rerun:
+            by_file.setdefault(rel, []).append(item)
+    drop: list[pytest.Item] = []
+    for rel, file_items in by_file.items():
+        wanted = _recorder.rerun[rel]
+        names = {item.nodeid.partition("::")[2] for item in file_items}
+        if wanted <= names:
+            drop += [item for item in file_items if item.nodeid.partition("::")[2] not in wanted]
+        else:
+            _recorder.write({"event": "widened", "path": rel})
     if drop:
+        dropped = set(map(id, drop))
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+        items[:] = [item for item in items if id(item) not in dropped]
 
 
-def _write(event: dict[str, Any]) -> None:
-    if _stream is not None:
-        _stream.write(json.dumps(event) + "\n")
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    if _recorder is None:
+        return (yield)
+    previous, _recorder.current = _recorder.current, _recorder.relative(str(item.path))
+    try:
+        return (yield)
+    finally:
+        _recorder.current = previous
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    _write({
-        "event": "test", "nodeid": report.nodeid, "when": report.when, "outcome": report.outcome,
-        "duration": report.duration, "xfail": hasattr(report, "wasxfail"),
-    })
-
-
-def pytest_collectreport(report: pytest.CollectReport) -> None:
-    if report.failed:
-        _write({"event": "collect_error", "nodeid": report.nodeid, "message": str(report.longrepr)[-2000:]})
+    # Under xdist, workers send their reports to the controller, which sees them all.
+    if _recorder is not None and _recorder.is_controller:
+        _recorder.write({
+            "event": "test", "nodeid": report.nodeid, "when": report.when, "outcome": report.outcome,
+            "duration": report.duration, "xfail": hasattr(report, "wasxfail"),
+        })
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    global _stream
-    _write({"event": "finish", "exitstatus": int(exitstatus)})
-    if _stream is not None:
-        _stream.close()
-        _stream = None
+    global _recorder
+    if _recorder is None:
+        return
+    _recorder.write({"event": "finish", "exitstatus": int(exitstatus)})
+    stream, _recorder.stream = _recorder.stream, None
+    if stream is not None:
+        stream.close()

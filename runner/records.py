@@ -5,6 +5,7 @@ A record says, for one fingerprint, what each node of the file did and whether t
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -13,6 +14,7 @@ from runner.project_state import CorruptState, atomic_write_json, read_json, sta
 from runner.shared_cache import SharedCache
 
 TEST_KIND = "test"
+SHARD_DURATIONS_KIND = "durations"
 DURATIONS_FILE = "durations.json"
 
 
@@ -42,6 +44,34 @@ class RecordStore:
 
     def forget_file(self, fingerprint: str) -> None:
         self.cache.delete(TEST_KIND, fingerprint)
+
+
+def project_identity(root: Path) -> str:
+    """What names this project in every clone: its first commit, else its folder's name."""
+    try:
+        out = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=root, capture_output=True,
+                             text=True, stdin=subprocess.DEVNULL, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        out = []
+    return min(out) if out else "folder:" + root.name
+
+
+def load_shard_durations(root: Path, cache: SharedCache) -> dict[str, float]:
+    """The durations table that shards partition the test files by: in the shared cache, so that
+    every shard (and every clone sharing the cache) reads the same one."""
+    key = project_identity(root)
+    value = cache.get_many(SHARD_DURATIONS_KIND, [key]).get(key)
+    if not isinstance(value, dict):
+        return {}
+    return {p: float(s) for p, s in value.items() if isinstance(s, (int, float))}
+
+
+def save_shard_durations(root: Path, cache: SharedCache, durations: Mapping[str, float]) -> None:
+    """Only unsharded runs write it: a sharded run that rewrote it would change the partition
+    the next shard computes."""
+    if durations:
+        key = project_identity(root)
+        cache.put_many(SHARD_DURATIONS_KIND, {key: {**load_shard_durations(root, cache), **durations}})
 
 
 def load_durations(root: Path) -> dict[str, float]:

@@ -94,14 +94,42 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
     console.print(f"[bold]{'time':<11}[/]{timings}", soft_wrap=True)
     console.print(f"[bold]{'cache':<11}[/]{cache.summary()} (this run)", soft_wrap=True)
     for node in result.failed_nodes:
-        console.print(f"[red]✗ {node}[/]", soft_wrap=True)
+        console.print(f"[red]✗ {escape(node)}[/]", soft_wrap=True)
+    known = {d.path for d in (plan.audit_of or plan).decisions}
     for path, nodes in result.misses.items():
+        changed = _listing(result.changed_before_audit) or "no file"
+        if path not in known:
+            cause = ("doit-scout did not know it was a test: pytest collects it now, so from here on it "
+                     "is one")
+        elif path in result.newly_observed:
+            cause = ("it depends on something no import shows; this run saw what it reads and runs (its "
+                     "imports, files, folders, subprocesses), and that is now part of its inputs")
+        else:
+            cause = ("nothing it was seen to import or read changed: it is flaky, or it depends on "
+                     "something outside the project (declare environment variables in \\[tool.scout.test] "
+                     "env, files outside the project in \\[tool.scout.test] data)")
         console.print(
-            f"[bold red]✗ SELECTION MISS: {path} fails ({', '.join(nodes)}) but the incremental selection "
-            f"would have skipped it. Changed since tests last ran: {_listing(result.changed_before_audit) or 'no file'}. "
-            "Unless the test is flaky, it depends on something the graph cannot see (a file it reads, a "
-            "dynamic import, a subprocess): declare it in \\[tool.scout.test] data.[/]",
-            soft_wrap=True)
+            f"[bold red]✗ SELECTION MISS: {escape(path)} fails ({escape(', '.join(nodes))}) but the "
+            f"incremental selection would have skipped it. Changed since tests last ran: {escape(changed)}. "
+            f"Why: {cause}.[/]", soft_wrap=True)
+    if run is not None:
+        incomplete = result.incomplete
+        if incomplete:
+            console.print(
+                f"[yellow]! {len(incomplete)} selected test files did not run to completion (pytest "
+                f"deselected or did not collect some of their tests: -k, -m, -x, --maxfail, --lf, or the "
+                f"session stopped): they stay stale: {escape(_listing(incomplete))}[/]", soft_wrap=True)
+        if not run.finished:
+            console.print("[red]✗ the pytest session did not finish (a test or a plugin ended the process): "
+                          "nothing it ran is recorded green[/]", soft_wrap=True)
+        unmapped = run.unmapped_items()
+        if unmapped:
+            console.print(
+                f"[yellow]! {len(unmapped)} tests come from files outside the project, which doit-scout "
+                f"cannot fingerprint: they ran and run every time ({escape(_listing(unmapped))})[/]",
+                soft_wrap=True)
+    if plan.collect_reason is not None and run is not None:
+        console.print(f"[dim]{plan.collect_reason}[/]", soft_wrap=True)
     for path in result.stale_after_run:
         console.print(f"[yellow]! {path} changed while its tests ran: its results were not recorded[/]",
                       soft_wrap=True)

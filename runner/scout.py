@@ -167,8 +167,9 @@ def _map_imports(
 ) -> tuple[ProjectGraph, dict[str, str], int, int]:
     """The graph and fingerprints, and how many files were parsed and found in the parse cache.
     `previous` is a state resolved under the same inputs key, or None."""
-    modules = locate_modules(module_paths, layout.source_roots).values()
     test_paths = {p for p in module_paths if files[p].category is Category.TEST}
+    pytest_imported = test_paths | {p for p in module_paths if files[p].category is Category.CONFTEST}
+    modules = locate_modules(module_paths, layout.source_roots, pytest_imported).values()
     reads = data_inputs(
         modules, [p for p, f in files.items() if f.category is Category.DATA],
         test_paths=test_paths, test_dirs=layout.test_dirs, rules=rules_from_config(config.test.data),

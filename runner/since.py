@@ -10,9 +10,10 @@ from pathlib import Path
 from analyzers.categories import Categorizer, Category
 from analyzers.graph import ProjectGraph, build_project_graph
 from analyzers.hashing import content_hash
-from analyzers.impact import affected_tests, nodes_of
+from analyzers.impact import affected_tests, affected_units, nodes_of
 from analyzers.layout import detect_layout
 from analyzers.modules import locate_modules
+from analyzers.unit_graph import UnitGraph
 from runner.config import ScoutConfig
 from runner.environment import is_external
 from runner.parsing import parse_modules
@@ -63,14 +64,15 @@ def merge_base(root: Path, revision: str) -> str:
         raise RevisionError(f"--since {revision}: {revision} and HEAD share no history") from None
 
 
-def changes_since(root: Path, revision: str, state: ScoutState, config: ScoutConfig) -> ChangesSince:
+def changes_since(root: Path, revision: str, state: ScoutState, config: ScoutConfig, units: UnitGraph) -> ChangesSince:
+    """`units` are the test units over the graph with what running code was observed to read."""
     base = merge_base(root, revision)
     diff = _git(root, "diff", "--name-only", "-z", "--no-renames", "--relative", base, "--", ".")
     untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z")
     changed = frozenset(p for p in (diff + untracked).split("\0") if p)
-    tests = {p for p, e in state.files.items() if e.category is Category.TEST}
+    tests = set(units.unit_nodes)
     everything = any(p in state.files and state.files[p].category is Category.CONFIG for p in changed)
-    affected = tests if everything else affected_tests(state.graph, tests, nodes_of(state.graph, changed))
+    affected = tests if everything else affected_units(units.graph, units.unit_inputs, nodes_of(units.graph, changed))
     affected |= {p for p in changed if p in tests}
     deleted = {p for p in changed if p not in state.files}
     if deleted and not everything:
@@ -102,8 +104,9 @@ def graph_at(root: Path, commit: str, config: ScoutConfig) -> tuple[ProjectGraph
     by_path = {p: sources[blobs[p]] for p in wanted}
     parses, _, _ = parse_modules(root, wanted, files, by_path, shared_cache(config), config.parse_workers, [])
     test_paths = {p for p in wanted if files[p].category is Category.TEST}
+    pytest_imported = test_paths | {p for p in wanted if files[p].category is Category.CONFTEST}
     graph = build_project_graph(
-        locate_modules(wanted, layout.source_roots).values(), parses, source_roots=layout.source_roots,
+        locate_modules(wanted, layout.source_roots, pytest_imported).values(), parses, source_roots=layout.source_roots,
         test_paths=test_paths, is_external=lru_cache(maxsize=None)(is_external),
     )
     return graph, test_paths

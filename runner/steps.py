@@ -96,7 +96,7 @@ class _Reasons:
 
     def __init__(self, root: Path, state: ScoutState, step: StepConfig, command: str) -> None:
         self.step = step
-        self.changes = ChangeExplainer(root, state, state.config_digest(), command, step_snapshot_file(step.name))
+        self.changes = ChangeExplainer(root, state, state.config_digest(), command, name=step_snapshot_file(step.name))
         self.globs = GlobSet.of(step.inputs) if step.inputs is not None else None
 
     def __call__(self, unit: StepUnit) -> list[str]:

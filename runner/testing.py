@@ -6,14 +6,15 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import xxhash
+from typing import Collection, Mapping
 
 from analyzers.categories import Category
 from analyzers.globs import GlobSet
-from analyzers.selection import TestDecision, select_tests
+from analyzers.selection import TestDecision, TestRecord, select_tests
 from analyzers.sharding import shard_files
+from analyzers.unit_graph import UnitGraph, build_unit_graph
 from runner.audit import audit_due, load_audit_log, save_audit_log, selection_misses
+from runner.collection import Manifest, key_of, load_manifest, save_manifest
 from runner.config import ScoutConfig
 from runner.environment import environment_key
 from runner.execution import (
@@ -24,22 +25,32 @@ from runner.execution import (
     xdist_available,
 )
 from runner.explain import ChangeExplainer, save_snapshot
+from runner.file_hashing import digest_on_disk
 from runner.forget import is_forgotten, remember
+from runner.observed import ObservedInputs
 from runner.project_state import update_last_run
-from runner.records import RecordStore, load_durations, save_durations
+from runner.records import (
+    RecordStore,
+    load_durations,
+    load_shard_durations,
+    save_durations,
+    save_shard_durations,
+)
 from runner.scout import current_state, run_scout
 from runner.scout_state import ScoutState
-from runner.shared_cache import RunCounts, shared_cache
+from runner.shared_cache import RunCounts, SharedCache, shared_cache
 from runner.since import ChangesSince, changes_since
 
 
 @dataclass
 class TestInputs:
-    """Fingerprints of the test files, and the parts every test shares."""
+    """Fingerprints of the test units (None for one doit-scout cannot fingerprint), and the parts
+    every unit shares."""
 
     __test__ = False  # a domain name, not a pytest test class
 
-    fingerprints: dict[str, str]
+    units: UnitGraph
+    fingerprints: dict[str, str | None]
     config_digest: str
     environment: str
 
@@ -50,30 +61,46 @@ class TestPlan:
 
     state: ScoutState
     inputs: TestInputs
+    manifest: Manifest
     decisions: list[TestDecision]
+    hidden: frozenset[str]  # files pytest need not collect: their green records match
     durations: dict[str, float]
     seconds: float
     warnings: list[str] = field(default_factory=list)
     # On an audit: what the incremental selection would have done, to compare outcomes with.
-    audit_of: list[TestDecision] | None = None
+    audit_of: TestPlan | None = None
     explainer: ChangeExplainer | None = None  # when planned for `doit explain`
+    sharded: bool = False
 
     @property
     def selected(self) -> list[TestDecision]:
         return [d for d in self.decisions if d.runs]
 
+    @property
+    def collect_reason(self) -> str | None:
+        """Why pytest must run even when no known test file needs to."""
+        if self.manifest.known:
+            return None
+        return ("pytest is asked which files are tests: files were added or removed, or a config "
+                "file, a conftest.py or the installed plugins changed, since it last said")
 
-def fingerprint_tests(root: Path, state: ScoutState, config: ScoutConfig) -> TestInputs:
-    """A test file's fingerprint combines its graph fingerprint (its bytes, its import closure,
-    conftest chain and data files) with every config file and the environment key."""
+    @property
+    def runs_pytest(self) -> bool:
+        return bool(self.selected) or self.collect_reason is not None
+
+
+def fingerprint_units(
+    root: Path, state: ScoutState, config: ScoutConfig, cache: SharedCache, units: Collection[str],
+) -> TestInputs:
+    """A unit's fingerprint covers its content, its import closure, the conftest.py files above it,
+    what running code was observed to read, every config file and the environment key."""
     config_digest = state.config_digest()
     environment = environment_key(root, config.test.pytest_args, config.test.env)
-    fingerprints = {}
-    for node, path in state.graph.modules.items():
-        if state.files[path].category is Category.TEST:
-            combined = f"{state.fingerprints[node]}:{config_digest}:{environment}".encode()
-            fingerprints[path] = xxhash.xxh3_128_hexdigest(combined)
-    return TestInputs(fingerprints, config_digest, environment)
+    observed = ObservedInputs(cache).load(state)
+    graph = build_unit_graph(state.graph, state.fingerprints, state.digests(), units, observed,
+                             digest_of=lambda path: digest_on_disk(root, path))
+    fingerprints = {path: graph.fingerprint_of(path, config_digest, environment) for path in units}
+    return TestInputs(graph, fingerprints, config_digest, environment)
 
 
 def plan_tests(
@@ -84,31 +111,90 @@ def plan_tests(
     """RevisionError when `since` cannot be compared with."""
     started = time.perf_counter()
     state = state or current_state(root, config)
-    inputs = fingerprint_tests(root, state, config)
     cache = shared_cache(config)
-    records = RecordStore(cache).records(inputs.fingerprints.values())
-    durations = load_durations(root)
-    ignore = "forgotten: `doit forget` was run" if is_forgotten(root, "test") else (
-        "--all: every test runs" if run_all else None)
-    always_run = GlobSet.of(config.test.always_run)
-    explainer = ChangeExplainer(root, state, inputs.config_digest, inputs.environment) if explain else None
-    decisions = select_tests(
-        inputs.fingerprints, records, ignore_records=ignore, always_run=always_run,
-        why_changed=explainer.reasons if explainer else lambda path: (),
-    )
+    environment = environment_key(root, config.test.pytest_args, config.test.env)
+    manifest = load_manifest(root, cache, key_of(state, environment))
+    if shard is not None and not manifest.known and not explain:
+        # Every shard must partition the same list of test files: ask pytest for it first.
+        manifest = learn_manifest(root, config, state, cache, manifest)
+    plan = _plan(root, config, state, cache, manifest, run_all=run_all, explain=explain)
     audit_reason = "audit: doit test --audit" if audit else audit_due(
         load_audit_log(root), config.test, time.time())
-    audit_of = None
     if audit_reason:
-        audit_of = decisions if ignore is None else select_tests(
-            inputs.fingerprints, records, always_run=always_run)
-        decisions = select_tests(inputs.fingerprints, records, ignore_records=audit_reason, always_run=always_run)
+        incremental = plan if not (run_all or is_forgotten(root, "test")) else _plan(
+            root, config, state, cache, manifest)
+        plan = _plan(root, config, state, cache, manifest, explain=explain, ignore=audit_reason)
+        plan.audit_of = incremental
     if since:
-        decisions = _keep_affected(decisions, changes_since(root, since, state, config))
+        changes = changes_since(root, since, state, config, plan.inputs.units)
+        plan.decisions = _keep_affected(plan.decisions, changes)
     if shard is not None:
-        decisions = _keep_shard(decisions, durations, *shard)
-    return TestPlan(state, inputs, decisions, durations, time.perf_counter() - started, cache.take_warnings(),
-                    audit_of, explainer)
+        plan.decisions = _keep_shard(plan.decisions, load_shard_durations(root, cache), *shard)
+        plan.sharded = True
+    plan.hidden = frozenset(plan.hidden | {d.path for d in plan.decisions if not d.runs})
+    plan.seconds = time.perf_counter() - started
+    plan.warnings += cache.take_warnings()
+    return plan
+
+
+def _plan(
+    root: Path, config: ScoutConfig, state: ScoutState, cache: SharedCache, manifest: Manifest, *,
+    run_all: bool = False, explain: bool = False, ignore: str | None = None,
+) -> TestPlan:
+    """Decide for each unit of the manifest. When the manifest is unknown, any file of the project
+    with a complete green record may be hidden from pytest, which collects every other one."""
+    units = set(manifest.files)
+    if not manifest.known:
+        units |= {p for p, e in state.files.items() if e.category is Category.TEST}
+    candidates = units if manifest.known else units | set(state.files)
+    inputs = fingerprint_units(root, state, config, cache, candidates)
+    records = RecordStore(cache).records(fp for fp in inputs.fingerprints.values() if fp)
+    ignore = ignore or ("forgotten: `doit forget` was run" if is_forgotten(root, "test") else (
+        "--all: every test runs" if run_all else None))
+    explainer = ChangeExplainer(root, state, inputs.config_digest, inputs.environment, inputs.units) \
+        if explain else None
+    mapped = {p: fp for p, fp in inputs.fingerprints.items() if fp is not None and p in units}
+    decisions = select_tests(
+        mapped, records, ignore_records=ignore, always_run=GlobSet.of(config.test.always_run),
+        why_changed=explainer.reasons if explainer else lambda path: (),
+    )
+    decisions += [
+        TestDecision(path, "", "run", reasons=(
+            "pytest collects it, but it is not among the project files doit-scout lists (outside the "
+            "project, or ignored by git): it cannot be fingerprinted and runs every time",))
+        for path in sorted(units - set(mapped))
+    ]
+    hidden = set() if ignore else {d.path for d in decisions if not d.runs}
+    if not manifest.known and not ignore:
+        hidden |= {p for p in candidates - units if _green(records.get(inputs.fingerprints[p] or ""))}
+    return TestPlan(state, inputs, manifest, sorted(decisions, key=lambda d: d.path), frozenset(hidden),
+                    load_durations(root), 0.0, explainer=explainer)
+
+
+def _green(record: TestRecord | None) -> bool:
+    return record is not None and record.complete and not record.failing
+
+
+def learn_manifest(root: Path, config: ScoutConfig, state: ScoutState, cache: SharedCache,
+                   manifest: Manifest) -> Manifest:
+    """Ask pytest which files it collects (collection only; green files stay hidden)."""
+    plan = _plan(root, config, state, cache, manifest)
+    run = run_pytest(root, [], hidden=plan.hidden, workers=0, extra_args=[*config.test.pytest_args, "-p", "no:xdist"],
+                     collect_only=True)
+    learned = _manifest_after(manifest, plan.hidden, run)
+    if learned.known:
+        save_manifest(root, cache, learned)
+    return learned
+
+
+def _manifest_after(manifest: Manifest, hidden: Collection[str], run: PytestRun) -> Manifest:
+    """What a run says pytest collects. Only a run that collected everything it was not told to
+    hide replaces what was known; others (--lf, an interrupted collection) only add to it."""
+    seen = run.collected | run.error_files | {p for p in run.items.values() if p is not None} | set(hidden)
+    whole = run.finished and not run.narrowed and not (set(run.collection_errors) - run.error_files)
+    if whole:
+        return Manifest(manifest.key, frozenset(seen), True)
+    return Manifest(manifest.key, frozenset(seen | manifest.files), False)
 
 
 def _keep_affected(decisions: list[TestDecision], changes: ChangesSince) -> list[TestDecision]:
@@ -117,18 +203,19 @@ def _keep_affected(decisions: list[TestDecision], changes: ChangesSince) -> list
               else f"affected by what changed since {changes.revision}")
     return [
         TestDecision(d.path, d.fingerprint, d.action, d.nodes, (reason, *d.reasons) if d.runs else d.reasons)
-        if d.path in changes.affected
+        if d.path in changes.affected or not d.fingerprint
         else TestDecision(d.path, d.fingerprint, "skip", reasons=(f"not affected by changes since {changes.revision}",))
         for d in decisions
     ]
 
 
 def _keep_shard(decisions: list[TestDecision], durations: dict[str, float], index: int, count: int) -> list[TestDecision]:
-    """Only the files of shard `index` of `count` still run; the others run in other jobs."""
-    shards = shard_files([d.path for d in decisions if d.runs], durations, count)
+    """Every test file belongs to one shard, by a partition of all of them that every shard
+    computes alike; a shard runs those of its own files that need to run."""
+    shards = shard_files([d.path for d in decisions], durations, count)
     home = {path: i for i, paths in enumerate(shards, start=1) for path in paths}
     return [
-        d if not d.runs or home[d.path] == index
+        d if home[d.path] == index
         else TestDecision(d.path, d.fingerprint, "skip", reasons=(f"runs in shard {home[d.path]}/{count}",))
         for d in decisions
     ]
@@ -145,6 +232,7 @@ class TestRunResult:
     misses: dict[str, list[str]] = field(default_factory=dict)  # audit: path -> failing nodes
     misses_fail: bool = True
     changed_before_audit: list[str] = field(default_factory=list)  # files changed since the last run
+    newly_observed: list[str] = field(default_factory=list)  # units whose inputs grew by observation
 
     @property
     def failed_nodes(self) -> list[str]:
@@ -154,21 +242,33 @@ class TestRunResult:
         return sorted({*failed, *self.pytest.collection_errors})
 
     @property
+    def incomplete(self) -> list[str]:
+        """Selected files that did not run to completion without failing: they stay stale."""
+        if self.pytest is None:
+            return []
+        complete = self.pytest.complete_files()
+        failing = {n.split("::")[0] for n in self.failed_nodes}
+        return sorted(d.path for d in self.plan.selected
+                      if d.path not in complete and d.path not in failing and d.action == "run")
+
+    @property
     def ok(self) -> bool:
         if self.misses and self.misses_fail:
             return False
-        return self.pytest is None or (
-            self.pytest.exit_code in (0, 5) and not self.pytest.collection_errors)
+        run = self.pytest
+        return run is None or (
+            run.finished and run.exit_code in (0, 5) and not run.collection_errors
+            and "failed" not in run.outcomes.values())
 
 
 def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: TestPlan | None = None) -> TestRunResult:
     plan = plan or plan_tests(root, config, run_all=run_all)
     planned = time.perf_counter()
-    selected = plan.selected
-    if not selected:
+    if not plan.runs_pytest:
         # No snapshot either: explanations compare with the last run that ran tests.
-        _audit_log_after(root, plan, None)
+        _audit_log_after(root, plan, None, [])
         return TestRunResult(plan, None, [], {"plan": plan.seconds})
+    selected = plan.selected
     workers = config.test.workers
     if workers is None:
         workers = choose_workers(
@@ -178,24 +278,42 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     if workers and not xdist_available():
         plan.warnings.append("pytest-xdist is not installed: tests run in one process")
         workers = 0
-    pytest_run = run_pytest(root, selected, workers=workers, extra_args=config.test.pytest_args)
+    pytest_run = run_pytest(root, selected, hidden=plan.hidden, workers=workers, extra_args=config.test.pytest_args)
     ran = time.perf_counter()
-    # Inputs are checked again: a file that changed while pytest ran keeps its tests stale.
-    after = fingerprint_tests(root, run_scout(root, config).state, config)
-    stale = sorted(d.path for d in selected if after.fingerprints.get(d.path) != d.fingerprint)
-    _record(RecordStore(shared_cache(config)), selected, pytest_run, set(stale))
+    cache = shared_cache(config)
+    manifest = _manifest_after(plan.manifest, plan.hidden, pytest_run)
+    ObservedInputs(cache).add(plan.state, pytest_run.observed, manifest.files)
+    # Inputs are checked again, with what this run observed: a file that changed while pytest ran
+    # keeps its tests stale; the others are recorded under their fingerprint as it is now.
+    after_state = run_scout(root, config).state
+    ran_units = _units_that_ran(pytest_run)
+    before = fingerprint_units(root, plan.state, config, cache, ran_units)
+    after = fingerprint_units(root, after_state, config, cache, ran_units)
+    stale = sorted(p for p in ran_units if after.fingerprints[p] is not None
+                   and before.fingerprints[p] != after.fingerprints[p])
+    _record(RecordStore(cache), plan, pytest_run, after.fingerprints, set(stale))
+    if manifest.known and key_of(after_state, after.environment) == manifest.key:
+        save_manifest(root, cache, manifest)
     save_durations(root, pytest_run.durations)
+    if not plan.sharded and pytest_run.completed:
+        save_shard_durations(root, cache, pytest_run.durations)
     if pytest_run.completed:
         remember(root, "test")
-    misses, changed = _audit_log_after(root, plan, pytest_run)
+    newly_observed = sorted(d.path for d in selected if d.fingerprint and after.fingerprints.get(d.path)
+                            not in (None, d.fingerprint) and d.path not in stale)
+    misses, changed = _audit_log_after(root, plan, pytest_run, newly_observed)
     save_snapshot(root, plan.state, plan.inputs.config_digest, plan.inputs.environment)
     return TestRunResult(plan, pytest_run, stale, {
         "plan": plan.seconds, "pytest": ran - planned, "record": time.perf_counter() - ran,
-    }, misses, config.test.audit_misses == "fail", changed)
+    }, misses, config.test.audit_misses == "fail", changed, newly_observed)
+
+
+def _units_that_ran(run: PytestRun) -> set[str]:
+    return run.collected | run.error_files | {p for p in run.items.values() if p is not None}
 
 
 def _audit_log_after(
-    root: Path, plan: TestPlan, run: PytestRun | None,
+    root: Path, plan: TestPlan, run: PytestRun | None, newly_observed: list[str],
 ) -> tuple[dict[str, list[str]], list[str]]:
     """Count the run; after a completed audit, log the selection misses (path -> failing nodes)
     with the files changed since the last run."""
@@ -203,9 +321,12 @@ def _audit_log_after(
     misses: dict[str, list[str]] = {}
     changed: list[str] = []
     if plan.audit_of is not None and run is not None and run.completed:
-        misses = selection_misses(plan.audit_of, run)
+        incremental = plan.audit_of
+        misses = selection_misses(incremental.decisions, incremental.hidden, incremental.runs_pytest, run)
         changed = ChangeExplainer(root, plan.state, plan.inputs.config_digest, plan.inputs.environment).changed_paths
-        log.misses += [{"path": path, "nodes": nodes, "at": time.time(), "changed_since_last_run": changed}
+        log.misses += [{"path": path, "nodes": nodes, "at": time.time(), "changed_since_last_run": changed,
+                        "unknown_to_selection": path not in {d.path for d in incremental.decisions},
+                        "inputs_observed_now": path in newly_observed}
                        for path, nodes in misses.items()]
         log.runs_since_audit, log.last_audit_at = 0, time.time()
     else:
@@ -214,25 +335,29 @@ def _audit_log_after(
     return misses, changed
 
 
-def _record(store: RecordStore, selected: list[TestDecision], run: PytestRun, stale: set[str]) -> None:
-    """Write what ran. Nothing a failure, an error, a crash or an interruption touched is
-    recorded green."""
-    by_file: dict[str, dict[str, str]] = {}
-    for node, outcome in run.outcomes.items():
-        by_file.setdefault(node.split("::")[0], {})[node] = outcome
-    for decision in selected:
-        outcomes = by_file.get(decision.path, {})
-        if decision.path in stale:
+def _record(store: RecordStore, plan: TestPlan, run: PytestRun, fingerprints: Mapping[str, str | None],
+            stale: set[str]) -> None:
+    """Write what ran, under each file's fingerprint as it is after the run. A file is recorded
+    complete only when every item pytest collected from it ran to a verdict; nothing a failure,
+    an error, a crash or an interruption touched is recorded green."""
+    complete = run.complete_files()
+    decisions = {d.path: d for d in plan.decisions}
+    outcomes: dict[str, dict[str, str]] = {}
+    for node, path in run.items.items():
+        if path is not None and node in run.outcomes:
+            outcomes.setdefault(path, {})[node] = run.outcomes[node]
+    for path, fingerprint in fingerprints.items():
+        if fingerprint is None or path in stale:
             continue
-        if decision.path in run.collection_errors or (decision.action == "rerun" and run.exit_code == 4):
-            # A file that does not collect, or failed nodes pytest no longer finds (usage
-            # error): no record, so the next run takes the whole file again.
-            store.forget_file(decision.fingerprint)
+        if path in run.error_files:
+            store.forget_file(fingerprint)  # a file that does not collect: the next run takes it whole
             continue
-        if decision.action == "run":
-            store.record_file(decision.fingerprint, decision.path, outcomes, complete=run.completed)
+        decision = decisions.get(path)
+        if decision is not None and decision.action == "rerun" and path not in run.widened \
+                and fingerprint == decision.fingerprint:
+            store.record_nodes(fingerprint, path, outcomes.get(path, {}))
         else:
-            store.record_nodes(decision.fingerprint, decision.path, outcomes)
+            store.record_file(fingerprint, path, outcomes.get(path, {}), complete=path in complete)
 
 
 def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
@@ -242,11 +367,15 @@ def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
     update_last_run(root, {
         "tests": {
             "total_files": len(plan.decisions),
+            "collection_asked": plan.collect_reason is not None,
             "selected": [d.path for d in plan.selected],
             "skipped": [d.path for d in plan.decisions if not d.runs],
             "failed": result.failed_nodes,
             "passed": passed,
             "stale_after_run": result.stale_after_run,
+            "incomplete": result.incomplete,
+            "unmapped_items": [] if result.pytest is None else result.pytest.unmapped_items(),
+            "finished": None if result.pytest is None else result.pytest.finished,
             "audit": plan.audit_of is not None,
             "selection_misses": result.misses,
             "workers": 0 if result.pytest is None else result.pytest.workers,

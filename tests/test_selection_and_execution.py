@@ -12,9 +12,8 @@ from runner.config import ConfigError, parse_config
 from runner.execution import (
     XDIST_MIN_SECONDS,
     choose_workers,
-    folders_to_collect,
     node_outcome,
-    read_report,
+    read_reports,
     selection_of,
 )
 
@@ -82,32 +81,68 @@ def test_xfail_is_green_and_strict_xpass_is_not():
     assert node_outcome(xfailed) == "xfailed"
 
 
+def _write_events(path: Path, events: list[dict], tail: str = "") -> None:
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n" + tail)
+
+
+def _passed(nodeid: str, duration: float = 0.5) -> list[dict]:
+    return [{"event": "test", "nodeid": nodeid, "when": w, "outcome": "passed", "duration": duration,
+             "xfail": False} for w in ("setup", "call", "teardown")]
+
+
 def test_report_reading_keeps_finished_nodes_and_maps_a_rootdir_below_the_project(tmp_path: Path):
-    events = [
-        {"event": "start", "rootdir": str(tmp_path / "sub")},
-        *({"event": "test", "nodeid": "tests/test_a.py::ok", "when": w, "outcome": "passed", "duration": 0.5,
-           "xfail": False} for w in ("setup", "call", "teardown")),
+    sub = str(tmp_path / "sub")
+    _write_events(tmp_path / "main.jsonl", [
+        {"event": "start", "rootdir": sub},
+        {"event": "file", "path": "sub/tests/test_a.py", "nodeid": "tests/test_a.py"},
+        {"event": "item", "nodeid": "tests/test_a.py::ok", "path": "sub/tests/test_a.py"},
+        {"event": "item", "nodeid": "tests/test_a.py::cut", "path": "sub/tests/test_a.py"},
+        *_passed("tests/test_a.py::ok"),
         {"event": "test", "nodeid": "tests/test_a.py::cut", "when": "setup", "outcome": "passed",
          "duration": 0.1, "xfail": False},
-        {"event": "collect_error", "nodeid": "tests/test_b.py", "message": "ImportError"},
-    ]
-    report = tmp_path / "report.jsonl"
-    report.write_text("\n".join(json.dumps(e) for e in events) + "\n{truncated")
-    run = read_report(report, tmp_path, exit_code=2, workers=0)
+        {"event": "collect_error", "nodeid": "tests/test_b.py", "path": "sub/tests/test_b.py", "message": "ImportError"},
+    ], tail="{truncated")
+    run = read_reports(tmp_path, tmp_path, exit_code=2, workers=0)
     assert run.outcomes == {"sub/tests/test_a.py::ok": "passed"}
     assert run.collection_errors == {"sub/tests/test_b.py": "ImportError"}
     assert run.durations == {"sub/tests/test_a.py": pytest.approx(1.6)}
-    assert not run.finished
+    assert not run.finished and run.complete_files() == set()
 
 
-def test_selection_names_whole_files_and_failed_nodes_and_pytest_gets_their_folders(tmp_path: Path):
+def test_a_file_is_complete_only_when_every_item_pytest_collected_from_it_reported(tmp_path: Path):
+    """Items come from the workers' files, verdicts from the controller's (main.jsonl)."""
+    _write_events(tmp_path / "gw0.jsonl", [
+        {"event": "start", "rootdir": str(tmp_path)},
+        {"event": "file", "path": "tests/test_a.py", "nodeid": "tests/test_a.py"},
+        {"event": "file", "path": "tests/test_b.py", "nodeid": "tests/test_b.py"},
+        {"event": "file", "path": "tests/test_c.py", "nodeid": "tests/test_c.py"},
+        {"event": "file", "path": "tests/test_empty.py", "nodeid": "tests/test_empty.py"},
+        {"event": "item", "nodeid": "tests/test_a.py::t", "path": "tests/test_a.py"},
+        {"event": "item", "nodeid": "tests/test_b.py::t1", "path": "tests/test_b.py"},
+        {"event": "item", "nodeid": "tests/test_b.py::t2", "path": "tests/test_b.py"},
+        {"event": "item", "nodeid": "tests/test_c.py::t", "path": "tests/test_c.py"},
+        {"event": "deselected", "nodeids": ["tests/test_c.py::t"]},
+        {"event": "input", "source": "tests/test_a.py", "target": "tests/data/x.json"},
+        {"event": "finish", "exitstatus": 1},  # a worker's finish does not count
+    ])
+    _write_events(tmp_path / "main.jsonl", [
+        {"event": "start", "rootdir": str(tmp_path)},
+        *_passed("tests/test_a.py::t"), *_passed("tests/test_b.py::t1"),  # t2 never ran (-x)
+    ])
+    unfinished = read_reports(tmp_path, tmp_path, exit_code=1, workers=2)
+    assert not unfinished.finished and unfinished.complete_files() == set()
+    with (tmp_path / "main.jsonl").open("a") as f:
+        f.write(json.dumps({"event": "finish", "exitstatus": 1}) + "\n")
+    run = read_reports(tmp_path, tmp_path, exit_code=1, workers=2)
+    assert run.complete_files() == {"tests/test_a.py", "tests/test_empty.py"}
+    assert run.observed == {"tests/test_a.py": {"tests/data/x.json"}}
+    assert read_reports(tmp_path, tmp_path, exit_code=2, workers=2).complete_files() == set()
+
+
+def test_selection_hides_green_files_and_names_failed_nodes():
     decisions = select_tests(FPS, {"fb": TestRecord(True, {"tests/test_b.py::x[1 2]": "failed"})})
-    selection = selection_of(tmp_path, decisions)
-    assert selection["nodes"] == {str(tmp_path / "tests/test_b.py"): ["x[1 2]"]}
-    assert str(tmp_path / "tests/test_a.py") in selection["files"]
-    assert folders_to_collect(decisions) == ["tests"]
-    root_test = select_tests({"test_top.py": "f", **FPS}, {})
-    assert folders_to_collect(root_test) == ["."]
+    selection = selection_of(decisions, ["tests/test_c.py"])
+    assert selection == {"hide": ["tests/test_c.py"], "nodes": {"tests/test_b.py": ["x[1 2]"]}}
 
 
 def test_test_config_keys_are_checked():

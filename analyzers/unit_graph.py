@@ -1,0 +1,150 @@
+"""Test units: the files pytest collected items from, and what each one depends on.
+
+pytest decides what a test is; doit-scout learns it from pytest's runs (the collection manifest)
+and fingerprints each collected file, whatever it is: a test module, a module whose doctests run,
+a golden `.txt` file a conftest hook collects. A unit depends on its own content, its import
+closure, the conftest.py files above it, and on what running code was observed to read
+(`observed`: source file -> targets), which becomes edges of the graph its fingerprint is computed
+over. Targets are project paths, `dir:<folder>` (a folder code listed) and `module:<name>` (run
+with `python -m`).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, replace
+from typing import Callable, Collection, Iterable, Mapping
+
+import xxhash
+
+from analyzers.data_deps import data_node, is_data
+from analyzers.fingerprints import update_fingerprints
+from analyzers.graph import ImportEdge, ProjectGraph
+from analyzers.layout import parent_dirs
+
+DIR_PREFIX = "dir:"
+MODULE_PREFIX = "module:"
+# The node for what code outside any project file read (a pytest plugin from an entry point):
+# every unit depends on it.
+SESSION_NODE = "session:"
+SESSION_SOURCE = ""
+
+
+@dataclass(frozen=True)
+class UnitGraph:
+    """The project graph extended with observed inputs, and its fingerprints. `unit_nodes` maps
+    each fingerprintable unit path to its node; `unit_inputs` to the nodes its fingerprint
+    combines: its own, the conftest.py files above it, and what pytest itself loaded. They are
+    not edges of the graph, so that no unit's fingerprint depends on which other units exist."""
+
+    graph: ProjectGraph
+    fingerprints: Mapping[str, str]
+    unit_nodes: Mapping[str, str]
+    unit_inputs: Mapping[str, tuple[str, ...]]
+
+    def fingerprint_of(self, path: str, config_digest: str, environment: str) -> str | None:
+        """None for a unit doit-scout cannot fingerprint (not a project file it knows)."""
+        inputs = self.unit_inputs.get(path)
+        if inputs is None:
+            return None
+        combined = ":".join(f"{node}={self.fingerprints[node]}" for node in inputs)
+        return xxhash.xxh3_128_hexdigest(f"{path}:{combined}:{config_digest}:{environment}".encode())
+
+
+def build_unit_graph(
+    graph: ProjectGraph,
+    fingerprints: Mapping[str, str],
+    digests: Mapping[str, str],
+    units: Iterable[str],
+    observed: Mapping[str, Collection[str]],
+    digest_of: Callable[[str], str],
+) -> UnitGraph:
+    """`digests` are the inventory's files; `digest_of(path)` gives the content digest of a path
+    outside it (a git-ignored file code read, or "absent"). Units outside the inventory are left
+    out: they cannot be fingerprinted and always run."""
+    node_of_path = {path: node for node, path in graph.modules.items()}
+    conftests = {posixpath.dirname(p): n for p, n in node_of_path.items() if posixpath.basename(p) == "conftest.py"}
+    contents: dict[str, str] = {}
+    edges: dict[str, set[str]] = {}
+
+    def node_for(target: str) -> str | None:
+        if target.startswith(MODULE_PREFIX):
+            name = target.removeprefix(MODULE_PREFIX)
+            return name if name in graph.modules else None
+        if target.startswith(DIR_PREFIX):
+            folder = target.removeprefix(DIR_PREFIX)
+            if target not in contents:
+                contents[target] = _listing_digest(folder, digests)
+            return target
+        if target in node_of_path:
+            return node_of_path[target]
+        node = data_node(target)
+        if node not in graph.data and node not in contents:
+            contents[node] = digests.get(target) or digest_of(target)
+        return node
+
+    unit_nodes: dict[str, str] = {}
+    unit_inputs: dict[str, tuple[str, ...]] = {}
+    for path in units:
+        if path not in digests:
+            continue
+        node = node_for(path)
+        assert node is not None
+        unit_nodes[path] = node
+        chain = [conftests[d] for d in parent_dirs(path) if d in conftests and conftests[d] != node]
+        unit_inputs[path] = (node, *chain, *([SESSION_NODE] if SESSION_SOURCE in observed else []))
+    for source, targets in observed.items():
+        source_node = SESSION_NODE if source == SESSION_SOURCE else node_of_path.get(source)
+        if source_node is None:
+            continue  # code that is no module of the graph (any more): nothing depends on it
+        for target in targets:
+            target_node = node_for(target)
+            if target_node is not None and target_node != source_node:
+                edges.setdefault(source_node, set()).add(target_node)
+    if SESSION_SOURCE in observed:
+        contents[SESSION_NODE] = "session"
+
+    static = graph.successors()
+    new_edges = [
+        ImportEdge(source, target, 0, "observed")
+        for source, targets in edges.items() for target in sorted(targets - static.get(source, set()))
+    ]
+    if not new_edges and not contents:
+        return UnitGraph(graph, fingerprints, unit_nodes, unit_inputs)
+    extended = replace(
+        graph, edges=tuple(sorted((*graph.edges, *new_edges))),
+        data=graph.data | {n for n in contents if is_data(n)},
+    )
+    successors = extended.successors()
+    all_contents = {**_static_contents(graph, fingerprints), **contents}
+    dirty = {edge.importer for edge in new_edges} | set(contents)
+    extended_fps = update_fingerprints(
+        {n: fp for n, fp in fingerprints.items()}, all_contents, successors, dirty)
+    return UnitGraph(extended, extended_fps, unit_nodes, unit_inputs)
+
+
+def _static_contents(graph: ProjectGraph, fingerprints: Mapping[str, str]) -> dict[str, str]:
+    """update_fingerprints needs a content for every node; nodes it does not recompute keep their
+    fingerprint, and those it recomputes are importers of new edges, whose own content is folded
+    into their previous fingerprint."""
+    return {node: fingerprints.get(node, "") for node in graph.nodes()}
+
+
+def _listing_digest(folder: str, digests: Mapping[str, str]) -> str:
+    """A folder's entries (files and subfolders, by name) as the inventory lists them."""
+    prefix = "" if folder in ("", ".") else folder + "/"
+    names = sorted({p[len(prefix):].partition("/")[0] for p in digests if p.startswith(prefix)})
+    return xxhash.xxh3_128_hexdigest("\0".join(names).encode())
+
+
+def collection_key(paths: Iterable[str], conftest_fingerprints: Iterable[str], config_digest: str,
+                   environment: str) -> str:
+    """What pytest's collection depends on: which files exist, the conftest.py files (and what they
+    import), the config files and the environment (plugins). Not the content of other files:
+    whether pytest collects a file depends on its path and these."""
+    hasher = xxhash.xxh3_128(f"{config_digest}\0{environment}\0".encode())
+    for fingerprint in sorted(conftest_fingerprints):
+        hasher.update(f"{fingerprint}\0".encode())
+    for path in sorted(paths):
+        hasher.update(f"{path}\0".encode())
+    return hasher.hexdigest()

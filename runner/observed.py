@@ -1,0 +1,122 @@
+"""Observed inputs: what running code was seen to read, kept in the shared cache by the content of
+the code that read it.
+
+An observation is a fact about a source file's content ("pkg/__init__.py with this digest loaded
+pkg/lazy.py"), so it is stored under (path, digest) and shared by every checkout with the same
+file; observations accumulate (a union), since another test may drive the same code elsewhere.
+What the static graph already predicts is not stored."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Collection, Mapping
+
+import xxhash
+
+from analyzers.unit_graph import SESSION_SOURCE
+from runner.scout_state import ScoutState
+from runner.shared_cache import SharedCache
+
+OBSERVED_KIND = "observed"
+
+
+def _key(source: str, digest: str) -> str:
+    return xxhash.xxh3_128_hexdigest(f"{source}\0{digest}".encode())
+
+
+def _session_digest(state: ScoutState) -> str:
+    """What pytest itself loads outside any project code depends on its configuration."""
+    return "session:" + state.config_digest()
+
+
+class ObservedInputs:
+    def __init__(self, cache: SharedCache) -> None:
+        self.cache = cache
+
+    def _keys(self, state: ScoutState) -> dict[str, str]:
+        keys = {_key(path, state.files[path].digest): path for path in state.graph.modules.values()
+                if path in state.files}
+        keys[_key(SESSION_SOURCE, _session_digest(state))] = SESSION_SOURCE
+        return keys
+
+    def load(self, state: ScoutState) -> dict[str, frozenset[str]]:
+        """Source path -> targets, for the sources as they are now."""
+        keys = self._keys(state)
+        found: dict[str, frozenset[str]] = {}
+        for key, value in self.cache.get_many(OBSERVED_KIND, keys).items():
+            try:
+                found[keys[key]] = frozenset(str(t) for t in value["targets"])
+            except (KeyError, TypeError):
+                self.cache.delete(OBSERVED_KIND, key)
+        return found
+
+    def add(self, state: ScoutState, observed: Mapping[str, Collection[str]], units: Collection[str]) -> None:
+        """Merge what a run observed into what is known, for sources whose content is `state`'s."""
+        unpredicted = unpredicted_inputs(state, observed, units)
+        if not unpredicted:
+            return
+        known = self.load(state)
+        digest = {p: e.digest for p, e in state.files.items()}
+        merged = {}
+        for source, targets in unpredicted.items():
+            if not targets <= known.get(source, frozenset()):
+                key = _key(source, _session_digest(state) if source == SESSION_SOURCE else digest[source])
+                merged[key] = {"source": source, "targets": sorted(targets | known.get(source, frozenset()))}
+        if merged:
+            self.cache.put_many(OBSERVED_KIND, merged)
+
+
+def unpredicted_inputs(
+    state: ScoutState, observed: Mapping[str, Collection[str]], units: Collection[str],
+) -> dict[str, frozenset[str]]:
+    """The observations the static graph does not already hold: a source's direct imports and
+    data files, and the packages above them (importing a.b.c runs a/__init__.py), are dropped.
+    For code outside the project (pytest itself), conftest.py files, config files and the units
+    themselves are dropped: the graph and the fingerprints hold them already."""
+    graph = state.graph
+    node_of = state.module_of()
+    successors = graph.successors()
+    closures: dict[str, set[str]] = {}
+    result: dict[str, frozenset[str]] = {}
+    for source, targets in observed.items():
+        if source == SESSION_SOURCE:
+            kept = {t for t in targets if not _known_to_every_unit(state, t, units)}
+        elif source in node_of:
+            node = node_of[source]
+            direct = _paths_of(graph, successors.get(node, set()))
+            kept = set()
+            for target in targets:
+                if target in direct or _is_package_above(target, direct) or target == source:
+                    continue
+                if target in node_of and node_of[target] in _closure(state, node, closures):
+                    continue
+                kept.add(target)
+        else:
+            continue  # not a module of the graph: no fingerprint reaches it
+        if kept:
+            result[source] = frozenset(kept)
+    return result
+
+
+def _known_to_every_unit(state: ScoutState, target: str, units: Collection[str]) -> bool:
+    """Outside project code, pytest itself lists folders while it collects (the collection key
+    covers that), reads its config and imports conftest.py files and test files: only other
+    modules (a plugin a project registers with an entry point or -p) are kept."""
+    return not target.endswith(".py") or posixpath.basename(target) == "conftest.py" or target in units
+
+
+def _paths_of(graph, nodes: Collection[str]) -> set[str]:
+    return {graph.modules.get(n) or n.removeprefix("data:") for n in nodes}
+
+
+def _is_package_above(target: str, direct: set[str]) -> bool:
+    if posixpath.basename(target) != "__init__.py":
+        return False
+    folder = posixpath.dirname(target) + "/"
+    return any(path.startswith(folder) for path in direct)
+
+
+def _closure(state: ScoutState, node: str, closures: dict[str, set[str]]) -> set[str]:
+    if node not in closures:
+        closures[node] = state.import_graph.find_upstream_modules(node)
+    return closures[node]
