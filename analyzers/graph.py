@@ -121,6 +121,8 @@ def build_project_graph(
                 if folder in conftests and conftests[folder] != module.node
             )
         structural.extend((node, "data") for node in data_inputs.get(module.node, ()))
+        if parsed.module_getattr and module.is_package:
+            structural.extend((node, "getattr") for node in resolver.children_of(module))
         edges.extend(_edges_of(module, parsed, resolver, structural))
 
     return ProjectGraph(
@@ -148,6 +150,8 @@ def _edges_of(
 
 
 def _kind_of(record: ImportRecord) -> str:
+    if record.attribute:
+        return "attribute"
     if record.pytest_plugin:
         return "plugin"
     if record.dynamic:
@@ -189,8 +193,16 @@ class _Resolver:
                 return self.by_root[module.root][name]
         return None
 
+    def children_of(self, package: ModuleFile) -> list[str]:
+        """The modules and packages directly inside `package`."""
+        prefix = package.importable + "."
+        return [node for name, node in self.by_root[package.root].items()
+                if name.startswith(prefix) and "." not in name[len(prefix):]]
+
     def resolve(self, module: ModuleFile, record: ImportRecord) -> list[str]:
         """The graph nodes an import makes `module` depend on (missing nodes included)."""
+        if record.attribute:
+            return self._resolve_attribute(module, record.module)
         if record.level:
             base = self._relative_base(module, record.level)
             if base is None:  # above the top-level package: fails at run time
@@ -212,6 +224,22 @@ class _Resolver:
                 if sub:
                     targets.append(sub)
         return targets
+
+    def _resolve_attribute(self, module: ModuleFile, chain: str) -> list[str]:
+        """The deepest project module an attribute chain names below its first part, if any: an
+        attribute is no missing module."""
+        top = chain.partition(".")[0]
+        for root in dict.fromkeys((module.root, *self.source_roots)):
+            if top not in self.top_levels[root]:
+                continue
+            name = chain
+            while "." in name:
+                found = self.by_root[root].get(name)
+                if found:
+                    return [found]
+                name = name.rpartition(".")[0]
+            return []
+        return []
 
     def _resolve_in(self, root: str, name: str) -> list[str]:
         found = self.by_root[root].get(name)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # Bump when the parse result for the same bytes would differ: cached results are keyed by it.
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 
 # A file larger than this is not parsed: its imports count as unknown, like a syntax error.
 MAX_PARSE_BYTES = 4 * 1024 * 1024
@@ -27,10 +27,14 @@ class ImportRecord:
     in_function: bool = False
     dynamic: bool = False
     pytest_plugin: bool = False
+    # `module` is a dotted attribute chain on an imported name (`pkg.sub.f` after `import pkg`):
+    # it depends on the deepest project module the chain names, whoever imported it first.
+    attribute: bool = False
 
     def to_json(self) -> list[Any]:
         flags = (
             self.type_checking | self.in_function << 1 | self.dynamic << 2 | self.pytest_plugin << 3
+            | self.attribute << 4
         )
         return [self.module, list(self.names), self.level, self.line, flags]
 
@@ -40,7 +44,7 @@ class ImportRecord:
         return cls(
             module, tuple(names), level, line,
             type_checking=bool(flags & 1), in_function=bool(flags & 2),
-            dynamic=bool(flags & 4), pytest_plugin=bool(flags & 8),
+            dynamic=bool(flags & 4), pytest_plugin=bool(flags & 8), attribute=bool(flags & 16),
         )
 
 
@@ -52,12 +56,15 @@ class ParseResult:
     error: str | None = None
     # Lines of `import_module(...)`/`__import__(...)` calls whose target is not a literal.
     unresolved_dynamic: tuple[int, ...] = ()
+    # A module-level `__getattr__`: a package that has one can hand out any of its submodules.
+    module_getattr: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
             "imports": [i.to_json() for i in self.imports],
             "error": self.error,
             "unresolved_dynamic": list(self.unresolved_dynamic),
+            "module_getattr": self.module_getattr,
         }
 
     @classmethod
@@ -66,6 +73,7 @@ class ParseResult:
             tuple(ImportRecord.from_json(i) for i in data["imports"]),
             data["error"],
             tuple(data["unresolved_dynamic"]),
+            bool(data.get("module_getattr")),
         )
 
 
@@ -82,7 +90,43 @@ def parse_imports(source: bytes) -> ParseResult:
         return ParseResult(error=f"cannot decode: {err}")
     collector = _ImportCollector(look_for_calls=b"import_module" in source or b"__import__" in source)
     collector.visit(tree)
-    return ParseResult(tuple(collector.imports), None, tuple(collector.unresolved_dynamic))
+    module_getattr = any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "__getattr__"
+                         for n in tree.body)
+    imports = [*collector.imports, *_attribute_chains(tree, collector.imports)]
+    return ParseResult(tuple(imports), None, tuple(collector.unresolved_dynamic), module_getattr)
+
+
+def _attribute_chains(tree: ast.Module, imports: list[ImportRecord]) -> list[ImportRecord]:
+    """Dotted chains used on names that absolute imports bind (`import a.b` binds `a`, `import
+    a.b as c` binds `c`, `from a import b` binds `b`), expanded to full names, once each."""
+    bound: dict[str, str] = {}
+    for record in imports:
+        if record.level or record.dynamic or record.pytest_plugin or not record.module:
+            continue
+        if record.names:
+            bound.update((name, f"{record.module}.{name}") for name in record.names if name != "*")
+        else:
+            bound.setdefault(record.module.partition(".")[0], record.module.partition(".")[0])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    bound[alias.asname] = alias.name
+    if not bound:
+        return []
+    chains: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            parts: list[str] = []
+            current: ast.expr = node
+            while isinstance(current, ast.Attribute):
+                parts.append(current.attr)
+                current = current.value
+            if isinstance(current, ast.Name) and current.id in bound:
+                chains.setdefault(".".join([bound[current.id], *reversed(parts)]), node.lineno)
+    # The longest chain holds its prefixes: keep those no other chain extends.
+    longest = [c for c in chains if not any(o.startswith(c + ".") for o in chains)]
+    return [ImportRecord(chain, (), 0, chains[chain], attribute=True) for chain in sorted(longest)]
 
 
 class _ImportCollector(ast.NodeVisitor):

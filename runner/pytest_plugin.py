@@ -19,6 +19,7 @@ doit-scout does not know are never hidden: pytest decides what a test is.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -122,6 +123,15 @@ class _Recorder:
         rel = _source_of_bytecode(rel)
         return None if in_excluded_dir(rel) else rel
 
+    def observe_module(self, module: Any) -> None:
+        """A module `importlib.import_module` returned: already imported or not, the calling
+        code depends on it (the audit hook sees only a module's first import)."""
+        filename = getattr(module, "__file__", None)
+        if isinstance(filename, str) and self.observing:
+            rel = self._project_path(filename)
+            if rel is not None:
+                self._observe(rel)
+
     def _observe(self, target: str) -> None:
         source = self._innermost_project_code() or self.current or ""
         if target == source or (source, target) in self.seen:
@@ -130,7 +140,7 @@ class _Recorder:
         self.write({"event": "input", "source": source, "target": target})
 
     def _innermost_project_code(self) -> str | None:
-        frame = sys._getframe(3)
+        frame = sys._getframe(1)  # this file's own frames are never project code
         while frame is not None:
             filename = frame.f_code.co_filename
             rel = self.code_paths.get(filename, "?")
@@ -175,9 +185,20 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     _recorder = _Recorder(config)
     _recorder.write({"event": "start", "rootdir": str(config.rootpath), "pid": os.getpid()})
+    importlib.import_module = _import_module
     if config.getoption("lf", False):
         _recorder.write({"event": "narrowed", "why": "--lf collects only files with failures"})
     sys.addaudithook(_audit)
+
+
+_original_import_module = importlib.import_module
+
+
+def _import_module(name: str, package: str | None = None) -> Any:
+    module = _original_import_module(name, package)
+    if _recorder is not None:
+        _recorder.observe_module(module)
+    return module
 
 
 def _audit(event: str, args: tuple) -> None:

@@ -149,3 +149,25 @@ def test_data_files_are_inputs_of_their_package_and_of_nearby_tests():
         "tests.unit.test_b": ["data:tests/data/one.json", "data:tests/unit/fixtures/two.json"],
         "tests.integration.test_c": ["data:fixtures/big.sql", "data:tests/data/one.json"],
     }
+
+
+def test_attribute_chains_reach_submodules_and_a_package_getattr_reaches_all_of_its_modules():
+    from analyzers.graph import build_project_graph
+    from analyzers.imports import parse_imports
+
+    files = {
+        "pkg/__init__.py": b"def __getattr__(name):\n    raise AttributeError(name)\n",
+        "pkg/lazy.py": b"",
+        "pkg/sub/__init__.py": b"",
+        "pkg/sub/deep.py": b"",
+        "tests/test_a.py": b"import pkg\n\ndef test():\n    pkg.sub.deep.f()\n    pkg.nothing.here\n",
+    }
+    modules = locate_modules(files, [""])
+    graph = build_project_graph(
+        modules.values(), {p: parse_imports(b) for p, b in files.items()}, source_roots=[""],
+        test_paths={"tests/test_a.py"}, is_external=lambda name: True,
+    )
+    edges = {(e.importer, e.imported, e.kind) for e in graph.edges}
+    assert ("tests.test_a", "pkg.sub.deep", "attribute") in edges
+    assert {("pkg", "pkg.lazy", "getattr"), ("pkg", "pkg.sub", "getattr")} <= edges
+    assert not graph.missing  # an attribute that is no module is not a missing module

@@ -22,8 +22,29 @@ if typing.TYPE_CHECKING:
 else:
     import b
 """
-    flags = {i.module: i.type_checking for i in parse_imports(source).imports}
+    flags = {i.module: i.type_checking for i in parse_imports(source).imports if not i.attribute}
     assert flags == {"typing": False, "a": True, "b": False}
+
+
+def test_attribute_chains_on_imported_names_and_a_module_getattr():
+    source = b"""
+import pkg
+import pkg.sub as s
+from other import mod
+def __getattr__(name):
+    return name
+pkg.lazy.value()
+pkg.lazy.value.real
+s.deep.f
+mod.thing
+local = object()
+local.attr.x
+"""
+    result = parse_imports(source)
+    chains = {i.module for i in result.imports if i.attribute}
+    assert chains == {"pkg.lazy.value.real", "pkg.sub.deep.f", "other.mod.thing"}
+    assert result.module_getattr and not parse_imports(b"def f(): pass\n").module_getattr
+    assert ParseResult.from_json(result.to_json()) == result
 
 
 def test_imports_inside_functions_and_methods_are_marked():
