@@ -66,6 +66,7 @@ def build_unit_graph(
     conftests = {posixpath.dirname(p): n for p, n in node_of_path.items() if posixpath.basename(p) == "conftest.py"}
     contents: dict[str, str] = {}
     edges: dict[str, set[str]] = {}
+    listings: dict[str, set[str]] = {}
 
     def node_for(target: str) -> str | None:
         if target.startswith(MODULE_PREFIX):
@@ -74,7 +75,10 @@ def build_unit_graph(
         if target.startswith(DIR_PREFIX):
             folder = target.removeprefix(DIR_PREFIX)
             if target not in contents:
-                contents[target] = _listing_digest(folder, digests)
+                if not listings:
+                    listings.update(_folder_entries(digests))
+                contents[target] = xxhash.xxh3_128_hexdigest(
+                    "\0".join(sorted(listings.get("" if folder == "." else folder, ()))).encode())
             return target
         if target in node_of_path:
             return node_of_path[target]
@@ -104,10 +108,10 @@ def build_unit_graph(
     if SESSION_SOURCE in observed:
         contents[SESSION_NODE] = "session"
 
-    static = graph.successors()
+    existing = {(e.importer, e.imported) for e in graph.edges if e.importer in edges}
     new_edges = [
         ImportEdge(source, target, 0, "observed")
-        for source, targets in edges.items() for target in sorted(targets - static.get(source, set()))
+        for source, targets in edges.items() for target in sorted(targets) if (source, target) not in existing
     ]
     if not new_edges and not contents:
         return UnitGraph(graph, fingerprints, unit_nodes, unit_inputs)
@@ -130,11 +134,15 @@ def _static_contents(graph: ProjectGraph, fingerprints: Mapping[str, str]) -> di
     return {node: fingerprints.get(node, "") for node in graph.nodes()}
 
 
-def _listing_digest(folder: str, digests: Mapping[str, str]) -> str:
-    """A folder's entries (files and subfolders, by name) as the inventory lists them."""
-    prefix = "" if folder in ("", ".") else folder + "/"
-    names = sorted({p[len(prefix):].partition("/")[0] for p in digests if p.startswith(prefix)})
-    return xxhash.xxh3_128_hexdigest("\0".join(names).encode())
+def _folder_entries(paths: Iterable[str]) -> dict[str, set[str]]:
+    """Each folder's entries (files and subfolders, by name) as the inventory lists them; the
+    project root is ""."""
+    entries: dict[str, set[str]] = {}
+    for path in paths:
+        parts = path.split("/")
+        for depth in range(len(parts)):
+            entries.setdefault("/".join(parts[:depth]), set()).add(parts[depth])
+    return entries
 
 
 def collection_key(paths: Iterable[str], conftest_fingerprints: Iterable[str], config_digest: str,

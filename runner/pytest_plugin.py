@@ -96,6 +96,8 @@ class _Recorder:
             if rel is not None:
                 yield rel
         elif event in ("os.listdir", "os.scandir"):
+            if sys._getframe(3).f_code.co_filename.startswith("<frozen importlib"):
+                return  # the import system filling its cache of a folder's names
             rel = self._project_path(args[0] if args and args[0] is not None else ".")
             if rel is not None:
                 yield "dir:" + rel

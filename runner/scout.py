@@ -65,12 +65,9 @@ _read_states: dict[Path, tuple[tuple[int, int, int], ScoutState]] = {}
 def current_state(root: Path, config: ScoutConfig) -> ScoutState:
     """The state the scout task left, or a fresh scout when there is none to use. Callers only
     read it."""
+    root = root.resolve()
     path = state_dir(root) / STATE_FILE
-    try:
-        stat = path.stat()
-        identity = (stat.st_mtime_ns, stat.st_size, stat.st_ino)  # saves replace the file: new inode
-    except OSError:
-        identity = None
+    identity = _identity(path)
     read = _read_states.get(root)
     if identity is not None and read is not None and read[0] == identity:
         return read[1]
@@ -82,6 +79,14 @@ def current_state(root: Path, config: ScoutConfig) -> ScoutState:
         return run_scout(root, config).state
     _read_states[root] = (identity, state)
     return state
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)  # saves replace the file: new inode
 
 
 def run_scout(project_root: Path, config: ScoutConfig, *, from_scratch: bool = False) -> ScoutRun:
@@ -132,6 +137,10 @@ def run_scout(project_root: Path, config: ScoutConfig, *, from_scratch: bool = F
         warnings.append(f"{path} has the same module name as another file and is left out of the graph")
     if not from_scratch and (previous is None or changes or hashed.read or previous.inputs_key != inputs_key):
         save_state(folder, state)
+    if not from_scratch:
+        identity = _identity(folder / STATE_FILE)
+        if identity is not None:  # what the file holds now: the gates of this run need not read it
+            _read_states[root] = (identity, state)
     if forgotten and not from_scratch:
         remember(root, "scout")
     return ScoutRun(

@@ -179,7 +179,7 @@ def learn_manifest(root: Path, config: ScoutConfig, state: ScoutState, cache: Sh
                    manifest: Manifest) -> Manifest:
     """Ask pytest which files it collects (collection only; green files stay hidden)."""
     plan = _plan(root, config, state, cache, manifest)
-    run = run_pytest(root, [], hidden=plan.hidden, workers=0, extra_args=[*config.test.pytest_args, "-p", "no:xdist"],
+    run = run_pytest(root, [], hidden=plan.hidden, workers=0, extra_args=config.test.pytest_args,
                      collect_only=True)
     learned = _manifest_after(manifest, plan.hidden, run)
     if learned.known:
