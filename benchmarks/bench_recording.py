@@ -61,7 +61,7 @@ def main() -> None:
         for name, root in projects:
             plain, recorded = measure(root, args.rounds)
             rows.append((name, plain, recorded))
-    print(f"| project | plain pytest | with recording | overhead |\n|---|---:|---:|---:|")
+    print("| project | plain pytest | with recording | overhead |\n|---|---:|---:|---:|")
     for name, plain, recorded in rows:
         print(f"| {name} | {plain:.2f} s | {recorded:.2f} s | {100 * (recorded / plain - 1):+.1f}% |")
 
