@@ -83,8 +83,10 @@ class Explain(DoitCmdBase):
                 "reasons": list(d.reasons),
             } for d in step_plan.decisions if not wanted or any(is_below(f, w) for f in d.unit.files for w in wanted)]
         audit = next_audit(load_audit_log(root), config.test, time.time())
+        collection = {"known": plan.manifest.known, "reason": plan.collect_reason}
         if as_json:
-            self.outstream.write(json.dumps({"steps": steps, "tests": rows, "next_audit": audit}, indent=2) + "\n")
+            self.outstream.write(json.dumps(
+                {"steps": steps, "tests": rows, "collection": collection, "next_audit": audit}, indent=2) + "\n")
             return 0
         console = Console(file=self.outstream, highlight=False)
         if steps:
@@ -102,4 +104,7 @@ class Explain(DoitCmdBase):
         console.print(table)
         running = sum(1 for r in rows if r["decision"] == "run")
         console.print(f"{running} of {len(rows)} test files would run")
+        if plan.collect_reason:
+            console.print(f"and {plan.collect_reason}: the files above are the last ones it named, "
+                          "with the project's test files by name")
         return 0

@@ -38,3 +38,21 @@ def test_every_file_lands_in_exactly_one_shard_and_loads_balance(files, count, d
 def test_unknown_durations_count_as_the_median():
     shards = shard_files(["a", "b", "c", "d"], {"a": 10.0, "b": 1.0, "c": 3.0}, 2)
     assert shards == [["a"], ["b", "c", "d"]]  # d weighs 3 (the median)
+
+
+@given(st.lists(st.sampled_from(["run", "skip"]), min_size=1, max_size=30), st.integers(1, 5), st.data())
+def test_shards_run_exactly_the_unsharded_selection_whatever_ran_before(actions, count, data):
+    """A shard's part never depends on what is green: running shard 1 first, recording its files
+    green, cannot move a file into shard 1's part in shard 2's view."""
+    from analyzers.selection import TestDecision
+    from runner.testing import _keep_shard
+
+    paths = [f"tests/test_{i}.py" for i in range(len(actions))]
+    durations = {p: data.draw(st.floats(0.1, 10)) for p in paths}
+    before = [TestDecision(p, "f" + p, a) for p, a in zip(paths, actions)]
+    ran: list[str] = []
+    for index in data.draw(st.permutations(range(1, count + 1))):
+        # Shards that already ran left their files green.
+        current = [TestDecision(d.path, d.fingerprint, "skip" if d.path in ran else d.action) for d in before]
+        ran += [d.path for d in _keep_shard(current, durations, index, count) if d.runs]
+    assert sorted(ran) == sorted(d.path for d in before if d.runs)
