@@ -191,7 +191,8 @@ def _manifest_after(manifest: Manifest, hidden: Collection[str], run: PytestRun)
     """What a run says pytest collects. Only a run that collected everything it was not told to
     hide replaces what was known; others (--lf, an interrupted collection) only add to it."""
     seen = run.collected | run.error_files | {p for p in run.items.values() if p is not None} | set(hidden)
-    whole = run.finished and not run.narrowed and not (set(run.collection_errors) - run.error_files)
+    # -x and --maxfail stop collection at the first error too: a run with any does not tell all.
+    whole = run.finished and not run.narrowed and not run.collection_errors
     if whole:
         return Manifest(manifest.key, frozenset(seen), True)
     return Manifest(manifest.key, frozenset(seen | manifest.files), False)
