@@ -7,7 +7,7 @@ from pathlib import Path
 from analyzers.sharding import parse_shard
 from runner.config import ScoutConfig, StepConfig, load_config_for_doit, step_task
 from runner.execution import PytestMissing
-from runner.project_state import STATE_DIR, last_run, state_dir, update_last_run
+from runner.project_state import STATE_DIR, hold_checkout, last_run, state_dir, update_last_run
 from runner.report import print_scout_summary, print_step_summary, print_test_summary
 from runner.scout import current_state, run_scout
 from runner.shared_cache import RunCounts, shared_cache
@@ -43,6 +43,7 @@ def project_config() -> tuple[Path, ScoutConfig]:
 
 
 def _scout(root: Path, config: ScoutConfig, verify: bool) -> bool:
+    hold_checkout(root)  # every task of a run waits for the scout, so the whole run holds it
     run = run_scout(root, config)
     print_scout_summary(run, shared_cache(config).counts)
     if not verify:

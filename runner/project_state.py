@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 STATE_DIR = ".scout"
 
 
@@ -35,6 +37,26 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, separators=(",", ":")))
+
+
+_RUN_LOCK_FILE = "run.lock"
+_held_run_locks: dict[Path, FileLock] = {}
+
+
+def hold_checkout(project_root: Path) -> None:
+    """One run at a time per checkout, held until this process ends: two runs at once would run the
+    project's own tools over the same folders (mypy's cache, coverage files, build output) and turn
+    their races into failures. Another run waits, as a second `git commit` or `bazel build` does."""
+    root = project_root.resolve()
+    if root in _held_run_locks:
+        return
+    lock = FileLock(state_dir(root) / _RUN_LOCK_FILE)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print("doit-scout: another doit run in this checkout is in progress; waiting for it to end", flush=True)
+        lock.acquire()
+    _held_run_locks[root] = lock
 
 
 class CorruptState(Exception):

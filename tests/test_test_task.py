@@ -197,6 +197,22 @@ def test_two_runs_at_once_both_complete(todo_app: Path, shared_cache_folder: Pat
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
+def test_a_second_run_in_the_same_checkout_waits_for_the_first(todo_app: Path, shared_cache_folder: Path):
+    from filelock import FileLock
+    held = FileLock(todo_app / ".scout" / "run.lock")  # what a first run holds while it works
+    held.acquire()
+    run = subprocess.Popen([sys.executable, "-m", "doit"], cwd=todo_app, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    assert run.stdout.readline() == ".  scout\n"
+    waiting = run.stdout.readline()
+    assert "another doit run in this checkout is in progress" in waiting, waiting
+    assert not (todo_app / ".scout" / "last-run.json").exists()  # it waited before doing anything
+    held.release()
+    rest = run.stdout.read()
+    assert run.wait(timeout=180) == 0, rest
+    assert "10 passed" in rest
+
+
 def test_ctrl_c_records_nothing_green_for_unfinished_nodes(todo_app: Path, tmp_path: Path):
     started, release = tmp_path / "started", tmp_path / "release"
     write_files(todo_app, {"tests/test_waits.py": f"""
