@@ -98,9 +98,9 @@ def build_unit_graph(
         chain = [conftests[d] for d in parent_dirs(path) if d in conftests and conftests[d] != node]
         unit_inputs[path] = (node, *chain, *([SESSION_NODE] if SESSION_SOURCE in observed else []))
     for source, targets in observed.items():
-        source_node = SESSION_NODE if source == SESSION_SOURCE else node_of_path.get(source)
+        source_node = SESSION_NODE if source == SESSION_SOURCE else node_of_path.get(source, unit_nodes.get(source))
         if source_node is None:
-            continue  # code that is no module of the graph (any more): nothing depends on it
+            continue  # neither a module of the graph nor a unit (any more): nothing depends on it
         for target in targets:
             target_node = node_for(target)
             if target_node is not None and target_node != source_node:

@@ -7,7 +7,13 @@ from pathlib import Path
 from analyzers.sharding import parse_shard
 from runner.config import ScoutConfig, StepConfig, load_config_for_doit, step_task
 from runner.execution import PytestMissing
-from runner.project_state import STATE_DIR, hold_checkout, last_run, state_dir, update_last_run
+from runner.project_state import (
+    STATE_DIR,
+    hold_checkout,
+    last_run,
+    state_dir,
+    update_last_run,
+)
 from runner.report import print_scout_summary, print_step_summary, print_test_summary
 from runner.scout import current_state, run_scout
 from runner.shared_cache import RunCounts, shared_cache

@@ -42,7 +42,8 @@ class PytestRun:
     for (with or without items); `deselected` nodes some plugin (-k, -m, --lf) or doit-scout's
     re-run took out; `widened` re-run files where a failed node no longer exists, so the whole
     file ran; `observed` maps a source file to what running code read ("" for no project file);
-    `finished` is False when the session did not reach its end."""
+    `finished` is False when the session did not reach its end; `interrupted` says why a session
+    stopped early (Ctrl-C, or pytest.exit() in a test or a plugin, whatever status it gave)."""
 
     exit_code: int
     workers: int
@@ -57,11 +58,12 @@ class PytestRun:
     observed: dict[str, set[str]] = field(default_factory=dict)
     finished: bool = False
     narrowed: bool = False  # pytest left files uncollected on purpose (--lf)
+    interrupted: str | None = None
 
     @property
     def completed(self) -> bool:
         """The session ran to its end: every node it kept has a verdict."""
-        return self.finished and self.exit_code in COMPLETED_STATUSES
+        return self.finished and self.interrupted is None and self.exit_code in COMPLETED_STATUSES
 
     def items_by_file(self) -> dict[str, list[str]]:
         by_file: dict[str, list[str]] = {}
@@ -152,6 +154,8 @@ def read_reports(folder: Path, root: Path, exit_code: int, workers: int) -> Pyte
                 run.collected.add(event["path"])
             elif kind == "deselected":
                 run.deselected.update(_relative_node(n, rootdir, root) for n in event["nodeids"])
+            elif kind == "interrupted":
+                run.interrupted = run.interrupted or event["why"]
             elif kind == "narrowed":
                 run.narrowed = True
             elif kind == "widened":

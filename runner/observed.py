@@ -33,15 +33,16 @@ class ObservedInputs:
     def __init__(self, cache: SharedCache) -> None:
         self.cache = cache
 
-    def _keys(self, state: ScoutState) -> dict[str, str]:
-        keys = {_key(path, state.files[path].digest): path for path in state.graph.modules.values()
-                if path in state.files}
+    def _keys(self, state: ScoutState, units: Collection[str]) -> dict[str, str]:
+        sources = {*state.graph.modules.values(), *units}
+        keys = {_key(path, state.files[path].digest): path for path in sources if path in state.files}
         keys[_key(SESSION_SOURCE, _session_digest(state))] = SESSION_SOURCE
         return keys
 
-    def load(self, state: ScoutState) -> dict[str, frozenset[str]]:
-        """Source path -> targets, for the sources as they are now."""
-        keys = self._keys(state)
+    def load(self, state: ScoutState, units: Collection[str]) -> dict[str, frozenset[str]]:
+        """Source path -> targets, for the sources as they are now: modules, and units that are
+        no module (a doctest file, a golden file a conftest hook runs)."""
+        keys = self._keys(state, units)
         found: dict[str, frozenset[str]] = {}
         for key, value in self.cache.get_many(OBSERVED_KIND, keys).items():
             try:
@@ -55,7 +56,7 @@ class ObservedInputs:
         unpredicted = unpredicted_inputs(state, observed, units)
         if not unpredicted:
             return
-        known = self.load(state)
+        known = self.load(state, units)
         digest = {p: e.digest for p, e in state.files.items()}
         merged = {}
         for source, targets in unpredicted.items():
@@ -72,7 +73,8 @@ def unpredicted_inputs(
     """The observations the static graph does not already hold: a source's direct imports and
     data files, and the packages above them (importing a.b.c runs a/__init__.py), are dropped.
     For code outside the project (pytest itself), conftest.py files, config files and the units
-    themselves are dropped: the graph and the fingerprints hold them already."""
+    themselves are dropped: the graph and the fingerprints hold them already. A unit that is no
+    module (a doctest .rst file) has no static inputs: what its examples imported and read is kept."""
     graph = state.graph
     node_of = state.module_of()
     successors = graph.successors()
@@ -91,8 +93,10 @@ def unpredicted_inputs(
                 if target in node_of and node_of[target] in _closure(state, node, closures):
                     continue
                 kept.add(target)
+        elif source in units and source in state.files:
+            kept = {t for t in targets if t != source}
         else:
-            continue  # not a module of the graph: no fingerprint reaches it
+            continue  # not a module of the graph nor a unit: no fingerprint reaches it
         if kept:
             result[source] = frozenset(kept)
     return result

@@ -10,7 +10,7 @@ and the running code say; runner.execution interprets it after pytest is done:
 - observed inputs: an audit hook records the project files that running code opened (imports
   included, through their source or bytecode), the folders it listed and the files it ran in a
   subprocess, each with the innermost project source file on the stack (the code that did it);
-- the session's start and finish.
+- the session's start and finish, and its interruption (Ctrl-C or pytest.exit()).
 
 --scout-select names a JSON file: `hide` lists files whose complete green record matches (pytest
 need not collect them), `nodes` maps a file to the node names to re-run (its failed nodes). Files
@@ -19,7 +19,9 @@ doit-scout does not know are never hidden: pytest decides what a test is.
 
 from __future__ import annotations
 
+import builtins
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -46,6 +48,7 @@ class _Recorder:
         role = config.workerinput["workerid"] if hasattr(config, "workerinput") else "main"
         self.stream: TextIO | None = open(folder / f"{role}.jsonl", "w", encoding="utf-8", buffering=1)
         self.is_controller = not hasattr(config, "workerinput")
+        self.config = config
         self.hidden: set[str] = set()
         self.rerun: dict[str, set[str]] = {}
         selection = config.getoption("--scout-select")
@@ -57,6 +60,11 @@ class _Recorder:
         self.seen: set[tuple[str, str]] = set()
         self.code_paths: dict[str, str | None] = {}  # co_filename -> project path, or None
         self.observing = True
+
+    @property
+    def distributed(self) -> bool:
+        """This is the controller of an xdist run."""
+        return self.is_controller and self.config.pluginmanager.has_plugin("dsession")
 
     def write(self, event: dict[str, Any]) -> None:
         if self.stream is not None:
@@ -203,6 +211,25 @@ def _import_module(name: str, package: str | None = None) -> Any:
     return module
 
 
+_original_import = builtins.__import__
+
+
+def _observing_import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
+    """`__import__` while a doctest runs: its examples are code no file holds, so no static import
+    shows what they import, and a module loaded earlier opens no file the audit hook could see."""
+    module = _original_import(name, globals, locals, fromlist, level)
+    if _recorder is not None:
+        try:
+            package = (globals or {}).get("__package__") or (globals or {}).get("__name__", "")
+            absolute = importlib.util.resolve_name("." * level + name, package) if level else name
+            for full in (absolute, *(f"{absolute}.{item}" for item in fromlist or ())):
+                if full in sys.modules:
+                    _recorder.observe_module(sys.modules[full])
+        except Exception:  # observing must never break the code under test
+            pass
+    return module
+
+
 def _audit(event: str, args: tuple) -> None:
     if _recorder is not None:
         _recorder.audit(event, args)
@@ -275,10 +302,31 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     if _recorder is None:
         return (yield)
     previous, _recorder.current = _recorder.current, _recorder.relative(str(item.path))
+    doctest = type(item).__name__ == "DoctestItem"
+    if doctest:
+        builtins.__import__ = _observing_import
     try:
         return (yield)
     finally:
         _recorder.current = previous
+        if doctest:
+            builtins.__import__ = _original_import
+
+
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo) -> None:
+    # pytest.exit() ends the session here as Ctrl-C does, with whatever status it was given (0 too):
+    # the session still "finishes", so this is the only sign that it stopped early.
+    if _recorder is not None:
+        _recorder.write({"event": "interrupted", "why": f"{excinfo.typename}: {excinfo.value}"[:500]})
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    # Under xdist the controller collects nothing: it hears of a worker's failed collection, and
+    # of workers that collected different tests, only here (in other processes the collect
+    # report wrapper above has written it already).
+    if _recorder is not None and _recorder.distributed and report.failed:
+        _recorder.write({"event": "collect_error", "nodeid": report.nodeid, "path": None,
+                         "message": str(report.longrepr)[-2000:]})
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

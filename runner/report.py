@@ -70,6 +70,9 @@ def print_scout_summary(run: ScoutRun, cache: RunCounts, console: Console | None
         console.print(f"[yellow]! {warning}[/]", soft_wrap=True)
 
 
+_XDIST_DIFFERENT_COLLECTIONS = "Different tests were collected between"
+
+
 def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     plan = result.plan
@@ -95,6 +98,11 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
     console.print(f"[bold]{'cache':<11}[/]{cache.summary()} (this run)", soft_wrap=True)
     for node in result.failed_nodes:
         console.print(f"[red]✗ {escape(node)}[/]", soft_wrap=True)
+    if run is not None and any(_XDIST_DIFFERENT_COLLECTIONS in m for m in run.collection_errors.values()):
+        console.print("[red]✗ pytest-xdist's workers collected different tests, so pytest ran none: test ids "
+                      "that change from one process to the next (built from the clock, random values or "
+                      "set order). Make those ids stable, or run in one process: \\[tool.scout.test] "
+                      "workers = 0[/]", soft_wrap=True)
     known = {d.path for d in (plan.audit_of or plan).decisions}
     for path, nodes in result.misses.items():
         changed = _listing(result.changed_before_audit) or "no file"
@@ -119,7 +127,10 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
                 f"[yellow]! {len(incomplete)} selected test files did not run to completion (pytest "
                 f"deselected or did not collect some of their tests: -k, -m, -x, --maxfail, --lf, or the "
                 f"session stopped): they stay stale: {escape(_listing(incomplete))}[/]", soft_wrap=True)
-        if not run.finished:
+        if run.interrupted is not None:
+            console.print(f"[red]✗ the pytest session was stopped early ({escape(run.interrupted)}): the files "
+                          "it did not finish stay stale, and this run is not green[/]", soft_wrap=True)
+        elif not run.finished:
             console.print("[red]✗ the pytest session did not finish (a test or a plugin ended the process): "
                           "nothing it ran is recorded green[/]", soft_wrap=True)
         unmapped = run.unmapped_items()

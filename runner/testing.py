@@ -96,7 +96,7 @@ def fingerprint_units(
     what running code was observed to read, every config file and the environment key."""
     config_digest = state.config_digest()
     environment = environment_key(root, config.test.pytest_args, config.test.env)
-    observed = ObservedInputs(cache).load(state)
+    observed = ObservedInputs(cache).load(state, units)
     graph = build_unit_graph(state.graph, state.fingerprints, state.digests(), units, observed,
                              digest_of=lambda path: digest_on_disk(root, path))
     fingerprints = {path: graph.fingerprint_of(path, config_digest, environment) for path in units}
@@ -258,7 +258,7 @@ class TestRunResult:
             return False
         run = self.pytest
         return run is None or (
-            run.finished and run.exit_code in (0, 5) and not run.collection_errors
+            run.completed and run.exit_code in (0, 5) and not run.collection_errors
             and "failed" not in run.outcomes.values())
 
 

@@ -180,9 +180,7 @@ def test_stopping_early_does_not_hide_the_second_failing_file(new_project, where
 # 2. A test that ends the whole session with status 0.
 
 @pytest.mark.parametrize("stop", [
-    pytest.param('pytest.exit("stop", returncode=0)', marks=pytest.mark.xfail(
-        strict=True, reason="open: pytest.exit(returncode=0) reaches sessionfinish; doit exits 0 (issue 10)")),
-    "os._exit(0)"], ids=["pytest_exit_0", "os_exit_0"])
+    'pytest.exit("stop", returncode=0)', "os._exit(0)"], ids=["pytest_exit_0", "os_exit_0"])
 def test_a_test_that_ends_the_session_with_status_0_is_not_green(new_project, stop: str):
     p = new_project({"pkg/__init__.py": "", "pkg/core.py": CORE,
                      "tests/test_a_stop.py": "import os\n\nimport pytest\n\n\ndef test_stop():\n    pass\n",
@@ -203,6 +201,23 @@ def test_a_test_that_ends_the_session_with_status_0_is_not_green(new_project, st
     third = p.doit()
     assert not third.green, third.output
     assert "tests/test_b_fail.py::test_fail" in third.ran
+
+
+def test_xdist_workers_that_collect_different_tests_make_a_red_run_that_says_why(new_project):
+    # Parameter ids built from the process (as marshmallow's are from the clock): under xdist each
+    # worker collects other ids, and xdist runs nothing. That is red, and the report says what to do.
+    p = new_project({"pkg/__init__.py": "", "pkg/core.py": CORE,
+                     "tests/test_ids.py": "import os\n\nimport pytest\n\n\n"
+                                          "@pytest.mark.parametrize('pid', [os.getpid()])\n"
+                                          "def test_pid(pid):\n    pass\n",
+                     "tests/test_core.py": uses_core("test_core")},
+                    extra_toml="[tool.scout.test]\nworkers = 2\n")
+    red = p.doit()
+    assert not red.green and red.ran == [], red.output
+    assert "workers collected different tests" in red.output and "workers = 0" in red.output
+    p.edit("pyproject.toml", "workers = 2", "workers = 0")
+    green = p.doit()
+    assert green.green and green.files == {"tests/test_ids.py", "tests/test_core.py"}, green.output
 
 
 # 3. pytest's configuration decides what a test file is.
@@ -297,7 +312,6 @@ def test_doctest_modules(new_project):
     assert node in broken.ran
 
 
-@pytest.mark.xfail(strict=True, reason="open: imports inside doctest examples are not observed (issue 10)")
 def test_doctest_modules_import_inside_the_example(new_project):
     """The docstring imports pkg.other; pkg/mathy.py itself does not."""
     p = new_project({"pkg/__init__.py": "", "pkg/other.py": "X = 2\n",
@@ -336,7 +350,6 @@ def test_doctest_glob_rst(new_project):
     assert fixed.green and node in fixed.ran, (fixed.ran, fixed.output)
 
 
-@pytest.mark.xfail(strict=True, reason="open: imports inside doctest examples are not observed (issue 10)")
 def test_doctest_glob_rst_import_inside_the_example(new_project):
     """Only the .rst imports pkg.mathy, inside the doctest: no static import shows it."""
     p = new_project({"pkg/__init__.py": "", "pkg/mathy.py": "def add(a, b):\n    return a + b\n",
