@@ -9,10 +9,11 @@ from typing import Callable, Collection, Iterable, Mapping, NamedTuple, Sequence
 
 import grimp
 
-from analyzers.data_deps import is_data
+from analyzers.data_deps import DATA_PREFIX, is_data
 from analyzers.imports import ImportRecord, ParseResult
 from analyzers.layout import parent_dirs
 from analyzers.modules import ModuleFile
+from analyzers.symbols import Binding, ModuleNames, ModuleSymbols
 
 MISSING_PREFIX = "missing:"
 
@@ -44,6 +45,8 @@ class ProjectGraph:
     dynamic: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     # Files whose module name another file already has (the first path in sorted order wins).
     shadowed: tuple[str, ...] = ()
+    # The name-level facts of each module that parsed, its imports resolved (analyzers.symbols).
+    names: Mapping[str, ModuleNames] = field(default_factory=dict)
 
     def nodes(self) -> tuple[str, ...]:
         return (*self.modules, *self.missing, *self.data)
@@ -69,6 +72,20 @@ class ProjectGraph:
 
 def is_missing(node: str) -> bool:
     return node.startswith(MISSING_PREFIX)
+
+
+def node_contents(graph: ProjectGraph, digests: Mapping[str, str]) -> dict[str, str]:
+    """What each node's own content is for its fingerprint: a module's path, bytes, and whether it
+    parsed; a data file's bytes; a missing module's absence."""
+    contents = {}
+    for node, path in graph.modules.items():
+        error = graph.broken.get(node)
+        contents[node] = f"{path}:{digests[path]}" + (f":broken:{error}" if error else "")
+    for node in graph.missing:
+        contents[node] = "missing"
+    for node in graph.data:
+        contents[node] = digests[node.removeprefix(DATA_PREFIX)]
+    return contents
 
 
 def build_project_graph(
@@ -97,10 +114,13 @@ def build_project_graph(
     edges: list[ImportEdge] = []
     broken: dict[str, str] = {}
     dynamic: dict[str, tuple[int, ...]] = {}
+    names: dict[str, ModuleNames] = {}
     for module in resolver.modules:
         parsed = parses.get(module.path)
         if parsed is None and previous is not None:
             edges.extend(kept_edges[module.node])
+            if module.node in previous.names:
+                names[module.node] = previous.names[module.node]
             if module.node in previous.broken:
                 broken[module.node] = previous.broken[module.node]
             if module.node in previous.dynamic:
@@ -109,6 +129,8 @@ def build_project_graph(
         assert parsed is not None, f"no parse result for {module.path}"
         if parsed.error:
             broken[module.node] = parsed.error
+        if parsed.symbols is not None:
+            names[module.node] = resolver.resolve_names(module, parsed.symbols)
         if parsed.unresolved_dynamic:
             dynamic[module.node] = parsed.unresolved_dynamic
         structural = []
@@ -133,6 +155,7 @@ def build_project_graph(
         broken=broken,
         dynamic=dynamic,
         shadowed=resolver.shadowed,
+        names=names,
     )
 
 
@@ -224,6 +247,43 @@ class _Resolver:
                 if sub:
                     targets.append(sub)
         return targets
+
+    def resolve_names(self, module: ModuleFile, symbols: ModuleSymbols) -> ModuleNames:
+        bindings = {}
+        for name, found in symbols.bindings.items():
+            targets = tuple(t for t in (self._binding_target(module, b) for b in found) if t is not None)
+            if targets:
+                bindings[name] = targets
+        stars = tuple(t[0] for t in (self._binding_target(module, b) for b in symbols.stars) if t is not None)
+        return ModuleNames(symbols.skeleton, symbols.skeleton_refs, symbols.definitions, bindings, stars,
+                           symbols.opaque)
+
+    def _binding_target(self, module: ModuleFile, binding: Binding) -> tuple[str, str | None] | None:
+        """The project module (node; a namespace package has none of its own) and attribute an
+        import binds; None for a name from outside the project."""
+        if binding.level:
+            base = self._relative_base(module, binding.level)
+            if base is None:
+                return None
+            name = f"{base}.{binding.module}" if binding.module else base
+            root = module.root
+        else:
+            name = binding.module
+            top = name.partition(".")[0]
+            root = next((r for r in dict.fromkeys((module.root, *self.source_roots))
+                         if top in self.top_levels[r]), None)
+            if root is None:
+                return None
+        known = self.by_root[root]
+        if binding.name is not None and f"{name}.{binding.name}" in known:
+            return known[f"{name}.{binding.name}"], None
+        node = known.get(name) or self._node_name(root, name)
+        return node, binding.name
+
+    def _node_name(self, root: str, importable: str) -> str:
+        """The node a module of that name under `root` would have (a namespace package has none)."""
+        prefix = "" if root == "" or root in self.source_roots else root.replace("/", ".") + "."
+        return prefix + importable
 
     def _resolve_attribute(self, module: ModuleFile, chain: str) -> list[str]:
         """The deepest project module an attribute chain names below its first part, if any: an

@@ -7,8 +7,10 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from analyzers.symbols import ModuleSymbols, module_symbols
+
 # Bump when the parse result for the same bytes would differ: cached results are keyed by it.
-PARSER_VERSION = 2
+PARSER_VERSION = 3
 
 # A file larger than this is not parsed: its imports count as unknown, like a syntax error.
 MAX_PARSE_BYTES = 4 * 1024 * 1024
@@ -58,6 +60,7 @@ class ParseResult:
     unresolved_dynamic: tuple[int, ...] = ()
     # A module-level `__getattr__`: a package that has one can hand out any of its submodules.
     module_getattr: bool = False
+    symbols: ModuleSymbols | None = None  # None when it could not be parsed
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +68,7 @@ class ParseResult:
             "error": self.error,
             "unresolved_dynamic": list(self.unresolved_dynamic),
             "module_getattr": self.module_getattr,
+            "symbols": self.symbols.to_json() if self.symbols is not None else None,
         }
 
     @classmethod
@@ -74,6 +78,7 @@ class ParseResult:
             data["error"],
             tuple(data["unresolved_dynamic"]),
             bool(data.get("module_getattr")),
+            ModuleSymbols.from_json(data["symbols"]) if data.get("symbols") is not None else None,
         )
 
 
@@ -93,7 +98,8 @@ def parse_imports(source: bytes) -> ParseResult:
     module_getattr = any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "__getattr__"
                          for n in tree.body)
     imports = [*collector.imports, *_attribute_chains(tree, collector.imports)]
-    return ParseResult(tuple(imports), None, tuple(collector.unresolved_dynamic), module_getattr)
+    symbols = module_symbols(tree)  # last: it empties the tree's function bodies
+    return ParseResult(tuple(imports), None, tuple(collector.unresolved_dynamic), module_getattr, symbols)
 
 
 def _attribute_chains(tree: ast.Module, imports: list[ImportRecord]) -> list[ImportRecord]:

@@ -18,9 +18,10 @@ from typing import Callable, Collection, Iterable, Mapping
 import xxhash
 
 from analyzers.data_deps import data_node, is_data
-from analyzers.fingerprints import update_fingerprints
-from analyzers.graph import ImportEdge, ProjectGraph
+from analyzers.fingerprints import compute_fingerprints
+from analyzers.graph import ImportEdge, ProjectGraph, node_contents
 from analyzers.layout import parent_dirs
+from analyzers.symbol_graph import SymbolGraph, whole_node
 
 DIR_PREFIX = "dir:"
 MODULE_PREFIX = "module:"
@@ -32,15 +33,18 @@ SESSION_SOURCE = ""
 
 @dataclass(frozen=True)
 class UnitGraph:
-    """The project graph extended with observed inputs, and its fingerprints. `unit_nodes` maps
-    each fingerprintable unit path to its node; `unit_inputs` to the nodes its fingerprint
-    combines: its own, the conftest.py files above it, and what pytest itself loaded. They are
-    not edges of the graph, so that no unit's fingerprint depends on which other units exist."""
+    """The project graph extended with observed inputs, and the fingerprints of its name-level
+    refinement (analyzers.symbol_graph). `unit_nodes` maps each fingerprintable unit path to its
+    node; `unit_inputs` to the nodes its fingerprint combines: its own (for a module, as a whole:
+    pytest runs every test in it), the conftest.py files above it, and what pytest itself loaded;
+    `unit_digests` the unit file's bytes. They are not edges of the graph, so that no unit's
+    fingerprint depends on which other units exist."""
 
     graph: ProjectGraph
     fingerprints: Mapping[str, str]
     unit_nodes: Mapping[str, str]
     unit_inputs: Mapping[str, tuple[str, ...]]
+    unit_digests: Mapping[str, str]
 
     def fingerprint_of(self, path: str, config_digest: str, environment: str) -> str | None:
         """None for a unit doit-scout cannot fingerprint (not a project file it knows)."""
@@ -48,12 +52,12 @@ class UnitGraph:
         if inputs is None:
             return None
         combined = ":".join(f"{node}={self.fingerprints[node]}" for node in inputs)
-        return xxhash.xxh3_128_hexdigest(f"{path}:{combined}:{config_digest}:{environment}".encode())
+        return xxhash.xxh3_128_hexdigest(
+            f"{path}:{self.unit_digests[path]}:{combined}:{config_digest}:{environment}".encode())
 
 
 def build_unit_graph(
     graph: ProjectGraph,
-    fingerprints: Mapping[str, str],
     digests: Mapping[str, str],
     units: Iterable[str],
     observed: Mapping[str, Collection[str]],
@@ -64,7 +68,7 @@ def build_unit_graph(
     out: they cannot be fingerprinted and always run."""
     node_of_path = {path: node for node, path in graph.modules.items()}
     conftests = {posixpath.dirname(p): n for p, n in node_of_path.items() if posixpath.basename(p) == "conftest.py"}
-    contents: dict[str, str] = {}
+    contents = node_contents(graph, digests)
     edges: dict[str, set[str]] = {}
     listings: dict[str, set[str]] = {}
 
@@ -83,7 +87,7 @@ def build_unit_graph(
         if target in node_of_path:
             return node_of_path[target]
         node = data_node(target)
-        if node not in graph.data and node not in contents:
+        if node not in contents:
             contents[node] = digests.get(target) or digest_of(target)
         return node
 
@@ -95,8 +99,9 @@ def build_unit_graph(
         node = node_for(path)
         assert node is not None
         unit_nodes[path] = node
+        own = (node, whole_node(node)) if node in graph.modules else (node,)
         chain = [conftests[d] for d in parent_dirs(path) if d in conftests and conftests[d] != node]
-        unit_inputs[path] = (node, *chain, *([SESSION_NODE] if SESSION_SOURCE in observed else []))
+        unit_inputs[path] = (*own, *chain, *([SESSION_NODE] if SESSION_SOURCE in observed else []))
     for source, targets in observed.items():
         source_node = SESSION_NODE if source == SESSION_SOURCE else node_of_path.get(source, unit_nodes.get(source))
         if source_node is None:
@@ -113,25 +118,14 @@ def build_unit_graph(
         ImportEdge(source, target, 0, "observed")
         for source, targets in edges.items() for target in sorted(targets) if (source, target) not in existing
     ]
-    if not new_edges and not contents:
-        return UnitGraph(graph, fingerprints, unit_nodes, unit_inputs)
     extended = replace(
         graph, edges=tuple(sorted((*graph.edges, *new_edges))),
         data=graph.data | {n for n in contents if is_data(n)},
     )
-    successors = extended.successors()
-    all_contents = {**_static_contents(graph, fingerprints), **contents}
-    dirty = {edge.importer for edge in new_edges} | set(contents)
-    extended_fps = update_fingerprints(
-        {n: fp for n, fp in fingerprints.items()}, all_contents, successors, dirty)
-    return UnitGraph(extended, extended_fps, unit_nodes, unit_inputs)
-
-
-def _static_contents(graph: ProjectGraph, fingerprints: Mapping[str, str]) -> dict[str, str]:
-    """update_fingerprints needs a content for every node; nodes it does not recompute keep their
-    fingerprint, and those it recomputes are importers of new edges, whose own content is folded
-    into their previous fingerprint."""
-    return {node: fingerprints.get(node, "") for node in graph.nodes()}
+    # pytest uses the names of conftest.py files without references (fixtures, hooks).
+    symbols = SymbolGraph(extended, contents, whole=conftests.values())
+    fingerprints = compute_fingerprints(symbols.contents, symbols.successors)
+    return UnitGraph(extended, fingerprints, unit_nodes, unit_inputs, {p: digests[p] for p in unit_nodes})
 
 
 def _folder_entries(paths: Iterable[str]) -> dict[str, set[str]]:

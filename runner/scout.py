@@ -12,10 +12,10 @@ import xxhash
 
 from analyzers.categories import Categorizer, Category
 from analyzers.changes import ChangeSet
-from analyzers.data_deps import DATA_PREFIX, data_inputs, data_node, rules_from_config
+from analyzers.data_deps import data_inputs, data_node, rules_from_config
 from analyzers.fingerprints import compute_fingerprints, update_fingerprints
 from analyzers.globs import GlobSet
-from analyzers.graph import ProjectGraph, build_project_graph
+from analyzers.graph import ProjectGraph, build_project_graph, node_contents
 from analyzers.inventory import list_project_files
 from analyzers.layout import ProjectLayout, detect_layout
 from analyzers.modules import locate_modules
@@ -223,30 +223,17 @@ def _fingerprints(
     dirty: set[str] | None,
 ) -> dict[str, str]:
     """`dirty`, when known, are the only nodes whose content or imports differ from `previous`."""
-    contents = _node_contents(graph, files)
+    contents = node_contents(graph, {p: e.digest for p, e in files.items()})
     successors = graph.successors()
     if previous is None:
         return compute_fingerprints(contents, successors)
     if dirty is None:
-        old_contents = _node_contents(previous.graph, previous.files)
+        old_contents = node_contents(previous.graph, previous.digests())
         old_successors = previous.graph.successors()
         dirty = {
             n for n in contents
             if old_contents.get(n) != contents[n] or old_successors.get(n) != successors[n]
         }
     return update_fingerprints(previous.fingerprints, contents, successors, dirty)
-
-
-def _node_contents(graph: ProjectGraph, files: Mapping[str, FileEntry]) -> dict[str, str]:
-    """What a node's own content is for its fingerprint: path, bytes, and whether it parsed."""
-    contents = {}
-    for node, path in graph.modules.items():
-        error = graph.broken.get(node)
-        contents[node] = f"{path}:{files[path].digest}" + (f":broken:{error}" if error else "")
-    for node in graph.missing:
-        contents[node] = "missing"
-    for node in graph.data:
-        contents[node] = files[node.removeprefix(DATA_PREFIX)].digest
-    return contents
 
 

@@ -14,9 +14,10 @@ from analyzers.categories import Category
 from analyzers.data_deps import is_data
 from analyzers.graph import ImportEdge, ProjectGraph, is_missing
 from analyzers.hashing import FileStat, HashRecord
+from analyzers.symbols import ModuleNames
 from runner.project_state import CorruptState, atomic_write_json, read_json
 
-SCHEMA = 4
+SCHEMA = 5
 STATE_FILE = "state.json"
 
 
@@ -71,6 +72,7 @@ class ScoutState:
             "broken": dict(self.graph.broken),
             "dynamic": dict(self.graph.dynamic),
             "shadowed": self.graph.shadowed,
+            "names": dict(self.graph.names),
             "fingerprints": self.fingerprints,
         }
 
@@ -122,6 +124,7 @@ def graph_to_json(graph: ProjectGraph) -> dict[str, Any]:
         "broken": graph.broken,
         "dynamic": graph.dynamic,
         "shadowed": list(graph.shadowed),
+        "names": {node: names.to_json() for node, names in graph.names.items()},
     }
 
 
@@ -136,6 +139,7 @@ def graph_from_json(data: dict[str, Any]) -> ProjectGraph:
         broken=dict(data["broken"]),
         dynamic={node: tuple(lines) for node, lines in data["dynamic"].items()},
         shadowed=tuple(data["shadowed"]),
+        names={node: ModuleNames.from_json(names) for node, names in data["names"].items()},
     )
 
 

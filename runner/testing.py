@@ -97,7 +97,7 @@ def fingerprint_units(
     config_digest = state.config_digest()
     environment = environment_key(root, config.test.pytest_args, config.test.env)
     observed = ObservedInputs(cache).load(state, units)
-    graph = build_unit_graph(state.graph, state.fingerprints, state.digests(), units, observed,
+    graph = build_unit_graph(state.graph, state.digests(), units, observed,
                              digest_of=lambda path: digest_on_disk(root, path))
     fingerprints = {path: graph.fingerprint_of(path, config_digest, environment) for path in units}
     return TestInputs(graph, fingerprints, config_digest, environment)

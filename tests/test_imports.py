@@ -93,7 +93,9 @@ def test_null_bytes_are_an_error():
 
 
 def test_empty_file_has_no_imports():
-    assert parse_imports(b"") == ParseResult()
+    result = parse_imports(b"")
+    assert (result.imports, result.error) == ((), None)
+    assert result.symbols is not None and result.symbols.definitions == {}
 
 
 def test_huge_file_is_not_parsed_and_says_so():

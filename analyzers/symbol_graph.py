@@ -1,0 +1,142 @@
+"""The graph test fingerprints are computed over: the import graph refined to names.
+
+Nodes and what each one's content is:
+
+- a module node (`pkg.mod`): its import-time skeleton (analyzers.symbols). Its successors are what
+  it imports (as in the import graph: importing runs those modules' skeletons) and the definitions
+  its module-level code refers to (a decorator, a default, a registry, a call at import time);
+- a definition node (`pkg.mod:func`): the digest of its code; its successors are the definitions
+  its names resolve to, through any chain of imports and re-exports;
+- a whole-module node (`pkg.mod#*`): the module used as an object (`getattr(mod, name)`, a module
+  passed around): every definition in it, and every name it binds;
+- data, folder, missing and session nodes as in the import graph.
+
+A module counts as a **whole** (its full file content, and all its definitions) when it is a
+conftest.py (pytest uses its names without references: fixtures, hooks), when it has no names (it could not be parsed), when it is opaque (`__getattr__`, `globals()`, `exec`...), or
+when it is reached in a way that names do not show (`import_module`, `pytest_plugins`, a lazy
+`__getattr__` package, an observed import). So a change inside a function body reaches only the
+tests whose code can refer to that function; an import-time change reaches every importer. A test
+unit's fingerprint takes its own module's whole node (pytest runs every test in it).
+"""
+
+from __future__ import annotations
+
+from typing import Collection, Mapping
+
+from analyzers.graph import ProjectGraph
+
+WHOLE_SUFFIX = "#*"
+# Edges by which a module is reached without a name that can be followed.
+_UNNAMED_EDGE_KINDS = frozenset({"dynamic", "plugin", "getattr", "observed"})
+
+
+def definition_node(module: str, name: str) -> str:
+    return f"{module}:{name}"
+
+
+def whole_node(module: str) -> str:
+    return module + WHOLE_SUFFIX
+
+
+class SymbolGraph:
+    """`contents` and `successors` of every node, for analyzers.fingerprints."""
+
+    def __init__(self, graph: ProjectGraph, contents: Mapping[str, str], whole: Collection[str]) -> None:
+        """`contents` is each import-graph node's own content (a module's: path and digest);
+        `whole` the modules that count as a whole besides those the graph itself shows."""
+        self.graph = graph
+        self.modules = graph.modules
+        self.names = graph.names
+        self._packages = {node.rpartition(".")[0] for node in graph.modules}  # namespace packages too
+        self._resolved: dict[tuple[str, str], frozenset[str]] = {}
+        self.contents: dict[str, str] = {}
+        self.successors: dict[str, set[str]] = {}
+        self.whole = self._whole(whole)
+        graph_successors = graph.successors()
+        for node, targets in graph_successors.items():
+            names = self.names.get(node)
+            if node not in self.modules or names is None:
+                self.contents[node] = contents[node]
+                self.successors[node] = set(targets)
+                if node in self.modules:
+                    self._add_whole(node, names)
+                continue
+            refs = self._resolve_all(node, names.skeleton_refs)
+            if node in self.whole:
+                self.contents[node] = contents[node]
+                refs.add(whole_node(node))
+            else:
+                self.contents[node] = f"{self.modules[node]}:skeleton:{names.skeleton}"
+            self.successors[node] = set(targets) | refs
+            for name, definition in names.definitions.items():
+                self.contents[definition_node(node, name)] = definition.digest
+                self.successors[definition_node(node, name)] = self._resolve_all(node, definition.refs)
+            self._add_whole(node, names)
+
+    def _whole(self, extra: Collection[str]) -> set[str]:
+        whole = {m for m in extra if m in self.modules}
+        whole |= {e.imported for e in self.graph.edges if e.kind in _UNNAMED_EDGE_KINDS and e.imported in self.modules}
+        whole |= {m for m in self.modules if m not in self.names or self.names[m].opaque}
+        return whole
+
+    def _add_whole(self, module: str, names) -> None:
+        node = whole_node(module)
+        self.contents[node] = "whole"
+        targets = {module}
+        if names is not None:
+            targets |= {definition_node(module, name) for name in names.definitions}
+            for bound in names.bindings.values():  # `from m import fixture`: used by its name alone
+                for target, attribute in bound:
+                    if attribute is not None:
+                        targets |= self._name(target, attribute, "", set())
+            targets |= {whole_node(star) for star in names.stars if star in self.modules}
+        self.successors[node] = targets
+
+    def _resolve_all(self, module: str, refs) -> set[str]:
+        found: set[str] = set()
+        for ref in refs:
+            found |= self.resolve(module, ref)
+        return found
+
+    def resolve(self, module: str, ref: str) -> frozenset[str]:
+        """The nodes a dotted reference in `module`'s code can mean: definitions, or a whole module
+        when the module itself is used. Empty for local, builtin and outside names, and for
+        module-level variables (the skeleton holds them)."""
+        key = (module, ref)
+        if key not in self._resolved:
+            self._resolved[key] = frozenset()  # a cycle of re-exports resolves to what was found
+            head, _, rest = ref.partition(".")
+            self._resolved[key] = frozenset(self._name(module, head, rest, set()))
+        return self._resolved[key]
+
+    def _name(self, module: str, name: str, rest: str, seen: set[tuple[str, str, str]]) -> set[str]:
+        if (module, name, rest) in seen:
+            return set()
+        seen.add((module, name, rest))
+        names = self.names.get(module)
+        found: set[str] = set()
+        if names is None:
+            if module in self.modules:
+                return {whole_node(module)}
+        else:
+            if name in names.definitions:
+                found.add(definition_node(module, name))
+            for target, attribute in names.bindings.get(name, ()):
+                found |= self._attribute(target, rest, seen) if attribute is None else self._name(target, attribute, rest, seen)
+        if not found:
+            child = f"{module}.{name}"
+            if child in self.modules or child in self._packages:
+                found = self._attribute(child, rest, seen)
+        if not found and names is not None:
+            for star in names.stars:
+                found |= self._name(star, name, rest, seen)
+            if not found and names.opaque:
+                found.add(whole_node(module))
+        return found
+
+    def _attribute(self, module: str, rest: str, seen: set[tuple[str, str, str]]) -> set[str]:
+        """`module.rest`; the module object itself when `rest` is empty."""
+        if not rest:
+            return {whole_node(module)} if module in self.modules else set()
+        head, _, tail = rest.partition(".")
+        return self._name(module, head, tail, seen)
