@@ -73,6 +73,47 @@ class SymbolGraph:
                 self.successors[definition_node(node, name)] = self._resolve_all(node, definition.refs)
             self._add_whole(node, names)
 
+    def named_contents(self) -> dict[str, str]:
+        """The contents of module and definition nodes: what a later run compares to say which
+        names changed."""
+        return {n: c for n, c in self.contents.items() if n in self.modules or self.module_of_definition(n)}
+
+    def module_of_definition(self, node: str) -> str | None:
+        module, colon, name = node.rpartition(":")
+        return module if colon and module in self.names and name in self.names[module].definitions else None
+
+    def path_to(self, sources: Collection[str], targets: Collection[str]) -> list[str] | None:
+        """The shortest chain of nodes from one of `sources` to one of `targets`, if any."""
+        wanted = set(targets)
+        parents: dict[str, str | None] = {s: None for s in sources}
+        queue = list(sources)
+        for node in queue:
+            if node in wanted:
+                chain = [node]
+                while parents[chain[-1]] is not None:
+                    chain.append(parents[chain[-1]])  # type: ignore[arg-type]
+                return chain[::-1]
+            for successor in sorted(self.successors.get(node, ())):
+                if successor not in parents:
+                    parents[successor] = node
+                    queue.append(successor)
+        return None
+
+    def reference_between(self, source: str, target: str) -> str | None:
+        """The name in `source`'s code that resolves to `target`, for explanations."""
+        module = source.removesuffix(WHOLE_SUFFIX) if source.endswith(WHOLE_SUFFIX) else (
+            self.module_of_definition(source) or source)
+        names = self.names.get(module)
+        if names is None:
+            return None
+        if source == module:
+            refs = names.skeleton_refs
+        elif source.endswith(WHOLE_SUFFIX):
+            refs = tuple(names.bindings)
+        else:
+            refs = names.definitions[source.rpartition(":")[2]].refs
+        return next((ref for ref in refs if target in self.resolve(module, ref)), None)
+
     def _whole(self, extra: Collection[str]) -> set[str]:
         whole = {m for m in extra if m in self.modules}
         whole |= {e.imported for e in self.graph.edges if e.kind in _UNNAMED_EDGE_KINDS and e.imported in self.modules}

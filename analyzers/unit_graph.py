@@ -45,6 +45,7 @@ class UnitGraph:
     unit_nodes: Mapping[str, str]
     unit_inputs: Mapping[str, tuple[str, ...]]
     unit_digests: Mapping[str, str]
+    symbols: SymbolGraph
 
     def fingerprint_of(self, path: str, config_digest: str, environment: str) -> str | None:
         """None for a unit doit-scout cannot fingerprint (not a project file it knows)."""
@@ -125,7 +126,7 @@ def build_unit_graph(
     # pytest uses the names of conftest.py files without references (fixtures, hooks).
     symbols = SymbolGraph(extended, contents, whole=conftests.values())
     fingerprints = compute_fingerprints(symbols.contents, symbols.successors)
-    return UnitGraph(extended, fingerprints, unit_nodes, unit_inputs, {p: digests[p] for p in unit_nodes})
+    return UnitGraph(extended, fingerprints, unit_nodes, unit_inputs, {p: digests[p] for p in unit_nodes}, symbols)
 
 
 def _folder_entries(paths: Iterable[str]) -> dict[str, set[str]]:

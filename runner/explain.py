@@ -12,6 +12,7 @@ from analyzers.categories import Category
 from analyzers.data_deps import DATA_PREFIX, data_node
 from analyzers.graph import MISSING_PREFIX
 from analyzers.impact import nodes_of
+from analyzers.symbol_graph import WHOLE_SUFFIX
 from analyzers.unit_graph import DIR_PREFIX, UnitGraph
 from runner.project_state import CorruptState, atomic_write_json, read_json, state_dir
 from runner.scout_state import ScoutState
@@ -25,13 +26,16 @@ def step_snapshot_file(step: str) -> str:
 
 def save_snapshot(
     root: Path, state: ScoutState, config_digest: str, environment: str, name: str = SNAPSHOT_FILE,
+    units: UnitGraph | None = None,
 ) -> None:
     """What the inputs were when tests (or a step) last ran, so that explanations (and audits) can
-    say what changed since."""
+    say what changed since: files, and for tests the content of every module skeleton and
+    definition, so that they can name the definitions that changed."""
     atomic_write_json(state_dir(root) / name, {
         "files": {p: e.digest for p, e in state.files.items()},
         "config_digest": config_digest,
         "environment": environment,
+        "names": units.symbols.named_contents() if units is not None else {},
     })
 
 
@@ -68,6 +72,19 @@ class ChangeExplainer:
         self.changed_nodes |= set(self.graph.missing)
         if before:
             self.changed_nodes |= nodes_of(self.graph, changed_paths) - set(node_of.values())
+        self.symbols = units.symbols if units is not None else None
+        self.changed_names = self._changed_names(snapshot.get("names") or {}, changed_paths)
+
+    def _changed_names(self, before: dict[str, str], changed_paths: set[str]) -> set[str]:
+        """Module skeletons and definitions of changed files whose content differs from the snapshot
+        (new ones included)."""
+        if self.symbols is None or not before:
+            return set()
+        changed_modules = {n for n in self.changed_nodes if n in self.graph.modules}
+        now = self.symbols.named_contents()
+        return {n for n, content in now.items()
+                if (n if n in self.graph.modules else self.symbols.module_of_definition(n)) in changed_modules
+                and before.get(n) != content}
 
     @cached_property
     def import_graph(self) -> grimp.ImportGraph:
@@ -116,7 +133,59 @@ class ChangeExplainer:
             upstream |= {input_node} - {node}
             upstream |= graph.find_upstream_modules(input_node) if input_node in graph.modules else set()
         reasons = [own_change] if node in self.changed_nodes else []
-        return reasons + [self._describe(node, changed) for changed in sorted(upstream & self.changed_nodes)]
+        changed = sorted(upstream & self.changed_nodes)
+        if self.changed_names and path in self.unit_inputs:
+            return reasons + self._name_chains(path, changed)
+        return reasons + [self._describe(node, c) for c in changed]
+
+    def _name_chains(self, path: str, changed_upstream: list[str]) -> list[str]:
+        """For each changed module upstream: the chain of names from the test to what changed in
+        it, or why the change does not reach the test."""
+        assert self.symbols is not None
+        reasons = []
+        for module in changed_upstream:
+            if module not in self.graph.modules or self.graph.modules[module].endswith("conftest.py"):
+                reasons.append(self._describe(self.unit_nodes[path], module))
+                continue
+            targets = {n for n in self.changed_names if n == module or self.symbols.module_of_definition(n) == module}
+            chain = self.symbols.path_to(self.unit_inputs[path], targets) if targets else None
+            if chain is None:
+                names = sorted(n.rpartition(":")[2] for n in targets if n != module)
+                what = f" ({', '.join(names)})" if names else " (only comments, blank lines or formatting)"
+                reasons.append(f"{self.graph.modules[module]} changed{what}, but nothing its code can reach by name")
+            else:
+                reasons.append(self._describe_chain(path, chain))
+        return reasons
+
+    def _describe_chain(self, path: str, chain: list[str]) -> str:
+        assert self.symbols is not None
+        changed = chain[-1]
+        module = self.symbols.module_of_definition(changed)
+        if module is None:
+            what = f"{self.graph.modules[changed]} changed at import time (module-level code, a class body or a signature)"
+        else:
+            what = f"{self.graph.modules[module]}:{changed.rpartition(':')[2]} changed"
+        hops = [path]
+        for source, target in zip(chain, chain[1:]):
+            if target.endswith(WHOLE_SUFFIX) or target in self.unit_inputs[path]:
+                continue
+            ref = self.symbols.reference_between(source, target)
+            named = f"`{ref}`" if ref and not target.endswith(":" + ref) else ""
+            hops.append((what if target == changed else target) + (f" (as {named})" if named else ""))
+        if chain[-1] in self.unit_inputs[path]:
+            hops.append(what)
+        return " <- ".join(hops)
+
+    def unreached_changes(self, path: str) -> list[str]:
+        """For a test that does not run: the changed modules it imports whose changes its code
+        cannot reach by name."""
+        node = self._node_of(path)
+        if not self.changed_names or node is None or path not in self.unit_inputs:
+            return []
+        graph = self.import_graph
+        upstream = set().union(*(graph.find_upstream_modules(n) for n in self.unit_inputs[path] if n in graph.modules))
+        changed = sorted(m for m in upstream & self.changed_nodes if m in self.graph.modules)
+        return [r for r in self._name_chains(path, changed) if r.endswith("by name")]
 
     def _describe(self, test_node: str, changed: str) -> str:
         if changed.startswith(DATA_PREFIX):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Collection, Mapping
 
@@ -158,6 +158,9 @@ def _plan(
         mapped, records, ignore_records=ignore, always_run=GlobSet.of(config.test.always_run),
         why_changed=explainer.reasons if explainer else lambda path: (),
     )
+    if explainer is not None:
+        decisions = [replace(d, reasons=(*d.reasons, *explainer.unreached_changes(d.path))) if not d.runs else d
+                     for d in decisions]
     decisions += [
         TestDecision(path, "", "run", reasons=(
             "pytest collects it, but it is not among the project files doit-scout lists (outside the "
@@ -303,7 +306,7 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     newly_observed = sorted(d.path for d in selected if d.fingerprint and after.fingerprints.get(d.path)
                             not in (None, d.fingerprint) and d.path not in stale)
     misses, changed = _audit_log_after(root, plan, pytest_run, newly_observed)
-    save_snapshot(root, plan.state, plan.inputs.config_digest, plan.inputs.environment)
+    save_snapshot(root, plan.state, plan.inputs.config_digest, plan.inputs.environment, units=plan.inputs.units)
     return TestRunResult(plan, pytest_run, stale, {
         "plan": plan.seconds, "pytest": ran - planned, "record": time.perf_counter() - ran,
     }, misses, config.test.audit_misses == "fail", changed, newly_observed)

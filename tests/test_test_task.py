@@ -47,8 +47,23 @@ def test_leaf_change_runs_only_its_dependents(todo_app: Path):
     doit(todo_app)
     edit(todo_app, "todo/reports.py", "open, ", "open,  ")
     reasons = explain(todo_app)["tests/test_cli.py"]["reasons"]
-    assert reasons == ["imports changed module todo.reports (tests.test_cli -> todo.cli -> todo.reports)"]
+    # the chain of names from the test to the changed definition
+    assert reasons == ["tests/test_cli.py <- todo.cli:main <- todo/reports.py:summary changed"]
     assert doit(todo_app, ok=False)["selected"] == ["tests/test_cli.py", "tests/test_reports.py"]
+
+
+def test_a_body_change_runs_only_tests_that_reach_it_by_name(todo_app: Path):
+    doit(todo_app)
+    edit(todo_app, "todo/filters.py", "return [t for t in tasks if tag in t.tags]",
+         "return [t for t in tasks if tag in t.tags and t]")
+    explained = explain(todo_app)
+    assert explained["tests/test_filters.py"]["reasons"] == [
+        "tests/test_filters.py <- todo/filters.py:tagged changed"]
+    # test_reports imports todo.filters (through todo.reports) but reaches only other functions of it
+    assert explained["tests/test_reports.py"]["decision"] == "skip"
+    assert "todo/filters.py changed (tagged), but nothing its code can reach by name" in \
+        explained["tests/test_reports.py"]["reasons"]
+    assert "tests/test_reports.py" not in doit(todo_app)["selected"]
 
 
 def test_five_modules_changed(todo_app: Path):
