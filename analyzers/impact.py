@@ -7,22 +7,19 @@ from typing import Collection, Mapping
 
 from analyzers.data_deps import DATA_PREFIX
 from analyzers.graph import ProjectGraph
+from analyzers.symbol_graph import SymbolGraph
 from analyzers.unit_graph import DIR_PREFIX
 
 
-def affected_tests(graph: ProjectGraph, test_paths: Collection[str], changed: Collection[str]) -> set[str]:
-    """Test files (paths) that are, or import directly or not, one of the `changed` nodes."""
-    return affected_units(graph, {p: (n,) for n, p in graph.modules.items() if p in test_paths}, changed)
-
-
 def affected_units(
-    graph: ProjectGraph, unit_inputs: Mapping[str, Collection[str]], changed: Collection[str],
+    successors: Mapping[str, Collection[str]], unit_inputs: Mapping[str, Collection[str]], changed: Collection[str],
 ) -> set[str]:
     """Units (path -> its input nodes) with an input that is, or depends directly or not on, one
-    of the `changed` nodes."""
+    of the `changed` nodes of a graph (node -> the nodes it depends on)."""
     importers: dict[str, list[str]] = {}
-    for edge in graph.edges:
-        importers.setdefault(edge.imported, []).append(edge.importer)
+    for node, targets in successors.items():
+        for target in targets:
+            importers.setdefault(target, []).append(node)
     reached, stack = set(), [n for n in changed]
     while stack:
         node = stack.pop()
@@ -30,6 +27,19 @@ def affected_units(
             reached.add(node)
             stack.extend(importers.get(node, ()))
     return {path for path, nodes in unit_inputs.items() if not reached.isdisjoint(nodes)}
+
+
+def changed_names(before: SymbolGraph, after: SymbolGraph) -> set[str]:
+    """Module and definition nodes of `after` that are new, or whose content or named dependencies
+    differ from `before`; and those of `before` that are gone (whole-module nodes stand for them)."""
+    old, new = before.named_contents(), after.named_contents()
+
+    def named_successors(symbols: SymbolGraph, node: str, named: Mapping[str, str]) -> set[str]:
+        return {t for t in symbols.successors.get(node, ()) if t in named}
+
+    changed = {n for n, content in new.items() if old.get(n) != content
+               or named_successors(after, n, new) != named_successors(before, n, old)}
+    return changed | {n for n in old if n not in new}
 
 
 def nodes_of(graph: ProjectGraph, paths: Collection[str]) -> set[str]:

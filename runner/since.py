@@ -10,10 +10,10 @@ from pathlib import Path
 from analyzers.categories import Categorizer, Category
 from analyzers.graph import ProjectGraph, build_project_graph
 from analyzers.hashing import content_hash
-from analyzers.impact import affected_tests, affected_units, nodes_of
+from analyzers.impact import affected_units, changed_names, nodes_of
 from analyzers.layout import detect_layout
 from analyzers.modules import locate_modules
-from analyzers.unit_graph import UnitGraph
+from analyzers.unit_graph import UnitGraph, build_unit_graph
 from runner.config import ScoutConfig
 from runner.environment import is_external
 from runner.parsing import parse_modules
@@ -65,26 +65,32 @@ def merge_base(root: Path, revision: str) -> str:
 
 
 def changes_since(root: Path, revision: str, state: ScoutState, config: ScoutConfig, units: UnitGraph) -> ChangesSince:
-    """`units` are the test units over the graph with what running code was observed to read."""
+    """`units` are the test units over the graph with what running code was observed to read.
+    Python code is compared name by name (analyzers.symbol_graph): a test is affected when its
+    code can reach a definition or an import-time skeleton that differs; other files by path."""
     base = merge_base(root, revision)
     diff = _git(root, "diff", "--name-only", "-z", "--no-renames", "--relative", base, "--", ".")
     untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z")
     changed = frozenset(p for p in (diff + untracked).split("\0") if p)
     tests = set(units.unit_nodes)
     everything = any(p in state.files and state.files[p].category is Category.CONFIG for p in changed)
-    affected = tests if everything else affected_units(units.graph, units.unit_inputs, nodes_of(units.graph, changed))
+    if everything:
+        return ChangesSince(revision, base, changed, frozenset(tests), everything)
+    old, old_digests, old_tests = graph_at(root, base, config)
+    old_units = build_unit_graph(old, old_digests, old_tests, {}, digest_of=lambda path: "absent")
+    names = changed_names(old_units.symbols, units.symbols)
+    other = nodes_of(units.graph, changed) - set(units.graph.modules)  # data files, listed folders
+    affected = affected_units(units.symbols.successors, units.unit_inputs, names | other)
+    # A deleted or renamed definition or module: the tests that reached it at the merge base.
+    affected |= affected_units(old_units.symbols.successors, old_units.unit_inputs, names) & tests
     affected |= {p for p in changed if p in tests}
-    deleted = {p for p in changed if p not in state.files}
-    if deleted and not everything:
-        # A deleted or renamed module: the tests that imported it at the merge base are affected.
-        old, old_tests = graph_at(root, base, config)
-        affected |= affected_tests(old, old_tests, nodes_of(old, deleted)) & tests
     return ChangesSince(revision, base, changed, frozenset(affected), everything)
 
 
-def graph_at(root: Path, commit: str, config: ScoutConfig) -> tuple[ProjectGraph, set[str]]:
-    """The import graph of the project at `commit` and its test files, from git's objects (nothing
-    is checked out; parse results come from the shared cache by content)."""
+def graph_at(root: Path, commit: str, config: ScoutConfig) -> tuple[ProjectGraph, dict[str, str], set[str]]:
+    """The import graph of the project at `commit`, the digests of its Python files and its test
+    files, from git's objects (nothing is checked out; parse results come from the shared cache by
+    content)."""
     listing = _git(root, "ls-tree", "-r", "-z", commit, "--", ".")
     blobs = {}
     for entry in listing.split("\0"):
@@ -109,7 +115,7 @@ def graph_at(root: Path, commit: str, config: ScoutConfig) -> tuple[ProjectGraph
         locate_modules(wanted, layout.source_roots, pytest_imported).values(), parses, source_roots=layout.source_roots,
         test_paths=test_paths, is_external=lru_cache(maxsize=None)(is_external),
     )
-    return graph, test_paths
+    return graph, {p: f.digest for p, f in files.items()}, test_paths
 
 
 def _read_blobs(root: Path, shas: list[str]) -> dict[str, bytes]:

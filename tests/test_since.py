@@ -25,12 +25,25 @@ def branch(root: Path) -> None:
 def test_leaf_change_committed_and_uncommitted(todo_app: Path):
     branch(todo_app)
     path = todo_app / "todo" / "cli.py"
-    path.write_text(path.read_text() + "\n# committed\n")
+    path.write_text(path.read_text() + "\n_COMMITTED = 1\n")
     git(todo_app, "commit", "-qam", "leaf")
     assert running(since(todo_app)) == ["tests/test_cli.py"]
     store = todo_app / "todo" / "store.py"
-    store.write_text(store.read_text() + "\n# not committed yet\n")
+    store.write_text(store.read_text() + "\n_NOT_COMMITTED_YET = 1\n")
     assert running(since(todo_app)) == TODO_TESTS  # store.py is imported by todo/__init__.py
+
+
+def test_a_body_change_since_a_revision_runs_only_tests_that_reach_it_by_name(todo_app: Path):
+    branch(todo_app)
+    path = todo_app / "todo" / "filters.py"
+    path.write_text(path.read_text().replace("if tag in t.tags]", "if tag in t.tags and t]"))
+    git(todo_app, "commit", "-qam", "body of filters.tagged")
+    explained = since(todo_app)
+    # tests/test_reports.py imports todo.filters too, but reaches only other functions of it
+    assert "tests/test_filters.py" in running(explained) and "tests/test_reports.py" not in running(explained)
+    git(todo_app, "rm", "-q", "todo/textutil.py")
+    git(todo_app, "commit", "-qm", "remove textutil")
+    assert "tests/test_reports.py" in running(since(todo_app))  # reports.summary used textutil.plural
 
 
 def test_docs_only_diff_runs_nothing_and_config_change_runs_everything(todo_app: Path):
@@ -63,7 +76,7 @@ def test_moved_test_file_runs(todo_app: Path):
 def test_green_records_still_skip_affected_tests(todo_app: Path):
     branch(todo_app)
     path = todo_app / "todo" / "cli.py"
-    path.write_text(path.read_text() + "\n# changed\n")
+    path.write_text(path.read_text() + "\n_CHANGED = 1\n")
     git(todo_app, "commit", "-qam", "leaf")
     assert doit_tests(todo_app, "test", "--since", "main")[1]["selected"] == ["tests/test_cli.py"]
     assert doit_tests(todo_app, "test", "--since", "main")[1]["selected"] == []
