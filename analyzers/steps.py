@@ -1,7 +1,8 @@
 """Build steps as units of work: what a step's units are, which are stale, and how they batch.
 
 A step's scope says what a unit is: `files` (one per input file, stale when its bytes change),
-`dependents` (one per module, stale when anything in its import closure changes) or `all` (one
+`dependents` (one per module, stale when its bytes or the interface of anything in its import
+closure change: a body-only change elsewhere re-checks nothing) or `all` (one
 unit for every input, stale when any of them changes)."""
 
 from __future__ import annotations
@@ -63,11 +64,12 @@ def step_units(
     inputs: Sequence[str],
     digests: Mapping[str, str],
     module_of: Mapping[str, str],
-    closure_fingerprints: Mapping[str, str],
+    interface_fingerprints: Mapping[str, str],
     step_key: str,
 ) -> list[StepUnit]:
     """The units of a step over its input files (paths with their content `digests`); `module_of`
-    maps a path to its module, `closure_fingerprints` a module to its import-closure fingerprint."""
+    maps a path to its module, `interface_fingerprints` a module to the fingerprint of the
+    skeletons of its import closure (analyzers.symbol_graph)."""
     inputs = sorted(inputs)
     modules = {path: module_of[path] for path in inputs if path in module_of}
     if scope == "all":
@@ -78,9 +80,12 @@ def step_units(
     units = []
     for path in inputs:
         module = modules.get(path)
-        # A dependents unit answers for its whole import closure; a file that is no module has
-        # nothing but its own bytes.
-        content = closure_fingerprints[module] if scope == "dependents" and module else digests[path]
+        # A dependents unit answers for its own bytes and the interfaces of its import closure (a
+        # type checker reads signatures, not bodies, of what a module imports); a file that is no
+        # module has nothing but its own bytes.
+        content = digests[path]
+        if scope == "dependents" and module:
+            content += ":" + interface_fingerprints[module]
         fingerprint = xxhash.xxh3_128_hexdigest(f"{step_key}\0{scope}\0{path}\0{content}".encode())
         units.append(StepUnit(path, fingerprint, (path,), (module,) if module else ()))
     return units

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Collection, Mapping
 
+from analyzers.fingerprints import compute_fingerprints
 from analyzers.graph import ProjectGraph
 
 WHOLE_SUFFIX = "#*"
@@ -181,3 +182,12 @@ class SymbolGraph:
             return {whole_node(module)} if module in self.modules else set()
         head, _, tail = rest.partition(".")
         return self._name(module, head, tail, seen)
+
+
+def interface_fingerprints(graph: ProjectGraph, contents: Mapping[str, str]) -> dict[str, str]:
+    """Each module's import closure, fingerprinted by skeletons (signatures, class bodies,
+    module-level code) instead of bytes: what a type checker of a module reads of the modules it
+    imports. A body-only change in an imported module leaves it as it was."""
+    skeletons = {node: f"{graph.modules[node]}:skeleton:{names.skeleton}" if node in graph.modules else content
+                 for node, content in contents.items() for names in [graph.names.get(node)] if names is not None}
+    return compute_fingerprints({**contents, **skeletons}, graph.successors())

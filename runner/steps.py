@@ -14,6 +14,7 @@ import xxhash
 
 from analyzers.categories import Category
 from analyzers.globs import GlobSet
+from analyzers.graph import node_contents
 from analyzers.steps import (
     StepDecision,
     StepUnit,
@@ -23,6 +24,7 @@ from analyzers.steps import (
     step_units,
     takes_units,
 )
+from analyzers.symbol_graph import interface_fingerprints
 from runner.config import ScoutConfig, StepConfig
 from runner.environment import ProgramMissing, environment_key, runnable, tool_identity
 from runner.explain import ChangeExplainer, save_snapshot, step_snapshot_file
@@ -76,8 +78,10 @@ def units_of(root: Path, step: StepConfig, state: ScoutState) -> tuple[str, list
     installed."""
     key = command_key(root, step)
     # The config files count too: they configure the tools (ruff and mypy read pyproject.toml).
+    interfaces = interface_fingerprints(state.graph, node_contents(state.graph, state.digests())) \
+        if step.scope == "dependents" else {}
     return key, step_units(step.scope, input_files(state, step), state.digests(), state.module_of(),
-                           state.fingerprints, f"{key}:{state.config_digest()}")
+                           interfaces, f"{key}:{state.config_digest()}")
 
 
 def plan_step(

@@ -116,7 +116,10 @@ def test_dependents_scope_reruns_a_module_and_everything_that_imports_it(steps: 
     steps.declare('[tool.scout.steps.types]\ncommand = [CHECK, "{files}"]\nscope = "dependents"')
     steps.doit("build")
     steps.invocations()
-    (steps.root / "pkg" / "util.py").write_text("def base():\n    return 40 + 1\n")  # a leaf
+    (steps.root / "pkg" / "util.py").write_text("def base():\n    return 40 + 1\n")  # a leaf's body
+    steps.doit("build")
+    assert steps.invocations() == [["pkg/util.py"]]  # its importers read its interface, not its bodies
+    (steps.root / "pkg" / "util.py").write_text("def base(offset=0):\n    return 40 + 1\n")  # its interface
     steps.doit("build")
     assert steps.invocations() == [["pkg/core.py", "pkg/util.py"]]
     (steps.root / "pkg" / "__init__.py").write_text("VERSION = 2\n")  # the hub: every import runs it
@@ -279,7 +282,7 @@ def test_forget_and_a_second_clone(steps: Steps, tmp_path: Path):
 def test_explain_gives_each_stale_unit_its_reason(steps: Steps):
     steps.declare('[tool.scout.steps.types]\ncommand = [CHECK, "{files}"]\nscope = "dependents"')
     steps.doit("build")
-    (steps.root / "pkg" / "util.py").write_text("def base():\n    return 40 + 1\n")
+    (steps.root / "pkg" / "util.py").write_text("def base(offset=0):\n    return 40 + 1\n")
     explained = json.loads(run_doit(steps.root, "explain", "--json").stdout)["steps"]
     running = {row["unit"]: row["reasons"] for row in explained if row["decision"] == "run"}
     assert running == {
