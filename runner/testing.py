@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
-from typing import Collection, Mapping
+from typing import Callable, Collection, Mapping
+
+import xxhash
 
 from analyzers.categories import Category
 from analyzers.globs import GlobSet
 from analyzers.selection import TestDecision, TestRecord, select_tests
 from analyzers.sharding import shard_files
-from analyzers.unit_graph import UnitGraph, build_unit_graph
+from analyzers.unit_graph import DIR_PREFIX, MODULE_PREFIX, UnitGraph, build_unit_graph
 from runner.audit import audit_due, load_audit_log, save_audit_log, selection_misses
 from runner.collection import Manifest, key_of, load_manifest, save_manifest
 from runner.config import ScoutConfig
@@ -28,7 +31,13 @@ from runner.explain import ChangeExplainer, save_snapshot
 from runner.file_hashing import digest_on_disk
 from runner.forget import is_forgotten, remember
 from runner.observed import ObservedInputs
-from runner.project_state import update_last_run
+from runner.project_state import (
+    CorruptState,
+    atomic_write_json,
+    read_json,
+    state_dir,
+    update_last_run,
+)
 from runner.records import (
     RecordStore,
     load_durations,
@@ -37,22 +46,27 @@ from runner.records import (
     save_shard_durations,
 )
 from runner.scout import current_state, run_scout
-from runner.scout_state import ScoutState
+from runner.scout_state import SCHEMA, ScoutState
 from runner.shared_cache import RunCounts, SharedCache, shared_cache
 from runner.since import ChangesSince, changes_since
 
 
 @dataclass
 class TestInputs:
-    """Fingerprints of the test units (None for one doit-scout cannot fingerprint), and the parts
-    every unit shares."""
+    """Fingerprints of the test units (None for one doit-scout cannot fingerprint), the parts every
+    unit shares, and the unit graph they were computed over (built when asked for, when the
+    fingerprints came from the last run's memo)."""
 
     __test__ = False  # a domain name, not a pytest test class
 
-    units: UnitGraph
     fingerprints: dict[str, str | None]
     config_digest: str
     environment: str
+    build_units: Callable[[], UnitGraph]
+
+    @cached_property
+    def units(self) -> UnitGraph:
+        return self.build_units()
 
 
 @dataclass
@@ -97,10 +111,55 @@ def fingerprint_units(
     config_digest = state.config_digest()
     environment = environment_key(root, config.test.pytest_args, config.test.env)
     observed = ObservedInputs(cache).load(state, units)
-    graph = build_unit_graph(state.graph, state.digests(), units, observed,
-                             digest_of=lambda path: digest_on_disk(root, path))
+    # Files code was seen to read that the inventory does not list (git-ignored ones) are read now.
+    outside = {t: digest_on_disk(root, t) for targets in observed.values() for t in targets
+               if not t.startswith((DIR_PREFIX, MODULE_PREFIX)) and t not in state.files}
+
+    def build() -> UnitGraph:
+        return build_unit_graph(state.graph, state.digests(), units, observed,
+                                digest_of=lambda path: outside.get(path) or digest_on_disk(root, path))
+
+    key = _fingerprints_key(state, units, observed, outside, config_digest, environment)
+    remembered = _remembered_fingerprints(root)
+    if key in remembered:
+        return TestInputs(remembered[key], config_digest, environment, build)
+    graph = build()
     fingerprints = {path: graph.fingerprint_of(path, config_digest, environment) for path in units}
-    return TestInputs(graph, fingerprints, config_digest, environment)
+    kept = list(remembered.items())[-(_FINGERPRINTS_KEPT - 1):]
+    atomic_write_json(state_dir(root) / _FINGERPRINTS_FILE, {"entries": {**dict(kept), key: fingerprints}})
+    return TestInputs(fingerprints, config_digest, environment, lambda: graph)
+
+
+# The unit fingerprints of the last computation, with a digest of everything they were computed
+# from: a run where nothing changed reads them instead of building the unit graph again.
+_FINGERPRINTS_FILE = "unit-fingerprints.json"
+_FINGERPRINTS_VERSION = 1  # bump when the same inputs would give other fingerprints
+_FINGERPRINTS_KEPT = 4  # the plan's units and the units a run recorded differ
+
+
+def _fingerprints_key(
+    state: ScoutState, units: Collection[str], observed: Mapping[str, Collection[str]],
+    outside: Mapping[str, str], config_digest: str, environment: str,
+) -> str:
+    hasher = xxhash.xxh3_128(f"{_FINGERPRINTS_VERSION}\0{SCHEMA}\0{state.inputs_key}\0{config_digest}\0"
+                             f"{environment}\0".encode())
+    for path, entry in sorted(state.files.items()):
+        hasher.update(f"{path}\0{entry.digest}\0{entry.category.value}\0".encode())
+    hasher.update(b"units\0" + "\0".join(sorted(units)).encode())
+    for source, targets in sorted(observed.items()):
+        hasher.update(f"\0{source}\0".encode() + "\0".join(sorted(targets)).encode())
+    for path, digest in sorted(outside.items()):
+        hasher.update(f"\0{path}\0{digest}".encode())
+    return hasher.hexdigest()
+
+
+def _remembered_fingerprints(root: Path) -> dict[str, dict[str, str | None]]:
+    try:
+        data = read_json(state_dir(root) / _FINGERPRINTS_FILE)
+    except CorruptState:
+        return {}
+    entries = data.get("entries") if isinstance(data, dict) else None
+    return {k: v for k, v in entries.items() if isinstance(v, dict)} if isinstance(entries, dict) else {}
 
 
 def plan_tests(
