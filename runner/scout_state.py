@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Iterator, Mapping, NamedTuple
 
 import grimp
 import xxhash
@@ -124,7 +124,8 @@ def graph_to_json(graph: ProjectGraph) -> dict[str, Any]:
         "broken": graph.broken,
         "dynamic": graph.dynamic,
         "shadowed": list(graph.shadowed),
-        "names": {node: names.to_json() for node, names in graph.names.items()},
+        "names": graph.names.raw() if isinstance(graph.names, _NamesDecodedOnUse) else
+        {node: names.to_json() for node, names in graph.names.items()},
     }
 
 
@@ -139,8 +140,35 @@ def graph_from_json(data: dict[str, Any]) -> ProjectGraph:
         broken=dict(data["broken"]),
         dynamic={node: tuple(lines) for node, lines in data["dynamic"].items()},
         shadowed=tuple(data["shadowed"]),
-        names={node: ModuleNames.from_json(names) for node, names in data["names"].items()},
+        names=_NamesDecodedOnUse(dict(data["names"])),
     )
+
+
+class _NamesDecodedOnUse(Mapping[str, ModuleNames]):
+    """A module's names are read only when tests are fingerprinted anew: a run where nothing
+    changed decodes none of them. A malformed entry reads as absent: that module then counts as a
+    whole (analyzers.symbol_graph), which is safe."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self._raw = raw
+        self._decoded: dict[str, ModuleNames] = {}
+
+    def __getitem__(self, node: str) -> ModuleNames:
+        if node not in self._decoded:
+            try:
+                self._decoded[node] = ModuleNames.from_json(self._raw[node])
+            except (TypeError, ValueError, AttributeError) as err:
+                raise KeyError(node) from err
+        return self._decoded[node]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def raw(self) -> dict[str, Any]:
+        return self._raw
 
 
 def load_state(folder: Path) -> ScoutState | None:

@@ -76,6 +76,19 @@ def test_remembered_fingerprints_that_are_damaged_are_computed_again(todo_app: P
     assert doit(todo_app)["selected"] == ["tests/test_filters.py"]
 
 
+def test_malformed_names_in_the_state_make_that_module_count_as_a_whole(todo_app: Path):
+    doit(todo_app)
+    state_file = todo_app / ".scout" / "state.json"
+    state = json.loads(state_file.read_text())
+    state["graph"]["names"]["todo.filters"] = [1, 2]
+    state_file.write_text(json.dumps(state))
+    edit(todo_app, "todo/priorities.py", "class Priority", "class Priority  ")  # a no-op edit: rescout
+    edit(todo_app, "todo/reports.py", "open, ", "open,  ")
+    selected = doit(todo_app, ok=False)["selected"]
+    # reports changed; filters, unchanged, now counts as a whole, so its tests run once more
+    assert selected == ["tests/test_cli.py", "tests/test_filters.py", "tests/test_reports.py"]
+
+
 def test_five_modules_changed(todo_app: Path):
     doit(todo_app)
     for module in ("cli", "reports", "filters", "dates", "serialization"):
