@@ -7,10 +7,10 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from analyzers.symbols import ModuleSymbols, module_symbols
+from analyzers.symbols import ModuleSymbols, binds_at_module_level, module_symbols
 
 # Bump when the parse result for the same bytes would differ: cached results are keyed by it.
-PARSER_VERSION = 3
+PARSER_VERSION = 4
 
 # A file larger than this is not parsed: its imports count as unknown, like a syntax error.
 MAX_PARSE_BYTES = 4 * 1024 * 1024
@@ -95,8 +95,7 @@ def parse_imports(source: bytes) -> ParseResult:
         return ParseResult(error=f"cannot decode: {err}")
     collector = _ImportCollector(look_for_calls=b"import_module" in source or b"__import__" in source)
     collector.visit(tree)
-    module_getattr = any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "__getattr__"
-                         for n in tree.body)
+    module_getattr = binds_at_module_level(tree, "__getattr__")
     imports = [*collector.imports, *_attribute_chains(tree, collector.imports)]
     symbols = module_symbols(tree)  # last: it empties the tree's function bodies
     return ParseResult(tuple(imports), None, tuple(collector.unresolved_dynamic), module_getattr, symbols)

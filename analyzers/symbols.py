@@ -82,7 +82,7 @@ def module_symbols(tree: ast.Module) -> ModuleSymbols:
             found.setdefault(stmt.name, []).append(stmt)
     definitions = {name: Definition(_digest(nodes), _refs(nodes)) for name, nodes in found.items()}
     bindings, stars = _bindings(tree)
-    opaque = _opaque_reasons(tree, found)
+    opaque = _opaque_reasons(tree)
     _strip_bodies(tree)
     skeleton_refs = _refs([s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))])
     return ModuleSymbols(_digest([tree]), skeleton_refs, definitions, bindings, stars, opaque)
@@ -165,8 +165,24 @@ def _bindings(tree: ast.Module) -> tuple[dict[str, tuple[Binding, ...]], tuple[B
     return unique, tuple(dict.fromkeys(stars))
 
 
-def _opaque_reasons(tree: ast.Module, definitions: Mapping[str, list[ast.AST]]) -> tuple[str, ...]:
-    reasons = {f"module-level {name}" for name in _OPAQUE_DEFS if name in definitions}
+def binds_at_module_level(tree: ast.Module, name: str) -> bool:
+    """Whether module-level code binds `name`: by `def`, `class`, assignment or import
+    (`__getattr__ = _make_getattr(__name__)` counts as much as `def __getattr__`)."""
+    for stmt in _module_level(tree.body):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and stmt.name == name:
+            return True
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            if any(isinstance(n, ast.Name) and n.id == name for t in targets for n in ast.walk(t)):
+                return True
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            if any((alias.asname or alias.name.partition(".")[0]) == name for alias in stmt.names):
+                return True
+    return False
+
+
+def _opaque_reasons(tree: ast.Module) -> tuple[str, ...]:
+    reasons = {f"module-level {name}" for name in _OPAQUE_DEFS if binds_at_module_level(tree, name)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _OPAQUE_CALLS:
             reasons.add(f"{node.func.id}()")

@@ -1,5 +1,7 @@
 import sys
 
+import pytest
+
 from analyzers.graph import ImportEdge, build_project_graph
 from analyzers.imports import parse_imports
 from analyzers.modules import locate_modules
@@ -151,12 +153,19 @@ def test_data_files_are_inputs_of_their_package_and_of_nearby_tests():
     }
 
 
-def test_attribute_chains_reach_submodules_and_a_package_getattr_reaches_all_of_its_modules():
+# attrs binds its lazy-submodule loader by assignment: `__getattr__ = _make_getattr(__name__)`.
+GETATTR_DEF = b"def __getattr__(name):\n    raise AttributeError(name)\n"
+GETATTR_ASSIGNED = (b"def _make_getattr(mod_name):\n    def __getattr__(name):\n        raise AttributeError(name)\n"
+                    b"    return __getattr__\n\n\n__getattr__ = _make_getattr(__name__)\n")
+
+
+@pytest.mark.parametrize("package_source", [GETATTR_DEF, GETATTR_ASSIGNED], ids=["def", "assigned"])
+def test_attribute_chains_reach_submodules_and_a_package_getattr_reaches_all_of_its_modules(package_source):
     from analyzers.graph import build_project_graph
     from analyzers.imports import parse_imports
 
     files = {
-        "pkg/__init__.py": b"def __getattr__(name):\n    raise AttributeError(name)\n",
+        "pkg/__init__.py": package_source,
         "pkg/lazy.py": b"",
         "pkg/sub/__init__.py": b"",
         "pkg/sub/deep.py": b"",
