@@ -143,7 +143,8 @@ def build_project_graph(
                 if folder in conftests and conftests[folder] != module.node
             )
         structural.extend((node, "data") for node in data_inputs.get(module.node, ()))
-        if parsed.module_getattr and module.is_package:
+        if parsed.symbols is not None and parsed.symbols.module_getattr and parsed.unresolved_dynamic \
+                and module.is_package:  # a lazy loader: `__getattr__` imports a submodule by computed name
             structural.extend((node, "getattr") for node in resolver.children_of(module))
         edges.extend(_edges_of(module, parsed, resolver, structural))
 
@@ -256,7 +257,7 @@ class _Resolver:
                 bindings[name] = targets
         stars = tuple(t[0] for t in (self._binding_target(module, b) for b in symbols.stars) if t is not None)
         return ModuleNames(symbols.skeleton, symbols.skeleton_refs, symbols.definitions, bindings, stars,
-                           symbols.opaque)
+                           symbols.opaque, symbols.module_getattr, symbols.variables)
 
     def _binding_target(self, module: ModuleFile, binding: Binding) -> tuple[str, str | None] | None:
         """The project module (node; a namespace package has none of its own) and attribute an

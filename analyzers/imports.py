@@ -7,10 +7,10 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from analyzers.symbols import ModuleSymbols, binds_at_module_level, module_symbols
+from analyzers.symbols import ModuleSymbols, module_symbols
 
 # Bump when the parse result for the same bytes would differ: cached results are keyed by it.
-PARSER_VERSION = 4
+PARSER_VERSION = 5
 
 # A file larger than this is not parsed: its imports count as unknown, like a syntax error.
 MAX_PARSE_BYTES = 4 * 1024 * 1024
@@ -58,8 +58,6 @@ class ParseResult:
     error: str | None = None
     # Lines of `import_module(...)`/`__import__(...)` calls whose target is not a literal.
     unresolved_dynamic: tuple[int, ...] = ()
-    # A module-level `__getattr__`: a package that has one can hand out any of its submodules.
-    module_getattr: bool = False
     symbols: ModuleSymbols | None = None  # None when it could not be parsed
 
     def to_json(self) -> dict[str, Any]:
@@ -67,7 +65,6 @@ class ParseResult:
             "imports": [i.to_json() for i in self.imports],
             "error": self.error,
             "unresolved_dynamic": list(self.unresolved_dynamic),
-            "module_getattr": self.module_getattr,
             "symbols": self.symbols.to_json() if self.symbols is not None else None,
         }
 
@@ -77,7 +74,6 @@ class ParseResult:
             tuple(ImportRecord.from_json(i) for i in data["imports"]),
             data["error"],
             tuple(data["unresolved_dynamic"]),
-            bool(data.get("module_getattr")),
             ModuleSymbols.from_json(data["symbols"]) if data.get("symbols") is not None else None,
         )
 
@@ -95,10 +91,9 @@ def parse_imports(source: bytes) -> ParseResult:
         return ParseResult(error=f"cannot decode: {err}")
     collector = _ImportCollector(look_for_calls=b"import_module" in source or b"__import__" in source)
     collector.visit(tree)
-    module_getattr = binds_at_module_level(tree, "__getattr__")
     imports = [*collector.imports, *_attribute_chains(tree, collector.imports)]
     symbols = module_symbols(tree)  # last: it empties the tree's function bodies
-    return ParseResult(tuple(imports), None, tuple(collector.unresolved_dynamic), module_getattr, symbols)
+    return ParseResult(tuple(imports), None, tuple(collector.unresolved_dynamic), symbols)
 
 
 def _attribute_chains(tree: ast.Module, imports: list[ImportRecord]) -> list[ImportRecord]:

@@ -12,9 +12,12 @@ Nodes and what each one's content is:
 - data, folder, missing and session nodes as in the import graph.
 
 A module counts as a **whole** (its full file content, and all its definitions) when it is a
-conftest.py (pytest uses its names without references: fixtures, hooks), when it has no names (it could not be parsed), when it is opaque (`__getattr__`, `globals()`, `exec`...), or
-when it is reached in a way that names do not show (`import_module`, `pytest_plugins`, a lazy
-`__getattr__` package, an observed import). So a change inside a function body reaches only the
+conftest.py (pytest uses its names without references: fixtures, hooks), when it has no names (it
+could not be parsed), when its module-level code is opaque (`globals()`, `exec`, `sys.modules`), or
+when it is reached in a way that names do not show (`import_module`, `pytest_plugins`, an observed
+import). A definition whose code is opaque reaches its whole module; a name a module does not bind
+reaches its module-level `__getattr__`, if it has one; a lazy-loading package (its `__getattr__`
+imports submodules by computed names) used as a whole reaches every submodule as a whole. So a change inside a function body reaches only the
 tests whose code can refer to that function; an import-time change reaches every importer. A test
 unit's fingerprint takes its own module's whole node (pytest runs every test in it).
 """
@@ -25,10 +28,11 @@ from typing import Collection, Mapping
 
 from analyzers.fingerprints import compute_fingerprints
 from analyzers.graph import ProjectGraph
+from analyzers.symbols import is_opaque_ref
 
 WHOLE_SUFFIX = "#*"
 # Edges by which a module is reached without a name that can be followed.
-_UNNAMED_EDGE_KINDS = frozenset({"dynamic", "plugin", "getattr", "observed"})
+_UNNAMED_EDGE_KINDS = frozenset({"dynamic", "plugin", "observed"})
 
 
 def definition_node(module: str, name: str) -> str:
@@ -50,6 +54,12 @@ class SymbolGraph:
         self.names = graph.names
         self._packages = {node.rpartition(".")[0] for node in graph.modules}  # namespace packages too
         self._resolved: dict[tuple[str, str], frozenset[str]] = {}
+        # A lazy-loading package (its `__getattr__` imports submodules by computed names): what it
+        # answers for a name it does not bind may be any of its submodules.
+        self._lazy: dict[str, set[str]] = {}
+        for edge in graph.edges:
+            if edge.kind == "getattr":
+                self._lazy.setdefault(edge.importer, set()).add(edge.imported)
         self.contents: dict[str, str] = {}
         self.successors: dict[str, set[str]] = {}
         self.whole = self._whole(whole)
@@ -68,10 +78,13 @@ class SymbolGraph:
                 refs.add(whole_node(node))
             else:
                 self.contents[node] = f"{self.modules[node]}:skeleton:{names.skeleton}"
-            self.successors[node] = set(targets) | refs
+            self.successors[node] = set(targets) | refs | self._getattr_run_by_imports(node, names)
             for name, definition in names.definitions.items():
                 self.contents[definition_node(node, name)] = definition.digest
-                self.successors[definition_node(node, name)] = self._resolve_all(node, definition.refs)
+                found = self._resolve_all(node, definition.refs)
+                if any(is_opaque_ref(ref) for ref in definition.refs) or (name == "__getattr__" and node in self._lazy):
+                    found.add(whole_node(node))
+                self.successors[definition_node(node, name)] = found
             self._add_whole(node, names)
 
     def named_contents(self) -> dict[str, str]:
@@ -132,7 +145,17 @@ class SymbolGraph:
                     if attribute is not None:
                         targets |= self._name(target, attribute, "", set())
             targets |= {whole_node(star) for star in names.stars if star in self.modules}
+        targets |= {whole_node(child) for child in self._lazy.get(module, ())}
         self.successors[node] = targets
+
+    def _getattr_run_by_imports(self, module: str, names) -> set[str]:
+        """The `__getattr__` definitions this module's imports run while it is imported: of a
+        module it imports a name from that the module does not bind, or star-imports."""
+        found = {target for name in names.bindings for target in self.resolve(module, name)
+                 if target.endswith(":__getattr__")}
+        found |= {definition_node(star, "__getattr__") for star in names.stars
+                  if star in self.names and "__getattr__" in self.names[star].definitions}
+        return found
 
     def _resolve_all(self, module: str, refs) -> set[str]:
         found: set[str] = set()
@@ -163,6 +186,8 @@ class SymbolGraph:
         else:
             if name in names.definitions:
                 found.add(definition_node(module, name))
+            elif name in names.variables:
+                found.add(module)
             for target, attribute in names.bindings.get(name, ()):
                 found |= self._attribute(target, rest, seen) if attribute is None else self._name(target, attribute, rest, seen)
         if not found:
@@ -172,8 +197,12 @@ class SymbolGraph:
         if not found and names is not None:
             for star in names.stars:
                 found |= self._name(star, name, rest, seen)
-            if not found and names.opaque:
+            if not found and (names.opaque or module in self._lazy):
                 found.add(whole_node(module))
+            elif not found and names.module_getattr:
+                found.add(module)
+                if "__getattr__" in names.definitions:
+                    found.add(definition_node(module, "__getattr__"))
         return found
 
     def _attribute(self, module: str, rest: str, seen: set[tuple[str, str, str]]) -> set[str]:

@@ -9,8 +9,11 @@ what each definition refers to by name, and which names its imports bind.
   (`pkg.mod.func`). A change inside a body reaches only code that can refer to it by name.
 - **Bindings** are the names import statements bind, anywhere in the module (a function-level import
   binds its name for that function's code).
-- **Opaque** lists why references into this module cannot be followed by name (a module-level
-  `__getattr__`, `globals()`, `exec`, `sys.modules`): such a module counts as a whole.
+- **Opaque** lists why module-level code makes the module's names unknowable (`globals()`, `exec`,
+  `sys.modules` at import time): such a module counts as a whole. A definition whose own code uses
+  them (`is_opaque_ref`) counts as referring to its whole module.
+- A module-level `__getattr__` (**module_getattr**) answers the names the module does not bind: a
+  reference to such a name reaches it, not the whole module.
 
 Digests leave out line numbers and comments: moving code or editing a comment changes nothing."""
 
@@ -24,7 +27,11 @@ import xxhash
 
 # Calls and names whose use makes a module's names reachable in ways no reference shows.
 _OPAQUE_CALLS = frozenset({"globals", "vars", "exec", "eval", "locals", "__import__"})
-_OPAQUE_DEFS = frozenset({"__getattr__", "__dir__"})
+
+
+def is_opaque_ref(ref: str) -> bool:
+    """A reference through which code can reach any name of its module (`globals()[name]`)."""
+    return ref in _OPAQUE_CALLS or ref == "sys.modules" or ref.startswith("sys.modules.")
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,8 @@ class ModuleSymbols:
     bindings: Mapping[str, tuple[Binding, ...]]
     stars: tuple[Binding, ...]  # `from m import *`: names this module does not bind may come from m
     opaque: tuple[str, ...]
+    module_getattr: bool
+    variables: tuple[str, ...]  # names module-level code binds by assignment: the skeleton holds them
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +69,8 @@ class ModuleSymbols:
             "bindings": {n: [[b.module, b.level, b.name] for b in bs] for n, bs in self.bindings.items()},
             "stars": [[b.module, b.level] for b in self.stars],
             "opaque": list(self.opaque),
+            "module_getattr": self.module_getattr,
+            "variables": list(self.variables),
         }
 
     @classmethod
@@ -71,6 +82,8 @@ class ModuleSymbols:
             bindings={n: tuple(Binding(m, level, name) for m, level, name in bs) for n, bs in data["bindings"].items()},
             stars=tuple(Binding(m, level, None) for m, level in data["stars"]),
             opaque=tuple(data["opaque"]),
+            module_getattr=bool(data["module_getattr"]),
+            variables=tuple(data["variables"]),
         )
 
 
@@ -82,10 +95,13 @@ def module_symbols(tree: ast.Module) -> ModuleSymbols:
             found.setdefault(stmt.name, []).append(stmt)
     definitions = {name: Definition(_digest(nodes), _refs(nodes)) for name, nodes in found.items()}
     bindings, stars = _bindings(tree)
-    opaque = _opaque_reasons(tree)
+    variables = _assigned_at_module_level(tree)
+    module_getattr = "__getattr__" in variables or "__getattr__" in found or "__getattr__" in bindings
     _strip_bodies(tree)
     skeleton_refs = _refs([s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))])
-    return ModuleSymbols(_digest([tree]), skeleton_refs, definitions, bindings, stars, opaque)
+    opaque = tuple(sorted(f"{ref}()" if ref in _OPAQUE_CALLS else ref for ref in skeleton_refs if is_opaque_ref(ref)))
+    return ModuleSymbols(_digest([tree]), skeleton_refs, definitions, bindings, stars, opaque, module_getattr,
+                         variables)
 
 
 def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
@@ -165,30 +181,21 @@ def _bindings(tree: ast.Module) -> tuple[dict[str, tuple[Binding, ...]], tuple[B
     return unique, tuple(dict.fromkeys(stars))
 
 
-def binds_at_module_level(tree: ast.Module, name: str) -> bool:
-    """Whether module-level code binds `name`: by `def`, `class`, assignment or import
-    (`__getattr__ = _make_getattr(__name__)` counts as much as `def __getattr__`)."""
+def _assigned_at_module_level(tree: ast.Module) -> tuple[str, ...]:
+    """Names module-level code binds by assignment, `for` or `with` (`__getattr__ =
+    _make_getattr(__name__)` among them)."""
+    found: set[str] = set()
     for stmt in _module_level(tree.body):
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and stmt.name == name:
-            return True
-        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            if any(isinstance(n, ast.Name) and n.id == name for t in targets for n in ast.walk(t)):
-                return True
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            if any((alias.asname or alias.name.partition(".")[0]) == name for alias in stmt.names):
-                return True
-    return False
-
-
-def _opaque_reasons(tree: ast.Module) -> tuple[str, ...]:
-    reasons = {f"module-level {name}" for name in _OPAQUE_DEFS if binds_at_module_level(tree, name)}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _OPAQUE_CALLS:
-            reasons.add(f"{node.func.id}()")
-        elif isinstance(node, ast.Attribute) and node.attr == "modules" and _chain(node) == "sys.modules":
-            reasons.add("sys.modules")
-    return tuple(sorted(reasons))
+        if isinstance(stmt, ast.Assign):
+            targets = stmt.targets
+        elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
+            targets = [stmt.target]
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            targets = [item.optional_vars for item in stmt.items if item.optional_vars is not None]
+        else:
+            continue
+        found |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return tuple(sorted(found))
 
 
 def _strip_bodies(tree: ast.Module) -> None:
@@ -211,19 +218,21 @@ class ModuleNames:
     bindings: Mapping[str, tuple[tuple[str, str | None], ...]]
     stars: tuple[str, ...]
     opaque: tuple[str, ...]
+    module_getattr: bool
+    variables: tuple[str, ...]
 
     def to_json(self) -> list[Any]:
         return [self.skeleton, list(self.skeleton_refs),
                 {n: [d.digest, list(d.refs)] for n, d in self.definitions.items()},
                 {n: [list(t) for t in targets] for n, targets in self.bindings.items()},
-                list(self.stars), list(self.opaque)]
+                list(self.stars), list(self.opaque), self.module_getattr, list(self.variables)]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> "ModuleNames":
-        skeleton, refs, definitions, bindings, stars, opaque = data
+        skeleton, refs, definitions, bindings, stars, opaque, module_getattr, variables = data
         return cls(
             str(skeleton), tuple(refs),
             {n: Definition(d, tuple(r)) for n, (d, r) in definitions.items()},
             {n: tuple((node, attr) for node, attr in targets) for n, targets in bindings.items()},
-            tuple(stars), tuple(opaque),
+            tuple(stars), tuple(opaque), bool(module_getattr), tuple(variables),
         )

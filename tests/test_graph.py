@@ -153,14 +153,19 @@ def test_data_files_are_inputs_of_their_package_and_of_nearby_tests():
     }
 
 
-# attrs binds its lazy-submodule loader by assignment: `__getattr__ = _make_getattr(__name__)`.
-GETATTR_DEF = b"def __getattr__(name):\n    raise AttributeError(name)\n"
-GETATTR_ASSIGNED = (b"def _make_getattr(mod_name):\n    def __getattr__(name):\n        raise AttributeError(name)\n"
-                    b"    return __getattr__\n\n\n__getattr__ = _make_getattr(__name__)\n")
+# A lazy loader: `__getattr__` imports a submodule by a computed name. attrs binds it by assignment
+# (`__getattr__ = _make_getattr(__name__)`); click, pluggy, marshmallow answer only `__version__`.
+LOAD = b"        import importlib\n        return importlib.import_module('.' + name, __name__)\n"
+GETATTR_DEF = b"def __getattr__(name):\n    if name:\n" + LOAD
+GETATTR_ASSIGNED = (b"def _make_getattr(mod_name):\n    def __getattr__(name):\n        if name:\n    " + LOAD.replace(b"\n    ", b"\n        ")
+                    + b"    return __getattr__\n\n\n__getattr__ = _make_getattr(__name__)\n")
+GETATTR_VERSION = (b"def __getattr__(name):\n    if name == '__version__':\n        from importlib.metadata import version\n"
+                   b"        return version('pkg')\n    raise AttributeError(name)\n")
 
 
-@pytest.mark.parametrize("package_source", [GETATTR_DEF, GETATTR_ASSIGNED], ids=["def", "assigned"])
-def test_attribute_chains_reach_submodules_and_a_package_getattr_reaches_all_of_its_modules(package_source):
+@pytest.mark.parametrize("package_source, lazy", [(GETATTR_DEF, True), (GETATTR_ASSIGNED, True), (GETATTR_VERSION, False)],
+                         ids=["def", "assigned", "version-only"])
+def test_attribute_chains_reach_submodules_and_a_lazy_loading_package_reaches_all_of_its_modules(package_source, lazy):
     from analyzers.graph import build_project_graph
     from analyzers.imports import parse_imports
 
@@ -178,5 +183,5 @@ def test_attribute_chains_reach_submodules_and_a_package_getattr_reaches_all_of_
     )
     edges = {(e.importer, e.imported, e.kind) for e in graph.edges}
     assert ("tests.test_a", "pkg.sub.deep", "attribute") in edges
-    assert {("pkg", "pkg.lazy", "getattr"), ("pkg", "pkg.sub", "getattr")} <= edges
+    assert ({("pkg", "pkg.lazy", "getattr"), ("pkg", "pkg.sub", "getattr")} <= edges) is lazy
     assert not graph.missing  # an attribute that is no module is not a missing module

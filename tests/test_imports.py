@@ -43,7 +43,7 @@ local.attr.x
     result = parse_imports(source)
     chains = {i.module for i in result.imports if i.attribute}
     assert chains == {"pkg.lazy.value.real", "pkg.sub.deep.f", "other.mod.thing"}
-    assert result.module_getattr and not parse_imports(b"def f(): pass\n").module_getattr
+    assert result.symbols.module_getattr and not parse_imports(b"def f(): pass\n").symbols.module_getattr
     assert ParseResult.from_json(result.to_json()) == result
 
 

@@ -1,0 +1,221 @@
+"""Name-level test impact: a change reaches exactly the test files whose code can reach it by name.
+
+The property test generates small programs with what makes names hard to follow (a package
+`__init__` that star-imports every module, imports of every style and at function level, classes
+with inheritance and `super()`, decorators, closures made at import time, module-level tables
+computed by calls, a lazy-loading `__getattr__`), then edits constants at random, one at a time.
+After each edit the real test suite runs (plain pytest, the oracle); every test whose outcome
+changed must be in a file whose fingerprint changed. The fingerprints are the analyzers' own, from
+the files alone (no observed inputs: what names show must be enough for these programs).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import xxhash
+from helpers import write_files
+
+from analyzers.graph import build_project_graph
+from analyzers.imports import parse_imports
+from analyzers.modules import locate_modules
+from analyzers.unit_graph import build_unit_graph
+
+
+def unit_fingerprints(files: dict[str, str]) -> dict[str, str]:
+    """Each test file's fingerprint, computed over the name-level graph of `files`."""
+    py = {p: s for p, s in files.items() if p.endswith(".py")}
+    tests = {p for p in py if p.startswith("tests/test_")}
+    modules = locate_modules(py, [""], pytest_imported=tests)
+    graph = build_project_graph(modules.values(), {p: parse_imports(s.encode()) for p, s in py.items()},
+                                source_roots=[""], test_paths=tests, is_external=lambda name: True)
+    digests = {p: xxhash.xxh3_128_hexdigest(s.encode()) for p, s in files.items()}
+    units = build_unit_graph(graph, digests, sorted(tests), {}, digest_of=lambda path: "absent")
+    return {t: units.fingerprint_of(t, "", "") for t in sorted(tests)}
+
+
+# A version-only `__getattr__`, as click, pluggy and marshmallow have: it answers `__version__` and
+# hands out no module, so it must not tie every re-exported name to every importer.
+REEXPORTING = {
+    "pkg/__init__.py": "from .a import *\nfrom .b import *\n\n\ndef __getattr__(name):\n"
+                       "    if name == '__version__':\n        return '1.0'\n    raise AttributeError(name)\n",
+    "pkg/a.py": "def fa(x):\n    return x + 1\n",
+    "pkg/b.py": "def fb(x):\n    return x + 2\n",
+    "tests/test_a.py": "import pkg\n\n\ndef test_a():\n    assert pkg.fa(1) == 2\n",
+    "tests/test_b.py": "from pkg import fb\n\n\ndef test_b():\n    assert fb(1) == 3\n",
+    "tests/test_version.py": "import pkg\n\n\ndef test_version():\n    assert pkg.__version__\n",
+}
+
+
+def changed_units(before: dict[str, str], edits: dict[str, tuple[str, str]]) -> set[str]:
+    after = dict(before)
+    for path, (old, new) in edits.items():
+        assert old in after[path]
+        after[path] = after[path].replace(old, new)
+    old_prints, new_prints = unit_fingerprints(before), unit_fingerprints(after)
+    return {t for t in new_prints if new_prints[t] != old_prints.get(t)}
+
+
+def test_a_body_change_behind_a_re_exporting_package_with_a_version_getattr_reaches_only_its_users():
+    assert changed_units(REEXPORTING, {"pkg/a.py": ("x + 1", "x + 5")}) == {"tests/test_a.py"}
+    # `pkg.__version__` is no name pkg binds: it reaches the __getattr__ that answers it.
+    assert changed_units(REEXPORTING, {"pkg/__init__.py": ("'1.0'", "'2.0'")}) == {"tests/test_version.py"}
+
+
+def test_code_that_reads_its_module_globals_reaches_every_name_in_the_module():
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/ops.py": "def double(x):\n    return 2 * x\n\n\ndef triple(x):\n    return 3 * x\n\n\n"
+                      "def by_name(name, x):\n    return globals()[name](x)\n",
+        "tests/test_by_name.py": "from pkg.ops import by_name\n\n\ndef test():\n    assert by_name('triple', 1) == 3\n",
+        "tests/test_double.py": "from pkg.ops import double\n\n\ndef test():\n    assert double(1) == 2\n",
+    }
+    assert changed_units(files, {"pkg/ops.py": ("3 * x", "4 * x")}) == {"tests/test_by_name.py"}
+
+
+# ---------------------------------------------------------------------------------------------
+# The generated programs. Every constant an edit may change is written «key» in the templates.
+
+MODULES = 4
+
+
+@dataclass
+class Program:
+    templates: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, int] = field(default_factory=dict)
+
+    def const(self, key: str, rng: random.Random) -> str:
+        self.constants[key] = rng.randint(1, 9)
+        return f"«{key}»"
+
+    def files(self) -> dict[str, str]:
+        return {path: re.sub("«([^»]+)»", lambda m: str(self.constants[m.group(1)]), text)
+                for path, text in self.templates.items()}
+
+
+def _callee(rng: random.Random, i: int) -> tuple[str, str]:
+    """An import line (may be empty) and a call expression on `x` of a function defined earlier."""
+    j = rng.randrange(i) if i else 0
+    func = f"f{j}_{0 if j == i else rng.randrange(2)}"
+    style = rng.choice(["direct", "module", "package", "local", "method"] if j < i else ["same"])
+    if style == "direct":
+        return f"from pkg.m{j} import {func}\n", f"{func}(x)"
+    if style == "module":
+        return f"from pkg import m{j}\n", f"m{j}.{func}(x)"
+    if style == "package":
+        return "import pkg\n", f"pkg.{func}(x)"
+    if style == "local":
+        return "", f"_local_{func}(x)"  # imported inside the calling function
+    if style == "method":
+        return f"from pkg.m{j} import C{j}\n", f"C{j}().n(x)"
+    return "", f"{func}(x)"
+
+
+def _module(program: Program, rng: random.Random, i: int) -> str:
+    imports: list[str] = []
+    parts: list[str] = [f'"""Module {i}."""\n']
+    locals_needed: list[str] = []
+
+    def call() -> str:
+        line, expr = _callee(rng, i)
+        if line:
+            imports.append(line)
+        if expr.startswith("_local_"):
+            locals_needed.append(expr.removeprefix("_local_").removesuffix("(x)"))
+        return expr
+
+    body = [f"K{i} = {program.const(f'm{i}.K', rng)}\n"]
+    if i == 0:
+        body.append(f"\n\ndef deco(fn):\n    def wrapper(x):\n        return fn(x) + {program.const('deco', rng)}\n"
+                    "    return wrapper\n")
+    body.append(f"\n\ndef f{i}_0(x):\n    # note {program.const(f'm{i}.note', rng)}\n"
+                f"    return x + {program.const(f'm{i}.f0', rng)}\n")
+    expr = call()
+    if locals_needed:
+        func = locals_needed.pop()
+        j = func[1:].partition("_")[0]
+        body.append(f"\n\ndef f{i}_1(x):\n    from pkg.m{j} import {func} as _local_{func}\n\n"
+                    f"    return {expr} + {program.const(f'm{i}.f1', rng)}\n")
+    else:
+        body.append(f"\n\ndef f{i}_1(x):\n    return {expr} + {program.const(f'm{i}.f1', rng)}\n")
+    base = f"C{i - 1}" if i and rng.random() < 0.6 else "object"
+    if base != "object":
+        imports.append(f"from pkg.m{i - 1} import C{i - 1}\n")
+    method = (f"super().m(x) + {program.const(f'm{i}.cm', rng)}" if base != "object"
+              else f"x * {program.const(f'm{i}.cm', rng)}")
+    body.append(f"\n\nclass C{i}({base}):\n    KIND = {program.const(f'm{i}.kind', rng)}\n\n"
+                f"    def m(self, x):\n        return {method}\n")
+    if base == "object" or rng.random() < 0.5:  # otherwise `n` is inherited
+        body.append(f"\n    def n(self, x):\n        return self.m(x) + self.KIND + {program.const(f'm{i}.cn', rng)}\n")
+    if i:
+        imports.append("from pkg.m0 import deco\n")
+    body.append(f"\n\n@deco\ndef g{i}(x):\n    return f{i}_0(x) + {program.const(f'm{i}.g', rng)}\n")
+    body.append(f"\n\ndef make{i}(k):\n    def inner(x):\n        return f{i}_1(x) + k\n\n    return inner\n\n\n"
+                f"h{i} = make{i}({program.const(f'm{i}.closure', rng)})\n")
+    body.append(f"\nTABLE{i} = [f{i}_0(k) for k in range(3)]\n\n\n"
+                f"def uses_table{i}(x):\n    return x + TABLE{i}[1]\n")
+    return parts[0] + "".join(dict.fromkeys(imports)) + "".join(body)
+
+
+ENTRIES = ["pkg.f{i}_0(3)", "pkg.f{i}_1(3)", "pkg.m{i}.C{i}().n(3)", "pkg.m{i}.C{i}().m(2)", "pkg.g{i}(1)",
+           "pkg.h{i}(1)", "pkg.uses_table{i}(0)", "pkg.K{i}"]
+
+
+def generate(seed: int) -> Program:
+    rng = random.Random(seed)
+    program = Program()
+    for i in range(MODULES):
+        program.templates[f"pkg/m{i}.py"] = _module(program, rng, i)
+    stars = "".join(f"from .m{i} import *\n" for i in range(MODULES))
+    program.templates["pkg/__init__.py"] = (
+        f"import importlib\n\n{stars}\n\ndef __getattr__(name):\n"
+        f"    if name == '__version__':\n        return '1.{program.const('version', rng)}'\n"
+        "    if name in ('extra',):\n        return importlib.import_module('.' + name, __name__)\n"
+        "    raise AttributeError(name)\n")
+    program.templates["pkg/extra.py"] = f"def e(x):\n    return x + {program.const('extra', rng)}\n"
+    entries = [e.format(i=i) for i in range(MODULES) for e in ENTRIES] + ["pkg.extra.e(1)", "len(pkg.__version__)"]
+    for t in range(6):
+        chosen = rng.sample(entries, 3)
+        tests = "".join(f"\n\ndef test_{n}():\n    assert ({entry}) % 2 == 0\n" for n, entry in enumerate(chosen))
+        program.templates[f"tests/test_t{t}.py"] = "import pkg\n" + tests
+    return program
+
+
+def outcomes(root: Path) -> dict[str, str]:
+    """Each test node's outcome in a real pytest run of the project."""
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA", "tests"],
+                         cwd=root, capture_output=True, text=True, timeout=120)
+    result = {node: outcome for outcome, node in re.findall(r"^(PASSED|FAILED|ERROR) (\S+)", run.stdout, re.M)}
+    assert result, run.stdout + run.stderr
+    return result
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_test_whose_outcome_an_edit_changes_is_in_a_file_whose_fingerprint_changed(tmp_path: Path, seed: int):
+    program = generate(seed)
+    rng = random.Random(seed * 1000)
+    write_files(tmp_path, program.files())
+    before, prints = outcomes(tmp_path), unit_fingerprints(program.files())
+    changed_outcomes = selected_total = 0
+    for step in range(12):
+        key = rng.choice(sorted(program.constants))
+        program.constants[key] += rng.choice([1, 2, 3])
+        files = program.files()
+        write_files(tmp_path, files)
+        after, new_prints = outcomes(tmp_path), unit_fingerprints(files)
+        selected = {t for t in new_prints if new_prints[t] != prints[t]}
+        flipped = {node for node in after if after[node] != before.get(node)}
+        missed = {node for node in flipped if node.partition("::")[0] not in selected}
+        assert not missed, f"seed {seed} step {step}: {key} changed; {sorted(missed)} changed outcome, " \
+                           f"selected only {sorted(selected)}\n" + "\n".join(f"--- {p}\n{files[p]}" for p in sorted(files))
+        if key.endswith(".note"):
+            assert not selected, f"a comment edit ({key}) selected {sorted(selected)}"
+        changed_outcomes += len(flipped)
+        selected_total += len(selected)
+        before, prints = after, new_prints
