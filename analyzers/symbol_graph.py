@@ -28,7 +28,6 @@ from typing import Collection, Mapping
 
 from analyzers.fingerprints import compute_fingerprints
 from analyzers.graph import ProjectGraph
-from analyzers.symbols import is_opaque_ref
 
 WHOLE_SUFFIX = "#*"
 # Edges by which a module is reached without a name that can be followed.
@@ -82,7 +81,7 @@ class SymbolGraph:
             for name, definition in names.definitions.items():
                 self.contents[definition_node(node, name)] = definition.digest
                 found = self._resolve_all(node, definition.refs)
-                if any(is_opaque_ref(ref) for ref in definition.refs) or (name == "__getattr__" and node in self._lazy):
+                if definition.opaque or (name == "__getattr__" and node in self._lazy):
                     found.add(whole_node(node))
                 self.successors[definition_node(node, name)] = found
             self._add_whole(node, names)
@@ -171,10 +170,13 @@ class SymbolGraph:
         if key not in self._resolved:
             self._resolved[key] = frozenset()  # a cycle of re-exports resolves to what was found
             head, _, rest = ref.partition(".")
-            self._resolved[key] = frozenset(self._name(module, head, rest, set()))
+            self._resolved[key] = frozenset(self._name(module, head, rest, set(), own_code=True))
         return self._resolved[key]
 
-    def _name(self, module: str, name: str, rest: str, seen: set[tuple[str, str, str]]) -> set[str]:
+    def _name(self, module: str, name: str, rest: str, seen: set[tuple[str, str, str]], own_code: bool = False) -> set[str]:
+        """What `name` (then `.rest`) means as an attribute of `module`, or, `own_code`, as a bare
+        name in the module's own code: there a module's `__getattr__` is never asked, and a name
+        nothing binds is a builtin."""
         if (module, name, rest) in seen:
             return set()
         seen.add((module, name, rest))
@@ -197,9 +199,9 @@ class SymbolGraph:
         if not found and names is not None:
             for star in names.stars:
                 found |= self._name(star, name, rest, seen)
-            if not found and (names.opaque or module in self._lazy):
+            if not found and (names.opaque or (module in self._lazy and not own_code)):
                 found.add(whole_node(module))
-            elif not found and names.module_getattr:
+            elif not found and names.module_getattr and not own_code:
                 found.add(module)
                 if "__getattr__" in names.definitions:
                     found.add(definition_node(module, "__getattr__"))

@@ -99,8 +99,12 @@ PROJECTS: dict[str, Project] = {
     "click": Project("src/click", "click", "src"),
     # __init__: from ._hooks import HookCaller, ...; def __getattr__ (__version__)
     "pluggy": Project("src/pluggy", "pluggy", "src"),
+    # __init__: from .itertoolz import * (and three more); def __getattr__ (__version__)
+    "toolz": Project("toolz", "toolz", "."),
+    # __init__: from .calc import * (and twelve more); __all__ built from sys.modules
+    "funcy": Project("funcy", "funcy", "."),
 }
-DEFAULT_PROJECTS = "more-itertools,attrs,marshmallow,click,pluggy"
+DEFAULT_PROJECTS = "more-itertools,attrs,marshmallow,click,pluggy,toolz,funcy"
 
 # ---------------------------------------------------------------------------------------------
 # The driver: runs in the project's venv, prints nothing but writes JSON.

@@ -17,7 +17,7 @@ from analyzers.hashing import FileStat, HashRecord
 from analyzers.symbols import ModuleNames
 from runner.project_state import CorruptState, atomic_write_json, read_json
 
-SCHEMA = 6
+SCHEMA = 7
 STATE_FILE = "state.json"
 
 

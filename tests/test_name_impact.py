@@ -41,9 +41,12 @@ def unit_fingerprints(files: dict[str, str]) -> dict[str, str]:
 
 
 # A version-only `__getattr__`, as click, pluggy and marshmallow have: it answers `__version__` and
-# hands out no module, so it must not tie every re-exported name to every importer.
+# hands out no module, so it must not tie every re-exported name to every importer; nor must reading
+# sys.modules, as funcy's `__init__` does to build `__all__`.
 REEXPORTING = {
-    "pkg/__init__.py": "from .a import *\nfrom .b import *\n\n\ndef __getattr__(name):\n"
+    "pkg/__init__.py": "import sys\n\nfrom .a import *\nfrom .b import *\n\n"
+                       "__all__ = [n for m in ('pkg.a', 'pkg.b') for n in vars(sys.modules[m]) if n[0] != '_']\n\n\n"
+                       "def __getattr__(name):\n"
                        "    if name == '__version__':\n        return '1.0'\n    raise AttributeError(name)\n",
     "pkg/a.py": "def fa(x):\n    return x + 1\n",
     "pkg/b.py": "def fb(x):\n    return x + 2\n",
