@@ -65,6 +65,12 @@ class PytestRun:
         """The session ran to its end: every node it kept has a verdict."""
         return self.finished and self.interrupted is None and self.exit_code in COMPLETED_STATUSES
 
+    @property
+    def collected_everything(self) -> bool:
+        """The session collected every file it was not told to hide: what it did not collect is no
+        test. -x and --maxfail stop collection at the first error too, so a run with any does not."""
+        return self.finished and not self.narrowed and not self.collection_errors
+
     def items_by_file(self) -> dict[str, list[str]]:
         by_file: dict[str, list[str]] = {}
         for node, path in self.items.items():

@@ -253,9 +253,7 @@ def _manifest_after(manifest: Manifest, hidden: Collection[str], run: PytestRun)
     """What a run says pytest collects. Only a run that collected everything it was not told to
     hide replaces what was known; others (--lf, an interrupted collection) only add to it."""
     seen = run.collected | run.error_files | {p for p in run.items.values() if p is not None} | set(hidden)
-    # -x and --maxfail stop collection at the first error too: a run with any does not tell all.
-    whole = run.finished and not run.narrowed and not run.collection_errors
-    if whole:
+    if run.collected_everything:
         return Manifest(manifest.key, frozenset(seen), True)
     return Manifest(manifest.key, frozenset(seen | manifest.files), False)
 
@@ -306,13 +304,17 @@ class TestRunResult:
 
     @property
     def incomplete(self) -> list[str]:
-        """Selected files that did not run to completion without failing: they stay stale."""
-        if self.pytest is None:
+        """Selected files that did not run to completion without failing: they stay stale. A file
+        that a run which collected everything made no collector for is no test (norecursedirs)."""
+        run = self.pytest
+        if run is None:
             return []
-        complete = self.pytest.complete_files()
+        complete = run.complete_files()
         failing = {n.split("::")[0] for n in self.failed_nodes}
+        not_tests = set() if not run.collected_everything else {
+            d.path for d in self.plan.selected if d.path not in run.collected and d.path not in run.items.values()}
         return sorted(d.path for d in self.plan.selected
-                      if d.path not in complete and d.path not in failing and d.action == "run")
+                      if d.path not in complete | failing | not_tests and d.action == "run")
 
     @property
     def ok(self) -> bool:

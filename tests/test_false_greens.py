@@ -236,10 +236,14 @@ def test_files_that_python_files_makes_tests_are_run(new_project, layout: str):
 BENCH = "from pkg.core import value\n\nraise RuntimeError('bench is not a test suite')\n\n\ndef test_bench():\n    pass\n"
 
 
-@pytest.mark.parametrize("how", ["testpaths", "ignore_in_addopts", "collect_ignore"])
+@pytest.mark.parametrize("how", ["testpaths", "ignore_in_addopts", "collect_ignore", "norecursedirs"])
 def test_files_pytest_does_not_collect_do_not_make_doit_red(new_project, how: str):
     files = {"pkg/__init__.py": "", "pkg/core.py": CORE, "tests/test_a.py": uses_core("test_a")}
-    if how == "collect_ignore":
+    if how == "norecursedirs":  # marshmallow keeps mypy inputs named test_*.py in tests/mypy_test_cases
+        ignored = "tests/cases/test_case.py"
+        files[ignored] = BENCH
+        ini = 'norecursedirs = ["tests/cases"]\n'
+    elif how == "collect_ignore":
         ignored = "tests/test_skipme.py"
         files.update({"tests/conftest.py": 'collect_ignore = ["test_skipme.py"]\n',
                       ignored: "from pkg.core import value\n\n\ndef test_skipme():\n    assert False\n"})
@@ -258,6 +262,7 @@ def test_files_pytest_does_not_collect_do_not_make_doit_red(new_project, how: st
     assert first.green, f"{ignored} is not a test for pytest here:\n{first.output}"
     assert "tests/test_a.py::test_a" in first.ran and ignored not in first.files
     assert not any(node.startswith(ignored) for node in p.reported_failures())
+    assert "did not run to completion" not in first.output, first.output  # it is no test: nothing to complete
     # A change the ignored file imports (and the ignored file itself) must not drag it in either.
     p.edit("pkg/core.py", "return 1", "return 0 + 1")
     (p.root / ignored).write_text((p.root / ignored).read_text() + "\n# edited\n")
@@ -270,6 +275,8 @@ def test_files_pytest_does_not_collect_do_not_make_doit_red(new_project, how: st
         p.edit("pyproject.toml", 'testpaths = ["tests"]', 'testpaths = ["tests", "bench"]')
     elif how == "ignore_in_addopts":
         p.edit("pyproject.toml", 'addopts = "--ignore=bench"', 'addopts = ""')
+    elif how == "norecursedirs":
+        p.edit("pyproject.toml", 'norecursedirs = ["tests/cases"]', "norecursedirs = []")
     else:
         p.edit("tests/conftest.py", 'collect_ignore = ["test_skipme.py"]', "collect_ignore = []")
     assert p.pytest().returncode != 0
