@@ -77,7 +77,11 @@ class SymbolGraph:
                 refs.add(whole_node(node))
             else:
                 self.contents[node] = f"{self.modules[node]}:skeleton:{names.skeleton}"
-            self.successors[node] = set(targets) | refs | self._getattr_run_by_imports(node, names)
+            if "__getattr__" in names.definitions:
+                # Importing runs it: `from m import x` asks m for `__path__`, and tools ask modules
+                # for dunders they do not bind (click's deprecation __getattr__ warned on any name).
+                refs.add(definition_node(node, "__getattr__"))
+            self.successors[node] = set(targets) | refs
             for name, definition in names.definitions.items():
                 self.contents[definition_node(node, name)] = definition.digest
                 found = self._resolve_all(node, definition.refs)
@@ -146,15 +150,6 @@ class SymbolGraph:
             targets |= {whole_node(star) for star in names.stars if star in self.modules}
         targets |= {whole_node(child) for child in self._lazy.get(module, ())}
         self.successors[node] = targets
-
-    def _getattr_run_by_imports(self, module: str, names) -> set[str]:
-        """The `__getattr__` definitions this module's imports run while it is imported: of a
-        module it imports a name from that the module does not bind, or star-imports."""
-        found = {target for name in names.bindings for target in self.resolve(module, name)
-                 if target.endswith(":__getattr__")}
-        found |= {definition_node(star, "__getattr__") for star in names.stars
-                  if star in self.names and "__getattr__" in self.names[star].definitions}
-        return found
 
     def _resolve_all(self, module: str, refs) -> set[str]:
         found: set[str] = set()
