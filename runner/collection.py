@@ -30,7 +30,7 @@ class Manifest:
 
 
 def key_of(state: ScoutState, environment: str) -> str:
-    conftests = [state.fingerprints[node] for node, path in state.graph.modules.items()
+    conftests = [state.fingerprints[node] for node, path in state.summary.modules.items()
                  if posixpath.basename(path) == "conftest.py"]
     return collection_key(state.files, conftests, state.config_digest(), environment)
 

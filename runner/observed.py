@@ -34,7 +34,7 @@ class ObservedInputs:
         self.cache = cache
 
     def _keys(self, state: ScoutState, units: Collection[str]) -> dict[str, str]:
-        sources = {*state.graph.modules.values(), *units}
+        sources = {*state.summary.modules.values(), *units}
         keys = {_key(path, state.files[path].digest): path for path in sources if path in state.files}
         keys[_key(SESSION_SOURCE, _session_digest(state))] = SESSION_SOURCE
         return keys

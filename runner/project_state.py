@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import xxhash
 from filelock import FileLock, Timeout
 
 STATE_DIR = ".scout"
@@ -35,8 +36,11 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, separators=(",", ":")))
+def atomic_write_json(path: Path, data: Any, *, checksum: bool = False) -> None:
+    """With `checksum`, a first line holds the digest of the JSON text that follows: a flipped bit
+    that keeps the JSON valid (an import edge moved to another module) is caught on reading."""
+    text = json.dumps(data, separators=(",", ":"))
+    atomic_write_text(path, f"{xxhash.xxh3_128_hexdigest(text.encode())}\n{text}" if checksum else text)
 
 
 _RUN_LOCK_FILE = "run.lock"
@@ -63,14 +67,19 @@ class CorruptState(Exception):
     """A state file exists but cannot be used; the caller rebuilds it."""
 
 
-def read_json(path: Path) -> Any | None:
-    """The JSON in `path`, None when it does not exist; CorruptState when it cannot be read."""
+def read_json(path: Path, *, checksum: bool = False) -> Any | None:
+    """The JSON in `path` (written with the same `checksum`), None when it does not exist;
+    CorruptState when it cannot be read."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as err:
         raise CorruptState(f"{path}: {err}") from err
+    if checksum:
+        digest, _, text = text.partition("\n")
+        if xxhash.xxh3_128_hexdigest(text.encode()) != digest:
+            raise CorruptState(f"{path}: the content does not match its checksum")
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:

@@ -40,8 +40,8 @@ def print_scout_summary(run: ScoutRun, cache: RunCounts, console: Console | None
     state = run.state
     counts = Counter(entry.category for entry in state.files.values())
     rows = [
-        ("scout", f"{len(state.files)} files ({run.inventory}) · {len(state.graph.modules)} modules · "
-                  f"{len(state.graph.edges)} import edges · {counts[Category.TEST]} test files · "
+        ("scout", f"{len(state.files)} files ({run.inventory}) · {len(state.summary.modules)} modules · "
+                  f"{state.summary.edge_count} import edges · {counts[Category.TEST]} test files · "
                   f"{run.seconds:.2f} s"),
         ("layout", f"packages {', '.join(run.layout.packages) or 'none found'} · "
                    f"test folders {', '.join(run.layout.test_dirs) or 'none found'}"),
@@ -54,14 +54,14 @@ def print_scout_summary(run: ScoutRun, cache: RunCounts, console: Console | None
     ]
     for label, text in rows:
         console.print(f"[bold]{label:<11}[/]{text}", soft_wrap=True)
-    for node, error in sorted(state.graph.broken.items()):
-        console.print(f"[yellow]! {state.graph.modules[node]}: {error} (imports unknown; "
+    for node, error in sorted(state.summary.broken.items()):
+        console.print(f"[yellow]! {state.summary.modules[node]}: {error} (imports unknown; "
                       "whatever imports it counts as changed)[/]", soft_wrap=True)
-    dynamic = [f"{state.graph.modules[n]}:{line}" for n, lines in sorted(state.graph.dynamic.items()) for line in lines]
+    dynamic = [f"{state.summary.modules[n]}:{line}" for n, lines in sorted(state.summary.dynamic.items()) for line in lines]
     if dynamic:
         console.print("[yellow]! dynamic imports with computed names, which the graph cannot follow: "
                       f"{_listing(dynamic)} (doit explain shows the tests they concern)[/]", soft_wrap=True)
-    missing = sorted(state.graph.missing)
+    missing = list(state.summary.missing)
     if missing:
         console.print("[yellow]! imports that resolve to no file (a project module that does not "
                       "exist, or a package not installed here): "

@@ -120,9 +120,9 @@ def run_scout(project_root: Path, config: ScoutConfig, *, from_scratch: bool = F
     snapshot = _cached_snapshot(cache, snapshot_key) if snapshot_key and not forgotten else None
     parsed = cache_hits = 0
     if comparable is not None and not changes:
-        graph, fingerprints = comparable.graph, comparable.fingerprints
+        state = comparable.with_inventory(files, hashed.records)
     elif snapshot is not None:
-        graph, fingerprints = snapshot
+        state = ScoutState(inputs_key, files, hashed.records, *snapshot)
     else:
         module_paths = sorted(p for p in files if p in wanted_sources)
         graph, fingerprints, parsed, cache_hits = _map_imports(
@@ -130,10 +130,10 @@ def run_scout(project_root: Path, config: ScoutConfig, *, from_scratch: bool = F
             reuse=not forgotten)
         if snapshot_key and not from_scratch:
             cache.put_many(SCOUT_KIND, {snapshot_key: {"graph": graph_to_json(graph), "fingerprints": fingerprints}})
+        state = ScoutState(inputs_key, files, hashed.records, graph, fingerprints)
     warnings.extend(cache.take_warnings())
 
-    state = ScoutState(inputs_key, files, hashed.records, graph, fingerprints)
-    for path in graph.shadowed:
+    for path in state.summary.shadowed:
         warnings.append(f"{path} has the same module name as another file and is left out of the graph")
     if not from_scratch and (previous is None or changes or hashed.read or previous.inputs_key != inputs_key):
         save_state(folder, state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,7 +18,7 @@ from analyzers.hashing import FileStat, HashRecord
 from analyzers.symbols import ModuleNames
 from runner.project_state import CorruptState, atomic_write_json, read_json
 
-SCHEMA = 7
+SCHEMA = 8
 STATE_FILE = "state.json"
 
 
@@ -29,16 +30,65 @@ class FileEntry(NamedTuple):
 _CATEGORIES = {c.value: c for c in Category}
 
 
-@dataclass
+@dataclass(frozen=True)
+class GraphSummary:
+    """What every run reads of the graph (the scout report, the collection key), kept beside it in
+    the state file so that a run where nothing changed need not decode the graph."""
+
+    modules: Mapping[str, str]
+    edge_count: int
+    broken: Mapping[str, str]
+    dynamic: Mapping[str, tuple[int, ...]]
+    missing: tuple[str, ...]
+    shadowed: tuple[str, ...]
+
+    @classmethod
+    def of(cls, graph: ProjectGraph) -> "GraphSummary":
+        return cls(graph.modules, len(graph.edges), graph.broken, graph.dynamic, tuple(sorted(graph.missing)),
+                   graph.shadowed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"modules": dict(self.modules), "edge_count": self.edge_count, "broken": dict(self.broken),
+                "dynamic": {n: list(lines) for n, lines in self.dynamic.items()}, "missing": list(self.missing),
+                "shadowed": list(self.shadowed)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "GraphSummary":
+        return cls(dict(data["modules"]), int(data["edge_count"]), dict(data["broken"]),
+                   {n: tuple(lines) for n, lines in data["dynamic"].items()}, tuple(data["missing"]),
+                   tuple(data["shadowed"]))
+
+
 class ScoutState:
     """`inputs_key` identifies what the graph was resolved under (layout, config, environment);
-    `hash_records` is the stat cache."""
+    `hash_records` is the stat cache. A loaded state keeps its graph as JSON text until something
+    asks for it: a run where nothing changed never decodes it (most of the file, at 10,000 files)."""
 
-    inputs_key: str
-    files: dict[str, FileEntry]
-    hash_records: dict[str, HashRecord]
-    graph: ProjectGraph
-    fingerprints: dict[str, str]
+    def __init__(self, inputs_key: str, files: dict[str, FileEntry], hash_records: dict[str, HashRecord],
+                 graph: ProjectGraph | str, fingerprints: dict[str, str],
+                 summary: GraphSummary | None = None) -> None:
+        """`graph` is a graph, or its JSON text together with its `summary`."""
+        self.inputs_key = inputs_key
+        self.files = files
+        self.hash_records = hash_records
+        self.fingerprints = fingerprints
+        self._graph = graph
+        self.summary = summary if summary is not None else GraphSummary.of(graph)  # type: ignore[arg-type]
+
+    def with_inventory(self, files: dict[str, FileEntry], hash_records: dict[str, HashRecord]) -> "ScoutState":
+        """The same graph over the same contents, with the stat cache of this run."""
+        return ScoutState(self.inputs_key, files, hash_records, self._graph, self.fingerprints, self.summary)
+
+    @property
+    def graph(self) -> ProjectGraph:
+        if isinstance(self._graph, str):
+            try:
+                self._graph = graph_from_json(json.loads(self._graph))
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+                # Only a doit-scout bug gets here: the file matched its checksum when loaded.
+                raise CorruptState(f"malformed import graph in the state ({err!r}); "
+                                   "`doit forget` rebuilds it") from err
+        return self._graph
 
     @cached_property
     def import_graph(self) -> grimp.ImportGraph:
@@ -58,7 +108,7 @@ class ScoutState:
 
     def module_of(self) -> dict[str, str]:
         """Path -> module name, for the files that are modules."""
-        return {path: node for node, path in self.graph.modules.items()}
+        return {path: node for node, path in self.summary.modules.items()}
 
     def facts(self) -> dict[str, Any]:
         """Everything the Scout phase concludes about the project, without the stat cache:
@@ -85,11 +135,14 @@ class ScoutState:
                 st = record.stat
                 row += [st.mtime_ns, st.size, st.inode, st.ctime_ns, record.hashed_at_ns]
             files[path] = row
+        graph_text = self._graph if isinstance(self._graph, str) else \
+            json.dumps(graph_to_json(self._graph), separators=(",", ":"))
         return {
             "schema": SCHEMA,
             "inputs_key": self.inputs_key,
             "files": files,
-            "graph": graph_to_json(self.graph),
+            "summary": self.summary.to_json(),
+            "graph": graph_text,
             "fingerprints": self.fingerprints,
         }
 
@@ -106,13 +159,10 @@ class ScoutState:
                 files[path] = FileEntry(row[0], _CATEGORIES[row[1]])
                 if len(row) == 7:
                     records[path] = HashRecord(row[0], FileStat._make(row[2:6]), row[6])
-            return cls(
-                inputs_key=data["inputs_key"],
-                files=files,
-                hash_records=records,
-                graph=graph_from_json(data["graph"]),
-                fingerprints=dict(data["fingerprints"]),
-            )
+            if not isinstance(data["graph"], str):
+                raise TypeError("the graph is no JSON text")
+            return cls(data["inputs_key"], files, records, data["graph"], dict(data["fingerprints"]),
+                       GraphSummary.from_json(data["summary"]))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
             raise CorruptState(f"malformed state: {err!r}") from err
 
@@ -173,9 +223,9 @@ class _NamesDecodedOnUse(Mapping[str, ModuleNames]):
 
 def load_state(folder: Path) -> ScoutState | None:
     """The saved state, None when there is none; CorruptState when it cannot be used."""
-    data = read_json(folder / STATE_FILE)
+    data = read_json(folder / STATE_FILE, checksum=True)
     return None if data is None else ScoutState.from_json(data)
 
 
 def save_state(folder: Path, state: ScoutState) -> None:
-    atomic_write_json(folder / STATE_FILE, state.to_json())
+    atomic_write_json(folder / STATE_FILE, state.to_json(), checksum=True)

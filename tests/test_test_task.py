@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from helpers import TODO_TESTS, doit_tests, git_init, run_doit, write_files
+from runner.project_state import atomic_write_json, read_json
 
 ALL_TESTS = TODO_TESTS
 
@@ -79,9 +80,11 @@ def test_remembered_fingerprints_that_are_damaged_are_computed_again(todo_app: P
 def test_malformed_names_in_the_state_make_that_module_count_as_a_whole(todo_app: Path):
     doit(todo_app)
     state_file = todo_app / ".scout" / "state.json"
-    state = json.loads(state_file.read_text())
-    state["graph"]["names"]["todo.filters"] = [1, 2]
-    state_file.write_text(json.dumps(state))
+    state = read_json(state_file, checksum=True)
+    graph = json.loads(state["graph"])  # kept as text, decoded when used
+    graph["names"]["todo.filters"] = [1, 2]
+    state["graph"] = json.dumps(graph)
+    atomic_write_json(state_file, state, checksum=True)  # damage that its checksum does not catch
     edit(todo_app, "todo/priorities.py", "class Priority", "class Priority  ")  # a no-op edit: rescout
     edit(todo_app, "todo/reports.py", "open, ", "open,  ")
     selected = doit(todo_app, ok=False)["selected"]
