@@ -131,6 +131,22 @@ class SymbolGraph:
             refs = names.definitions[source.rpartition(":")[2]].refs
         return next((ref for ref in refs if target in self.resolve(module, ref)), None)
 
+    def reexporter(self, module: str, ref: str, target: str) -> str | None:
+        """The module through which `ref`, in `module`'s code, reaches `target` when that is not
+        where `target` is defined: the package that re-exports it (`seaborn.relplot` -> seaborn)."""
+        names = self.names.get(module)
+        if names is None:
+            return None
+        head, _, rest = ref.partition(".")
+        owner = self.module_of_definition(target) or target.removesuffix(WHOLE_SUFFIX)
+        for bound, attribute in names.bindings.get(head, ()):
+            via, parts = bound, [*([attribute] if attribute else []), *(rest.split(".") if rest else [])]
+            while len(parts) > 1 and f"{via}.{parts[0]}" in self.modules:  # `pkg.sub.f` is pkg.sub's own
+                via, parts = f"{via}.{parts[0]}", parts[1:]
+            if parts and via != owner and via in self.modules:
+                return via
+        return None
+
     def _whole(self, extra: Collection[str]) -> set[str]:
         whole = {m for m in extra if m in self.modules}
         whole |= {e.imported for e in self.graph.edges if e.kind in _UNNAMED_EDGE_KINDS and e.imported in self.modules}

@@ -170,8 +170,12 @@ class ChangeExplainer:
             if target.endswith(WHOLE_SUFFIX) or target in self.unit_inputs[path]:
                 continue
             ref = self.symbols.reference_between(source, target)
-            named = f"`{ref}`" if ref and not target.endswith(":" + ref) else ""
-            hops.append((what if target == changed else target) + (f" (as {named})" if named else ""))
+            notes = [f"as `{ref}`"] if ref and not target.endswith(":" + ref) else []
+            source_module = self.symbols.module_of_definition(source) or source.removesuffix(WHOLE_SUFFIX)
+            via = self.symbols.reexporter(source_module, ref, target) if ref else None
+            if via is not None:
+                notes.append(f"re-exported by {self.graph.modules[via]}")
+            hops.append((what if target == changed else target) + (f" ({', '.join(notes)})" if notes else ""))
         if chain[-1] in self.unit_inputs[path]:
             hops.append(what)
         return " <- ".join(hops)

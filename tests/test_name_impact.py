@@ -25,19 +25,24 @@ from helpers import write_files
 from analyzers.graph import build_project_graph
 from analyzers.imports import parse_imports
 from analyzers.modules import locate_modules
-from analyzers.unit_graph import build_unit_graph
+from analyzers.unit_graph import UnitGraph, build_unit_graph
 
 
-def unit_fingerprints(files: dict[str, str]) -> dict[str, str]:
-    """Each test file's fingerprint, computed over the name-level graph of `files`."""
+def unit_graph_of(files: dict[str, str]) -> UnitGraph:
+    """The name-level graph of `files`, whose test units are the tests/test_*.py files."""
     py = {p: s for p, s in files.items() if p.endswith(".py")}
     tests = {p for p in py if p.startswith("tests/test_")}
     modules = locate_modules(py, [""], pytest_imported=tests)
     graph = build_project_graph(modules.values(), {p: parse_imports(s.encode()) for p, s in py.items()},
                                 source_roots=[""], test_paths=tests, is_external=lambda name: True)
     digests = {p: xxhash.xxh3_128_hexdigest(s.encode()) for p, s in files.items()}
-    units = build_unit_graph(graph, digests, sorted(tests), {}, digest_of=lambda path: "absent")
-    return {t: units.fingerprint_of(t, "", "") for t in sorted(tests)}
+    return build_unit_graph(graph, digests, sorted(tests), {}, digest_of=lambda path: "absent")
+
+
+def unit_fingerprints(files: dict[str, str]) -> dict[str, str]:
+    """Each test file's fingerprint, computed over the name-level graph of `files`."""
+    units = unit_graph_of(files)
+    return {t: units.fingerprint_of(t, "", "") for t in sorted(units.unit_nodes)}
 
 
 # A version-only `__getattr__`, as click, pluggy and marshmallow have: it answers `__version__` and
@@ -70,6 +75,15 @@ def test_a_body_change_behind_a_re_exporting_package_with_a_version_getattr_reac
     # Importing a module can run its __getattr__ (`from m import x` asks m for `__path__`): an
     # edit of it reaches every importer.
     assert changed_units(REEXPORTING, {"pkg/__init__.py": ("'1.0'", "'2.0'")}) == set(unit_fingerprints(REEXPORTING))
+
+
+def test_a_reference_through_a_package_names_the_package_that_re_exports_it():
+    files = {**REEXPORTING, "pkg/sub/__init__.py": "", "pkg/sub/c.py": "def fc():\n    return 3\n"}
+    symbols = unit_graph_of(files).symbols
+    assert symbols.reexporter("tests.test_a", "pkg.fa", "pkg.a:fa") == "pkg"
+    assert symbols.reexporter("tests.test_b", "fb", "pkg.b:fb") == "pkg"
+    assert symbols.reexporter("pkg", "fa", "pkg.a:fa") is None  # pkg's own star import: no re-export
+    assert symbols.reexporter("tests.test_a", "pkg.sub.c.fc", "pkg.sub.c:fc") is None  # a submodule's own
 
 
 def test_code_that_reads_its_module_globals_reaches_every_name_in_the_module():
