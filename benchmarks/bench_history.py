@@ -593,6 +593,9 @@ def mutate(name: str, args, log) -> dict:
     return {"baseline": baseline, "results": results, "units": len(base["name"]), "head": head}
 
 
+UNCONFIRMED = " NOT CONFIRMED when run alone"
+
+
 def confirm(python: Path, root: Path, project: Project, mutation: Mutation, original: bytes, unit: str,
             baseline: TestRun) -> str:
     """Run the missed file alone with the fault and without it: a miss is real when it fails
@@ -606,7 +609,7 @@ def confirm(python: Path, root: Path, project: Project, mutation: Mutation, orig
     confirmed = (alone.rc is None or bool(alone.failing - baseline.failing)) and \
         clean.rc is not None and not clean.failing - baseline.failing
     return (f"(the file alone with the fault: {alone.summary!r}; without: {clean.summary!r})"
-            + ("" if confirmed else " NOT CONFIRMED when run alone"))
+            + ("" if confirmed else UNCONFIRMED))
 
 
 def file_of(node_id: str) -> str:
@@ -639,8 +642,10 @@ def mutation_table(name: str, data: dict) -> str:
                              for level in LEVELS))
     for level in LEVELS:
         missed = [r for r in results if r.misses[level]]
+        unconfirmed = sum(m.endswith(UNCONFIRMED) for r in results for m in r.misses[level])
         lines.append(f"  MISSES at {level} level: {sum(len(r.misses[level]) for r in results)} test files in "
-                     f"{len(missed)} mutations" + ("" if missed else " - none"))
+                     f"{len(missed)} mutations" + ("" if missed else " - none")
+                     + (f" ({unconfirmed} NOT CONFIRMED: they pass alone with the fault)" if unconfirmed else ""))
         for r in missed:
             lines.append(f"    {r.mutation.describe()}")
             lines.append(f"      selected: {sorted(r.selected[level])}")
