@@ -8,7 +8,7 @@ from typing import Collection, Mapping
 from analyzers.data_deps import DATA_PREFIX
 from analyzers.graph import ProjectGraph
 from analyzers.symbol_graph import SymbolGraph
-from analyzers.unit_graph import DIR_PREFIX
+from analyzers.targets import DIR_PREFIX
 
 
 def affected_units(

@@ -5,8 +5,8 @@ and fingerprints each collected file, whatever it is: a test module, a module wh
 a golden `.txt` file a conftest hook collects. A unit depends on its own content, its import
 closure, the conftest.py files above it, and on what running code was observed to read
 (`observed`: source file -> targets), which becomes edges of the graph its fingerprint is computed
-over. Targets are project paths, `dir:<folder>` (a folder code listed) and `module:<name>` (run
-with `python -m`).
+over. Targets are project paths, `dir:<folder>` (a folder code listed), `module:<name>` (run
+with `python -m`) and `config:` (a child process ran).
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from analyzers.fingerprints import compute_fingerprints
 from analyzers.graph import ImportEdge, ProjectGraph, node_contents
 from analyzers.layout import parent_dirs
 from analyzers.symbol_graph import SymbolGraph, whole_node
+from analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
 
-DIR_PREFIX = "dir:"
-MODULE_PREFIX = "module:"
 # The node for what code outside any project file read (a pytest plugin from an entry point):
 # every unit depends on it.
 SESSION_NODE = "session:"
@@ -65,7 +64,7 @@ def build_unit_graph(
     digest_of: Callable[[str], str],
 ) -> UnitGraph:
     """`digests` are the inventory's files; `digest_of(path)` gives the content digest of a path
-    outside it (a git-ignored file code read, or "absent"). Units outside the inventory are left
+    outside it (a git-ignored file code read, or "absent"), and of CONFIG_TARGET. Units outside the inventory are left
     out: they cannot be fingerprinted and always run."""
     node_of_path = {path: node for node, path in graph.modules.items()}
     conftests = {posixpath.dirname(p): n for p, n in node_of_path.items() if posixpath.basename(p) == "conftest.py"}
@@ -74,6 +73,9 @@ def build_unit_graph(
     listings: dict[str, set[str]] = {}
 
     def node_for(target: str) -> str | None:
+        if target == CONFIG_TARGET:
+            contents[target] = digest_of(target)
+            return target
         if target.startswith(MODULE_PREFIX):
             name = target.removeprefix(MODULE_PREFIX)
             return name if name in graph.modules else None

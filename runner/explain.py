@@ -13,7 +13,8 @@ from analyzers.data_deps import DATA_PREFIX, data_node
 from analyzers.graph import MISSING_PREFIX
 from analyzers.impact import nodes_of
 from analyzers.symbol_graph import WHOLE_SUFFIX
-from analyzers.unit_graph import DIR_PREFIX, UnitGraph
+from analyzers.targets import DIR_PREFIX
+from analyzers.unit_graph import UnitGraph
 from runner.project_state import CorruptState, atomic_write_json, read_json, state_dir
 from runner.scout_state import ScoutState
 

@@ -31,6 +31,7 @@ from typing import Any, Iterator, TextIO
 import pytest
 
 from analyzers.inventory import in_excluded_dir
+from analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
 
 _NEVER_HIDDEN = ("conftest.py", "__init__.py")
 _OBSERVED_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "subprocess.Popen"})
@@ -108,8 +109,9 @@ class _Recorder:
                 return  # the import system filling its cache of a folder's names
             rel = self._project_path(args[0] if args and args[0] is not None else ".")
             if rel is not None:
-                yield "dir:" + rel
+                yield DIR_PREFIX + rel
         else:  # subprocess.Popen(executable, args, cwd, env)
+            yield CONFIG_TARGET  # the child may read any config file, and is not audited
             _, argv, cwd, _ = args
             words = [argv] if isinstance(argv, (str, bytes, os.PathLike)) else list(argv or ())
             for i, word in enumerate(words):
@@ -117,7 +119,7 @@ class _Recorder:
                     continue
                 word = os.fsdecode(word)
                 if i > 0 and words[i - 1] == "-m":
-                    yield "module:" + word
+                    yield MODULE_PREFIX + word
                     continue
                 candidate = os.path.join(os.fsdecode(cwd) if cwd else os.getcwd(), word)
                 if os.path.isfile(candidate):

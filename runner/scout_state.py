@@ -16,10 +16,12 @@ from analyzers.data_deps import is_data
 from analyzers.graph import ImportEdge, ProjectGraph, is_missing
 from analyzers.hashing import FileStat, HashRecord
 from analyzers.symbols import ModuleNames
+from analyzers.config_inputs import config_seen_by_tests
 from runner.project_state import CorruptState, atomic_write_json, read_json
 
 SCHEMA = 8
 STATE_FILE = "state.json"
+_test_config_digests: dict[tuple[str, str], str] = {}
 
 
 class FileEntry(NamedTuple):
@@ -105,6 +107,22 @@ class ScoutState:
             if entry.category is Category.CONFIG:
                 hasher.update(f"{path}\0{entry.digest}\0".encode())
         return hasher.hexdigest()
+
+    def test_config_digest(self, root: Path) -> str:
+        """One digest of what test outcomes can depend on in the config files (analyzers.config_inputs):
+        a version bump or a linter's settings change none of it. Read from disk once per content."""
+        key = (str(root), self.config_digest())
+        if key not in _test_config_digests:
+            hasher = xxhash.xxh3_128()
+            for path, entry in sorted(self.files.items()):
+                if entry.category is Category.CONFIG:
+                    try:
+                        text = (root / path).read_text(encoding="utf-8", errors="surrogateescape")
+                    except OSError:
+                        text = f"unreadable:{entry.digest}"
+                    hasher.update(f"{path}\0{config_seen_by_tests(path, text)}\0".encode("utf-8", "surrogateescape"))
+            _test_config_digests[key] = hasher.hexdigest()
+        return _test_config_digests[key]
 
     def module_of(self) -> dict[str, str]:
         """Path -> module name, for the files that are modules."""

@@ -15,7 +15,8 @@ from analyzers.categories import Category
 from analyzers.globs import GlobSet
 from analyzers.selection import TestDecision, TestRecord, select_tests
 from analyzers.sharding import shard_files
-from analyzers.unit_graph import DIR_PREFIX, MODULE_PREFIX, UnitGraph, build_unit_graph
+from analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
+from analyzers.unit_graph import UnitGraph, build_unit_graph
 from runner.audit import audit_due, load_audit_log, save_audit_log, selection_misses
 from runner.collection import Manifest, key_of, load_manifest, save_manifest
 from runner.config import ScoutConfig
@@ -108,12 +109,13 @@ def fingerprint_units(
 ) -> TestInputs:
     """A unit's fingerprint covers its content, its import closure, the conftest.py files above it,
     what running code was observed to read, every config file and the environment key."""
-    config_digest = state.config_digest()
+    config_digest = state.test_config_digest(root)
     environment = environment_key(root, config.test.pytest_args, config.test.env)
     observed = ObservedInputs(cache).load(state, units)
     # Files code was seen to read that the inventory does not list (git-ignored ones) are read now.
     outside = {t: digest_on_disk(root, t) for targets in observed.values() for t in targets
-               if not t.startswith((DIR_PREFIX, MODULE_PREFIX)) and t not in state.files}
+               if not t.startswith((DIR_PREFIX, MODULE_PREFIX)) and t != CONFIG_TARGET and t not in state.files}
+    outside[CONFIG_TARGET] = state.config_digest()
 
     def build() -> UnitGraph:
         return build_unit_graph(state.graph, state.digests(), units, observed,
@@ -133,7 +135,7 @@ def fingerprint_units(
 # The unit fingerprints of the last computation, with a digest of everything they were computed
 # from: a run where nothing changed reads them instead of building the unit graph again.
 _FINGERPRINTS_FILE = "unit-fingerprints.json"
-_FINGERPRINTS_VERSION = 1  # bump when the same inputs would give other fingerprints
+_FINGERPRINTS_VERSION = 2  # bump when the same inputs would give other fingerprints
 _FINGERPRINTS_KEPT = 4  # the plan's units and the units a run recorded differ
 
 

@@ -524,6 +524,24 @@ def test_script_run_in_a_subprocess(new_project):
                    fixed='print("o" + "k")')
 
 
+def test_a_linter_setting_read_by_a_child_process_a_test_starts(new_project):
+    # Linter settings are no input of a test, unless a test runs the linter (or anything) in a child
+    # process, which the audit hook does not see: then every config file counts whole.
+    reader = "import sys, tomllib; print(tomllib.load(open('pyproject.toml', 'rb'))['tool']['ruff']['line-length'])"
+    p = new_project({
+        "tests/test_lint_settings.py": "import subprocess\nimport sys\n\n\n"
+                                       "def test_line_length():\n"
+                                       f"    out = subprocess.run([sys.executable, '-c', {reader!r}], capture_output=True, text=True).stdout\n"
+                                       "    assert out.strip() == '100'\n",
+        "tests/test_other.py": "def test_other():\n    pass\n",
+    }, extra_toml="[tool.ruff]\nline-length = 100\n")
+    green_then_red(p, "pyproject.toml", "line-length = 100", "line-length = 120",
+                   "tests/test_lint_settings.py::test_line_length", fixed="line-length = 100  # back")
+    # A new comment: only the test that starts a child process runs again.
+    p.edit("pyproject.toml", "line-length = 100  # back", "line-length = 100  # still")
+    assert p.doit().files == {"tests/test_lint_settings.py"}
+
+
 def test_data_file_read_by_a_helper(new_project):
     p = new_project({
         "tests/util.py": "import json\nfrom pathlib import Path\n\n\ndef load_case(rel):\n"

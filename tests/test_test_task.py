@@ -330,3 +330,12 @@ def test_empty_shard_succeeds_and_bad_shard_is_named(todo_app: Path):
     assert result.returncode == 0 and "no test files in this shard" in result.stdout
     bad = run_doit(todo_app, "test", "--shard", "7/6")
     assert bad.returncode == 1 and "--shard 7/6: K must be between 1 and N" in bad.stdout
+
+
+def test_config_edits_no_test_can_see_run_nothing_and_pytest_settings_run_everything(todo_app: Path):
+    doit(todo_app)
+    edit(todo_app, "pyproject.toml", 'version = "0.1.0"', 'version = "0.2.0"')
+    edit(todo_app, "pyproject.toml", 'select = ["E4", "E7", "E9", "F", "I"]', 'select = ["E4", "E7", "E9", "F"]')
+    assert doit(todo_app)["selected"] == []
+    edit(todo_app, "pyproject.toml", 'pythonpath = ["."]', 'pythonpath = ["."]\naddopts = "-q"')
+    assert doit(todo_app)["selected"] == ALL_TESTS

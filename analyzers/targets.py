@@ -1,0 +1,8 @@
+"""What running code was observed to read, as the pytest plugin records it and the unit graph
+reads it: a project path, or one of these."""
+
+DIR_PREFIX = "dir:"  # `dir:<folder>`: code listed a folder
+MODULE_PREFIX = "module:"  # `module:<name>`: code ran `python -m <name>`
+# Code started a child process: it may read any config file (a type checker a test runs reads its
+# settings), so the unit depends on every config file whole, not only on what tests read of them.
+CONFIG_TARGET = "config:"
