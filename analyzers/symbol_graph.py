@@ -15,11 +15,13 @@ A module counts as a **whole** (its full file content, and all its definitions) 
 conftest.py (pytest uses its names without references: fixtures, hooks), when it has no names (it
 could not be parsed), when its module-level code is opaque (`globals()`, `exec`, `sys.modules`), or
 when it is reached in a way that names do not show (`import_module`, `pytest_plugins`, an observed
-import). A definition whose code is opaque reaches its whole module; a name a module does not bind
-reaches its module-level `__getattr__`, if it has one; a lazy-loading package (its `__getattr__`
-imports submodules by computed names) used as a whole reaches every submodule as a whole. So a change inside a function body reaches only the
-tests whose code can refer to that function; an import-time change reaches every importer. A test
-unit's fingerprint takes its own module's whole node (pytest runs every test in it).
+import). A definition whose code is opaque reaches its whole module. A module-level `__getattr__`
+is part of what importing its module runs (the import system asks modules for `__path__`), and a
+name the module does not bind reaches it; a lazy-loading package (its `__getattr__` imports
+submodules by computed names) used as a whole reaches every submodule as a whole. So a change
+inside a function body reaches only the tests whose code can refer to that function; an
+import-time change reaches every importer. A test unit's fingerprint takes its own module's whole
+node (pytest runs every test in it).
 """
 
 from __future__ import annotations
