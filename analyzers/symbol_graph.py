@@ -2,7 +2,9 @@
 
 Nodes and what each one's content is:
 
-- a module node (`pkg.mod`): its import-time skeleton (analyzers.symbols). Its successors are what
+- a module node (`pkg.mod`): its import-time skeleton (analyzers.symbols), and the names its
+  imports bind from project modules that do not exist (a plain function is not part of its
+  module's skeleton, but importing it by name fails once it is gone). Its successors are what
   it imports (as in the import graph: importing runs those modules' skeletons) and the definitions
   its module-level code refers to (a decorator, a default, a registry, a call at import time);
 - a definition node (`pkg.mod:func`): the digest of its code; its successors are the definitions
@@ -44,6 +46,11 @@ def whole_node(module: str) -> str:
     return module + WHOLE_SUFFIX
 
 
+def exports_node(module: str) -> str:
+    """A module's `__all__`: what `from module import *` binds."""
+    return f"{module}:__all__"
+
+
 class SymbolGraph:
     """`contents` and `successors` of every node, for analyzers.fingerprints."""
 
@@ -78,7 +85,9 @@ class SymbolGraph:
                 self.contents[node] = contents[node]
                 refs.add(whole_node(node))
             else:
-                self.contents[node] = f"{self.modules[node]}:skeleton:{names.skeleton}"
+                self.contents[node] = f"{self.modules[node]}:skeleton:{names.skeleton}{self._missing_imports(names)}"
+            # A computed `__all__` decides what a star import binds in ways names do not show.
+            refs |= {exports_node(star) for star in names.stars if self._computed_exports(star)}
             if "__getattr__" in names.definitions:
                 # Importing runs it: `from m import x` asks m for `__path__`, and tools ask modules
                 # for dunders they do not bind (click's deprecation __getattr__ warned on any name).
@@ -87,10 +96,28 @@ class SymbolGraph:
             for name, definition in names.definitions.items():
                 self.contents[definition_node(node, name)] = definition.digest
                 found = self._resolve_all(node, definition.refs)
-                if definition.opaque or (name == "__getattr__" and node in self._lazy):
+                if definition.opaque:
                     found.add(whole_node(node))
                 self.successors[definition_node(node, name)] = found
             self._add_whole(node, names)
+            if "__all__" in names.variables:
+                self._add_exports(node, names, targets)
+
+    def _add_exports(self, module: str, names, imported: Collection[str]) -> None:
+        """A literal `__all__` is its names; a computed one (funcy's, from its submodules' through
+        `sys.modules`) depends on the module's code and on the `__all__` of what it imports."""
+        node = exports_node(module)
+        if names.exports is not None:
+            self.contents[node] = "exports:" + ",".join(names.exports)
+            self.successors[node] = set()
+        else:
+            self.contents[node] = "computed"
+            self.successors[node] = {module} | {exports_node(m) for m in imported if m != module and m in self.names
+                                                and "__all__" in self.names[m].variables}
+
+    def _computed_exports(self, module: str) -> bool:
+        names = self.names.get(module)
+        return names is not None and names.exports is None and "__all__" in names.variables
 
     def named_contents(self) -> dict[str, str]:
         """The contents of module and definition nodes: what a later run compares to say which
@@ -149,6 +176,14 @@ class SymbolGraph:
                 return via
         return None
 
+    def _missing_imports(self, names) -> str:
+        """The project names this module's imports bind that no longer exist: plain functions are
+        not in their module's skeleton, yet `from m import f` fails when `f` is gone."""
+        missing = sorted(f"{target}.{attribute}" for bound in names.bindings.values() for target, attribute in bound
+                         if attribute is not None and target in self.modules
+                         and not self._name(target, attribute, "", set()))
+        return f":missing:{','.join(missing)}" if missing else ""
+
     def _whole(self, extra: Collection[str]) -> set[str]:
         whole = {m for m in extra if m in self.modules}
         whole |= {e.imported for e in self.graph.edges if e.kind in _UNNAMED_EDGE_KINDS and e.imported in self.modules}
@@ -166,6 +201,8 @@ class SymbolGraph:
                     if attribute is not None:
                         targets |= self._name(target, attribute, "", set())
             targets |= {whole_node(star) for star in names.stars if star in self.modules}
+            if "__all__" in names.variables:
+                targets.add(exports_node(module))
         targets |= {whole_node(child) for child in self._lazy.get(module, ())}
         self.successors[node] = targets
 
@@ -195,9 +232,11 @@ class SymbolGraph:
         seen.add((module, name, rest))
         names = self.names.get(module)
         found: set[str] = set()
-        if names is None:
+        if names is None or name == "__dict__":  # `mod.__dict__` is every name it binds
             if module in self.modules:
                 return {whole_node(module)}
+        elif name == "__all__" and name in names.variables:
+            return {exports_node(module)}
         else:
             if name in names.definitions:
                 found.add(definition_node(module, name))
@@ -211,7 +250,9 @@ class SymbolGraph:
                 found = self._attribute(child, rest, seen)
         if not found and names is not None:
             for star in names.stars:
-                found |= self._name(star, name, rest, seen)
+                exports = self.names[star].exports if star in self.names else None
+                if exports is None or name in exports:  # a literal `__all__` is what `*` binds
+                    found |= self._name(star, name, rest, seen)
             if not found and (names.opaque or (module in self._lazy and not own_code)):
                 found.add(whole_node(module))
             elif not found and names.module_getattr and not own_code:
@@ -229,9 +270,9 @@ class SymbolGraph:
 
 
 def interface_fingerprints(graph: ProjectGraph, contents: Mapping[str, str]) -> dict[str, str]:
-    """Each module's import closure, fingerprinted by skeletons (signatures, class bodies,
+    """Each module's import closure, fingerprinted by interfaces (signatures, class bodies,
     module-level code) instead of bytes: what a type checker of a module reads of the modules it
     imports. A body-only change in an imported module leaves it as it was."""
-    skeletons = {node: f"{graph.modules[node]}:skeleton:{names.skeleton}" if node in graph.modules else content
-                 for node, content in contents.items() for names in [graph.names.get(node)] if names is not None}
-    return compute_fingerprints({**contents, **skeletons}, graph.successors())
+    interfaces = {node: f"{graph.modules[node]}:interface:{names.interface}" if node in graph.modules else content
+                  for node, content in contents.items() for names in [graph.names.get(node)] if names is not None}
+    return compute_fingerprints({**contents, **interfaces}, graph.successors())

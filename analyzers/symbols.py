@@ -1,9 +1,14 @@
 """Name-level facts of one module, found with `ast`: what runs when it is imported, what it defines,
 what each definition refers to by name, and which names its imports bind.
 
-- The **skeleton** is the module with every function and method body left out: module-level code,
-  class bodies, signatures, decorators and defaults. It is what importing the module runs, so a
-  change to it reaches every importer.
+- The **interface** is the module with every function and method body left out: module-level code,
+  class bodies, signatures, decorators and defaults. It is what a type checker reads of a module.
+- The **skeleton** is what importing the module runs: the interface less the *plain* functions,
+  whose definition only binds a name (no decorator; defaults that are constants; annotations that
+  are not evaluated or name builtins; not named for pytest to find by itself, not used by
+  module-level code). A change to the skeleton reaches every importer; adding, removing or
+  changing a plain function reaches only code that refers to it (a name an importer imports that
+  no longer exists is part of the importer's own skeleton: analyzers.symbol_graph).
 - Each **definition** (a top-level function, or a class with all its methods) has a digest of its
   code and the names its code refers to: bare names and dotted chains rooted at a name
   (`pkg.mod.func`). A change inside a body reaches only code that can refer to it by name.
@@ -20,8 +25,9 @@ Digests leave out line numbers and comments: moving code or editing a comment ch
 from __future__ import annotations
 
 import ast
+import builtins
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import xxhash
 
@@ -50,6 +56,7 @@ class Binding:
 @dataclass(frozen=True)
 class ModuleSymbols:
     skeleton: str
+    interface: str
     skeleton_refs: tuple[str, ...]
     definitions: Mapping[str, Definition]
     bindings: Mapping[str, tuple[Binding, ...]]
@@ -57,10 +64,12 @@ class ModuleSymbols:
     opaque: tuple[str, ...]
     module_getattr: bool
     variables: tuple[str, ...]  # names module-level code binds by assignment: the skeleton holds them
+    exports: tuple[str, ...] | None = None  # a literal `__all__`; None when computed or absent
 
     def to_json(self) -> dict[str, Any]:
         return {
             "skeleton": self.skeleton,
+            "interface": self.interface,
             "skeleton_refs": list(self.skeleton_refs),
             "definitions": {n: [d.digest, list(d.refs), d.opaque] for n, d in self.definitions.items()},
             "bindings": {n: [[b.module, b.level, b.name] for b in bs] for n, bs in self.bindings.items()},
@@ -68,12 +77,14 @@ class ModuleSymbols:
             "opaque": list(self.opaque),
             "module_getattr": self.module_getattr,
             "variables": list(self.variables),
+            "exports": None if self.exports is None else list(self.exports),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ModuleSymbols":
         return cls(
             skeleton=str(data["skeleton"]),
+            interface=str(data["interface"]),
             skeleton_refs=tuple(data["skeleton_refs"]),
             definitions={n: Definition(d, tuple(refs), opaque) for n, (d, refs, opaque) in data["definitions"].items()},
             bindings={n: tuple(Binding(m, level, name) for m, level, name in bs) for n, bs in data["bindings"].items()},
@@ -81,6 +92,7 @@ class ModuleSymbols:
             opaque=tuple(data["opaque"]),
             module_getattr=bool(data["module_getattr"]),
             variables=tuple(data["variables"]),
+            exports=None if data["exports"] is None else tuple(data["exports"]),
         )
 
 
@@ -96,9 +108,20 @@ def module_symbols(tree: ast.Module) -> ModuleSymbols:
     module_getattr = "__getattr__" in variables or "__getattr__" in found or "__getattr__" in bindings
     _strip_bodies(tree)
     skeleton_refs = _refs([s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))])
+    if not any(isinstance(n, ast.Name) and n.id == "__all__" and isinstance(n.ctx, ast.Load) for n in ast.walk(tree)):
+        skeleton_refs = tuple(r for r in skeleton_refs if r != "__all__")  # assigning it is no use of it
     opaque = _opaque_uses(tree.body)
-    return ModuleSymbols(_digest([tree]), skeleton_refs, definitions, bindings, stars, opaque, module_getattr,
-                         variables)
+    interface = _digest([tree])
+    bound_here = set(found) | set(variables) | set(bindings)
+    # Where module-level code uses a function, or the name is bound twice, the order matters.
+    keep = {ref.partition(".")[0] for ref in skeleton_refs} | set(variables) | set(bindings) \
+        | {name for name, nodes in found.items() if len(nodes) > 1}
+    _drop_plain_functions(tree.body, _plain_function_test(tree, keep, bound_here))
+    exports = _literal_exports(tree)
+    if exports is not None:  # star imports resolve through it, and `mod.__all__` reaches it (symbol_graph)
+        tree.body = [stmt for stmt in tree.body if not _binds_all(stmt)]
+    return ModuleSymbols(_digest([tree]), interface, skeleton_refs, definitions, bindings, stars, opaque,
+                         module_getattr, variables, exports)
 
 
 def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
@@ -281,6 +304,110 @@ def _strip_bodies(tree: ast.Module) -> None:
             node.body = [ast.Pass()]
 
 
+def _binds_all(stmt: ast.stmt) -> bool:
+    """`__all__ = ...`, `__all__ += ...`, `__all__: list[str] = ...` or `__all__.extend(...)`."""
+    if isinstance(stmt, ast.Assign):
+        return any(isinstance(t, ast.Name) and t.id == "__all__" for t in stmt.targets)
+    if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+        return isinstance(stmt.target, ast.Name) and stmt.target.id == "__all__"
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) \
+        and isinstance(stmt.value.func, ast.Attribute) and _chain(stmt.value.func) in ("__all__.extend", "__all__.append")
+
+
+def _without_bodies(stmt: ast.stmt) -> ast.stmt:
+    """A function statement's decorators, defaults and annotations: its body runs later, if ever."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return ast.Module(body=[ast.Expr(e) for e in [*stmt.decorator_list, *stmt.args.defaults,
+                                                       *(d for d in stmt.args.kw_defaults if d is not None)]],
+                          type_ignores=[])  # type: ignore[return-value]
+    return stmt
+
+
+def _literal_exports(tree: ast.Module) -> tuple[str, ...] | None:
+    """The names of a module's `__all__` when top-level statements spell them out as string
+    constants (`=`, `+=`, `.extend`, `.append`); None when anything else binds or changes it."""
+    names: list[str] = []
+    seen = False
+    for stmt in _module_level(tree.body):
+        if not _binds_all(stmt):
+            # Any other module-level use (`for name in __all__: ...`) makes it more than a list.
+            if not isinstance(stmt, (ast.If, ast.Try, ast.For, ast.While, ast.With)) and any(
+                    isinstance(n, ast.Name) and n.id == "__all__" for n in ast.walk(_without_bodies(stmt))):
+                return None
+            continue
+        if stmt not in tree.body:
+            return None  # bound inside a block: what it holds depends on the branch taken
+        value = stmt.value if not isinstance(stmt, ast.Expr) else (
+            stmt.value.args[0] if len(stmt.value.args) == 1 else None)  # type: ignore[attr-defined]
+        if isinstance(stmt, ast.Expr) and stmt.value.func.attr == "append":  # type: ignore[attr-defined]
+            value = ast.List(elts=[value]) if value is not None else None
+        if not isinstance(value, (ast.List, ast.Tuple)) or not all(
+                isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts):
+            return None
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            names = []
+        elif not seen:
+            return None
+        seen = True
+        names.extend(e.value for e in value.elts)  # type: ignore[attr-defined]
+    return tuple(names) if seen else None
+
+
+# Names pytest (or the import system) looks up in a module by themselves: a function so named is
+# part of what importing the module provides, even when nothing refers to it.
+_LOOKED_UP_PREFIXES = ("test", "setup", "teardown", "pytest_", "__")
+# Generic builtins whose subscription at import time cannot fail (Python 3.9 and later).
+_GENERIC_BUILTINS = frozenset({"list", "dict", "set", "frozenset", "tuple", "type"})
+_BUILTINS = frozenset(dir(builtins))
+
+
+def _plain_function_test(tree: ast.Module, keep: set[str], bound: set[str]) -> Callable[[ast.stmt], bool]:
+    """Whether a module-level function statement only binds its name when it runs: no decorator,
+    defaults that are constants, annotations that Python does not evaluate (`from __future__
+    import annotations`) or that name builtins the module does not rebind, and a name neither
+    pytest nor module-level code looks up (`keep`)."""
+    lazy_annotations = any(isinstance(s, ast.ImportFrom) and s.module == "__future__"
+                           and any(a.name == "annotations" for a in s.names) for s in tree.body)
+    shadowed = bound & _BUILTINS
+
+    def builtin_annotation(node: ast.expr) -> bool:
+        if isinstance(node, ast.Constant):
+            return True
+        if isinstance(node, ast.Name):
+            return node.id in _BUILTINS and node.id not in shadowed
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) \
+                and node.value.id in _GENERIC_BUILTINS and node.value.id not in shadowed:
+            parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            return all(builtin_annotation(p) for p in parts)
+        return False
+
+    def plain(stmt: ast.stmt) -> bool:
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) or stmt.decorator_list:
+            return False
+        if stmt.name in keep or stmt.name.startswith(_LOOKED_UP_PREFIXES):
+            return False
+        defaults = [*stmt.args.defaults, *(d for d in stmt.args.kw_defaults if d is not None)]
+        return all(isinstance(d, ast.Constant) for d in defaults) and (
+            lazy_annotations or all(builtin_annotation(a) for a in _annotations(stmt)))
+
+    return plain
+
+
+def _drop_plain_functions(body: list[ast.stmt], plain: Callable[[ast.stmt], bool]) -> None:
+    """Leaves plain functions out of module-level code, inside `if`/`try`/`with`/`for` blocks too."""
+    body[:] = [stmt for stmt in body if not plain(stmt)]
+    for stmt in body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            if isinstance(getattr(stmt, field, None), list):
+                _drop_plain_functions(getattr(stmt, field), plain)
+        for handler in getattr(stmt, "handlers", ()):
+            _drop_plain_functions(handler.body, plain)
+        for case in getattr(stmt, "cases", ()):
+            _drop_plain_functions(case.body, plain)
+
+
 @dataclass(frozen=True)
 class ModuleNames:
     """A module's symbols with its imports resolved against the project: a binding refers to a
@@ -288,6 +415,7 @@ class ModuleNames:
     outside the project are left out. A node may be a namespace package, which has no file."""
 
     skeleton: str
+    interface: str
     skeleton_refs: tuple[str, ...]
     definitions: Mapping[str, Definition]
     bindings: Mapping[str, tuple[tuple[str, str | None], ...]]
@@ -295,19 +423,22 @@ class ModuleNames:
     opaque: tuple[str, ...]
     module_getattr: bool
     variables: tuple[str, ...]
+    exports: tuple[str, ...] | None
 
     def to_json(self) -> list[Any]:
-        return [self.skeleton, list(self.skeleton_refs),
+        return [self.skeleton, self.interface, list(self.skeleton_refs),
                 {n: [d.digest, list(d.refs), d.opaque] for n, d in self.definitions.items()},
                 {n: [list(t) for t in targets] for n, targets in self.bindings.items()},
-                list(self.stars), list(self.opaque), self.module_getattr, list(self.variables)]
+                list(self.stars), list(self.opaque), self.module_getattr, list(self.variables),
+                None if self.exports is None else list(self.exports)]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> "ModuleNames":
-        skeleton, refs, definitions, bindings, stars, opaque, module_getattr, variables = data
+        skeleton, interface, refs, definitions, bindings, stars, opaque, module_getattr, variables, exports = data
         return cls(
-            str(skeleton), tuple(refs),
+            str(skeleton), str(interface), tuple(refs),
             {n: Definition(d, tuple(r), opaque) for n, (d, r, opaque) in definitions.items()},
             {n: tuple((node, attr) for node, attr in targets) for n, targets in bindings.items()},
             tuple(stars), tuple(opaque), bool(module_getattr), tuple(variables),
+            None if exports is None else tuple(exports),
         )

@@ -19,7 +19,7 @@ from analyzers.symbols import ModuleNames
 from analyzers.config_inputs import config_seen_by_tests
 from runner.project_state import CorruptState, atomic_write_json, read_json
 
-SCHEMA = 8
+SCHEMA = 9
 STATE_FILE = "state.json"
 _test_config_digests: dict[tuple[str, str], str] = {}
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import pytest
 import xxhash
@@ -86,6 +87,43 @@ def test_a_reference_through_a_package_names_the_package_that_re_exports_it():
     assert symbols.reexporter("tests.test_a", "pkg.sub.c.fc", "pkg.sub.c:fc") is None  # a submodule's own
 
 
+# funcy's shape: submodules with a literal `__all__`, a package that star-imports them and computes
+# its own `__all__` from theirs through sys.modules, tests that star-import one submodule each.
+EXPORTING = {
+    "pkg/__init__.py": "import sys\n\nfrom .colls import *\nfrom .seqs import *\n\n"
+                       "__all__ = [n for m in ('colls', 'seqs') for n in sys.modules['pkg.' + m].__all__]\n",
+    "pkg/colls.py": "__all__ = ['merge']\n\n\ndef merge(a, b):\n    return {**a, **b}\n",
+    "pkg/seqs.py": "__all__ = ['first', 'second']\n\n\ndef first(xs):\n    return xs[0]\n\n\n"
+                   "def second(xs):\n    return xs[1]\n",
+    "tests/test_colls.py": "from pkg.colls import *\n\n\ndef test():\n    assert merge({}, {}) == {}\n",
+    "tests/test_seqs.py": "from pkg.seqs import *\n\n\ndef test():\n    assert first([1]) == 1\n",
+    "tests/test_interface.py": "import pkg\n\n\ndef test():\n    assert len(pkg.__all__) == 3\n",
+}
+
+
+def test_a_function_added_to_a_module_and_its_all_reaches_only_tests_that_read_all_or_bind_it():
+    added = {"pkg/colls.py": ("['merge']\n", "['merge', 'split']\n\n\ndef split(a):\n    return a, a\n")}
+    # pytest looks at every name a test module binds, star-imported ones too: test_colls is reached.
+    assert changed_units(EXPORTING, added) == {"tests/test_colls.py", "tests/test_interface.py"}
+    # A name taken out of `__all__` is gone from every `from m import *` that used it.
+    assert changed_units(EXPORTING, {"pkg/seqs.py": ("'first', ", "")}) == {"tests/test_seqs.py",
+                                                                            "tests/test_interface.py"}
+    # A test function that a star import brings in is collected by pytest: part of the skeleton.
+    added_test = {"pkg/seqs.py": ("'second']", "'second', 'test_x']\n\n\ndef test_x():\n    pass\n")}
+    assert changed_units(EXPORTING, added_test) == set(unit_fingerprints(EXPORTING))
+
+
+def test_a_plain_function_added_or_its_signature_changed_reaches_only_code_that_refers_to_it():
+    assert changed_units(REEXPORTING, {"pkg/a.py": ("def fa(x):", "def fz():\n    pass\n\n\ndef fa(x):")}) == set()
+    assert changed_units(REEXPORTING, {"pkg/b.py": ("def fb(x):", "def fb(x, y=1):")}) == {"tests/test_b.py"}
+    # A default that is evaluated at import (it may name nothing) is part of the skeleton.
+    assert changed_units(REEXPORTING, {"pkg/b.py": ("def fb(x):", "def fb(x, y=Y):")}) == set(unit_fingerprints(REEXPORTING))
+    # `from .b import fb` in pkg.a fails once fb is gone: every importer of pkg.a is reached.
+    files = {**REEXPORTING, "pkg/a.py": "from .b import fb\n\n\n" + REEXPORTING["pkg/a.py"]}
+    assert changed_units(files, {"pkg/b.py": ("def fb(x):", "def fc(x):")}) == set(unit_fingerprints(files))
+    assert changed_units(REEXPORTING, {"pkg/b.py": ("def fb(x):", "def fc(x):")}) == {"tests/test_b.py"}
+
+
 def test_code_that_reads_its_module_globals_reaches_every_name_in_the_module():
     files = {
         "pkg/__init__.py": "",
@@ -107,14 +145,28 @@ MODULES = 4
 class Program:
     templates: dict[str, str] = field(default_factory=dict)
     constants: dict[str, int] = field(default_factory=dict)
+    choices: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
     def const(self, key: str, rng: random.Random) -> str:
         self.constants[key] = rng.randint(1, 9)
         return f"«{key}»"
 
+    def choice(self, key: str, rng: random.Random, options: list[str]) -> str:
+        """Code that an edit of `key` switches between `options` (a structural edit); the first
+        option, a program that imports, to begin with."""
+        self.constants.setdefault(key, len(options) * rng.randint(1, 3))
+        slot = f"{key}#{len(self.choices)}"
+        self.choices[slot] = (key, options)
+        return f"«{slot}»"
+
     def files(self) -> dict[str, str]:
-        return {path: re.sub("«([^»]+)»", lambda m: str(self.constants[m.group(1)]), text)
-                for path, text in self.templates.items()}
+        def value(match: re.Match) -> str:
+            if match.group(1) in self.choices:
+                key, options = self.choices[match.group(1)]
+                return options[self.constants[key] % len(options)]
+            return str(self.constants[match.group(1)])
+
+        return {path: re.sub("«([^»]+)»", value, text) for path, text in self.templates.items()}
 
 
 def _callee(rng: random.Random, i: int) -> tuple[str, str]:
@@ -178,11 +230,24 @@ def _module(program: Program, rng: random.Random, i: int) -> str:
                 f"h{i} = make{i}({program.const(f'm{i}.closure', rng)})\n")
     body.append(f"\nTABLE{i} = [f{i}_0(k) for k in range(3)]\n\n\n"
                 f"def uses_table{i}(x):\n    return x + TABLE{i}[1]\n")
+    # Structural edits: a plain function renamed (its importers fail to import) or given a default
+    # that names nothing; one defined after module-level code calls it; a name rebound by a def.
+    name = program.choice(f"m{i}.pname", rng, [f"p{i}", f"p{i}_old"])
+    default = program.choice(f"m{i}.pdefault", rng, ["0", "1", f"K{i}", "UNDEFINED"])
+    body.append(f"\n\ndef {name}(x, y={default}):\n    return x + y\n")
+    if i:
+        imports.append(f"from pkg.m{i - 1} import p{i - 1}\n")
+    body.append(f"\n\ndef via_p{i}(x):\n    return p{max(i - 1, 0)}(x) * 3\n")
+    body.append("\n\n" + program.choice(f"m{i}.order", rng, [
+        f"def r{i}(x):\n    return x + 1\n\n\nR{i} = r{i}(1)\n",
+        f"R{i} = r{i}(1)\n\n\ndef r{i}(x):\n    return x + 1\n"]))
+    body.append(program.choice(f"m{i}.extra", rng, [
+        "", f"\n\ndef extra{i}(x):\n    return x\n", f"\n\ndef K{i}(x):\n    return x\n"]))
     return parts[0] + "".join(dict.fromkeys(imports)) + "".join(body)
 
 
 ENTRIES = ["pkg.f{i}_0(3)", "pkg.f{i}_1(3)", "pkg.m{i}.C{i}().n(3)", "pkg.m{i}.C{i}().m(2)", "pkg.g{i}(1)",
-           "pkg.h{i}(1)", "pkg.uses_table{i}(0)", "pkg.K{i}"]
+           "pkg.h{i}(1)", "pkg.uses_table{i}(0)", "pkg.K{i}", "pkg.via_p{i}(1)", "pkg.R{i}"]
 
 
 def generate(seed: int) -> Program:
@@ -214,26 +279,49 @@ def outcomes(root: Path) -> dict[str, str]:
     return result
 
 
+def check_edits(root: Path, program: Program, edits: Iterable[tuple[str, int]], label: str) -> None:
+    """Applies each edit (a constant or choice `key`, and how much to add to it) to the program
+    and runs its tests for real: every test whose outcome an edit changes must be in a file whose
+    fingerprint changed; comment edits and adding or removing a function nothing uses select none."""
+    write_files(root, program.files())
+    before, prints = outcomes(root), unit_fingerprints(program.files())
+    for step, (key, delta) in enumerate(edits):
+        was = program.constants[key]
+        program.constants[key] += delta
+        files = program.files()
+        write_files(root, files)
+        after, new_prints = outcomes(root), unit_fingerprints(files)
+        selected = {t for t in new_prints if new_prints[t] != prints[t]}
+        flipped = {node for node in after if after[node] != before.get(node)}
+        missed = {node for node in flipped if node.partition("::")[0] not in selected}
+        assert not missed, f"{label} step {step}: {key} changed; {sorted(missed)} changed outcome, " \
+                           f"selected only {sorted(selected)}\n" + "\n".join(f"--- {p}\n{files[p]}" for p in sorted(files))
+        if key.endswith(".note"):
+            assert not selected, f"a comment edit ({key}) selected {sorted(selected)}"
+        if key.endswith(".extra") and {was % 3, program.constants[key] % 3} == {0, 1}:
+            assert not selected, f"adding or removing a function nothing uses selected {sorted(selected)}"
+        before, prints = after, new_prints
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_every_test_whose_outcome_an_edit_changes_is_in_a_file_whose_fingerprint_changed(tmp_path: Path, seed: int):
     program = generate(seed)
     rng = random.Random(seed * 1000)
-    write_files(tmp_path, program.files())
-    before, prints = outcomes(tmp_path), unit_fingerprints(program.files())
-    changed_outcomes = selected_total = 0
-    for step in range(12):
-        key = rng.choice(sorted(program.constants))
-        program.constants[key] += rng.choice([1, 2, 3])
-        files = program.files()
-        write_files(tmp_path, files)
-        after, new_prints = outcomes(tmp_path), unit_fingerprints(files)
-        selected = {t for t in new_prints if new_prints[t] != prints[t]}
-        flipped = {node for node in after if after[node] != before.get(node)}
-        missed = {node for node in flipped if node.partition("::")[0] not in selected}
-        assert not missed, f"seed {seed} step {step}: {key} changed; {sorted(missed)} changed outcome, " \
-                           f"selected only {sorted(selected)}\n" + "\n".join(f"--- {p}\n{files[p]}" for p in sorted(files))
-        if key.endswith(".note"):
-            assert not selected, f"a comment edit ({key}) selected {sorted(selected)}"
-        changed_outcomes += len(flipped)
-        selected_total += len(selected)
-        before, prints = after, new_prints
+    structural = sorted({key for key, _ in program.choices.values()})
+
+    def edits() -> Iterator[tuple[str, int]]:
+        for _ in range(12):
+            yield rng.choice(structural if rng.random() < 0.5 else sorted(program.constants)), rng.choice([1, 2, 3])
+
+    check_edits(tmp_path, program, edits(), f"seed {seed}")
+
+
+def test_each_structural_edit_reaches_every_test_it_breaks(tmp_path: Path):
+    """Each kind of structural edit, one after the other and undone: a plain function that other
+    modules import renamed, given a default that names nothing, defined after module-level code
+    that calls it; a function added that nothing uses; a variable rebound by a function."""
+    program = generate(1)
+    edits = [("m1.pname", 1), ("m1.pname", 1), ("m0.pdefault", 3), ("m0.pdefault", 1), ("m2.order", 1),
+             ("m2.order", 1), ("m3.extra", 1), ("m3.extra", 1), ("m3.extra", 1), ("m2.pdefault", 2),
+             ("m2.pdefault", 2)]
+    check_edits(tmp_path, program, edits, "scripted")
