@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Collection, Iterable, Mapping, NamedTuple, Sequence
+from typing import Callable, Collection, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import grimp
 
@@ -115,12 +115,12 @@ def build_project_graph(
     broken: dict[str, str] = {}
     dynamic: dict[str, tuple[int, ...]] = {}
     names: dict[str, ModuleNames] = {}
+    kept_names: set[str] = set()
     for module in resolver.modules:
         parsed = parses.get(module.path)
         if parsed is None and previous is not None:
             edges.extend(kept_edges[module.node])
-            if module.node in previous.names:
-                names[module.node] = previous.names[module.node]
+            kept_names.add(module.node)  # whether it has names is asked when they are used
             if module.node in previous.broken:
                 broken[module.node] = previous.broken[module.node]
             if module.node in previous.dynamic:
@@ -156,8 +156,37 @@ def build_project_graph(
         broken=broken,
         dynamic=dynamic,
         shadowed=resolver.shadowed,
-        names=names,
+        names=NamesOverlay(previous.names, names, kept_names) if previous is not None else names,
     )
+
+
+class NamesOverlay(Mapping[str, ModuleNames]):
+    """The names of a graph built on a previous one: those of the modules parsed again over the
+    previous graph's, which are neither copied nor decoded (work in proportion to the change)."""
+
+    def __init__(self, previous: Mapping[str, ModuleNames], changed: dict[str, ModuleNames], kept: set[str]) -> None:
+        if isinstance(previous, NamesOverlay):  # one level, however many runs a process makes (`doit watch`)
+            carried = {node: previous.changed[node] for node in kept & previous.changed.keys()}
+            changed = {**carried, **changed}
+            kept = (kept - carried.keys()) & previous.kept
+            previous = previous.previous
+        self.previous = previous
+        self.changed = changed
+        self.kept = kept  # nodes whose names, if they have any, are the previous graph's
+
+    def __getitem__(self, node: str) -> ModuleNames:
+        if node in self.changed:
+            return self.changed[node]
+        if node in self.kept:
+            return self.previous[node]
+        raise KeyError(node)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.changed
+        yield from (node for node in self.kept if node not in self.changed and node in self.previous)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _edges_of(

@@ -13,7 +13,7 @@ import xxhash
 
 from analyzers.categories import Category
 from analyzers.data_deps import is_data
-from analyzers.graph import ImportEdge, ProjectGraph, is_missing
+from analyzers.graph import ImportEdge, NamesOverlay, ProjectGraph, is_missing
 from analyzers.hashing import FileStat, HashRecord
 from analyzers.symbols import ModuleNames
 from analyzers.config_inputs import config_seen_by_tests
@@ -192,9 +192,18 @@ def graph_to_json(graph: ProjectGraph) -> dict[str, Any]:
         "broken": graph.broken,
         "dynamic": graph.dynamic,
         "shadowed": list(graph.shadowed),
-        "names": graph.names.raw() if isinstance(graph.names, _NamesDecodedOnUse) else
-        {node: names.to_json() for node, names in graph.names.items()},
+        "names": _names_json(graph.names),
     }
+
+
+def _names_json(names: Mapping[str, ModuleNames]) -> dict[str, Any]:
+    """Each module's names as JSON, reusing the text-decoded form of those no run decoded."""
+    if isinstance(names, _NamesDecodedOnUse):
+        return names.raw()
+    if isinstance(names, NamesOverlay):
+        found = {n: v for n, v in _names_json(names.previous).items() if n in names.kept}
+        return {**found, **{node: value.to_json() for node, value in names.changed.items()}}
+    return {node: value.to_json() for node, value in names.items()}
 
 
 def graph_from_json(data: dict[str, Any]) -> ProjectGraph:
