@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import xxhash
 from filelock import FileLock, Timeout
@@ -25,22 +25,32 @@ def state_dir(project_root: Path) -> Path:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, *chunks: bytes) -> None:
     """Write to a temporary file beside `path` and rename it over: readers see old or new, never half."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def atomic_write_json(path: Path, data: Any, *, checksum: bool = False) -> None:
-    """With `checksum`, a first line holds the digest of the JSON text that follows: a flipped bit
-    that keeps the JSON valid (an import edge moved to another module) is caught on reading."""
-    text = json.dumps(data, separators=(",", ":"))
-    atomic_write_text(path, f"{xxhash.xxh3_128_hexdigest(text.encode())}\n{text}" if checksum else text)
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, separators=(",", ":")))
+
+
+def atomic_write_checked(path: Path, lines: Sequence[str]) -> None:
+    """Lines of text (none holding a newline: JSON texts) under a first line with their digest: a
+    flipped bit that keeps the JSON valid (an import edge moved to another module) is caught on
+    reading. Separate lines let a large part be read and written as it is, never escaped."""
+    body = "\n".join(lines).encode("utf-8")
+    atomic_write_bytes(path, f"{xxhash.xxh3_128_hexdigest(body)}\n".encode(), body)
 
 
 _RUN_LOCK_FILE = "run.lock"
@@ -67,19 +77,35 @@ class CorruptState(Exception):
     """A state file exists but cannot be used; the caller rebuilds it."""
 
 
-def read_json(path: Path, *, checksum: bool = False) -> Any | None:
-    """The JSON in `path` (written with the same `checksum`), None when it does not exist;
-    CorruptState when it cannot be read."""
+def _read_text(path: Path) -> str | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as err:
         raise CorruptState(f"{path}: {err}") from err
-    if checksum:
-        digest, _, text = text.partition("\n")
-        if xxhash.xxh3_128_hexdigest(text.encode()) != digest:
-            raise CorruptState(f"{path}: the content does not match its checksum")
+
+
+def read_json(path: Path) -> Any | None:
+    """The JSON in `path`, None when it does not exist; CorruptState when it cannot be read."""
+    text = _read_text(path)
+    return None if text is None else decoded_json(path, text)
+
+
+def read_checked(path: Path) -> list[str] | None:
+    """The lines that `atomic_write_checked` wrote, None when there is no file; CorruptState when
+    they cannot be read or do not match their digest."""
+    text = _read_text(path)
+    if text is None:
+        return None
+    digest, _, body = text.partition("\n")
+    if xxhash.xxh3_128_hexdigest(body.encode()) != digest:
+        raise CorruptState(f"{path}: the content does not match its checksum")
+    return body.split("\n")
+
+
+def decoded_json(path: Path, text: str) -> Any:
+    """`text`, read from `path`, decoded; CorruptState when it is no JSON."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:

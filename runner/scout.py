@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import xxhash
 
@@ -92,6 +94,25 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
 def run_scout(project_root: Path, config: ScoutConfig, *, from_scratch: bool = False) -> ScoutRun:
     """With `from_scratch`, reuse nothing (no state, no cache reads) and save no state: the
     reference that `doit scout --verify` compares the incremental state with."""
+    with _no_cyclic_gc():
+        return _scout(project_root, config, from_scratch)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """A scout allocates hundreds of thousands of small objects (decoded state, edges, tuples) and
+    makes almost no cycles: the cycle collector's full passes over them were a third of an
+    incremental scout at 10,000 files. Reference counting still frees everything."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _scout(project_root: Path, config: ScoutConfig, from_scratch: bool) -> ScoutRun:
     started = time.perf_counter()
     root = project_root.resolve()
     folder = state_dir(root)

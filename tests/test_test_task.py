@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from helpers import TODO_TESTS, doit_tests, git_init, run_doit, write_files
-from runner.project_state import atomic_write_json, read_json
+
+from runner.project_state import atomic_write_checked, read_checked
 
 ALL_TESTS = TODO_TESTS
 
@@ -80,11 +81,10 @@ def test_remembered_fingerprints_that_are_damaged_are_computed_again(todo_app: P
 def test_malformed_names_in_the_state_make_that_module_count_as_a_whole(todo_app: Path):
     doit(todo_app)
     state_file = todo_app / ".scout" / "state.json"
-    state = read_json(state_file, checksum=True)
-    graph = json.loads(state["graph"])  # kept as text, decoded when used
-    graph["names"]["todo.filters"] = [1, 2]
-    state["graph"] = json.dumps(graph)
-    atomic_write_json(state_file, state, checksum=True)  # damage that its checksum does not catch
+    lines = read_checked(state_file) or []
+    damaged = [line.replace("\t", "\t[1, 2]  ", 1) if line.startswith("todo.filters\t") else line for line in lines]
+    assert damaged != lines  # each module's names are a line of their own
+    atomic_write_checked(state_file, damaged)  # damage that its checksum does not catch
     edit(todo_app, "todo/priorities.py", "class Priority", "class Priority  ")  # a no-op edit: rescout
     edit(todo_app, "todo/reports.py", "open, ", "open,  ")
     selected = doit(todo_app, ok=False)["selected"]
