@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Mapping, Sequence
 
-from analyzers.globs import GlobSet
-from analyzers.layout import ProjectLayout, is_below
+from doit_scout.analyzers.globs import GlobSet
+from doit_scout.analyzers.layout import ProjectLayout, is_below
 
 
 class Category(str, Enum):

@@ -6,9 +6,9 @@ import posixpath
 from collections import defaultdict
 from typing import Collection, Iterable, Mapping, Sequence
 
-from analyzers.globs import GlobSet
-from analyzers.layout import is_below, parent_dirs
-from analyzers.modules import ModuleFile
+from doit_scout.analyzers.globs import GlobSet
+from doit_scout.analyzers.layout import is_below, parent_dirs
+from doit_scout.analyzers.modules import ModuleFile
 
 DATA_PREFIX = "data:"
 

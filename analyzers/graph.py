@@ -9,11 +9,11 @@ from typing import Callable, Collection, Iterable, Iterator, Mapping, NamedTuple
 
 import grimp
 
-from analyzers.data_deps import DATA_PREFIX, is_data
-from analyzers.imports import ImportRecord, ParseResult
-from analyzers.layout import parent_dirs
-from analyzers.modules import ModuleFile
-from analyzers.symbols import Binding, ModuleNames, ModuleSymbols
+from doit_scout.analyzers.data_deps import DATA_PREFIX, is_data
+from doit_scout.analyzers.imports import ImportRecord, ParseResult
+from doit_scout.analyzers.layout import parent_dirs
+from doit_scout.analyzers.modules import ModuleFile
+from doit_scout.analyzers.symbols import Binding, ModuleNames, ModuleSymbols
 
 MISSING_PREFIX = "missing:"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import posixpath
 from typing import Collection, Mapping
 
-from analyzers.data_deps import DATA_PREFIX
-from analyzers.graph import ProjectGraph
-from analyzers.symbol_graph import SymbolGraph
-from analyzers.targets import DIR_PREFIX
+from doit_scout.analyzers.data_deps import DATA_PREFIX
+from doit_scout.analyzers.graph import ProjectGraph
+from doit_scout.analyzers.symbol_graph import SymbolGraph
+from doit_scout.analyzers.targets import DIR_PREFIX
 
 
 def affected_units(

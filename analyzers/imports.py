@@ -7,7 +7,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from analyzers.symbols import ModuleSymbols, module_symbols
+from doit_scout.analyzers.symbols import ModuleSymbols, module_symbols
 
 # Bump when the parse result for the same bytes would differ: cached results are keyed by it.
 PARSER_VERSION = 7

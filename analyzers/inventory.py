@@ -6,8 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from analyzers.globs import GlobSet
-from analyzers.layout import parent_dirs
+from doit_scout.analyzers.globs import GlobSet
+from doit_scout.analyzers.layout import parent_dirs
 
 # Folders that never hold project inputs: VCS data, environments, caches and build output.
 DEFAULT_EXCLUDED_DIRS = frozenset({

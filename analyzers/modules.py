@@ -6,7 +6,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Collection, Iterable, Sequence
 
-from analyzers.layout import is_below, parent_dirs
+from doit_scout.analyzers.layout import is_below, parent_dirs
 
 
 @dataclass(frozen=True)

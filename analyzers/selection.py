@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
-from analyzers.globs import GlobSet
+from doit_scout.analyzers.globs import GlobSet
 
 # Outcomes that count as green: the node ran to a verdict that needs no re-run.
 GREEN_OUTCOMES = frozenset({"passed", "skipped", "xfailed"})

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 from typing import Collection, Mapping
 
-from analyzers.fingerprints import compute_fingerprints
-from analyzers.graph import ProjectGraph
+from doit_scout.analyzers.fingerprints import compute_fingerprints
+from doit_scout.analyzers.graph import ProjectGraph
 
 WHOLE_SUFFIX = "#*"
 # Edges by which a module is reached without a name that can be followed.

@@ -17,12 +17,12 @@ from typing import Callable, Collection, Iterable, Mapping
 
 import xxhash
 
-from analyzers.data_deps import data_node, is_data
-from analyzers.fingerprints import compute_fingerprints
-from analyzers.graph import ImportEdge, ProjectGraph, node_contents
-from analyzers.layout import parent_dirs
-from analyzers.symbol_graph import SymbolGraph, whole_node
-from analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
+from doit_scout.analyzers.data_deps import data_node, is_data
+from doit_scout.analyzers.fingerprints import compute_fingerprints
+from doit_scout.analyzers.graph import ImportEdge, ProjectGraph, node_contents
+from doit_scout.analyzers.layout import parent_dirs
+from doit_scout.analyzers.symbol_graph import SymbolGraph, whole_node
+from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
 
 # The node for what code outside any project file read (a pytest plugin from an entry point):
 # every unit depends on it.

@@ -54,7 +54,7 @@ def main() -> None:
         tmp_path = Path(tmp)
         origin = tmp_path / "origin"
         modules = generate(origin, 2000, tests, test_rounds=rounds)
-        (origin / "dodo.py").write_text("from runner.dodo import *\n")
+        (origin / "dodo.py").write_text("from doit_scout.dodo import *\n")
         _git(origin, "init", "-q", "-b", "main")
         _git(origin, "add", "-A")
         _git(origin, "commit", "-qm", "main")

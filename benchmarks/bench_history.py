@@ -115,11 +115,18 @@ from pathlib import Path
 
 args = json.loads(sys.argv[1])
 root = Path(args["root"]).resolve()
-from analyzers.categories import Category
-from runner.config import load_config_for_doit
-from runner.scout import run_scout
-from runner.shared_cache import shared_cache
-import runner.testing as testing
+try:
+    from doit_scout.analyzers.categories import Category
+    from doit_scout.config import load_config_for_doit
+    from doit_scout.scout import run_scout
+    from doit_scout.shared_cache import shared_cache
+    import doit_scout.testing as testing
+except ImportError:  # 5cb319d installs them as the top-level packages runner and analyzers
+    from analyzers.categories import Category
+    from runner.config import load_config_for_doit
+    from runner.scout import run_scout
+    from runner.shared_cache import shared_cache
+    import runner.testing as testing
 
 def compute(from_scratch=False):
     config = load_config_for_doit(root)

@@ -37,7 +37,7 @@ def measure(project: Path, rounds: int) -> tuple[float, float]:
     """Median seconds of plain pytest and of pytest with the recording plugin."""
     plain, recorded = [], []
     with tempfile.TemporaryDirectory() as scratch:
-        recording = [*PLAIN, "-p", "runner.pytest_plugin", f"--scout-dir={scratch}", f"--scout-root={project}"]
+        recording = [*PLAIN, "-p", "doit_scout.pytest_plugin", f"--scout-dir={scratch}", f"--scout-root={project}"]
         _timed(PLAIN, project)  # warm the file cache and the bytecode
         for _ in range(rounds):
             plain.append(_timed(PLAIN, project))

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from benchmarks.generate_project import generate
-from runner.config import ScoutConfig
-from runner.scout import run_scout
+from doit_scout.config import ScoutConfig
+from doit_scout.scout import run_scout
 
 OLD_NS = 1_000_000_000_000_000_000
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from analyzers.sharding import shard_files
+from doit_scout.analyzers.sharding import shard_files
 from benchmarks.generate_project import generate
 
 
@@ -29,7 +29,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
         modules = generate(root, 2000, 400)
-        (root / "dodo.py").write_text("from runner.dodo import *\n")
+        (root / "dodo.py").write_text("from doit_scout.dodo import *\n")
         _git(root, "init", "-q", "-b", "main")
         _git(root, "add", "-A")
         _git(root, "commit", "-qm", "base")

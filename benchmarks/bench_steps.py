@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from benchmarks.generate_project import generate
-from runner.config import ScoutConfig
-from runner.scout import run_scout
+from doit_scout.config import ScoutConfig
+from doit_scout.scout import run_scout
 
 STEPS = {
     # --isolated: no ruff configuration but the defaults; the generated modules import what they
@@ -51,7 +51,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
         modules = generate(root, 2000, 0)
-        (root / "dodo.py").write_text("from runner.dodo import *\n")
+        (root / "dodo.py").write_text("from doit_scout.dodo import *\n")
         with (root / "pyproject.toml").open("a") as f:
             for name, (command, scope) in STEPS.items():
                 f.write(f"\n[tool.scout.steps.{name}]\ncommand = {json.dumps([*command, '{files}'])}\n"

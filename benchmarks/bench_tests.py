@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from benchmarks.generate_project import generate
-from runner.scout_state import load_state
+from doit_scout.scout_state import load_state
 
-DODO = "from runner.dodo import *\n"
+DODO = "from doit_scout.dodo import *\n"
 
 
 def _rounds_per_second() -> float:

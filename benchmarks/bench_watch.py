@@ -24,7 +24,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
         modules = generate(root, 1600, 400)
-        (root / "dodo.py").write_text("from runner.dodo import *\n")
+        (root / "dodo.py").write_text("from doit_scout.dodo import *\n")
         subprocess.run(["git", "init", "-q"], cwd=root, check=True)
         subprocess.run(["git", "add", "-A"], cwd=root, check=True)
         env = {**os.environ, "DOIT_SCOUT_CACHE": str(Path(tmp) / "cache"), "PYTHONUNBUFFERED": "1"}

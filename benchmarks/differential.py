@@ -40,7 +40,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
-DODO = "from runner.dodo import *\n"
+DODO = "from doit_scout.dodo import *\n"
 DOIT_TIMEOUT = 240.0
 ORACLE_TIMEOUT = 180.0
 GIT_TIMEOUT = 60.0
@@ -877,7 +877,7 @@ def run_oracle(root: Path, env: dict[str, str]) -> Run:
 
 
 # A traceback through doit-scout's or doit's own code, or pytest's INTERNALERROR (our plugin).
-CRASH = re.compile(r'File "[^"]*[/\\](?:runner|analyzers|doit)[/\\][^"]*", line|INTERNALERROR')
+CRASH = re.compile(r'File "[^"]*[/\\](?:runner|analyzers|doit_scout|doit)[/\\][^"]*", line|INTERNALERROR')
 
 
 def crashed(run: Run) -> bool:

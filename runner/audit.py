@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Collection
 
-from analyzers.selection import TestDecision
-from runner.config import TestConfig
-from runner.execution import PytestRun
-from runner.project_state import CorruptState, atomic_write_json, read_json, state_dir
+from doit_scout.analyzers.selection import TestDecision
+from doit_scout.config import TestConfig
+from doit_scout.execution import PytestRun
+from doit_scout.project_state import CorruptState, atomic_write_json, read_json, state_dir
 
 AUDIT_FILE = "audit.json"
 

@@ -11,8 +11,8 @@ from doit.exceptions import InvalidCommand
 from rich.console import Console
 from rich.table import Table
 
-from runner.config import load_config_for_doit, parse_age, parse_size
-from runner.shared_cache import SharedCache, cache_location
+from doit_scout.config import load_config_for_doit, parse_age, parse_size
+from doit_scout.shared_cache import SharedCache, cache_location
 
 ACTIONS = ("stats", "gc", "clear")
 cmd_options = (

@@ -12,13 +12,13 @@ from doit.exceptions import InvalidCommand
 from rich.console import Console
 from rich.table import Table
 
-from analyzers.layout import is_below
-from runner.audit import load_audit_log, next_audit
-from runner.config import load_config_for_doit
-from runner.scout import run_scout
-from runner.since import RevisionError
-from runner.steps import StepError, plan_step
-from runner.testing import plan_tests
+from doit_scout.analyzers.layout import is_below
+from doit_scout.audit import load_audit_log, next_audit
+from doit_scout.config import load_config_for_doit
+from doit_scout.scout import run_scout
+from doit_scout.since import RevisionError
+from doit_scout.steps import StepError, plan_step
+from doit_scout.testing import plan_tests
 
 opt_json = {
     "name": "as_json", "long": "json", "type": bool, "default": False,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from doit.cmd_forget import Forget as DoitForget
 
-from runner.config import load_config_for_doit
-from runner.forget import forget_task
+from doit_scout.config import load_config_for_doit
+from doit_scout.forget import forget_task
 
 SCOUT_TASKS = ("scout", "test")
 

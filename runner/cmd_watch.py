@@ -15,7 +15,7 @@ from pathlib import Path
 import watchfiles
 from doit.cmd_base import Command
 
-from analyzers.inventory import (
+from doit_scout.analyzers.inventory import (
     DEFAULT_EXCLUDED_DIRS,
     DEFAULT_EXCLUDED_FILES,
     is_excluded_dir,

@@ -11,10 +11,10 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyzers.unit_graph import collection_key
-from runner.project_state import CorruptState, atomic_write_json, read_json, state_dir
-from runner.scout_state import ScoutState
-from runner.shared_cache import SharedCache
+from doit_scout.analyzers.unit_graph import collection_key
+from doit_scout.project_state import CorruptState, atomic_write_json, read_json, state_dir
+from doit_scout.scout_state import ScoutState
+from doit_scout.shared_cache import SharedCache
 
 COLLECTION_KIND = "collection"
 MANIFEST_FILE = "collection.json"

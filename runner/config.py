@@ -18,8 +18,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 from doit.exceptions import InvalidDodoFile
 
-from analyzers.categories import Category
-from analyzers.steps import PLACEHOLDERS, SCOPES, placeholders_in
+from doit_scout.analyzers.categories import Category
+from doit_scout.analyzers.steps import PLACEHOLDERS, SCOPES, placeholders_in
 
 
 class ConfigError(Exception):

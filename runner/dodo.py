@@ -1,26 +1,26 @@
-"""doit tasks of doit-scout. A project's dodo.py is one line: `from runner.dodo import *`."""
+"""doit tasks of doit-scout. A project's dodo.py is one line: `from doit_scout.dodo import *`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from analyzers.sharding import parse_shard
-from runner.config import ScoutConfig, StepConfig, load_config_for_doit, step_task
-from runner.execution import PytestMissing
-from runner.project_state import (
+from doit_scout.analyzers.sharding import parse_shard
+from doit_scout.config import ScoutConfig, StepConfig, load_config_for_doit, step_task
+from doit_scout.execution import PytestMissing
+from doit_scout.project_state import (
     STATE_DIR,
     hold_checkout,
     last_run,
     state_dir,
     update_last_run,
 )
-from runner.report import print_scout_summary, print_step_summary, print_test_summary
-from runner.scout import current_state, run_scout
-from runner.shared_cache import RunCounts, shared_cache
-from runner.since import RevisionError
-from runner.steps import StepError, StepPlan, StepRunResult, plan_step, run_step
-from runner.testing import TestPlan, plan_tests, run_tests, write_last_run
-from runner.verify import files_that_differ
+from doit_scout.report import print_scout_summary, print_step_summary, print_test_summary
+from doit_scout.scout import current_state, run_scout
+from doit_scout.shared_cache import RunCounts, shared_cache
+from doit_scout.since import RevisionError
+from doit_scout.steps import StepError, StepPlan, StepRunResult, plan_step, run_step
+from doit_scout.testing import TestPlan, plan_tests, run_tests, write_last_run
+from doit_scout.verify import files_that_differ
 
 __all__ = ["DOIT_CONFIG", "task_scout", "task_build", "task_test"]
 

@@ -14,8 +14,8 @@ from typing import Sequence
 
 import xxhash
 
-from analyzers.layout import ProjectLayout
-from runner.config import ScoutConfig
+from doit_scout.analyzers.layout import ProjectLayout
+from doit_scout.config import ScoutConfig
 
 
 def inputs_key_of(root: Path, layout: ProjectLayout, config: ScoutConfig) -> str:

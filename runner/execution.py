@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
-from analyzers.selection import TestDecision
+from doit_scout.analyzers.selection import TestDecision
 
 # Measured on the 2-core CI machine: a trivial suite takes 1.1 s in one process and 2.5 s with
 # `-n 2`, so two workers cost about 1.4 s to start, which halving the work pays back from about
@@ -127,7 +127,7 @@ def run_pytest(
     scratch = Path(tempfile.mkdtemp(prefix="pytest-", dir=root / ".scout"))
     selection = scratch / "selection.json"
     selection.write_text(json.dumps(selection_of(decisions, hidden)), encoding="utf-8")
-    command = [sys.executable, "-m", "pytest", "-p", "runner.pytest_plugin", f"--scout-dir={scratch}",
+    command = [sys.executable, "-m", "pytest", "-p", "doit_scout.pytest_plugin", f"--scout-dir={scratch}",
                f"--scout-select={selection}", f"--scout-root={root}"]
     if workers:
         command += ["-n", str(workers)]

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import grimp
 
-from analyzers.categories import Category
-from analyzers.data_deps import DATA_PREFIX, data_node
-from analyzers.graph import MISSING_PREFIX
-from analyzers.impact import nodes_of
-from analyzers.symbol_graph import WHOLE_SUFFIX
-from analyzers.targets import DIR_PREFIX
-from analyzers.unit_graph import UnitGraph
-from runner.project_state import CorruptState, atomic_write_json, read_json, state_dir
-from runner.scout_state import ScoutState
+from doit_scout.analyzers.categories import Category
+from doit_scout.analyzers.data_deps import DATA_PREFIX, data_node
+from doit_scout.analyzers.graph import MISSING_PREFIX
+from doit_scout.analyzers.impact import nodes_of
+from doit_scout.analyzers.symbol_graph import WHOLE_SUFFIX
+from doit_scout.analyzers.targets import DIR_PREFIX
+from doit_scout.analyzers.unit_graph import UnitGraph
+from doit_scout.project_state import CorruptState, atomic_write_json, read_json, state_dir
+from doit_scout.scout_state import ScoutState
 
 SNAPSHOT_FILE = "last-tested.json"
 

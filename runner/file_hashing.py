@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from analyzers.hashing import (
+from doit_scout.analyzers.hashing import (
     FileStat,
     HashRecord,
     is_hash_reusable,

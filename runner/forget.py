@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.project_state import CorruptState, atomic_write_json, read_json, state_dir
+from doit_scout.project_state import CorruptState, atomic_write_json, read_json, state_dir
 
 FORGOTTEN_FILE = "forgotten.json"
 

@@ -13,9 +13,9 @@ from typing import Collection, Mapping
 
 import xxhash
 
-from analyzers.unit_graph import SESSION_SOURCE
-from runner.scout_state import ScoutState
-from runner.shared_cache import SharedCache
+from doit_scout.analyzers.unit_graph import SESSION_SOURCE
+from doit_scout.scout_state import ScoutState
+from doit_scout.shared_cache import SharedCache
 
 OBSERVED_KIND = "observed"
 

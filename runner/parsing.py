@@ -9,11 +9,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Mapping
 
-from analyzers.hashing import content_hash
-from analyzers.imports import PARSER_VERSION, ParseResult, parse_imports
-from runner.file_hashing import UNREADABLE_PREFIX
-from runner.scout_state import FileEntry
-from runner.shared_cache import SharedCache
+from doit_scout.analyzers.hashing import content_hash
+from doit_scout.analyzers.imports import PARSER_VERSION, ParseResult, parse_imports
+from doit_scout.file_hashing import UNREADABLE_PREFIX
+from doit_scout.scout_state import FileEntry
+from doit_scout.shared_cache import SharedCache
 
 PARSE_KIND = "parse"
 # Below this many cold files, starting worker processes costs more than parsing in this process.

@@ -1,8 +1,8 @@
-"""doit-scout's pytest plugin, loaded with `-p runner.pytest_plugin`.
+"""doit-scout's pytest plugin, loaded with `-p doit_scout.pytest_plugin`.
 
 Every pytest process (the one process, or the xdist controller and each worker) writes its own
 JSON-lines file into the folder named by --scout-dir, and the hooks only write down what pytest
-and the running code say; runner.execution interprets it after pytest is done:
+and the running code say; doit_scout.execution interprets it after pytest is done:
 
 - collection (in the processes that collect): every file pytest made a collector for, every item
   with the file it belongs to, items any plugin deselected (-k, -m, --lf), collection errors;
@@ -30,8 +30,8 @@ from typing import Any, Iterator, TextIO
 
 import pytest
 
-from analyzers.inventory import in_excluded_dir
-from analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
+from doit_scout.analyzers.inventory import in_excluded_dir
+from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
 
 _NEVER_HIDDEN = ("conftest.py", "__init__.py")
 _OBSERVED_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "subprocess.Popen"})

@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from analyzers.selection import TestRecord
-from runner.project_state import CorruptState, atomic_write_json, read_json, state_dir
-from runner.shared_cache import SharedCache
+from doit_scout.analyzers.selection import TestRecord
+from doit_scout.project_state import CorruptState, atomic_write_json, read_json, state_dir
+from doit_scout.shared_cache import SharedCache
 
 TEST_KIND = "test"
 SHARD_DURATIONS_KIND = "durations"

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from analyzers.categories import Category
-from runner.scout import ScoutRun
-from runner.shared_cache import RunCounts
+from doit_scout.analyzers.categories import Category
+from doit_scout.scout import ScoutRun
+from doit_scout.shared_cache import RunCounts
 
 if TYPE_CHECKING:
-    from runner.steps import StepRunResult
-    from runner.testing import TestRunResult
+    from doit_scout.steps import StepRunResult
+    from doit_scout.testing import TestRunResult
 
 MAX_LISTED = 5
 

@@ -12,22 +12,22 @@ from typing import Iterator, Mapping
 
 import xxhash
 
-from analyzers.categories import Categorizer, Category
-from analyzers.changes import ChangeSet
-from analyzers.data_deps import data_inputs, data_node, rules_from_config
-from analyzers.fingerprints import compute_fingerprints, update_fingerprints
-from analyzers.globs import GlobSet
-from analyzers.graph import ProjectGraph, build_project_graph, node_contents
-from analyzers.inventory import list_project_files
-from analyzers.layout import ProjectLayout, detect_layout
-from analyzers.modules import locate_modules
-from runner.config import ScoutConfig
-from runner.environment import inputs_key_of, is_external
-from runner.file_hashing import hash_files
-from runner.forget import is_forgotten, remember
-from runner.parsing import parse_modules
-from runner.project_state import CorruptState, state_dir
-from runner.scout_state import (
+from doit_scout.analyzers.categories import Categorizer, Category
+from doit_scout.analyzers.changes import ChangeSet
+from doit_scout.analyzers.data_deps import data_inputs, data_node, rules_from_config
+from doit_scout.analyzers.fingerprints import compute_fingerprints, update_fingerprints
+from doit_scout.analyzers.globs import GlobSet
+from doit_scout.analyzers.graph import ProjectGraph, build_project_graph, node_contents
+from doit_scout.analyzers.inventory import list_project_files
+from doit_scout.analyzers.layout import ProjectLayout, detect_layout
+from doit_scout.analyzers.modules import locate_modules
+from doit_scout.config import ScoutConfig
+from doit_scout.environment import inputs_key_of, is_external
+from doit_scout.file_hashing import hash_files
+from doit_scout.forget import is_forgotten, remember
+from doit_scout.parsing import parse_modules
+from doit_scout.project_state import CorruptState, state_dir
+from doit_scout.scout_state import (
     STATE_FILE,
     FileEntry,
     ScoutState,
@@ -36,7 +36,7 @@ from runner.scout_state import (
     load_state,
     save_state,
 )
-from runner.shared_cache import SharedCache, shared_cache
+from doit_scout.shared_cache import SharedCache, shared_cache
 
 SCOUT_KIND = "scout"
 GRAPH_CATEGORIES = frozenset({Category.SOURCE, Category.TEST, Category.CONFTEST})

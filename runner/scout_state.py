@@ -11,13 +11,13 @@ from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 import grimp
 import xxhash
 
-from analyzers.categories import Category
-from analyzers.config_inputs import config_seen_by_tests
-from analyzers.data_deps import is_data
-from analyzers.graph import ImportEdge, NamesOverlay, ProjectGraph, is_missing
-from analyzers.hashing import FileStat, HashRecord
-from analyzers.symbols import ModuleNames
-from runner.project_state import (
+from doit_scout.analyzers.categories import Category
+from doit_scout.analyzers.config_inputs import config_seen_by_tests
+from doit_scout.analyzers.data_deps import is_data
+from doit_scout.analyzers.graph import ImportEdge, NamesOverlay, ProjectGraph, is_missing
+from doit_scout.analyzers.hashing import FileStat, HashRecord
+from doit_scout.analyzers.symbols import ModuleNames
+from doit_scout.project_state import (
     CorruptState,
     atomic_write_checked,
     decoded_json,

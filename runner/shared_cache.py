@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping
 import platformdirs
 import xxhash
 
-from runner.config import ScoutConfig
+from doit_scout.config import ScoutConfig
 
 CACHE_ENV = "DOIT_SCOUT_CACHE"
 SCHEMA = 1

@@ -7,19 +7,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from analyzers.categories import Categorizer, Category
-from analyzers.graph import ProjectGraph, build_project_graph
-from analyzers.hashing import content_hash
-from analyzers.impact import affected_units, changed_names, nodes_of
-from analyzers.layout import detect_layout
-from analyzers.modules import locate_modules
-from analyzers.unit_graph import UnitGraph, build_unit_graph
-from runner.config import ScoutConfig
-from runner.environment import is_external
-from runner.parsing import parse_modules
-from runner.scout import GRAPH_CATEGORIES
-from runner.scout_state import FileEntry, ScoutState
-from runner.shared_cache import shared_cache
+from doit_scout.analyzers.categories import Categorizer, Category
+from doit_scout.analyzers.graph import ProjectGraph, build_project_graph
+from doit_scout.analyzers.hashing import content_hash
+from doit_scout.analyzers.impact import affected_units, changed_names, nodes_of
+from doit_scout.analyzers.layout import detect_layout
+from doit_scout.analyzers.modules import locate_modules
+from doit_scout.analyzers.unit_graph import UnitGraph, build_unit_graph
+from doit_scout.config import ScoutConfig
+from doit_scout.environment import is_external
+from doit_scout.parsing import parse_modules
+from doit_scout.scout import GRAPH_CATEGORIES
+from doit_scout.scout_state import FileEntry, ScoutState
+from doit_scout.shared_cache import shared_cache
 
 
 class RevisionError(Exception):

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import xxhash
 
-from analyzers.categories import Category
-from analyzers.globs import GlobSet
-from analyzers.graph import node_contents
-from analyzers.steps import (
+from doit_scout.analyzers.categories import Category
+from doit_scout.analyzers.globs import GlobSet
+from doit_scout.analyzers.graph import node_contents
+from doit_scout.analyzers.steps import (
     StepDecision,
     StepUnit,
     batches,
@@ -24,14 +24,14 @@ from analyzers.steps import (
     step_units,
     takes_units,
 )
-from analyzers.symbol_graph import interface_fingerprints
-from runner.config import ScoutConfig, StepConfig
-from runner.environment import ProgramMissing, environment_key, runnable, tool_identity
-from runner.explain import ChangeExplainer, save_snapshot, step_snapshot_file
-from runner.forget import is_forgotten, remember
-from runner.scout import run_scout
-from runner.scout_state import ScoutState
-from runner.shared_cache import shared_cache
+from doit_scout.analyzers.symbol_graph import interface_fingerprints
+from doit_scout.config import ScoutConfig, StepConfig
+from doit_scout.environment import ProgramMissing, environment_key, runnable, tool_identity
+from doit_scout.explain import ChangeExplainer, save_snapshot, step_snapshot_file
+from doit_scout.forget import is_forgotten, remember
+from doit_scout.scout import run_scout
+from doit_scout.scout_state import ScoutState
+from doit_scout.shared_cache import shared_cache
 
 STEP_KIND = "step"
 

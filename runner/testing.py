@@ -11,45 +11,45 @@ from typing import Callable, Collection, Mapping
 
 import xxhash
 
-from analyzers.categories import Category
-from analyzers.globs import GlobSet
-from analyzers.selection import TestDecision, TestRecord, select_tests
-from analyzers.sharding import shard_files
-from analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
-from analyzers.unit_graph import UnitGraph, build_unit_graph
-from runner.audit import audit_due, load_audit_log, save_audit_log, selection_misses
-from runner.collection import Manifest, key_of, load_manifest, save_manifest
-from runner.config import ScoutConfig
-from runner.environment import environment_key
-from runner.execution import (
+from doit_scout.analyzers.categories import Category
+from doit_scout.analyzers.globs import GlobSet
+from doit_scout.analyzers.selection import TestDecision, TestRecord, select_tests
+from doit_scout.analyzers.sharding import shard_files
+from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
+from doit_scout.analyzers.unit_graph import UnitGraph, build_unit_graph
+from doit_scout.audit import audit_due, load_audit_log, save_audit_log, selection_misses
+from doit_scout.collection import Manifest, key_of, load_manifest, save_manifest
+from doit_scout.config import ScoutConfig
+from doit_scout.environment import environment_key
+from doit_scout.execution import (
     PytestRun,
     choose_workers,
     estimate_seconds,
     run_pytest,
     xdist_available,
 )
-from runner.explain import ChangeExplainer, save_snapshot
-from runner.file_hashing import digest_on_disk
-from runner.forget import is_forgotten, remember
-from runner.observed import ObservedInputs
-from runner.project_state import (
+from doit_scout.explain import ChangeExplainer, save_snapshot
+from doit_scout.file_hashing import digest_on_disk
+from doit_scout.forget import is_forgotten, remember
+from doit_scout.observed import ObservedInputs
+from doit_scout.project_state import (
     CorruptState,
     atomic_write_json,
     read_json,
     state_dir,
     update_last_run,
 )
-from runner.records import (
+from doit_scout.records import (
     RecordStore,
     load_durations,
     load_shard_durations,
     save_durations,
     save_shard_durations,
 )
-from runner.scout import current_state, run_scout
-from runner.scout_state import SCHEMA, ScoutState
-from runner.shared_cache import RunCounts, SharedCache, shared_cache
-from runner.since import ChangesSince, changes_since
+from doit_scout.scout import current_state, run_scout
+from doit_scout.scout_state import SCHEMA, ScoutState
+from doit_scout.shared_cache import RunCounts, SharedCache, shared_cache
+from doit_scout.since import ChangesSince, changes_since
 
 
 @dataclass

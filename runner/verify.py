@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from analyzers.data_deps import DATA_PREFIX
-from runner.scout_state import ScoutState
+from doit_scout.analyzers.data_deps import DATA_PREFIX
+from doit_scout.scout_state import ScoutState
 
 
 def files_that_differ(incremental: ScoutState, scratch: ScoutState) -> list[str]:

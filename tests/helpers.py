@@ -9,8 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from runner.config import ScoutConfig
-from runner.scout import ScoutRun, run_scout
+from doit_scout.config import ScoutConfig
+from doit_scout.scout import ScoutRun, run_scout
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples"
@@ -74,6 +74,6 @@ def run_doit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def close_shared_caches() -> None:
     """Let go of this process's shared cache connections, as the end of a doit run does."""
-    from runner.shared_cache import close_shared_caches as close
+    from doit_scout.shared_cache import close_shared_caches as close
 
     close()

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from helpers import run_doit, write_files
 
-from runner.config import ConfigError, ScoutConfig, load_config, parse_config
+from doit_scout.config import ConfigError, ScoutConfig, load_config, parse_config
 
 
 def test_no_table_means_detect_everything(tmp_path: Path):
@@ -52,7 +52,7 @@ def test_invalid_toml_names_the_file(tmp_path: Path):
 
 def test_doit_reports_bad_config_before_doing_any_work(project: Path):
     (project / "pyproject.toml").write_text("[tool.scout]\ntest_dirs = 'tests'\n")
-    (project / "dodo.py").write_text("from runner.dodo import *\n")
+    (project / "dodo.py").write_text("from doit_scout.dodo import *\n")
     result = run_doit(project, "scout")
     assert result.returncode == 3, result.stdout + result.stderr
     assert "[tool.scout] test_dirs = 'tests' is not allowed; expected a list of folders" in result.stderr

@@ -2,7 +2,7 @@
 
 import pytest
 
-from analyzers.config_inputs import config_seen_by_tests as relevant
+from doit_scout.analyzers.config_inputs import config_seen_by_tests as relevant
 
 PYPROJECT = """\
 [project]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from helpers import REPO_ROOT, git, run_doit
 
-from runner.project_state import atomic_write_checked, read_checked
+from doit_scout.project_state import atomic_write_checked, read_checked
 
 
 def summary(result) -> str:

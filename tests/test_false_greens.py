@@ -110,7 +110,7 @@ def new_project(tmp_path: Path, monkeypatch):
         root = tmp_path / "proj"
         pyproject = ("[project]\nname = \"proj\"\nversion = \"0\"\n\n"
                      f"[tool.pytest.ini_options]\n{textwrap.dedent(pytest_ini)}\n{textwrap.dedent(extra_toml)}")
-        write_files(root, {"pyproject.toml": pyproject, "dodo.py": "from runner.dodo import *\n",
+        write_files(root, {"pyproject.toml": pyproject, "dodo.py": "from doit_scout.dodo import *\n",
                            "conftest.py": LOG_CONFTEST, **files})
         git_init(root, commit=commit)
         return Project(root, logs)

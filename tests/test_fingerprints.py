@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzers.fingerprints import compute_fingerprints, update_fingerprints
+from doit_scout.analyzers.fingerprints import compute_fingerprints, update_fingerprints
 
 GRAPH = {"app": {"core", "util"}, "core": {"util"}, "util": set(), "other": set(), "test_app": {"app"}}
 CONTENTS = {n: f"v1-{n}" for n in GRAPH}

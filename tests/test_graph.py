@@ -2,9 +2,9 @@ import sys
 
 import pytest
 
-from analyzers.graph import ImportEdge, build_project_graph
-from analyzers.imports import parse_imports
-from analyzers.modules import locate_modules
+from doit_scout.analyzers.graph import ImportEdge, build_project_graph
+from doit_scout.analyzers.imports import parse_imports
+from doit_scout.analyzers.modules import locate_modules
 
 
 def graph_of(files: dict[str, str], source_roots=("",), tests=(), external=sys.stdlib_module_names | {"pytest"}):
@@ -131,7 +131,7 @@ def test_duplicate_module_names_keep_the_first_file_and_report_the_other():
 
 
 def test_data_files_are_inputs_of_their_package_and_of_nearby_tests():
-    from analyzers.data_deps import data_inputs, rules_from_config
+    from doit_scout.analyzers.data_deps import data_inputs, rules_from_config
     modules = locate_modules([
         "pkg/__init__.py", "pkg/sub/__init__.py", "pkg/sub/m.py", "tests/test_a.py", "tests/unit/test_b.py",
         "tests/integration/test_c.py",
@@ -166,8 +166,8 @@ GETATTR_VERSION = (b"def __getattr__(name):\n    if name == '__version__':\n    
 @pytest.mark.parametrize("package_source, lazy", [(GETATTR_DEF, True), (GETATTR_ASSIGNED, True), (GETATTR_VERSION, False)],
                          ids=["def", "assigned", "version-only"])
 def test_attribute_chains_reach_submodules_and_a_lazy_loading_package_reaches_all_of_its_modules(package_source, lazy):
-    from analyzers.graph import build_project_graph
-    from analyzers.imports import parse_imports
+    from doit_scout.analyzers.graph import build_project_graph
+    from doit_scout.analyzers.imports import parse_imports
 
     files = {
         "pkg/__init__.py": package_source,

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from helpers import OLD_NS, age_files, scout, write_files
 
-from analyzers.hashing import (
+from doit_scout.analyzers.hashing import (
     RACY_WINDOW_NS,
     FileStat,
     HashRecord,

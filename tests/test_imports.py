@@ -1,4 +1,4 @@
-from analyzers.imports import MAX_PARSE_BYTES, ImportRecord, ParseResult, parse_imports
+from doit_scout.analyzers.imports import MAX_PARSE_BYTES, ImportRecord, ParseResult, parse_imports
 
 
 def only(result: ParseResult) -> ImportRecord:

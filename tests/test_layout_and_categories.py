@@ -1,8 +1,8 @@
 import pytest
 
-from analyzers.categories import Categorizer, Category
-from analyzers.globs import GlobSet, glob_matches
-from analyzers.layout import detect_layout
+from doit_scout.analyzers.categories import Categorizer, Category
+from doit_scout.analyzers.globs import GlobSet, glob_matches
+from doit_scout.analyzers.layout import detect_layout
 
 
 @pytest.mark.parametrize("path, pattern, expected", [

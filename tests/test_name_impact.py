@@ -23,10 +23,10 @@ import pytest
 import xxhash
 from helpers import write_files
 
-from analyzers.graph import build_project_graph
-from analyzers.imports import parse_imports
-from analyzers.modules import locate_modules
-from analyzers.unit_graph import UnitGraph, build_unit_graph
+from doit_scout.analyzers.graph import build_project_graph
+from doit_scout.analyzers.imports import parse_imports
+from doit_scout.analyzers.modules import locate_modules
+from doit_scout.analyzers.unit_graph import UnitGraph, build_unit_graph
 
 
 def unit_graph_of(files: dict[str, str]) -> UnitGraph:

@@ -4,11 +4,11 @@ from pathlib import Path
 
 from helpers import age_files, close_shared_caches, git, git_init, scout, write_files
 
-import analyzers.hashing
-from analyzers.imports import MAX_PARSE_BYTES
-from runner.config import ScoutConfig
-from runner.parsing import PARALLEL_PARSE_THRESHOLD
-from runner.scout import current_state
+import doit_scout.analyzers.hashing
+from doit_scout.analyzers.imports import MAX_PARSE_BYTES
+from doit_scout.config import ScoutConfig
+from doit_scout.parsing import PARALLEL_PARSE_THRESHOLD
+from doit_scout.scout import current_state
 
 
 def test_scout_builds_the_graph_of_a_project(project: Path):
@@ -102,7 +102,7 @@ def test_unreadable_file_is_reported_and_never_up_to_date(project: Path, monkeyp
             raise PermissionError(13, "Permission denied", str(file))
         return open(file, *args, **kwargs)
 
-    monkeypatch.setattr(analyzers.hashing, "open", refusing_open, raising=False)
+    monkeypatch.setattr(doit_scout.analyzers.hashing, "open", refusing_open, raising=False)
     first = scout(project)
     second = scout(project)
     assert any("cannot read pkg/util.py: Permission denied" in w for w in first.warnings)

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-import runner.testing
-from analyzers.globs import GlobSet
-from analyzers.selection import TestRecord, select_tests
-from runner.config import ConfigError, parse_config
-from runner.execution import (
+import doit_scout.testing
+from doit_scout.analyzers.globs import GlobSet
+from doit_scout.analyzers.selection import TestRecord, select_tests
+from doit_scout.config import ConfigError, parse_config
+from doit_scout.execution import (
     XDIST_MIN_SECONDS,
     choose_workers,
     node_outcome,
@@ -157,9 +157,9 @@ def test_test_config_keys_are_checked():
 
 def test_missing_xdist_runs_in_one_process_with_a_warning(project: Path, monkeypatch):
     (project / "pyproject.toml").write_text("[tool.scout.test]\nworkers = 2\n")
-    monkeypatch.setattr(runner.testing, "xdist_available", lambda: False)  # it is installed here
-    from runner.config import load_config
-    result = runner.testing.run_tests(project, load_config(project))
+    monkeypatch.setattr(doit_scout.testing, "xdist_available", lambda: False)  # it is installed here
+    from doit_scout.config import load_config
+    result = doit_scout.testing.run_tests(project, load_config(project))
     assert result.pytest.workers == 0 and result.ok
     assert any("pytest-xdist is not installed" in w for w in result.plan.warnings)
 
@@ -167,13 +167,13 @@ def test_missing_xdist_runs_in_one_process_with_a_warning(project: Path, monkeyp
 def test_missing_pytest_is_a_clear_error(tmp_path: Path, monkeypatch):
     import importlib.util
 
-    import runner.execution
+    import doit_scout.execution
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(runner.execution.importlib.util, "find_spec",
+    monkeypatch.setattr(doit_scout.execution.importlib.util, "find_spec",
                         lambda name, *a: None if name == "pytest" else real(name, *a))
-    with pytest.raises(runner.execution.PytestMissing, match=r"pytest is not installed for .* -m pip install pytest"):
-        runner.execution.run_pytest(tmp_path, [], workers=0)
+    with pytest.raises(doit_scout.execution.PytestMissing, match=r"pytest is not installed for .* -m pip install pytest"):
+        doit_scout.execution.run_pytest(tmp_path, [], workers=0)
 
 
 def test_audit_keys_are_checked():

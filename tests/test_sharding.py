@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analyzers.sharding import parse_shard, shard_files
+from doit_scout.analyzers.sharding import parse_shard, shard_files
 
 
 @pytest.mark.parametrize("text, expected", [("1/4", (1, 4)), ("4/4", (4, 4)), ("1/1", (1, 1))])
@@ -44,8 +44,8 @@ def test_unknown_durations_count_as_the_median():
 def test_shards_run_exactly_the_unsharded_selection_whatever_ran_before(actions, count, data):
     """A shard's part never depends on what is green: running shard 1 first, recording its files
     green, cannot move a file into shard 1's part in shard 2's view."""
-    from analyzers.selection import TestDecision
-    from runner.testing import _keep_shard
+    from doit_scout.analyzers.selection import TestDecision
+    from doit_scout.testing import _keep_shard
 
     paths = [f"tests/test_{i}.py" for i in range(len(actions))]
     durations = {p: data.draw(st.floats(0.1, 10)) for p in paths}

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.config import ConfigError, ScoutConfig, parse_age, parse_config, parse_size
-from runner.shared_cache import SCHEMA, SharedCache, cache_location
+from doit_scout.config import ConfigError, ScoutConfig, parse_age, parse_config, parse_size
+from doit_scout.shared_cache import SCHEMA, SharedCache, cache_location
 
 
 def test_location_precedence(tmp_path: Path, monkeypatch):
@@ -104,7 +104,7 @@ def test_damaged_database_starts_empty(tmp_path: Path):
 
 def test_processes_writing_at_once_lose_nothing(tmp_path: Path):
     writer = (
-        "import sys; from pathlib import Path; from runner.shared_cache import SharedCache\n"
+        "import sys; from pathlib import Path; from doit_scout.shared_cache import SharedCache\n"
         "c = SharedCache(Path(sys.argv[1]))\n"
         "for i in range(50): c.put_many('parse', {f'{sys.argv[2]}-{i}': [i]})\n"
         "c.close()\n"

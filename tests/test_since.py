@@ -88,7 +88,7 @@ def test_bad_revisions_are_named(todo_app: Path, tmp_path: Path):
     failed = run_doit(todo_app, "test", "--since", "no-such-branch")
     assert failed.returncode == 1 and "git knows no revision" in failed.stdout
     not_git = tmp_path / "plain"
-    write_files(not_git, {"dodo.py": "from runner.dodo import *\n", "tests/test_x.py": "def test_x():\n    pass\n"})
+    write_files(not_git, {"dodo.py": "from doit_scout.dodo import *\n", "tests/test_x.py": "def test_x():\n    pass\n"})
     outside = run_doit(not_git, "explain", "--since", "main")
     assert outside.returncode == 3 and "is not inside a git repository" in outside.stderr
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from helpers import run_doit, write_files
 
-from analyzers.steps import StepUnit, batches, fill_command, step_units
-from runner.environment import tool_identity
+from doit_scout.analyzers.steps import StepUnit, batches, fill_command, step_units
+from doit_scout.environment import tool_identity
 
 # A checker that logs the files it is given and fails on any that contains "BAD".
 CHECKER = """\
@@ -35,7 +35,7 @@ class Steps:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        write_files(root, {"dodo.py": "from runner.dodo import *\n"})
+        write_files(root, {"dodo.py": "from doit_scout.dodo import *\n"})
         self.checker = root.parent / "checker.py"
         self.checker.write_text(CHECKER)
         self.log = root.parent / "invocations.log"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import TODO_TESTS, doit_tests, git_init, run_doit, write_files
 
-from runner.project_state import atomic_write_checked, read_checked
+from doit_scout.project_state import atomic_write_checked, read_checked
 
 ALL_TESTS = TODO_TESTS
 
@@ -178,7 +178,7 @@ def test_forget_and_all_run_everything(todo_app: Path):
 
 
 def test_forget_without_default_tasks_does_not_crash(todo_app: Path):
-    (todo_app / "dodo.py").write_text("from runner.dodo import task_scout, task_test\n")
+    (todo_app / "dodo.py").write_text("from doit_scout.dodo import task_scout, task_test\n")
     doit(todo_app, "test")
     result = run_doit(todo_app, "forget")
     assert result.returncode == 0, result.stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import watchfiles
 
-from runner.cmd_watch import ProjectChangeFilter, changes_project_files
+from doit_scout.cmd_watch import ProjectChangeFilter, changes_project_files
 
 
 class Watcher:
@@ -83,10 +83,10 @@ def test_runs_at_start_and_after_each_save_and_stops_cleanly(todo_app: Path, wat
 def test_broken_dodo_and_pyproject_are_reported_and_a_fix_resumes(todo_app: Path, watcher):
     w = watcher("scout")
     w.wait_for(r"last run ok")
-    (todo_app / "dodo.py").write_text("from runner.dodo import *\ndef broken(:\n")
+    (todo_app / "dodo.py").write_text("from doit_scout.dodo import *\ndef broken(:\n")
     w.wait_for(r"^watch: run 2 \(dodo\.py\)")
     w.wait_for(r"last run failed")
-    (todo_app / "dodo.py").write_text("from runner.dodo import *\n")
+    (todo_app / "dodo.py").write_text("from doit_scout.dodo import *\n")
     w.wait_for(r"last run ok")
     pyproject = todo_app / "pyproject.toml"
     good = pyproject.read_text()

@@ -1,1 +1,1 @@
-from runner.dodo import *
+from doit_scout.dodo import *
