@@ -32,6 +32,7 @@ from doit_scout.explain import ChangeExplainer, save_snapshot
 from doit_scout.file_hashing import digest_on_disk
 from doit_scout.forget import is_forgotten, remember
 from doit_scout.observed import ObservedInputs
+from doit_scout.pass_through import PassThrough
 from doit_scout.project_state import (
     CorruptState,
     atomic_write_json,
@@ -144,14 +145,14 @@ def _fingerprints_key(
     outside: Mapping[str, str], config_digest: str, environment: str,
 ) -> str:
     hasher = xxhash.xxh3_128(f"{_FINGERPRINTS_VERSION}\0{SCHEMA}\0{state.inputs_key}\0{config_digest}\0"
-                             f"{environment}\0".encode())
+                             f"{environment}\0".encode("utf-8", "surrogateescape"))
     for path, entry in sorted(state.files.items()):
-        hasher.update(f"{path}\0{entry.digest}\0{entry.category.value}\0".encode())
-    hasher.update(b"units\0" + "\0".join(sorted(units)).encode())
+        hasher.update(f"{path}\0{entry.digest}\0{entry.category.value}\0".encode("utf-8", "surrogateescape"))
+    hasher.update(b"units\0" + "\0".join(sorted(units)).encode("utf-8", "surrogateescape"))
     for source, targets in sorted(observed.items()):
-        hasher.update(f"\0{source}\0".encode() + "\0".join(sorted(targets)).encode())
+        hasher.update(f"\0{source}\0".encode("utf-8", "surrogateescape") + "\0".join(sorted(targets)).encode("utf-8", "surrogateescape"))
     for path, digest in sorted(outside.items()):
-        hasher.update(f"\0{path}\0{digest}".encode())
+        hasher.update(f"\0{path}\0{digest}".encode("utf-8", "surrogateescape"))
     return hasher.hexdigest()
 
 
@@ -167,9 +168,10 @@ def _remembered_fingerprints(root: Path) -> dict[str, dict[str, str | None]]:
 def plan_tests(
     root: Path, config: ScoutConfig, *, run_all: bool = False, explain: bool = False,
     state: ScoutState | None = None, shard: tuple[int, int] | None = None, since: str | None = None,
-    audit: bool = False,
+    audit: bool = False, paths: Collection[str] = (),
 ) -> TestPlan:
-    """RevisionError when `since` cannot be compared with."""
+    """RevisionError when `since` cannot be compared with. With `paths` (files and folders given
+    to pytest), only tests under them are candidates."""
     started = time.perf_counter()
     state = state or current_state(root, config)
     cache = shared_cache(config)
@@ -189,6 +191,8 @@ def plan_tests(
     if since:
         changes = changes_since(root, since, state, config, plan.inputs.units)
         plan.decisions = _keep_affected(plan.decisions, changes)
+    if paths:
+        plan.decisions = _keep_under(plan.decisions, paths)
     if shard is not None:
         plan.decisions = _keep_shard(plan.decisions, load_shard_durations(root, cache), *shard)
         plan.sharded = True
@@ -272,6 +276,16 @@ def _keep_affected(decisions: list[TestDecision], changes: ChangesSince) -> list
     ]
 
 
+def _keep_under(decisions: list[TestDecision], paths: Collection[str]) -> list[TestDecision]:
+    """pytest collects only what is under the paths it was given: the rest does not run."""
+    folders = tuple("" if p in (".", "") else p.rstrip("/") + "/" for p in paths)
+    return [
+        d if d.path in paths or d.path.startswith(folders)
+        else TestDecision(d.path, d.fingerprint, "skip", reasons=("not under the paths given to pytest",))
+        for d in decisions
+    ]
+
+
 def _keep_shard(decisions: list[TestDecision], durations: dict[str, float], index: int, count: int) -> list[TestDecision]:
     """Every test file belongs to one shard, by a partition of all of them that every shard
     computes alike; a shard runs those of its own files that need to run."""
@@ -328,8 +342,11 @@ class TestRunResult:
             and "failed" not in run.outcomes.values())
 
 
-def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: TestPlan | None = None) -> TestRunResult:
-    plan = plan or plan_tests(root, config, run_all=run_all)
+def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: TestPlan | None = None,
+              pass_through: PassThrough = PassThrough(), timeout: float | None = None) -> TestRunResult:
+    """`pass_through`: what the command line gave pytest after `--`; `timeout` stops a session
+    that runs longer (None: the configured one)."""
+    plan = plan or plan_tests(root, config, run_all=run_all, paths=pass_through.paths)
     planned = time.perf_counter()
     if not plan.runs_pytest:
         # No snapshot either: explanations compare with the last run that ran tests.
@@ -345,8 +362,21 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     if workers and not xdist_available():
         plan.warnings.append("pytest-xdist is not installed: tests run in one process")
         workers = 0
-    pytest_run = run_pytest(root, selected, hidden=plan.hidden, workers=workers, extra_args=config.test.pytest_args)
+    if pass_through.interactive:
+        workers = 0  # the debugger needs the terminal, which xdist's workers do not have
+    if not pass_through.may_record_green:
+        plan.warnings.append(
+            f"pytest options that can change outcomes were given ({' '.join(pass_through.unvetted)}): "
+            "the tests ran, and nothing was recorded green")
+    pytest_run = run_pytest(root, selected, hidden=plan.hidden, workers=workers,
+                            extra_args=(*config.test.pytest_args, *pass_through.args),
+                            interactive=pass_through.interactive, timeout=timeout or config.test.timeout)
+    if pass_through.narrows_collection():
+        pytest_run.narrowed = True  # what it did not collect may still be a test
     ran = time.perf_counter()
+    if not pass_through.may_record_green:
+        _audit_log_after(root, plan, None, [])
+        return TestRunResult(plan, pytest_run, [], {"plan": plan.seconds, "pytest": ran - planned})
     cache = shared_cache(config)
     manifest = _manifest_after(plan.manifest, plan.hidden, pytest_run)
     ObservedInputs(cache).add(plan.state, pytest_run.observed, manifest.files)
@@ -447,6 +477,7 @@ def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
             "selection_misses": result.misses,
             "workers": 0 if result.pytest is None else result.pytest.workers,
             "exit_code": None if result.pytest is None else result.pytest.exit_code,
+            "interrupted": None if result.pytest is None else result.pytest.interrupted,
         },
         "seconds": result.seconds,
         "cache": cache.as_json(),
