@@ -190,3 +190,22 @@ def _read_until(fd: int, done, timeout: float) -> bytes:
                 break
             out += chunk
     return out
+
+
+def test_file_names_that_are_not_utf8_do_not_break_a_run(tmp_path: Path):
+    root = tmp_path / "bytes"
+    write_files(root, {
+        "pyproject.toml": "[project]\nname = 'bytes'\n",
+        "dodo.py": "from doit_scout.dodo import *\n",
+        "pkg/__init__.py": "",
+        "tests/test_reads.py": "import os\n\ndef test_reads():\n    assert any(n.startswith(b'notes_') "
+                               "for n in os.listdir(os.fsencode('tests/data')))\n",
+    })
+    (root / "tests" / "data").mkdir()
+    (root / "tests" / "data" / os.fsdecode(b"notes_\xff.txt")).write_bytes(b"x")
+    (root / "pkg" / os.fsdecode(b"odd_\xfe.py")).write_bytes(b"X = 1\n")
+    git_init(root)
+    out, tests = doit_tests(root)
+    assert tests["passed"] == 1
+    out, tests = doit_tests(root)  # and the state it wrote reads back
+    assert tests["selected"] == [] and "rebuilt from scratch" not in out
