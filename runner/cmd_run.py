@@ -23,15 +23,25 @@ from doit_scout.pass_through import absolute_paths
 _PYTEST_STATUSES = (2, 3, 4)
 
 
-class Run(DoitRun):
+class SeeksProject:
+    """A command that loads dodo.py finds it from any subfolder of the project, as git and pytest
+    find theirs: doit's seek_file changes nothing when dodo.py is in the working folder, and from a
+    subfolder finds the project's and moves there."""
+
+    opt_vals: dict
+
+    def parse_execute(self, in_args: list[str]) -> int:
+        self.opt_vals["seek_file"] = True
+        return super().parse_execute(in_args)  # type: ignore[misc]
+
+
+class Run(SeeksProject, DoitRun):
     name = "run"
     doc_usage = "[TASK/TARGET...] [-- PYTEST-ARGS...]"
 
     def parse_execute(self, in_args: list[str]) -> int:
         doit_args, pytest_args = split_pass_through(in_args, sys.argv)
-        # seek_file changes nothing when dodo.py is in the working folder; from a subfolder it
-        # finds the project's and moves there, so paths for pytest are made absolute first.
-        self.opt_vals["seek_file"] = True
+        # doit moves to the project root: paths for pytest are made absolute before.
         invocation.begin(invocation.Invocation(pytest_args=tuple(absolute_paths(pytest_args, Path.cwd()))))
         try:
             status = super().parse_execute(doit_args)

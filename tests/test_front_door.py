@@ -41,6 +41,8 @@ def test_paths_after_double_dash_from_a_subfolder_narrow_the_selection(todo_app:
     again = run_doit(todo_app / "tests")
     assert again.returncode == 0, again.stdout + again.stderr
     assert _tests_of_last_run(todo_app)["selected"] == OTHER_THAN_STORE
+    for command in (["explain", "--json"], ["forget", "test"]):  # the other commands find it too
+        assert run_doit(todo_app / "tests", *command).returncode == 0, command
 
 
 def test_exit_statuses_follow_pytest(todo_app: Path):
