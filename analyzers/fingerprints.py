@@ -55,10 +55,10 @@ def _fingerprint_nodes(
         members = set(group)
         hasher = xxhash.xxh3_128()
         for node in sorted(group):
-            hasher.update(f"{node}\0{contents[node]}\0".encode())
+            hasher.update(f"{node}\0{contents[node]}\0".encode("utf-8", "surrogateescape"))
             for target in sorted(successors.get(node, ())):
                 fp = "~" if target in members else (result.get(target) or known[target])
-                hasher.update(f"{target}\0{fp}\0".encode())
+                hasher.update(f"{target}\0{fp}\0".encode("utf-8", "surrogateescape"))
             hasher.update(b"\1")
         digest = hasher.hexdigest()
         for node in group:

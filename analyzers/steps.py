@@ -73,9 +73,9 @@ def step_units(
     inputs = sorted(inputs)
     modules = {path: module_of[path] for path in inputs if path in module_of}
     if scope == "all":
-        hasher = xxhash.xxh3_128(f"{step_key}\0all\0".encode())
+        hasher = xxhash.xxh3_128(f"{step_key}\0all\0".encode("utf-8", "surrogateescape"))
         for path in inputs:
-            hasher.update(f"{path}\0{digests[path]}\0".encode())
+            hasher.update(f"{path}\0{digests[path]}\0".encode("utf-8", "surrogateescape"))
         return [StepUnit(ALL_UNIT, hasher.hexdigest(), tuple(inputs), tuple(modules.values()))]
     units = []
     for path in inputs:
@@ -86,7 +86,7 @@ def step_units(
         content = digests[path]
         if scope == "dependents" and module:
             content += ":" + interface_fingerprints[module]
-        fingerprint = xxhash.xxh3_128_hexdigest(f"{step_key}\0{scope}\0{path}\0{content}".encode())
+        fingerprint = xxhash.xxh3_128_hexdigest(f"{step_key}\0{scope}\0{path}\0{content}".encode("utf-8", "surrogateescape"))
         units.append(StepUnit(path, fingerprint, (path,), (module,) if module else ()))
     return units
 

@@ -145,7 +145,7 @@ def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
 def _digest(nodes: Iterable[ast.AST]) -> str:
     hasher = xxhash.xxh3_128()
     for node in nodes:
-        hasher.update(ast.dump(node, annotate_fields=False, include_attributes=False).encode())
+        hasher.update(ast.dump(node, annotate_fields=False, include_attributes=False).encode("utf-8", "surrogateescape"))
     return hasher.hexdigest()
 
 

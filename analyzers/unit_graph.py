@@ -53,7 +53,7 @@ class UnitGraph:
             return None
         combined = ":".join(f"{node}={self.fingerprints[node]}" for node in inputs)
         return xxhash.xxh3_128_hexdigest(
-            f"{path}:{self.unit_digests[path]}:{combined}:{config_digest}:{environment}".encode())
+            f"{path}:{self.unit_digests[path]}:{combined}:{config_digest}:{environment}".encode("utf-8", "surrogateescape"))
 
 
 def build_unit_graph(
@@ -85,7 +85,7 @@ def build_unit_graph(
                 if not listings:
                     listings.update(_folder_entries(digests))
                 contents[target] = xxhash.xxh3_128_hexdigest(
-                    "\0".join(sorted(listings.get("" if folder == "." else folder, ()))).encode())
+                    "\0".join(sorted(listings.get("" if folder == "." else folder, ()))).encode("utf-8", "surrogateescape"))
             return target
         if target in node_of_path:
             return node_of_path[target]
@@ -147,9 +147,9 @@ def collection_key(paths: Iterable[str], conftest_fingerprints: Iterable[str], c
     """What pytest's collection depends on: which files exist, the conftest.py files (and what they
     import), the config files and the environment (plugins). Not the content of other files:
     whether pytest collects a file depends on its path and these."""
-    hasher = xxhash.xxh3_128(f"{config_digest}\0{environment}\0".encode())
+    hasher = xxhash.xxh3_128(f"{config_digest}\0{environment}\0".encode("utf-8", "surrogateescape"))
     for fingerprint in sorted(conftest_fingerprints):
-        hasher.update(f"{fingerprint}\0".encode())
+        hasher.update(f"{fingerprint}\0".encode("utf-8", "surrogateescape"))
     for path in sorted(paths):
-        hasher.update(f"{path}\0".encode())
+        hasher.update(f"{path}\0".encode("utf-8", "surrogateescape"))
     return hasher.hexdigest()

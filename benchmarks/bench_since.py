@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from doit_scout.analyzers.sharding import shard_files
 from benchmarks.generate_project import generate
+from doit_scout.analyzers.sharding import shard_files
 
 
 def _git(cwd: Path, *args: str) -> None:

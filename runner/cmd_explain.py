@@ -14,6 +14,7 @@ from rich.table import Table
 
 from doit_scout.analyzers.layout import is_below
 from doit_scout.audit import load_audit_log, next_audit
+from doit_scout.cmd_run import SeeksProject
 from doit_scout.config import load_config_for_doit
 from doit_scout.scout import run_scout
 from doit_scout.since import RevisionError
@@ -30,7 +31,7 @@ opt_since = {
 }
 
 
-class Explain(DoitCmdBase):
+class Explain(SeeksProject, DoitCmdBase):
     name = "explain"
     doc_purpose = "say what the next doit would do with each step unit and test file, and why (runs nothing)"
     doc_usage = "[--json] [--since REV] [PATH ...]"

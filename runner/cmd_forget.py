@@ -6,13 +6,14 @@ from pathlib import Path
 
 from doit.cmd_forget import Forget as DoitForget
 
+from doit_scout.cmd_run import SeeksProject
 from doit_scout.config import load_config_for_doit
 from doit_scout.forget import forget_task
 
 SCOUT_TASKS = ("scout", "test")
 
 
-class Forget(DoitForget):
+class Forget(SeeksProject, DoitForget):
     """doit's forget, plus: the next run of a forgotten doit-scout task ignores every record and
     cache (and records fresh ones); with no task named and no default tasks, it forgets all tasks
     where doit's own crashes."""

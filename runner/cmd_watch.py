@@ -49,7 +49,7 @@ def not_ignored_by_git(root: Path, paths: list[str]) -> list[str]:
     """The paths git does not ignore (all of them outside a git work tree)."""
     try:
         result = subprocess.run(["git", "check-ignore", "--stdin", "-z"], cwd=root, capture_output=True,
-                                input="\0".join(paths).encode())
+                                input="\0".join(paths).encode("utf-8", "surrogateescape"))
     except OSError:
         return paths
     if result.returncode not in (0, 1):  # 128: not a git work tree

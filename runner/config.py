@@ -39,6 +39,7 @@ class TestConfig:
     full_every: int | None = None  # every N-th run is an audit
     full_after: float | None = None  # seconds since the last audit after which a run is one
     audit_misses: str = "fail"  # or "warn"
+    timeout: float | None = None  # seconds after which the pytest session is stopped
     after: tuple[str, ...] = ()  # build steps that must run before the tests
 
 
@@ -86,7 +87,7 @@ _FOLDER_LISTS = ("packages", "test_dirs", "source_roots")
 ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers", "test", "cache_dir", "cache_max_size",
                 "steps")
 TEST_KEYS = ("always_run", "data", "env", "pytest_args", "workers", "full_every", "full_after", "audit_misses",
-             "after")
+             "after", "timeout")
 STEP_KEYS = ("command", "scope", "inputs", "batch", "env", "after")
 STEP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -191,6 +192,17 @@ def parse_age(value: str) -> float:
     return float(number) * _AGE_UNITS[unit]
 
 
+def parse_timeout(value: Any, key: str) -> float:
+    """Seconds from a positive number or an age ("90s", "20m"); ConfigError otherwise."""
+    try:
+        seconds = parse_age(value) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if isinstance(value, bool) or not seconds > 0:
+        raise _bad(key, value, 'a number of seconds > 0, or a duration such as "90s" or "20m"')
+    return seconds
+
+
 def _test_config(table: Any) -> TestConfig:
     if not isinstance(table, dict):
         raise _bad("test", table, f"a table with the keys {', '.join(TEST_KEYS)}")
@@ -223,6 +235,8 @@ def _test_config(table: Any) -> TestConfig:
             values["full_after"] = parse_age(after)
         except ValueError:
             raise _bad("test.full_after", after, 'an age such as "24h" or "7d"') from None
+    if "timeout" in table:
+        values["timeout"] = parse_timeout(table["timeout"], "test.timeout")
     if "audit_misses" in table:
         if table["audit_misses"] not in ("fail", "warn"):
             raise _bad("test.audit_misses", table["audit_misses"], '"fail" or "warn"')

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from doit_scout import invocation
 from doit_scout.analyzers.sharding import parse_shard
-from doit_scout.config import ScoutConfig, StepConfig, load_config_for_doit, step_task
+from doit_scout.config import ConfigError, ScoutConfig, StepConfig, load_config_for_doit, parse_timeout, step_task
 from doit_scout.execution import PytestMissing
+from doit_scout.pass_through import PassThrough, pass_through
 from doit_scout.project_state import (
     STATE_DIR,
     hold_checkout,
@@ -15,6 +17,7 @@ from doit_scout.project_state import (
     update_last_run,
 )
 from doit_scout.report import print_scout_summary, print_step_summary, print_test_summary
+from doit_scout.reporter import ScoutReporter
 from doit_scout.scout import current_state, run_scout
 from doit_scout.shared_cache import RunCounts, shared_cache
 from doit_scout.since import RevisionError
@@ -36,6 +39,7 @@ def _doit_config() -> dict:
         "continue": True,
         "backend": "sqlite3",
         "dep_file": f"{STATE_DIR}/doit-deps.sqlite",
+        "reporter": ScoutReporter,
     }
 
 
@@ -139,15 +143,20 @@ class _TestGate:
     def _cache_counts(self) -> RunCounts:
         return shared_cache(self.config).counts
 
+    def _pass_through(self) -> PassThrough:
+        """ValueError names a path outside the project."""
+        return pass_through(list(invocation.current().pytest_args), self.root)
+
     def _plan(self, options: dict) -> TestPlan:
         return plan_tests(self.root, self.config, run_all=bool(options.get("run_all")),
                           shard=parse_shard(options["shard"]) if options.get("shard") else None,
-                          since=options.get("since") or None, audit=bool(options.get("audit")))
+                          since=options.get("since") or None, audit=bool(options.get("audit")),
+                          paths=self._pass_through().paths)
 
     def nothing_to_run(self, task) -> bool:
         try:
             self.plan = self._plan(task.options)
-        except (ValueError, RevisionError):
+        except (ValueError, RevisionError, ConfigError):
             return False  # the action says what is wrong
         if self.plan.runs_pytest:
             return False
@@ -158,13 +167,17 @@ class _TestGate:
         write_last_run(self.root, result, self._cache_counts())
         return True
 
-    def run(self, run_all: bool, shard: str, since: str, audit: bool) -> bool:
+    def run(self, run_all: bool, shard: str, since: str, audit: bool, timeout: str) -> bool:
         try:
             plan = self.plan or self._plan({"run_all": run_all, "shard": shard, "since": since, "audit": audit})
-            result = run_tests(self.root, self.config, plan=plan)
-        except (ValueError, RevisionError, PytestMissing) as err:  # --shard, --since, no pytest
+            result = run_tests(self.root, self.config, plan=plan, pass_through=self._pass_through(),
+                               timeout=parse_timeout(timeout, "--timeout") if timeout else None)
+        except (ValueError, RevisionError, PytestMissing, ConfigError) as err:  # --shard, --since, no pytest
             print(f"doit-scout: {err}")
             return False
+        if result.pytest is not None:
+            invocation.current().pytest_status = result.pytest.exit_code
+            invocation.current().interrupted |= result.pytest.interrupted == "Ctrl-C"
         print_test_summary(result, self._cache_counts())
         write_last_run(self.root, result, self._cache_counts())
         return result.ok
@@ -185,6 +198,8 @@ def task_test():
                    {"name": "since", "long": "since", "type": str, "default": "",
                     "help": "REV: only tests affected by changes since the merge base of REV and HEAD"},
                    {"name": "audit", "long": "audit", "type": bool, "default": False,
-                    "help": "run every test and report any failure the incremental selection would have skipped"}],
+                    "help": "run every test and report any failure the incremental selection would have skipped"},
+                   {"name": "timeout", "long": "timeout", "type": str, "default": "",
+                    "help": "stop the pytest session after this long (seconds, or 90s, 20m, 2h)"}],
         "verbosity": 2,
     }

@@ -26,12 +26,12 @@ def inputs_key_of(root: Path, layout: ProjectLayout, config: ScoutConfig) -> str
     hasher.update(repr((
         layout, sorted(config.categories.items()), sorted(config.test.data.items()), sys.version,
         sys.executable,
-    )).encode())
+    )).encode("utf-8", "surrogateescape"))
     for entry in environment_paths(root):
         try:
-            hasher.update(f"{entry}:{os.stat(entry).st_mtime_ns}".encode())
+            hasher.update(f"{entry}:{os.stat(entry).st_mtime_ns}".encode("utf-8", "surrogateescape"))
         except OSError:
-            hasher.update(entry.encode())
+            hasher.update(entry.encode("utf-8", "surrogateescape"))
     return hasher.hexdigest()
 
 
@@ -59,7 +59,7 @@ def environment_key(root: Path, pytest_args: Sequence[str], env_names: Sequence[
         sys.implementation.name, sys.version, platform.platform(), installed_distributions(root),
         list(pytest_args),
         sorted((name, os.environ.get(name)) for name in env_names),
-    )).encode())
+    )).encode("utf-8", "surrogateescape"))
     return hasher.hexdigest()
 
 

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -140,12 +141,15 @@ def selection_of(decisions: Sequence[TestDecision], hidden: Iterable[str]) -> di
 
 def run_pytest(
     root: Path, decisions: Sequence[TestDecision], *, hidden: Iterable[str] = (), worker_args: Sequence[str] = (),
-    extra_args: Sequence[str] = (), collect_only: bool = False,
+    extra_args: Sequence[str] = (), collect_only: bool = False, interactive: bool = False,
+    timeout: float | None = None,
 ) -> PytestRun:
     """Run pytest with this interpreter in `root` as the project's own `pytest` would run (its
     configuration picks the files), hiding only `hidden`; output goes straight to the terminal.
     `worker_args` (`-n N`) come before `extra_args`, whose own `-n` then wins, as on pytest's
-    command line."""
+    command line. `interactive` leaves the terminal's input to pytest (--pdb). Ctrl-C, or
+    `timeout` seconds passing, stops the session as Ctrl-C stops pytest: what completed
+    reports, nothing else."""
     if importlib.util.find_spec("pytest") is None:
         raise PytestMissing(f"pytest is not installed for {sys.executable}; install it with "
                             f"'{sys.executable} -m pip install pytest'")
@@ -160,13 +164,50 @@ def run_pytest(
     command += list(extra_args)
     try:
         started = time.time()
-        exit_code = subprocess.run(command, cwd=root, stdin=subprocess.DEVNULL).returncode
+        process = subprocess.Popen(command, cwd=root, stdin=None if interactive else subprocess.DEVNULL)
+        stopped = None
+        try:
+            exit_code = process.wait(timeout=timeout)
+        except KeyboardInterrupt:
+            stopped, exit_code = "Ctrl-C", _stop(process, signalled=_terminal_signals_us())
+        except subprocess.TimeoutExpired:
+            stopped, exit_code = f"timed out after {timeout:g} s (timeout)", _stop(process, signalled=False)
         exited = time.time()
         run = read_reports(scratch, root, exit_code)
         run.timeline.started, run.timeline.exited = started, exited
+        if stopped is not None:
+            run.interrupted, run.exit_code = stopped, INTERRUPTED
         return run
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+INTERRUPTED = 2  # pytest's own status for a session stopped by Ctrl-C
+_STOP_GRACE_SECONDS = 15.0
+
+
+def _stop(process: subprocess.Popen, *, signalled: bool) -> int:
+    """End pytest as Ctrl-C does, so that it stops its xdist workers and reports what completed;
+    kill it when it does not end in time, or at a second Ctrl-C. `signalled`: pytest has had its
+    SIGINT already (a second one would cut its report short)."""
+    try:
+        if not signalled:
+            process.send_signal(signal.SIGINT)
+        return process.wait(timeout=_STOP_GRACE_SECONDS)
+    except (KeyboardInterrupt, subprocess.TimeoutExpired):
+        process.kill()
+        return process.wait()
+
+
+def _terminal_signals_us() -> bool:
+    """Whether Ctrl-C came from a terminal whose foreground is this process group, pytest's too:
+    the terminal signalled all of it. Otherwise (`kill -INT`, a CI runner) only doit was."""
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        try:
+            return os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+        except (OSError, AttributeError, ValueError):
+            continue
+    return False
 
 
 def read_reports(folder: Path, root: Path, exit_code: int) -> PytestRun:

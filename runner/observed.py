@@ -21,7 +21,7 @@ OBSERVED_KIND = "observed"
 
 
 def _key(source: str, digest: str) -> str:
-    return xxhash.xxh3_128_hexdigest(f"{source}\0{digest}".encode())
+    return xxhash.xxh3_128_hexdigest(f"{source}\0{digest}".encode("utf-8", "surrogateescape"))
 
 
 def _session_digest(state: ScoutState) -> str:

@@ -25,7 +25,7 @@ def state_dir(project_root: Path) -> Path:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"))
 
 
 def atomic_write_bytes(path: Path, *chunks: bytes) -> None:
@@ -49,8 +49,8 @@ def atomic_write_checked(path: Path, lines: Sequence[str]) -> None:
     """Lines of text (none holding a newline: JSON texts) under a first line with their digest: a
     flipped bit that keeps the JSON valid (an import edge moved to another module) is caught on
     reading. Separate lines let a large part be read and written as it is, never escaped."""
-    body = "\n".join(lines).encode("utf-8")
-    atomic_write_bytes(path, f"{xxhash.xxh3_128_hexdigest(body)}\n".encode(), body)
+    body = "\n".join(lines).encode("utf-8", "surrogateescape")
+    atomic_write_bytes(path, f"{xxhash.xxh3_128_hexdigest(body)}\n".encode("utf-8", "surrogateescape"), body)
 
 
 _RUN_LOCK_FILE = "run.lock"
@@ -79,7 +79,8 @@ class CorruptState(Exception):
 
 def _read_text(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
+        # surrogateescape: file names that are not UTF-8 are written as their bytes (os.fsencode)
+        return path.read_text(encoding="utf-8", errors="surrogateescape")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as err:
@@ -99,7 +100,7 @@ def read_checked(path: Path) -> list[str] | None:
     if text is None:
         return None
     digest, _, body = text.partition("\n")
-    if xxhash.xxh3_128_hexdigest(body.encode()) != digest:
+    if xxhash.xxh3_128_hexdigest(body.encode("utf-8", "surrogateescape")) != digest:
         raise CorruptState(f"{path}: the content does not match its checksum")
     return body.split("\n")
 

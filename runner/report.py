@@ -71,6 +71,7 @@ def print_scout_summary(run: ScoutRun, cache: RunCounts, console: Console | None
 
 
 _XDIST_DIFFERENT_COLLECTIONS = "Different tests were collected between"
+USAGE_ERROR = 4  # pytest's exit status for options or paths it does not accept
 
 
 def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Console | None = None) -> None:
@@ -122,12 +123,15 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
             f"Why: {cause}.[/]", soft_wrap=True)
     if run is not None:
         incomplete = result.incomplete
-        if incomplete:
+        if incomplete and run.exit_code != USAGE_ERROR:
             console.print(
                 f"[yellow]! {len(incomplete)} selected test files did not run to completion (pytest "
                 f"deselected or did not collect some of their tests: -k, -m, -x, --maxfail, --lf, or the "
                 f"session stopped): they stay stale: {escape(_listing(incomplete))}[/]", soft_wrap=True)
-        if run.interrupted is not None:
+        if run.exit_code == USAGE_ERROR:
+            console.print("[red]✗ pytest stopped with a usage error (exit status 4), before running any test: "
+                          "its message is above[/]", soft_wrap=True)
+        elif run.interrupted is not None:
             console.print(f"[red]✗ the pytest session was stopped early ({escape(run.interrupted)}): the files "
                           "it did not finish stay stale, and this run is not green[/]", soft_wrap=True)
         elif not run.finished:

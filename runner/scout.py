@@ -173,9 +173,9 @@ def _scout(project_root: Path, config: ScoutConfig, from_scratch: bool) -> Scout
 
 def _snapshot_key(inputs_key: str, files: Mapping[str, FileEntry]) -> str:
     """The inventory's content: every path with its digest and category, and the inputs key."""
-    hasher = xxhash.xxh3_128(inputs_key.encode())
+    hasher = xxhash.xxh3_128(inputs_key.encode("utf-8", "surrogateescape"))
     for path, entry in sorted(files.items()):
-        hasher.update(f"{path}\0{entry.digest}\0{entry.category.value}\0".encode())
+        hasher.update(f"{path}\0{entry.digest}\0{entry.category.value}\0".encode("utf-8", "surrogateescape"))
     return hasher.hexdigest()
 
 

@@ -142,7 +142,7 @@ class ScoutState:
         hasher = xxhash.xxh3_128()
         for path, entry in sorted(self.files.items()):
             if entry.category is Category.CONFIG:
-                hasher.update(f"{path}\0{entry.digest}\0".encode())
+                hasher.update(f"{path}\0{entry.digest}\0".encode("utf-8", "surrogateescape"))
         return hasher.hexdigest()
 
     def test_config_digest(self, root: Path) -> str:

@@ -53,7 +53,7 @@ def cache_location(configured: str | None) -> Path | None:
 
 
 def checksum_of(text: str) -> str:
-    return xxhash.xxh3_64_hexdigest(text.encode())
+    return xxhash.xxh3_64_hexdigest(text.encode("utf-8", "surrogateescape"))
 
 
 @dataclass

@@ -121,7 +121,7 @@ def graph_at(root: Path, commit: str, config: ScoutConfig) -> tuple[ProjectGraph
 def _read_blobs(root: Path, shas: list[str]) -> dict[str, bytes]:
     if not shas:
         return {}
-    out = subprocess.run(["git", "cat-file", "--batch"], cwd=root, input="\n".join(shas).encode() + b"\n",
+    out = subprocess.run(["git", "cat-file", "--batch"], cwd=root, input="\n".join(shas).encode("utf-8", "surrogateescape") + b"\n",
                          capture_output=True, check=True).stdout
     blobs, at = {}, 0
     while at < len(out):

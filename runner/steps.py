@@ -58,7 +58,7 @@ def command_key(root: Path, step: StepConfig) -> str:
                         f"in [tool.scout.steps.{step.name}].") from None
     return xxhash.xxh3_128_hexdigest(repr((
         step.command, step.scope, step.inputs, sorted(step.env.items()), tool, environment_key(root, (), ()),
-    )).encode())
+    )).encode("utf-8", "surrogateescape"))
 
 
 @dataclass

@@ -26,8 +26,8 @@ from doit_scout.execution import PytestRun, run_pytest, xdist_available
 from doit_scout.explain import ChangeExplainer, save_snapshot
 from doit_scout.file_hashing import digest_on_disk
 from doit_scout.forget import is_forgotten, remember
-from doit_scout.invocation import current as current_invocation
 from doit_scout.observed import ObservedInputs
+from doit_scout.pass_through import PassThrough
 from doit_scout.project_state import (
     CorruptState,
     atomic_write_json,
@@ -156,14 +156,14 @@ def _fingerprints_key(
     outside: Mapping[str, str], config_digest: str, environment: str,
 ) -> str:
     hasher = xxhash.xxh3_128(f"{_FINGERPRINTS_VERSION}\0{SCHEMA}\0{state.inputs_key}\0{config_digest}\0"
-                             f"{environment}\0".encode())
+                             f"{environment}\0".encode("utf-8", "surrogateescape"))
     for path, entry in sorted(state.files.items()):
-        hasher.update(f"{path}\0{entry.digest}\0{entry.category.value}\0".encode())
-    hasher.update(b"units\0" + "\0".join(sorted(units)).encode())
+        hasher.update(f"{path}\0{entry.digest}\0{entry.category.value}\0".encode("utf-8", "surrogateescape"))
+    hasher.update(b"units\0" + "\0".join(sorted(units)).encode("utf-8", "surrogateescape"))
     for source, targets in sorted(observed.items()):
-        hasher.update(f"\0{source}\0".encode() + "\0".join(sorted(targets)).encode())
+        hasher.update(f"\0{source}\0".encode("utf-8", "surrogateescape") + "\0".join(sorted(targets)).encode("utf-8", "surrogateescape"))
     for path, digest in sorted(outside.items()):
-        hasher.update(f"\0{path}\0{digest}".encode())
+        hasher.update(f"\0{path}\0{digest}".encode("utf-8", "surrogateescape"))
     return hasher.hexdigest()
 
 
@@ -179,9 +179,10 @@ def _remembered_fingerprints(root: Path) -> dict[str, dict[str, str | None]]:
 def plan_tests(
     root: Path, config: ScoutConfig, *, run_all: bool = False, explain: bool = False,
     state: ScoutState | None = None, shard: tuple[int, int] | None = None, since: str | None = None,
-    audit: bool = False,
+    audit: bool = False, paths: Collection[str] = (),
 ) -> TestPlan:
-    """RevisionError when `since` cannot be compared with."""
+    """RevisionError when `since` cannot be compared with. With `paths` (files and folders given
+    to pytest), only tests under them are candidates."""
     started = time.perf_counter()
     state = state or current_state(root, config)
     cache = shared_cache(config)
@@ -201,6 +202,8 @@ def plan_tests(
     if since:
         changes = changes_since(root, since, state, config, plan.inputs.units)
         plan.decisions = _keep_affected(plan.decisions, changes)
+    if paths:
+        plan.decisions = _keep_under(plan.decisions, paths)
     if shard is not None:
         plan.decisions = _keep_shard(plan.decisions, load_shard_durations(root, cache), *shard)
         plan.sharded = True
@@ -284,6 +287,16 @@ def _keep_affected(decisions: list[TestDecision], changes: ChangesSince) -> list
     ]
 
 
+def _keep_under(decisions: list[TestDecision], paths: Collection[str]) -> list[TestDecision]:
+    """pytest collects only what is under the paths it was given: the rest does not run."""
+    folders = tuple("" if p in (".", "") else p.rstrip("/") + "/" for p in paths)
+    return [
+        d if d.path in paths or d.path.startswith(folders)
+        else TestDecision(d.path, d.fingerprint, "skip", reasons=("not under the paths given to pytest",))
+        for d in decisions
+    ]
+
+
 def _keep_shard(decisions: list[TestDecision], durations: dict[str, float], index: int, count: int) -> list[TestDecision]:
     """Every test file belongs to one shard, by a partition of all of them that every shard
     computes alike; a shard runs those of its own files that need to run."""
@@ -341,8 +354,11 @@ class TestRunResult:
             and "failed" not in run.outcomes.values())
 
 
-def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: TestPlan | None = None) -> TestRunResult:
-    plan = plan or plan_tests(root, config, run_all=run_all)
+def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: TestPlan | None = None,
+              pass_through: PassThrough = PassThrough(), timeout: float | None = None) -> TestRunResult:
+    """`pass_through`: what the command line gave pytest after `--`; `timeout` stops a session
+    that runs longer (None: the configured one)."""
+    plan = plan or plan_tests(root, config, run_all=run_all, paths=pass_through.paths)
     planned = time.perf_counter()
     if not plan.runs_pytest:
         # No snapshot either: explanations compare with the last run that ran tests.
@@ -350,13 +366,24 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
         return TestRunResult(plan, None, [], {"plan": plan.seconds})
     selected = plan.selected
     cache = shared_cache(config)
-    workers = _WorkerDecision(root, config, plan, cache)
+    workers = _WorkerDecision(root, config, plan, cache, pass_through)
     choice = workers.choose()
     if choice.warning:
         plan.warnings.append(choice.warning)
+    if not pass_through.may_record_green:
+        plan.warnings.append(
+            f"pytest options that can change outcomes were given ({' '.join(pass_through.unvetted)}): "
+            "the tests ran, and nothing was recorded green")
     pytest_run = run_pytest(root, selected, hidden=plan.hidden, worker_args=choice.args,
-                            extra_args=config.test.pytest_args)
+                            extra_args=(*config.test.pytest_args, *pass_through.args),
+                            interactive=pass_through.interactive, timeout=timeout or config.test.timeout)
+    if pass_through.narrows_collection():
+        pytest_run.narrowed = True  # what it did not collect may still be a test
     ran = time.perf_counter()
+    if not pass_through.may_record_green:
+        _audit_log_after(root, plan, None, [])
+        return TestRunResult(plan, pytest_run, [], {"plan": plan.seconds, "pytest": ran - planned},
+                             workers=workers.settle(pytest_run, choice))
     choice = workers.learn(pytest_run, choice)
     manifest = _manifest_after(plan.manifest, plan.hidden, pytest_run)
     ObservedInputs(cache).add(plan.state, pytest_run.observed, manifest.files)
@@ -389,9 +416,10 @@ class _WorkerDecision:
     what the run teaches the next choice: the project's own addopts as pytest read them, what
     pytest cost on this machine, and the files' timings."""
 
-    def __init__(self, root: Path, config: ScoutConfig, plan: TestPlan, cache: SharedCache) -> None:
+    def __init__(self, root: Path, config: ScoutConfig, plan: TestPlan, cache: SharedCache,
+                 pass_through: PassThrough) -> None:
         self.root, self.config, self.plan, self.cache = root, config, plan, cache
-        self.pass_through = current_invocation().pytest_args
+        self.pass_through = pass_through.args
         self.key = pytest_config_key(plan.inputs.config_digest, [*config.test.pytest_args, *self.pass_through])
         self.env_addopts = tuple(shlex.split(os.environ.get("PYTEST_ADDOPTS", "")))
         self.project = project_identity(root)
@@ -411,6 +439,10 @@ class _WorkerDecision:
                                 self.project_args(load_project_addopts(self.root, self.key)), os.environ)
         return decide_workers(self.pass_through, self.config.test, context)
 
+    def settle(self, run: PytestRun, choice: WorkerChoice) -> WorkerChoice:
+        """The choice as the run settled it (who really decided)."""
+        return choice.settled(self.project_args(run.addopts))
+
     def learn(self, run: PytestRun, choice: WorkerChoice) -> WorkerChoice:
         """Record what the run teaches; return the choice as the run settled it."""
         if run.addopts is not None:
@@ -426,7 +458,7 @@ class _WorkerDecision:
         durations = {p: s for p, s in run.durations.items() if p in whole}
         save_durations(self.root, one_process_timings(durations, counts, longest,
                                                       costs.slowdown() if run.workers else 1.0))
-        return choice.settled(self.project_args(run.addopts))
+        return self.settle(run, choice)
 
     def _whole_files(self, run: PytestRun) -> set[str]:
         """Files whose every test ran: a re-run of a file's failed tests says little of the file."""
@@ -508,6 +540,7 @@ def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
             "workers_reason": None if result.workers is None else result.workers.reason,
             "pytest_phases": {} if result.pytest is None else result.pytest.timeline.phases(),
             "exit_code": None if result.pytest is None else result.pytest.exit_code,
+            "interrupted": None if result.pytest is None else result.pytest.interrupted,
         },
         "seconds": result.seconds,
         "cache": cache.as_json(),

@@ -48,7 +48,7 @@ KEPT_PER_PROJECT = 4
 KEPT_PER_MACHINE = 48
 
 _NUMPROCESSES = ("-n", "--numprocesses")
-_DEBUGGERS = frozenset({"--pdb", "--trace"})  # xdist refuses --pdb; a debugger needs the terminal
+_DEBUGGERS = frozenset({"--pdb", "--trace", "--pdbcls"})
 
 
 # -- what arguments ask for ---------------------------------------------------------------------
@@ -306,6 +306,10 @@ def decide_workers(pass_through: Sequence[str], test: TestConfig, context: Worke
             return WorkerChoice(count_of(asked), (), source, f"{_describe(asked)} from {whose}")
     every = [*(context.project_args or ()), *test.pytest_args, *pass_through]
     xdist = xdist_loads(every, context.xdist_installed, context.env)
+    if any(a.split("=")[0] in _DEBUGGERS for a in every):
+        # xdist refuses --pdb with workers; -n 0 overrides any configured or the project's own
+        return WorkerChoice(0, ("-n", "0") if xdist else (), "debugger",
+                            "one process: a debugger (--pdb, --trace) needs the terminal")
     if test.workers is not None:
         return _configured(test.workers, xdist)
     project_asked = workers_asked(context.project_args or ())
@@ -316,8 +320,6 @@ def decide_workers(pass_through: Sequence[str], test: TestConfig, context: Worke
     if not choice.workers:
         # Nothing added: pytest's configuration, if not known, could still ask for its own -n.
         return choice if context.project_args is not None else replace(choice, workers=None)
-    if _DEBUGGERS & set(every):
-        return WorkerChoice(0, (), "auto", "one process: a debugger (--pdb, --trace) needs it")
     if not xdist:
         return WorkerChoice(0, (), "auto", "one process: pytest-xdist is not installed or not loaded")
     if context.project_args is None:

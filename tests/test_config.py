@@ -36,6 +36,8 @@ def test_valid_table_is_read(tmp_path: Path):
     ({"categories": ["docs"]}, ["categories = ['docs']", "a table mapping a category"]),
     ({"parse_workers": -1}, ["parse_workers = -1", "a whole number >= 0"]),
     ({"parse_workers": True}, ["parse_workers = True"]),
+    ({"test": {"timeout": "soon"}}, ["test.timeout = 'soon'", 'a duration such as "90s"']),
+    ({"test": {"timeout": 0}}, ["test.timeout = 0", "a number of seconds > 0"]),
 ])
 def test_malformed_table_names_key_value_and_what_is_allowed(table, words):
     with pytest.raises(ConfigError) as err:
@@ -65,3 +67,8 @@ def test_folders_that_do_not_exist_are_named(tmp_path: Path):
                            "src/app/__init__.py": ""})
     with pytest.raises(ConfigError, match=r"packages = \['src/app', 'src/ap'\] .* 'src/ap' is not a folder"):
         load_config(tmp_path)
+
+
+def test_a_timeout_is_seconds_or_a_duration():
+    assert parse_config({"test": {"timeout": "20m"}}).test.timeout == 1200
+    assert parse_config({"test": {"timeout": 90}}).test.timeout == 90

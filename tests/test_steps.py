@@ -239,7 +239,7 @@ def test_a_failed_step_holds_back_what_waits_for_it_but_nothing_else(steps: Step
     (steps.root / "pkg" / "extra.py").write_text("import json  # BAD\n")
     output = steps.doit(ok=False)
     assert ".  build:other" in output  # independent: runs although check failed
-    assert ".  test\n" not in output and "UnmetDependency - taskid:test" in output
+    assert ".  test\n" not in output and "✗ test did not run: it waits for build:check" in output
     (steps.root / "pkg" / "extra.py").write_text("import json\n")
     assert ".  test\n" in steps.doit()
 

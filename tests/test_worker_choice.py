@@ -43,7 +43,7 @@ def test_the_projects_own_workers_are_honoured_and_reported(todo_app: Path, wher
     elif where == "pytest.ini":
         write_files(todo_app, {"pytest.ini": "[pytest]\ntestpaths = tests\npythonpath = .\naddopts = -n 2\n"})
     else:
-        monkeypatch.setenv("PYTEST_ADDOPTS", "-n 2")
+        monkeypatch.setenv("PYTEST_ADDOPTS", os.environ.get("PYTEST_ADDOPTS", "") + " -n 2")
     output, last = doit_tests(todo_app)
     assert last["workers"] == 2 and last["passed"] == 10, output
     assert "xdist 2 workers" in output and "one process" not in output
@@ -61,11 +61,20 @@ def test_configured_workers_win_over_the_projects(todo_app: Path):
 
 
 def test_minus_n_0_in_pytest_args_wins_over_workers(todo_app: Path):
-    # What the command line's pass-through arguments will do, through [tool.scout.test] meanwhile.
     add_to(todo_app, "pyproject.toml", '\n[tool.scout.test]\nworkers = 2\npytest_args = ["-n", "0"]\n')
     output, last = doit_tests(todo_app)
     assert last["workers"] == 0 and "one process" in output
     assert "pytest_args" in last["workers_reason"]
+
+
+def test_minus_n_on_the_command_line_wins(todo_app: Path):
+    set_addopts(todo_app, "-n 2")
+    add_to(todo_app, "pyproject.toml", "\n[tool.scout.test]\nworkers = 2\n")
+    output, last = doit_tests(todo_app, "test", "--", "-n", "0")
+    assert last["workers"] == 0 and "one process" in output
+    assert last["workers_reason"] == "one process (-n 0 or -p no:xdist) from the command line"
+    output, last = doit_tests(todo_app, "test", "--all", "--", "-n2")
+    assert last["workers"] == 2 and "xdist 2 workers" in output
 
 
 def seed(cache_folder: Path, root: Path, *, extra: float, slowdown: float) -> None:

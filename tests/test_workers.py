@@ -112,9 +112,15 @@ def test_with_the_projects_configuration_unknown_doit_scout_adds_no_workers():
     assert decide_workers((), Config(), context(project_args=())).args == ("-n", "2")
 
 
-def test_a_debugger_or_missing_xdist_keep_auto_to_one_process():
-    assert decide_workers(("--pdb",), Config(), context()).args == ()
-    assert decide_workers((), Config(pytest_args=("--trace",)), context()).args == ()
+def test_a_debugger_runs_one_process_over_configured_and_project_workers():
+    for config, project_args in ((Config(), ()), (Config(workers=3), ()), (Config(), ("-n", "2"))):
+        choice = decide_workers(("--pdb",), config, context(project_args=project_args))
+        assert (choice.workers, choice.args, choice.source) == (0, ("-n", "0"), "debugger")
+    assert decide_workers((), Config(pytest_args=("--trace",)), context()).workers == 0
+    assert decide_workers(("--pdb",), Config(), context(xdist=False)).args == ()  # no -n without xdist
+
+
+def test_missing_xdist_keeps_auto_to_one_process():
     assert decide_workers((), Config(), context(xdist=False)).args == ()
 
 

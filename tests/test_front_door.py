@@ -1,0 +1,213 @@
+"""The pytest-native front door: options after `--`, exit statuses that follow pytest's, Ctrl-C and
+timeouts, runs from a subfolder, and an import name that no project's own packages meet."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import TODO_TESTS, doit_tests, git_init, run_doit, write_files
+
+from doit_scout.cmd_run import split_pass_through
+from doit_scout.pass_through import pass_through
+
+OTHER_THAN_STORE = [t for t in TODO_TESTS if t != "tests/test_store.py"]
+
+
+def _tests_of_last_run(root: Path) -> dict:
+    return json.loads((root / ".scout" / "last-run.json").read_text())["tests"]
+
+
+def test_options_after_double_dash_narrow_the_run_and_only_what_completed_is_recorded(todo_app: Path):
+    out, tests = doit_tests(todo_app, "test", "--", "-k", "store", "-q")
+    assert tests["passed"] == 2 and tests["exit_code"] == 0
+    # Only test_store.py ran whole: the next plain run takes the other files, and not that one.
+    out, tests = doit_tests(todo_app)
+    assert tests["selected"] == OTHER_THAN_STORE
+    assert "nothing was recorded green" not in out
+
+
+def test_paths_after_double_dash_from_a_subfolder_narrow_the_selection(todo_app: Path):
+    result = run_doit(todo_app / "tests", "test", "--", "test_store.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _tests_of_last_run(todo_app)["selected"] == ["tests/test_store.py"]
+    # pytest collected one file: what it did not collect is still a test for the next run.
+    again = run_doit(todo_app / "tests")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _tests_of_last_run(todo_app)["selected"] == OTHER_THAN_STORE
+    for command in (["explain", "--json"], ["forget", "test"]):  # the other commands find it too
+        assert run_doit(todo_app / "tests", *command).returncode == 0, command
+
+
+def test_exit_statuses_follow_pytest(todo_app: Path):
+    usage = run_doit(todo_app, "test", "--", "--no-such-option")
+    assert usage.returncode == 4, usage.stdout + usage.stderr
+    assert "usage error (exit status 4)" in usage.stdout
+    nothing = run_doit(todo_app, "test", "--", "-k", "no_test_has_this_name")
+    assert nothing.returncode == 0, nothing.stdout  # pytest's 5: nothing to run is no failure
+    path = todo_app / "todo" / "filters.py"
+    path.write_text(path.read_text().replace("return [t for t in tasks if tag in t.tags]", "return []"))
+    failed = run_doit(todo_app)
+    assert failed.returncode == 1
+    output = failed.stdout + failed.stderr
+    assert "✗ tests/test_filters.py::test_tagged" in output
+    assert "Python Task failed" not in output and "bound method" not in output and "TaskFailed" not in output
+
+
+def test_options_that_can_change_outcomes_run_but_record_nothing_green(todo_app: Path):
+    result = run_doit(todo_app, "test", "--", "-p", "no:cacheprovider")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pytest options that can change outcomes were given (-p)" in result.stdout
+    out, tests = doit_tests(todo_app)
+    assert tests["selected"] == TODO_TESTS
+
+
+def test_a_failed_build_step_is_status_1_and_names_the_step(todo_app: Path):
+    doit_tests(todo_app)
+    with open(todo_app / "todo" / "dates.py", "a") as f:
+        f.write("import os\n")  # ruff: F401
+    result = run_doit(todo_app)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "✗ build:lint:" in result.stdout
+    assert "build:typecheck did not run: it waits for build:lint" in result.stdout
+    assert "UnmetDependency" not in result.stdout + result.stderr
+
+
+def test_the_old_import_line_says_what_to_write(todo_app: Path):
+    (todo_app / "dodo.py").write_text("from runner.dodo import *\n")
+    result = run_doit(todo_app)
+    assert result.returncode == 3
+    assert "write `from doit_scout.dodo import *` in dodo.py" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_project_with_its_own_runner_and_analyzers_packages(tmp_path: Path):
+    root = tmp_path / "own"
+    write_files(root, {
+        "pyproject.toml": "[project]\nname = 'own'\n",
+        "dodo.py": "from doit_scout.dodo import *\n",
+        "runner/__init__.py": "",
+        "runner/core.py": "def run():\n    return 'ran'\n",
+        "analyzers/__init__.py": "",
+        "analyzers/stats.py": "def mean(xs):\n    return sum(xs) / len(xs)\n",
+        "tests/test_own.py": "from analyzers.stats import mean\nfrom runner.core import run\n\n"
+                             "def test_run():\n    assert run() == 'ran'\n\n"
+                             "def test_mean():\n    assert mean([1, 3]) == 2\n",
+    })
+    git_init(root)
+    out, tests = doit_tests(root)
+    assert tests["passed"] == 2 and tests["selected"] == ["tests/test_own.py"]
+    (root / "dodo.py").write_text("from runner.dodo import *\n")  # the project's runner has no dodo
+    old = run_doit(root)
+    assert old.returncode == 3 and "from doit_scout.dodo import *" in old.stderr
+
+
+def test_double_dash_arguments_survive_doit_variables():
+    # doit takes `name=value` words for its own variables before any command sees them.
+    args, argv = ["test", "--", "-k"], ["doit", "test", "--", "-k", "name=x"]
+    assert split_pass_through(args, argv) == (["test"], ["-k", "name=x"])
+    assert split_pass_through(["test", "--all"], ["doit", "test", "--all"]) == (["test", "--all"], [])
+
+
+def test_which_pass_through_options_may_record_green(tmp_path: Path):
+    (tmp_path / "tests").mkdir()
+    vetted = pass_through(["-k", "a or b", "-x", "-vv", "--maxfail=2", "-n", "0", str(tmp_path / "tests")], tmp_path)
+    assert vetted.may_record_green and vetted.paths == ("tests",) and vetted.narrows_collection()
+    for unvetted in (["-W", "error"], ["--runxfail"], ["-o", "xfail_strict=true"], ["-p", "no:randomly"]):
+        assert not pass_through(unvetted, tmp_path).may_record_green, unvetted
+    assert pass_through(["--pdb"], tmp_path).interactive
+    with pytest.raises(ValueError, match="outside the project"):
+        pass_through([str(tmp_path.parent)], tmp_path)
+
+
+HANGING = {
+    "pyproject.toml": "[project]\nname = 'hang'\n",
+    "dodo.py": "from doit_scout.dodo import *\n",
+    "tests/test_hang.py": (
+        "import os, time\nfrom pathlib import Path\n\n"
+        "def test_quick():\n    pass\n\n"
+        "def test_hangs():\n    Path(os.environ['HANG_MARKER']).write_text(str(os.getpid()))\n    time.sleep(120)\n"
+    ),
+}
+
+
+def _hanging_project(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "hang"
+    write_files(root, HANGING)
+    git_init(root)
+    return root, tmp_path / "hanging-test.pid"
+
+
+def test_ctrl_c_at_a_terminal_ends_the_run_with_one_line(tmp_path: Path):
+    root, marker = _hanging_project(tmp_path)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: doit on a terminal of its own, as a person would start it
+        os.chdir(root)
+        os.environ["HANG_MARKER"] = str(marker)
+        os.execv(sys.executable, [sys.executable, "-m", "doit"])
+    output = _read_until(fd, lambda: marker.exists(), timeout=120)
+    os.write(fd, b"\x03")  # Ctrl-C: the terminal sends SIGINT to doit, pytest and its workers
+    output += _read_until(fd, lambda: False, timeout=60)
+    _, status = os.waitpid(pid, 0)
+    text = output.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 2, text
+    assert "doit-scout: interrupted; nothing that did not finish was recorded green" in text
+    assert "Traceback (most recent call last)" not in text
+    with pytest.raises(ProcessLookupError):  # pytest ended before doit did
+        os.kill(int(marker.read_text()), 0)
+    tests = _tests_of_last_run(root)
+    assert tests["interrupted"] == "Ctrl-C" and tests["incomplete"] == ["tests/test_hang.py"]
+
+
+def test_a_timeout_stops_a_hanging_session(tmp_path: Path, monkeypatch):
+    root, marker = _hanging_project(tmp_path)
+    monkeypatch.setenv("HANG_MARKER", str(marker))
+    result = run_doit(root, "test", "--timeout", "15s")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "timed out after 15 s" in result.stdout
+    tests = _tests_of_last_run(root)
+    assert tests["interrupted"].startswith("timed out") and tests["incomplete"] == ["tests/test_hang.py"]
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(marker.read_text()), 0)
+
+
+def _read_until(fd: int, done, timeout: float) -> bytes:
+    """What the terminal shows, until `done()` or the end of the output."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not done():
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+def test_file_names_that_are_not_utf8_do_not_break_a_run(tmp_path: Path):
+    root = tmp_path / "bytes"
+    write_files(root, {
+        "pyproject.toml": "[project]\nname = 'bytes'\n",
+        "dodo.py": "from doit_scout.dodo import *\n",
+        "pkg/__init__.py": "",
+        "tests/test_reads.py": "import os\n\ndef test_reads():\n    assert any(n.startswith(b'notes_') "
+                               "for n in os.listdir(os.fsencode('tests/data')))\n",
+    })
+    (root / "tests" / "data").mkdir()
+    (root / "tests" / "data" / os.fsdecode(b"notes_\xff.txt")).write_bytes(b"x")
+    (root / "pkg" / os.fsdecode(b"odd_\xfe.py")).write_bytes(b"X = 1\n")
+    git_init(root)
+    out, tests = doit_tests(root)
+    assert tests["passed"] == 1
+    out, tests = doit_tests(root)  # and the state it wrote reads back
+    assert tests["selected"] == [] and "rebuilt from scratch" not in out
