@@ -8,8 +8,9 @@ A record says, for one fingerprint, what each node of the file did and whether t
 from __future__ import annotations
 
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import xxhash
 
@@ -28,6 +29,25 @@ PYTEST_CONFIG_FILE = "pytest-config.json"
 class RecordStore:
     def __init__(self, cache: SharedCache) -> None:
         self.cache = cache
+        self._pending: dict[str, dict] | None = None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Records written inside go to the cache in one transaction when it ends: one commit per
+        test file cost 4 ms each on this machine, a second for 250 files."""
+        self._pending = {}
+        try:
+            yield
+        finally:
+            pending, self._pending = self._pending, None
+            if pending:
+                self.cache.put_many(TEST_KIND, pending)
+
+    def _put(self, fingerprint: str, value: dict) -> None:
+        if self._pending is not None:
+            self._pending[fingerprint] = value
+        else:
+            self.cache.put_many(TEST_KIND, {fingerprint: value})
 
     def records(self, fingerprints: Iterable[str]) -> dict[str, TestRecord]:
         found = {}
@@ -41,15 +61,19 @@ class RecordStore:
     def record_file(self, fingerprint: str, path: str, outcomes: Mapping[str, str], *, complete: bool) -> None:
         """Replace the record of `fingerprint` with a run of the whole file; `complete` when every
         node of the file is in `outcomes` (the file collected and the session finished)."""
-        self.cache.put_many(TEST_KIND, {fingerprint: {"path": path, "complete": complete, "outcomes": dict(outcomes)}})
+        self._put(fingerprint, {"path": path, "complete": complete, "outcomes": dict(outcomes)})
 
     def record_nodes(self, fingerprint: str, path: str, outcomes: Mapping[str, str]) -> None:
         """Update some nodes of a record (a re-run of the nodes that failed)."""
-        previous = self.records([fingerprint]).get(fingerprint, TestRecord(False, {}))
+        pending = (self._pending or {}).get(fingerprint)
+        previous = TestRecord(bool(pending["complete"]), dict(pending["outcomes"])) if pending else \
+            self.records([fingerprint]).get(fingerprint, TestRecord(False, {}))
         merged = {**previous.outcomes, **outcomes}
-        self.cache.put_many(TEST_KIND, {fingerprint: {"path": path, "complete": previous.complete, "outcomes": merged}})
+        self._put(fingerprint, {"path": path, "complete": previous.complete, "outcomes": merged})
 
     def forget_file(self, fingerprint: str) -> None:
+        if self._pending is not None:
+            self._pending.pop(fingerprint, None)
         self.cache.delete(TEST_KIND, fingerprint)
 
 

@@ -504,18 +504,19 @@ def _record(store: RecordStore, plan: TestPlan, run: PytestRun, fingerprints: Ma
     for node, path in run.items.items():
         if path is not None and node in run.outcomes:
             outcomes.setdefault(path, {})[node] = run.outcomes[node]
-    for path, fingerprint in fingerprints.items():
-        if fingerprint is None or path in stale:
-            continue
-        if path in run.error_files:
-            store.forget_file(fingerprint)  # a file that does not collect: the next run takes it whole
-            continue
-        decision = decisions.get(path)
-        if decision is not None and decision.action == "rerun" and path not in run.widened \
-                and fingerprint == decision.fingerprint:
-            store.record_nodes(fingerprint, path, outcomes.get(path, {}))
-        else:
-            store.record_file(fingerprint, path, outcomes.get(path, {}), complete=path in complete)
+    with store.batch():
+        for path, fingerprint in fingerprints.items():
+            if fingerprint is None or path in stale:
+                continue
+            if path in run.error_files:
+                store.forget_file(fingerprint)  # a file that does not collect: the next run takes it whole
+                continue
+            decision = decisions.get(path)
+            if decision is not None and decision.action == "rerun" and path not in run.widened \
+                    and fingerprint == decision.fingerprint:
+                store.record_nodes(fingerprint, path, outcomes.get(path, {}))
+            else:
+                store.record_file(fingerprint, path, outcomes.get(path, {}), complete=path in complete)
 
 
 def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:

@@ -10,6 +10,8 @@ from doit_scout.analyzers.globs import GlobSet
 from doit_scout.analyzers.selection import TestRecord, select_tests
 from doit_scout.config import ConfigError, parse_config
 from doit_scout.execution import node_outcome, read_reports, selection_of
+from doit_scout.records import RecordStore
+from doit_scout.shared_cache import SharedCache
 
 FPS = {"tests/test_a.py": "fa", "tests/test_b.py": "fb", "tests/test_c.py": "fc", "tests/it/test_d.py": "fd"}
 
@@ -168,3 +170,20 @@ def test_audit_keys_are_checked():
                          ({"full_after": "soon"}, "full_after = 'soon'"), ({"audit_misses": "ignore"}, '"fail" or "warn"')]:
         with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
             parse_config({"test": table})
+
+
+def test_records_written_in_a_batch_are_one_write_and_read_alike(tmp_path: Path):
+    cache = SharedCache(tmp_path / "cache")
+    store = RecordStore(cache)
+    writes = []
+    put_many = cache.put_many
+    cache.put_many = lambda kind, values: (writes.append(dict(values)), put_many(kind, values))[1]  # type: ignore
+    with store.batch():
+        store.record_file("fa", "a.py", {"a.py::t1": "failed", "a.py::t2": "passed"}, complete=True)
+        store.record_nodes("fa", "a.py", {"a.py::t1": "passed"})  # merged with the pending record
+        store.record_file("fb", "b.py", {"b.py::t": "passed"}, complete=True)
+        store.forget_file("fb")
+        assert store.records(["fa"]) == {}  # nothing written yet
+    assert len(writes) == 1
+    assert store.records(["fa", "fb"]) == {"fa": TestRecord(True, {"a.py::t1": "passed", "a.py::t2": "passed"})}
+    cache.close()
