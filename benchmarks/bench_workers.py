@@ -4,7 +4,7 @@ and one of slow CPU-bound tests (no sleeping), all measured in one run, as ratio
 `pytest`. Target: doit-scout never slower than the faster of the two by more than a few percent.
 Plain pytest runs before and after the doit runs, and counts with the mean of the two.
 
-    python -m benchmarks.bench_workers [--slow-seconds 30]
+    python -m benchmarks.bench_workers [--slow-seconds 40]
 
 Each doit run starts with an empty shared cache of its own, so the first `--all` decides from
 the priors (xdist has not run on this "machine" yet) and the second from what the runs before it
@@ -91,14 +91,15 @@ COLUMNS = ("pytest", "pytest -n 2", "first doit", "doit test --all", "doit test 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--slow-seconds", type=float, default=30.0,
-                        help="CPU seconds the slow suite takes in one process (default 30)")
+    parser.add_argument("--slow-seconds", type=float, default=40.0,
+                        help="CPU seconds the slow suite should take in one process (default 40; the "
+                             "calibration runs on a shared machine, so the measured time differs)")
     args = parser.parse_args()
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the start (1, 5, 15 min).")
     per_second = _rounds_per_second()
     slow_rounds = int(per_second * args.slow_seconds / (2 * SLOW_FILES))
     suites = [measure(f"{2 * FAST_FILES} fast tests", FAST_FILES, 100),
-              measure(f"{2 * SLOW_FILES} CPU-bound tests, ~{args.slow_seconds:.0f} s", SLOW_FILES, slow_rounds)]
+              measure(f"{2 * SLOW_FILES} CPU-bound tests", SLOW_FILES, slow_rounds)]
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end (other work on the machine).")
     print(f"{os.cpu_count()} cores. Ratios against plain `pytest` (one process); the last column has each doit "
           "run against the faster of `pytest` and `pytest -n 2` (target: at most a few percent over, 1.0x).")
