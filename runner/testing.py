@@ -421,7 +421,7 @@ class _WorkerDecision:
         self.root, self.config, self.plan, self.cache = root, config, plan, cache
         self.pass_through = pass_through.args
         self.key = pytest_config_key(plan.inputs.config_digest, [*config.test.pytest_args, *self.pass_through])
-        self.env_addopts = tuple(shlex.split(os.environ.get("PYTEST_ADDOPTS", "")))
+        self.env_addopts = _split_addopts(os.environ.get("PYTEST_ADDOPTS", ""))
         self.project = project_identity(root)
         self.costs = load_machine_costs(cache)
 
@@ -461,9 +461,17 @@ class _WorkerDecision:
         return self.settle(run, choice)
 
     def _whole_files(self, run: PytestRun) -> set[str]:
-        """Files whose every test ran: a re-run of a file's failed tests says little of the file."""
-        rerun = {d.path for d in self.plan.selected if d.action == "rerun"} - run.widened
-        return set(run.durations) - rerun
+        """Files every test of which ran: a re-run of a file's failed tests, or `-k`, says little
+        of what the whole file costs."""
+        return run.complete_files() & set(run.durations)
+
+
+def _split_addopts(text: str) -> tuple[str, ...]:
+    """PYTEST_ADDOPTS as pytest splits it; unbalanced quotes (pytest's own error) count as none."""
+    try:
+        return tuple(shlex.split(text))
+    except ValueError:
+        return ()
 
 
 def _units_that_ran(run: PytestRun) -> set[str]:

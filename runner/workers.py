@@ -5,12 +5,13 @@ Who decides, first match wins:
 
 1. `-n`/`--numprocesses` (or `-p no:xdist`) in the pass-through arguments of the command line;
 2. the same in `[tool.scout.test] pytest_args`;
-3. `[tool.scout.test] workers`: 0 or 1 is one process, N >= 2 is xdist with N workers;
-4. `-n` in the project's pytest configuration (its ini-file `addopts`, or PYTEST_ADDOPTS): honoured;
-5. doit-scout's own choice (`workers = "auto"`, the default), by the rule below.
+3. a debugger (`--pdb`, `--trace`, `--pdbcls`): one process, which it needs;
+4. `[tool.scout.test] workers`: 0 or 1 is one process, N >= 2 is xdist with N workers;
+5. `-n` in the project's pytest configuration (its ini-file `addopts`, or PYTEST_ADDOPTS): honoured;
+6. doit-scout's own choice (`workers = "auto"`, the default), by the rule below.
 
-In cases 1, 2 and 4 doit-scout adds nothing to pytest's command line: pytest's own precedence
-applies and the plugin reports how many workers really ran.
+In cases 1, 2 and 5 doit-scout adds nothing to pytest's command line: pytest's own precedence
+applies, and the plugin reports how many workers really ran.
 
 The rule. One process costs the selection's recorded durations W. xdist with n workers costs its
 measured overhead E (starting the workers, their collection, stopping them, and more per test)
@@ -265,8 +266,8 @@ def one_process_timings(
 class WorkerChoice:
     """`workers` is what doit-scout expects (0: one process), None when pytest's configuration
     decides a number it does not know; `args` is what doit-scout adds to pytest's command line
-    for it; `source` says who decided ("command line", "pytest_args", "workers", "project",
-    "auto"), `reason` why, for the summary and .scout/last-run.json."""
+    for it; `source` says who decided ("command line", "pytest_args", "debugger", "workers",
+    "project", "auto"), `reason` why, for .scout/last-run.json; `warning` is for the summary."""
 
     workers: int | None
     args: tuple[str, ...]

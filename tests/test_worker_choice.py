@@ -120,3 +120,6 @@ def test_runs_record_what_they_cost_and_what_the_project_asked(todo_app: Path, s
     assert json.loads((todo_app / ".scout" / "pytest-config.json").read_text())["addopts"] == []
     timings = json.loads((todo_app / ".scout" / "durations.json").read_text())
     assert timings["tests/test_serialization.py"][1] == 3  # seconds, tests, longest
+    # A run of part of a file says nothing of what the whole file costs.
+    doit_tests(todo_app, "test", "--all", "--", "-k", "test_ids_count_up")
+    assert json.loads((todo_app / ".scout" / "durations.json").read_text()) == timings
