@@ -6,7 +6,7 @@ and the running code say; doit_scout.execution interprets it after pytest is don
 
 - collection (in the processes that collect): every file pytest made a collector for, every item
   with the file it belongs to, items any plugin deselected (-k, -m, --lf), collection errors;
-- test reports (in the process that sees them all: the controller under xdist);
+- test reports and warnings (in the process that sees them all: the controller under xdist);
 - observed inputs: an audit hook records the project files that running code opened (imports
   included, through their source or bytecode), the folders it listed and the files it ran in a
   subprocess, each with the innermost project source file on the stack (the code that did it);
@@ -182,6 +182,9 @@ def _source_of_bytecode(rel: str) -> str:
 
 
 _recorder: _Recorder | None = None
+# Warnings pytest records before our recorder exists (config-time ones, such as an unknown ini
+# option), written once it does: pytest counts them in its summary too.
+_early_warnings: list[dict[str, Any]] = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -197,6 +200,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     _recorder = _Recorder(config)
     _recorder.write({"event": "start", "rootdir": str(config.rootpath), "pid": os.getpid()})
+    if _recorder.is_controller:
+        for event in _early_warnings:
+            _recorder.write(event)
+    _early_warnings.clear()
     importlib.import_module = _import_module
     if config.getoption("lf", False):
         _recorder.write({"event": "narrowed", "why": "--lf collects only files with failures"})
@@ -338,6 +345,17 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             "event": "test", "nodeid": report.nodeid, "when": report.when, "outcome": report.outcome,
             "duration": report.duration, "xfail": hasattr(report, "wasxfail"),
         })
+
+
+def pytest_warning_recorded(warning_message: Any, when: str, nodeid: str, location: Any) -> None:
+    # Under xdist the controller hears of every worker's warnings through this hook as well.
+    event = {"event": "warning", "when": when, "nodeid": nodeid,
+             "category": getattr(warning_message.category, "__name__", ""),
+             "message": str(warning_message.message)[:500]}
+    if _recorder is None:
+        _early_warnings.append(event)
+    elif _recorder.is_controller:
+        _recorder.write(event)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -22,6 +22,7 @@ from doit_scout.collection import Manifest, key_of, load_manifest, save_manifest
 from doit_scout.config import ScoutConfig
 from doit_scout.environment import environment_key
 from doit_scout.execution import (
+    COUNT_WORDS,
     PytestRun,
     choose_workers,
     estimate_seconds,
@@ -439,6 +440,8 @@ def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
             "skipped": [d.path for d in plan.decisions if not d.runs],
             "failed": result.failed_nodes,
             "passed": passed,
+            "counts": {} if result.pytest is None else {w: result.pytest.counts[w] for w in COUNT_WORDS},
+            "tests_run": 0 if result.pytest is None else result.pytest.tests,
             "stale_after_run": result.stale_after_run,
             "incomplete": result.incomplete,
             "unmapped_items": [] if result.pytest is None else result.pytest.unmapped_items(),
