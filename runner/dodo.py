@@ -20,7 +20,7 @@ from doit_scout.report import print_scout_summary, print_step_summary, print_tes
 from doit_scout.scout import current_state, run_scout
 from doit_scout.shared_cache import RunCounts, shared_cache
 from doit_scout.since import RevisionError
-from doit_scout.steps import StepError, StepPlan, StepRunResult, plan_step, run_step
+from doit_scout.steps import StepError, StepPlan, StepRunResult, nothing_stale, plan_step, run_step
 from doit_scout.testing import TestPlan, plan_tests, run_tests, write_last_run
 from doit_scout.verify import files_that_differ
 
@@ -104,6 +104,7 @@ class _StepGate:
             return False  # the action says what is wrong
         if self.plan.stale:
             return False
+        nothing_stale(self.root, self.plan)
         self._report(StepRunResult(self.plan))  # doit will not call the action
         return True
 

@@ -29,7 +29,7 @@ from doit_scout.execution import (
     run_pytest,
     xdist_available,
 )
-from doit_scout.explain import ChangeExplainer, save_snapshot
+from doit_scout.explain import ChangeExplainer, changed_since_tests_ran, follow_snapshot, save_snapshot
 from doit_scout.file_hashing import digest_on_disk
 from doit_scout.forget import is_forgotten, remember
 from doit_scout.observed import ObservedInputs
@@ -87,6 +87,7 @@ class TestPlan:
     audit_of: TestPlan | None = None
     explainer: ChangeExplainer | None = None  # when planned for `doit explain`
     sharded: bool = False
+    since: str | None = None  # --since REV: tests it does not affect are skipped without a record
 
     @property
     def selected(self) -> list[TestDecision]:
@@ -190,6 +191,7 @@ def plan_tests(
     if since:
         changes = changes_since(root, since, state, config, plan.inputs.units)
         plan.decisions = _keep_affected(plan.decisions, changes)
+        plan.since = since
     if shard is not None:
         plan.decisions = _keep_shard(plan.decisions, load_shard_durations(root, cache), *shard)
         plan.sharded = True
@@ -333,8 +335,10 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     plan = plan or plan_tests(root, config, run_all=run_all)
     planned = time.perf_counter()
     if not plan.runs_pytest:
-        # No snapshot either: explanations compare with the last run that ran tests.
         _audit_log_after(root, plan, None, [])
+        if plan.since is None and not plan.sharded:  # then every skip is a green record that matched
+            follow_snapshot(root, plan.state, plan.inputs.config_digest, plan.inputs.environment,
+                            units=lambda: plan.inputs.units)
         return TestRunResult(plan, None, [], {"plan": plan.seconds})
     selected = plan.selected
     workers = config.test.workers
@@ -391,7 +395,7 @@ def _audit_log_after(
     if plan.audit_of is not None and run is not None and run.completed:
         incremental = plan.audit_of
         misses = selection_misses(incremental.decisions, incremental.hidden, incremental.runs_pytest, run)
-        changed = ChangeExplainer(root, plan.state, plan.inputs.config_digest, plan.inputs.environment).changed_paths
+        changed = changed_since_tests_ran(root, plan.state)
         log.misses += [{"path": path, "nodes": nodes, "at": time.time(), "changed_since_last_run": changed,
                         "unknown_to_selection": path not in {d.path for d in incremental.decisions},
                         "inputs_observed_now": path in newly_observed}

@@ -211,3 +211,65 @@ def test_explain_piped_prints_whole_reasons(todo_app: Path):
     assert result.returncode == 0, result.stderr
     assert "tests/test_cli.py <- todo.cli:main <- todo/reports.py:summary changed" in result.stdout, result.stdout
     assert f"2 of {len(TODO_TESTS)} test files would run" in result.stdout
+
+
+def explain_json(root: Path) -> dict:
+    result = run_doit(root, "explain", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def edit(root: Path, path: str, old: str, new: str) -> None:
+    text = (root / path).read_text()
+    assert old in text, (path, old)
+    (root / path).write_text(text.replace(old, new))
+
+
+OPTIONAL = {
+    "pkg/__init__.py": "",
+    "pkg/core.py": "try:\n    import optional_dep\nexcept ImportError:\n    optional_dep = None\n"
+                   "from pkg import util\n\n\ndef answer():\n    return util.base() + 1\n",
+    "pkg/util.py": "def base():\n    return 41\n",
+    "pkg/gone.py": "VALUE = 1\n",
+    "tests/test_core.py": "from pkg.core import answer\n\n\ndef test_answer():\n    assert answer() == 42\n",
+    "tests/test_gone.py": "import pkg.gone\n\n\ndef test_gone():\n    assert pkg.gone.VALUE\n",
+}
+
+
+def test_an_import_that_was_missing_all_along_is_no_reason_and_a_module_deleted_since_is(tmp_path: Path):
+    root = new_project(tmp_path / "proj", OPTIONAL)
+    assert run_doit(root).returncode == 0
+    edit(root, "pkg/util.py", "return 41", "return 40 + 1")
+    (root / "pkg" / "gone.py").unlink()
+    tests = {t["path"]: t for t in explain_json(root)["tests"]}
+    assert tests["tests/test_core.py"]["reasons"] == [
+        "tests/test_core.py <- pkg.core:answer <- pkg/util.py:base changed (as `util.base`)"]  # optional_dep came first
+    assert any("imports a module that does not exist: pkg.gone" in r for r in tests["tests/test_gone.py"]["reasons"])
+
+
+REVERTED = {
+    "pyproject.toml": "[project]\nname = 'proj'\n\n[tool.scout.steps.check]\n"
+                      "command = ['python', '-c', 'pass', '{files}']\nscope = 'dependents'\n",
+    "pkg/__init__.py": "",
+    "pkg/a.py": "def fa():\n    return 1\n",
+    "pkg/b.py": "def fb():\n    return 2\n",
+    "pkg/ab.py": "from pkg.a import fa\nfrom pkg.b import fb\n\n\ndef total():\n    return fa() + fb()\n",
+    "tests/test_ab.py": "from pkg.ab import total\n\n\ndef test_total():\n    assert total() == 3\n",
+}
+
+
+def test_a_file_edited_and_reverted_is_no_reason_once_a_run_matched_its_records(tmp_path: Path):
+    root = new_project(tmp_path / "proj", REVERTED)
+    assert run_doit(root).returncode == 0
+    edit(root, "pkg/a.py", "return 1", "return 0 + 1")
+    assert run_doit(root).returncode == 0  # the test and pkg/a.py's check ran: their snapshots hold the edit
+    edit(root, "pkg/a.py", "return 0 + 1", "return 1")
+    reverted = run_doit(root)  # green records match the reverted content: nothing runs
+    assert reverted.returncode == 0 and "-- test" in reverted.stdout and "-- build:check" in reverted.stdout
+    edit(root, "pkg/b.py", "return 2", "return 1 + 1\n\n\ndef fb2():\n    return 3\n")
+    explained = explain_json(root)
+    test = next(t for t in explained["tests"] if t["path"] == "tests/test_ab.py")
+    assert test["decision"] == "run" and test["reasons"] == [
+        "tests/test_ab.py <- pkg.ab:total <- pkg/b.py:fb changed"], test
+    unit = next(s for s in explained["steps"] if s["unit"] == "pkg/ab.py")
+    assert unit["decision"] == "run" and unit["reasons"] == ["imports changed module pkg.b (pkg.ab -> pkg.b)"], unit
