@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 MAX_LISTED = 5
 MAX_FAILURES_SHOWN = 20  # past this, a count: pytest's own output above has every failure
+MIN_SAVED_SHOWN = 0.1  # seconds: "about 0.0 s saved" says nothing
 LABEL_WIDTH = 11
 # rich lays out for 80 columns when stdout is no terminal: `doit cache stats | cat` would cut its
 # table. Piped, and with no COLUMNS to say otherwise, tables take their natural width (up to this).
@@ -159,10 +160,10 @@ def _counts_phrase(result: "TestRunResult") -> str:
 
 def _served_phrase(result: "TestRunResult", served: list[str]) -> str:
     """How many files came from their green records, and the time that saved by their recorded
-    durations (said only when known; `at least` when some are not)."""
+    durations: said only when known (`at least` when some are not) and not negligible."""
     phrase = f"{_plural(len(served), 'file')} served from records"
     known = [result.plan.durations[p] for p in served if p in result.plan.durations]
-    if known:
+    if known and sum(known) >= MIN_SAVED_SHOWN:
         phrase += f" ({'about' if len(known) == len(served) else 'at least'} {_seconds(sum(known))} saved)"
     return phrase
 
