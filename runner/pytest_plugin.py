@@ -182,9 +182,9 @@ def _source_of_bytecode(rel: str) -> str:
 
 
 _recorder: _Recorder | None = None
-# Warnings pytest records before our recorder exists (config-time ones, such as an unknown ini
-# option), written once it does: pytest counts them in its summary too.
-_early_warnings: list[dict[str, Any]] = []
+# Warnings recorded before our recorder exists (those a plugin's pytest_configure that runs before
+# ours issues), written once it does: pytest counts them in its summary too. None once configured.
+_early_warnings: list[dict[str, Any]] | None = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -195,15 +195,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _recorder
+    global _recorder, _early_warnings
+    early, _early_warnings = _early_warnings or [], None
     if not config.getoption("--scout-dir"):
         return
     _recorder = _Recorder(config)
     _recorder.write({"event": "start", "rootdir": str(config.rootpath), "pid": os.getpid()})
     if _recorder.is_controller:
-        for event in _early_warnings:
+        for event in early:
             _recorder.write(event)
-    _early_warnings.clear()
     importlib.import_module = _import_module
     if config.getoption("lf", False):
         _recorder.write({"event": "narrowed", "why": "--lf collects only files with failures"})
@@ -353,7 +353,8 @@ def pytest_warning_recorded(warning_message: Any, when: str, nodeid: str, locati
              "category": getattr(warning_message.category, "__name__", ""),
              "message": str(warning_message.message)[:500]}
     if _recorder is None:
-        _early_warnings.append(event)
+        if _early_warnings is not None:
+            _early_warnings.append(event)
     elif _recorder.is_controller:
         _recorder.write(event)
 
