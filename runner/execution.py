@@ -11,9 +11,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from doit_scout.analyzers.selection import TestDecision
 
@@ -28,6 +29,8 @@ UNKNOWN_FILE_SECONDS = 0.5
 # pytest exit statuses after which every node that ran has reported: all passed, some failed,
 # none collected. Others are an interruption (2), an internal error (3) or a usage error (4).
 COMPLETED_STATUSES = (0, 1, 5)
+# pytest's own words for what its summary line counts, in the order doit-scout prints them.
+COUNT_WORDS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "warnings")
 
 
 class PytestMissing(Exception):
@@ -44,7 +47,10 @@ class PytestRun:
     re-run took out; `widened` re-run files where a failed node no longer exists, so the whole
     file ran; `observed` maps a source file to what running code read ("" for no project file);
     `finished` is False when the session did not reach its end; `interrupted` says why a session
-    stopped early (Ctrl-C, or pytest.exit() in a test or a plugin, whatever status it gave)."""
+    stopped early (Ctrl-C, or pytest.exit() in a test or a plugin, whatever status it gave).
+    `counts` counts as pytest's summary line does (COUNT_WORDS): a report each, so a test that
+    fails and then errors in its teardown counts once in `failed` and once in `errors`; `tests`
+    is the number of tests that reported at all."""
 
     exit_code: int
     workers: int
@@ -60,6 +66,8 @@ class PytestRun:
     finished: bool = False
     narrowed: bool = False  # pytest left files uncollected on purpose (--lf)
     interrupted: str | None = None
+    counts: Counter[str] = field(default_factory=Counter)
+    tests: int = 0
 
     @property
     def completed(self) -> bool:
@@ -214,6 +222,8 @@ def read_reports(folder: Path, root: Path, exit_code: int, workers: int) -> Pyte
                 run.collection_errors[_relative_node(event["nodeid"], rootdir, root)] = event["message"]
                 if event["path"] is not None:
                     run.error_files.add(event["path"])
+            elif kind == "warning":
+                run.counts["warnings"] += 1
             elif kind == "finish" and report.name == "main.jsonl":
                 run.finished = True
     for node, reports in phases.items():
@@ -221,6 +231,9 @@ def read_reports(folder: Path, root: Path, exit_code: int, workers: int) -> Pyte
             run.outcomes[node] = node_outcome(reports)
         path = run.items.get(node) or node.split("::")[0]
         run.durations[path] = run.durations.get(path, 0.0) + sum(float(r["duration"]) for r in reports.values())
+        run.counts.update(word for r in reports.values() if (word := count_word(r)) is not None)
+    run.tests = len(phases)
+    run.counts["errors"] += len(run.collection_errors)  # pytest counts a file that does not collect as an error
     return run
 
 
@@ -246,6 +259,17 @@ def node_outcome(reports: Mapping[str, dict]) -> str:
     if call["outcome"] == "skipped":
         return "xfailed" if call["xfail"] else "skipped"
     return "passed"
+
+
+def count_word(report: Mapping[str, Any]) -> str | None:
+    """The word pytest's summary counts one report under (its pytest_report_teststatus hooks):
+    xfail first, then setup and teardown count only when they failed (an error) or skipped."""
+    outcome = report["outcome"]
+    if report.get("xfail") and outcome in ("skipped", "passed"):
+        return "xfailed" if outcome == "skipped" else "xpassed"
+    if report["when"] != "call":
+        return {"failed": "errors", "skipped": "skipped"}.get(outcome)
+    return outcome
 
 
 def _relative_node(nodeid: str, rootdir: Path, root: Path) -> str:
