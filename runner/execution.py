@@ -64,7 +64,14 @@ class PytestRun:
     widened: set[str] = field(default_factory=set)
     observed: dict[str, set[str]] = field(default_factory=dict)
     finished: bool = False
-    narrowed: bool = False  # pytest left files uncollected on purpose (--lf)
+    narrowed: bool = False  # pytest left files uncollected on purpose (--lf, paths given to it)
+    # Files pytest was given some nodes of (`tests/test_x.py::test_a`, a re-run of failed nodes):
+    # never complete, whatever ran of them.
+    partial_files: set[str] = field(default_factory=set)
+    # The only deselections are the project's own configuration's (addopts `-m 'not slow'`), which
+    # every fingerprint covers: a file whose other items all ran is complete, as plain pytest
+    # would have run it.
+    deselected_by_config: bool = False
     interrupted: str | None = None
     counts: Counter[str] = field(default_factory=Counter)
     tests: int = 0
@@ -77,8 +84,9 @@ class PytestRun:
     @property
     def collected_everything(self) -> bool:
         """The session collected every file it was not told to hide: what it did not collect is no
-        test. -x and --maxfail stop collection at the first error too, so a run with any does not."""
-        return self.finished and not self.narrowed and not self.collection_errors
+        test. -x and --maxfail stop collection at the first error too, so a run with any does not;
+        nor does a session that was interrupted (Ctrl-C while collecting) or refused its arguments."""
+        return self.completed and not self.narrowed and not self.collection_errors
 
     def items_by_file(self) -> dict[str, list[str]]:
         by_file: dict[str, list[str]] = {}
@@ -92,9 +100,11 @@ class PytestRun:
         only those can be recorded as a whole."""
         if not self.completed:
             return set()
-        incomplete = set(self.error_files)
+        incomplete = self.error_files | self.partial_files
+        by_config = self.deselected_by_config and not self.narrowed  # --lf in addopts is no marker filter
         for node, path in self.items.items():
-            if node not in self.outcomes or node in self.deselected:
+            deselected = node in self.deselected
+            if (deselected and not by_config) or (not deselected and node not in self.outcomes):
                 incomplete.add(path or "")
         return self.collected - incomplete
 

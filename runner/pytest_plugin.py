@@ -205,8 +205,9 @@ def pytest_configure(config: pytest.Config) -> None:
         for event in early:
             _recorder.write(event)
     importlib.import_module = _import_module
-    if config.getoption("lf", False):
-        _recorder.write({"event": "narrowed", "why": "--lf collects only files with failures"})
+    if config.getoption("lf", False) or config.getoption("stepwise", False):
+        # they collect or keep only what failed before: nothing of a file proves it whole
+        _recorder.write({"event": "narrowed", "why": "--lf or --sw keep only what failed before"})
     sys.addaudithook(_audit)
 
 

@@ -378,6 +378,9 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
                             interactive=pass_through.interactive, timeout=timeout or config.test.timeout)
     if pass_through.narrows_collection():
         pytest_run.narrowed = True  # what it did not collect may still be a test
+    pytest_run.partial_files |= {*pass_through.node_files, *(d.path for d in selected if d.action == "rerun")}
+    pytest_run.partial_files -= pytest_run.widened  # a re-run whose failed node is gone ran whole
+    pytest_run.deselected_by_config = not pass_through.deselects()
     ran = time.perf_counter()
     if not pass_through.may_record_green:
         _audit_log_after(root, plan, None, [])
