@@ -173,9 +173,9 @@ def _new_funcs(rng: random.Random, model_funcs: list[str], prefix: tuple[str, st
 def generate(seed: int, workers: str = "0") -> Model:
     """A fresh project model for `seed`: 9 to 10 test files, 3 to 4 golden cases, every function
     reached by at least one test. `workers` goes to `[tool.scout.test] workers`: "0" (the default)
-    runs doit-scout's pytest in one process, several times faster on a suite this small than the
-    two xdist workers it would otherwise start for files it has no durations for; "auto" exercises
-    xdist."""
+    runs doit-scout's pytest in one process; "auto" leaves the choice to doit-scout, which on a
+    suite this small also runs one process (xdist is chosen only when measured durations say it
+    pays). To exercise xdist, give the project `-n 2` in its own addopts."""
     rng = random.Random(seed)
     plain = [f"m{i}" for i in range(rng.randint(4, 6))]
     order = ["ns.geometry", *plain, LOOKUP, "alpha", "beta"]

@@ -35,7 +35,7 @@ class TestConfig:
     data: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     env: tuple[str, ...] = ()
     pytest_args: tuple[str, ...] = ()
-    workers: int | None = None  # None: chosen from the selection's recorded durations
+    workers: int | None = None  # 0 or 1: one process; N >= 2: xdist; None: chosen (doit_scout.workers)
     full_every: int | None = None  # every N-th run is an audit
     full_after: float | None = None  # seconds since the last audit after which a run is one
     audit_misses: str = "fail"  # or "warn"
@@ -223,7 +223,7 @@ def _test_config(table: Any) -> TestConfig:
         values["data"] = {glob: _string_list(f"test.data.{glob!r}", tests) for glob, tests in data.items()}
     if "workers" in table and table["workers"] != "auto":
         values["workers"] = _whole_number(
-            "test.workers", table["workers"], 0, '"auto", or a whole number of xdist workers (0: one process)')
+            "test.workers", table["workers"], 0, '"auto", 0 or 1 (one process), or a number >= 2 of xdist workers')
     if "full_every" in table:
         values["full_every"] = _whole_number(
             "test.full_every", table["full_every"], 1, "a whole number of runs >= 1 (every N-th run runs every test)")

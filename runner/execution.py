@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +18,6 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from doit_scout.analyzers.selection import TestDecision
 
-# Measured on the 2-core CI machine: a trivial suite takes 1.1 s in one process and 2.5 s with
-# `-n 2`, so two workers cost about 1.4 s to start, which halving the work pays back from about
-# 3 s of serial work. A selection expected to take less runs in one process.
-XDIST_MIN_SECONDS = 3.0
-# Each worker should have at least this much work, or starting it does not pay.
-SECONDS_PER_WORKER = 1.5
-# Assumed duration of a test file that has never run.
-UNKNOWN_FILE_SECONDS = 0.5
 # pytest exit statuses after which every node that ran has reported: all passed, some failed,
 # none collected. Others are an interruption (2), an internal error (3) or a usage error (4).
 COMPLETED_STATUSES = (0, 1, 5)
@@ -35,6 +27,32 @@ COUNT_WORDS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "w
 
 class PytestMissing(Exception):
     pass
+
+
+@dataclass
+class Timeline:
+    """Wall-clock times (time.time()) of one pytest run: `started` and `exited` are taken around
+    its process, the others reported by the plugin in the controller (None: never reached)."""
+
+    started: float | None = None
+    configured: float | None = None
+    workers_ready: float | None = None  # the last worker that became ready
+    first_test: float | None = None
+    finished: float | None = None
+    exited: float | None = None
+
+    @property
+    def wall(self) -> float:
+        if self.started is None or self.exited is None:
+            return 0.0
+        return self.exited - self.started
+
+    def phases(self) -> dict[str, float]:
+        """Seconds from each point reached to the next one reached, for .scout/last-run.json."""
+        points = [(name, getattr(self, name)) for name in
+                  ("started", "configured", "workers_ready", "first_test", "finished", "exited")]
+        reached = [(name, at) for name, at in points if at is not None]
+        return {f"{a}-{b}": round(t2 - t1, 3) for (a, t1), (b, t2) in zip(reached, reached[1:])}
 
 
 @dataclass
@@ -50,12 +68,16 @@ class PytestRun:
     stopped early (Ctrl-C, or pytest.exit() in a test or a plugin, whatever status it gave).
     `counts` counts as pytest's summary line does (COUNT_WORDS): a report each, so a test that
     fails and then errors in its teardown counts once in `failed` and once in `errors`; `tests`
-    is the number of tests that reported at all."""
+    is the number of tests that reported at all.
+
+    `workers` are the xdist workers that really ran (0: one process), whoever asked for them;
+    `addopts` the project's ini-file addopts as pytest read them (None: not reported)."""
 
     exit_code: int
-    workers: int
+    workers: int = 0
     outcomes: dict[str, str] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)  # per test file
+    node_durations: dict[str, float] = field(default_factory=dict)
     collection_errors: dict[str, str] = field(default_factory=dict)
     items: dict[str, str | None] = field(default_factory=dict)
     collected: set[str] = field(default_factory=set)
@@ -75,6 +97,9 @@ class PytestRun:
     interrupted: str | None = None
     counts: Counter[str] = field(default_factory=Counter)
     tests: int = 0
+    addopts: tuple[str, ...] | None = None
+    inifile: str | None = None
+    timeline: Timeline = field(default_factory=Timeline)
 
     @property
     def completed(self) -> bool:
@@ -108,6 +133,16 @@ class PytestRun:
                 incomplete.add(path or "")
         return self.collected - incomplete
 
+    def tests_and_longest(self) -> tuple[dict[str, int], dict[str, float]]:
+        """Per test file: how many of its tests reported, and the longest one's seconds."""
+        counts: dict[str, int] = {}
+        longest: dict[str, float] = {}
+        for node, seconds in self.node_durations.items():
+            path = self.items.get(node) or node.split("::")[0]
+            counts[path] = counts.get(path, 0) + 1
+            longest[path] = max(longest.get(path, 0.0), seconds)
+        return counts, longest
+
     def unmapped_items(self) -> list[str]:
         """Nodes whose file lies outside the project: they cannot be recorded and run each time."""
         return sorted(n for n, path in self.items.items() if path is None)
@@ -117,17 +152,6 @@ def xdist_available() -> bool:
     return importlib.util.find_spec("xdist") is not None
 
 
-def choose_workers(estimated_seconds: float, files: int, cpus: int) -> int:
-    """0 runs in one process; otherwise the number of xdist workers."""
-    if files < 2 or cpus < 2 or estimated_seconds < XDIST_MIN_SECONDS:
-        return 0
-    return max(2, min(cpus, files, math.floor(estimated_seconds / SECONDS_PER_WORKER)))
-
-
-def estimate_seconds(paths: Sequence[str], durations: Mapping[str, float]) -> float:
-    return sum(durations.get(p, UNKNOWN_FILE_SECONDS) for p in paths)
-
-
 def selection_of(decisions: Sequence[TestDecision], hidden: Iterable[str]) -> dict:
     """What the plugin hides from collection (green files) and which nodes re-runs keep."""
     nodes = {d.path: [node.partition("::")[2] for node in d.nodes] for d in decisions if d.action == "rerun"}
@@ -135,14 +159,16 @@ def selection_of(decisions: Sequence[TestDecision], hidden: Iterable[str]) -> di
 
 
 def run_pytest(
-    root: Path, decisions: Sequence[TestDecision], *, hidden: Iterable[str] = (), workers: int,
+    root: Path, decisions: Sequence[TestDecision], *, hidden: Iterable[str] = (), worker_args: Sequence[str] = (),
     extra_args: Sequence[str] = (), collect_only: bool = False, interactive: bool = False,
     timeout: float | None = None,
 ) -> PytestRun:
     """Run pytest with this interpreter in `root` as the project's own `pytest` would run (its
     configuration picks the files), hiding only `hidden`; output goes straight to the terminal.
-    `interactive` leaves the terminal's input to pytest (--pdb). Ctrl-C, or `timeout` seconds
-    passing, stops the session as Ctrl-C stops pytest: what completed reports, nothing else."""
+    `worker_args` (`-n N`) come before `extra_args`, whose own `-n` then wins, as on pytest's
+    command line. `interactive` leaves the terminal's input to pytest (--pdb). Ctrl-C, or
+    `timeout` seconds passing, stops the session as Ctrl-C stops pytest: what completed
+    reports, nothing else."""
     if importlib.util.find_spec("pytest") is None:
         raise PytestMissing(f"pytest is not installed for {sys.executable}; install it with "
                             f"'{sys.executable} -m pip install pytest'")
@@ -151,12 +177,12 @@ def run_pytest(
     selection.write_text(json.dumps(selection_of(decisions, hidden)), encoding="utf-8")
     command = [sys.executable, "-m", "pytest", "-p", "doit_scout.pytest_plugin", f"--scout-dir={scratch}",
                f"--scout-select={selection}", f"--scout-root={root}"]
-    if workers:
-        command += ["-n", str(workers)]
+    command += list(worker_args)
     if collect_only:
         command += ["--collect-only", "-q"]
     command += list(extra_args)
     try:
+        started = time.time()
         process = subprocess.Popen(command, cwd=root, stdin=None if interactive else subprocess.DEVNULL)
         stopped = None
         try:
@@ -165,7 +191,9 @@ def run_pytest(
             stopped, exit_code = "Ctrl-C", _stop(process, signalled=_terminal_signals_us())
         except subprocess.TimeoutExpired:
             stopped, exit_code = f"timed out after {timeout:g} s (timeout)", _stop(process, signalled=False)
-        run = read_reports(scratch, root, exit_code, workers)
+        exited = time.time()
+        run = read_reports(scratch, root, exit_code)
+        run.timeline.started, run.timeline.exited = started, exited
         if stopped is not None:
             run.interrupted, run.exit_code = stopped, INTERRUPTED
         return run
@@ -201,16 +229,31 @@ def _terminal_signals_us() -> bool:
     return False
 
 
-def read_reports(folder: Path, root: Path, exit_code: int, workers: int) -> PytestRun:
+def read_reports(folder: Path, root: Path, exit_code: int) -> PytestRun:
     """Read the JSON-lines file of every pytest process (the controller's is `main.jsonl`)."""
-    run = PytestRun(exit_code=exit_code, workers=workers)
+    run = PytestRun(exit_code=exit_code)
     phases: dict[str, dict[str, dict]] = {}
+    ready: dict[str, float] = {}
+    alive: set[str] = set()
     for report in sorted(folder.glob("*.jsonl")):
         rootdir = root
+        controller = report.name == "main.jsonl"
         for event in _events(report):
             kind = event.get("event")
             if kind == "start":
                 rootdir = Path(event["rootdir"])
+                if controller:
+                    run.timeline.configured = event.get("time")
+            elif kind == "config":
+                run.addopts, run.inifile = tuple(event["addopts"]), event["inifile"]
+            elif kind == "worker_ready":
+                ready[event["id"]] = float(event["time"])
+                alive.add(event["id"])
+                run.workers = max(run.workers, len(alive))  # a crashed worker's replacement is no more
+            elif kind == "worker_down":
+                alive.discard(event["id"])
+            elif kind == "first_test":
+                run.timeline.first_test = float(event["time"])
             elif kind == "test":
                 node = _relative_node(event["nodeid"], rootdir, root)
                 phases.setdefault(node, {})[event["when"]] = event
@@ -234,13 +277,17 @@ def read_reports(folder: Path, root: Path, exit_code: int, workers: int) -> Pyte
                     run.error_files.add(event["path"])
             elif kind == "warning":
                 run.counts["warnings"] += 1
-            elif kind == "finish" and report.name == "main.jsonl":
+            elif kind == "finish" and controller:
                 run.finished = True
+                run.timeline.finished = event.get("time")
+    run.timeline.workers_ready = max(ready.values(), default=None)
     for node, reports in phases.items():
         if "teardown" in reports:  # a node without its teardown report did not finish
             run.outcomes[node] = node_outcome(reports)
         path = run.items.get(node) or node.split("::")[0]
-        run.durations[path] = run.durations.get(path, 0.0) + sum(float(r["duration"]) for r in reports.values())
+        seconds = sum(float(r["duration"]) for r in reports.values())
+        run.node_durations[node] = seconds
+        run.durations[path] = run.durations.get(path, 0.0) + seconds
         run.counts.update(word for r in reports.values() if (word := count_word(r)) is not None)
     run.tests = len(phases)
     run.counts["errors"] += len(run.collection_errors)  # pytest counts a file that does not collect as an error

@@ -10,7 +10,10 @@ and the running code say; doit_scout.execution interprets it after pytest is don
 - observed inputs: an audit hook records the project files that running code opened (imports
   included, through their source or bytecode), the folders it listed and the files it ran in a
   subprocess, each with the innermost project source file on the stack (the code that did it);
-- the session's start and finish, and its interruption (Ctrl-C or pytest.exit()).
+- the session's start and finish, and its interruption (Ctrl-C or pytest.exit());
+- what decides and measures the workers (in the controller): the ini-file `addopts` pytest read,
+  each xdist worker that became ready, and the wall-clock times of the start, the first test
+  and the finish.
 
 --scout-select names a JSON file: `hide` lists files whose complete green record matches (pytest
 need not collect them), `nodes` maps a file to the node names to re-run (its failed nodes). Files
@@ -25,6 +28,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
@@ -61,6 +65,7 @@ class _Recorder:
         self.seen: set[tuple[str, str]] = set()
         self.code_paths: dict[str, str | None] = {}  # co_filename -> project path, or None
         self.observing = True
+        self.first_test_seen = False
 
     @property
     def distributed(self) -> bool:
@@ -200,10 +205,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("--scout-dir"):
         return
     _recorder = _Recorder(config)
-    _recorder.write({"event": "start", "rootdir": str(config.rootpath), "pid": os.getpid()})
+    _recorder.write({"event": "start", "rootdir": str(config.rootpath), "pid": os.getpid(), "time": time.time()})
     if _recorder.is_controller:
         for event in early:
             _recorder.write(event)
+        # The project's own addopts, as pytest found and read them (whichever ini-file, format or
+        # override): doit-scout must not override a -n of the project's with its own choice.
+        _recorder.write({"event": "config", "addopts": [str(a) for a in config.getini("addopts")],
+                         "inifile": None if config.inipath is None else str(config.inipath)})
     importlib.import_module = _import_module
     if config.getoption("lf", False) or config.getoption("stepwise", False):
         # they collect or keep only what failed before: nothing of a file proves it whole
@@ -339,6 +348,27 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
                          "message": str(report.longrepr)[-2000:]})
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodeready(node: Any) -> None:
+    # xdist's controller: a worker started and is ready for tests. Those are the workers that ran.
+    if _recorder is not None:
+        _recorder.write({"event": "worker_ready", "id": str(node.gateway.id), "time": time.time()})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    # A worker finished or crashed (xdist may start another in its place, under a new id).
+    if _recorder is not None:
+        _recorder.write({"event": "worker_down", "id": str(node.gateway.id)})
+
+
+def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
+    # Under xdist the controller hears of each test a worker starts.
+    if _recorder is not None and _recorder.is_controller and not _recorder.first_test_seen:
+        _recorder.first_test_seen = True
+        _recorder.write({"event": "first_test", "time": time.time()})
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     # Under xdist, workers send their reports to the controller, which sees them all.
     if _recorder is not None and _recorder.is_controller:
@@ -364,7 +394,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     global _recorder
     if _recorder is None:
         return
-    _recorder.write({"event": "finish", "exitstatus": int(exitstatus)})
+    _recorder.write({"event": "finish", "exitstatus": int(exitstatus), "time": time.time()})
     stream, _recorder.stream = _recorder.stream, None
     if stream is not None:
         stream.close()

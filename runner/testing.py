@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -21,14 +22,7 @@ from doit_scout.audit import audit_due, load_audit_log, save_audit_log, selectio
 from doit_scout.collection import Manifest, key_of, load_manifest, save_manifest
 from doit_scout.config import ScoutConfig
 from doit_scout.environment import environment_key
-from doit_scout.execution import (
-    COUNT_WORDS,
-    PytestRun,
-    choose_workers,
-    estimate_seconds,
-    run_pytest,
-    xdist_available,
-)
+from doit_scout.execution import COUNT_WORDS, PytestRun, run_pytest, xdist_available
 from doit_scout.explain import ChangeExplainer, changed_since_tests_ran, follow_snapshot, save_snapshot
 from doit_scout.file_hashing import digest_on_disk
 from doit_scout.forget import is_forgotten, remember
@@ -44,14 +38,30 @@ from doit_scout.project_state import (
 from doit_scout.records import (
     RecordStore,
     load_durations,
+    load_machine_costs,
+    load_project_addopts,
     load_shard_durations,
+    project_identity,
+    pytest_config_key,
     save_durations,
+    save_machine_costs,
+    save_project_addopts,
     save_shard_durations,
 )
 from doit_scout.scout import current_state, run_scout
 from doit_scout.scout_state import SCHEMA, ScoutState
 from doit_scout.shared_cache import RunCounts, SharedCache, shared_cache
 from doit_scout.since import ChangesSince, changes_since
+from doit_scout.workers import (
+    FileTiming,
+    WorkerChoice,
+    WorkerContext,
+    decide_workers,
+    expected_work,
+    observe_run,
+    one_process_timings,
+    workers_asked,
+)
 
 
 @dataclass
@@ -81,7 +91,7 @@ class TestPlan:
     manifest: Manifest
     decisions: list[TestDecision]
     hidden: frozenset[str]  # files pytest need not collect: their green records match
-    durations: dict[str, float]
+    durations: dict[str, FileTiming]  # what each test file cost when it last ran, as in one process
     seconds: float
     warnings: list[str] = field(default_factory=list)
     # On an audit: what the incremental selection would have done, to compare outcomes with.
@@ -250,7 +260,7 @@ def learn_manifest(root: Path, config: ScoutConfig, state: ScoutState, cache: Sh
                    manifest: Manifest) -> Manifest:
     """Ask pytest which files it collects (collection only; green files stay hidden)."""
     plan = _plan(root, config, state, cache, manifest)
-    run = run_pytest(root, [], hidden=plan.hidden, workers=0, extra_args=config.test.pytest_args,
+    run = run_pytest(root, [], hidden=plan.hidden, extra_args=config.test.pytest_args,
                      collect_only=True)
     learned = _manifest_after(manifest, plan.hidden, run)
     if learned.known:
@@ -313,6 +323,7 @@ class TestRunResult:
     misses_fail: bool = True
     changed_before_audit: list[str] = field(default_factory=list)  # files changed since the last run
     newly_observed: list[str] = field(default_factory=list)  # units whose inputs grew by observation
+    workers: WorkerChoice | None = None  # who decided the xdist workers, and why
 
     @property
     def failed_nodes(self) -> list[str]:
@@ -358,22 +369,16 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
                             units=lambda: plan.inputs.units)
         return TestRunResult(plan, None, [], {"plan": plan.seconds})
     selected = plan.selected
-    workers = config.test.workers
-    if workers is None:
-        workers = choose_workers(
-            estimate_seconds([d.path for d in selected], plan.durations), len(selected),
-            os.cpu_count() or 1,
-        )
-    if workers and not xdist_available():
-        plan.warnings.append("pytest-xdist is not installed: tests run in one process")
-        workers = 0
-    if pass_through.interactive:
-        workers = 0  # the debugger needs the terminal, which xdist's workers do not have
+    cache = shared_cache(config)
+    workers = _WorkerDecision(root, config, plan, cache, pass_through)
+    choice = workers.choose()
+    if choice.warning:
+        plan.warnings.append(choice.warning)
     if not pass_through.may_record_green:
         plan.warnings.append(
             f"pytest options that can change outcomes were given ({' '.join(pass_through.unvetted)}): "
             "the tests ran, and nothing was recorded green")
-    pytest_run = run_pytest(root, selected, hidden=plan.hidden, workers=workers,
+    pytest_run = run_pytest(root, selected, hidden=plan.hidden, worker_args=choice.args,
                             extra_args=(*config.test.pytest_args, *pass_through.args),
                             interactive=pass_through.interactive, timeout=timeout or config.test.timeout)
     if pass_through.narrows_collection():
@@ -384,8 +389,9 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     ran = time.perf_counter()
     if not pass_through.may_record_green:
         _audit_log_after(root, plan, None, [])
-        return TestRunResult(plan, pytest_run, [], {"plan": plan.seconds, "pytest": ran - planned})
-    cache = shared_cache(config)
+        return TestRunResult(plan, pytest_run, [], {"plan": plan.seconds, "pytest": ran - planned},
+                             workers=workers.settle(pytest_run, choice))
+    choice = workers.learn(pytest_run, choice)
     manifest = _manifest_after(plan.manifest, plan.hidden, pytest_run)
     ObservedInputs(cache).add(plan.state, pytest_run.observed, manifest.files)
     # Inputs are checked again, with what this run observed: a file that changed while pytest ran
@@ -399,7 +405,6 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     _record(RecordStore(cache), plan, pytest_run, after.fingerprints, set(stale))
     if manifest.known and key_of(after_state, after.environment) == manifest.key:
         save_manifest(root, cache, manifest)
-    save_durations(root, pytest_run.durations)
     if not plan.sharded and pytest_run.completed:
         save_shard_durations(root, cache, pytest_run.durations)
     if pytest_run.completed:
@@ -410,7 +415,62 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     save_snapshot(root, plan.state, plan.inputs.config_digest, plan.inputs.environment, units=plan.inputs.units)
     return TestRunResult(plan, pytest_run, stale, {
         "plan": plan.seconds, "pytest": ran - planned, "record": time.perf_counter() - ran,
-    }, misses, config.test.audit_misses == "fail", changed, newly_observed)
+    }, misses, config.test.audit_misses == "fail", changed, newly_observed, choice)
+
+
+class _WorkerDecision:
+    """The worker choice of one run (doit_scout.workers), from what was recorded before it, and
+    what the run teaches the next choice: the project's own addopts as pytest read them, what
+    pytest cost on this machine, and the files' timings."""
+
+    def __init__(self, root: Path, config: ScoutConfig, plan: TestPlan, cache: SharedCache,
+                 pass_through: PassThrough) -> None:
+        self.root, self.config, self.plan, self.cache = root, config, plan, cache
+        self.pass_through = pass_through.args
+        self.key = pytest_config_key(plan.inputs.config_digest, [*config.test.pytest_args, *self.pass_through])
+        self.env_addopts = tuple(shlex.split(os.environ.get("PYTEST_ADDOPTS", "")))
+        self.project = project_identity(root)
+        self.costs = load_machine_costs(cache)
+
+    def project_args(self, addopts: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        """The project's own pytest arguments, as pytest orders them (the ini-file's addopts, then
+        PYTEST_ADDOPTS, whose -n wins): known with the addopts, or when PYTEST_ADDOPTS settles it."""
+        if addopts is None:
+            return self.env_addopts if workers_asked(self.env_addopts) is not None else None
+        return (*addopts, *self.env_addopts)
+
+    def choose(self) -> WorkerChoice:
+        work = expected_work(((d.path, len(d.nodes) if d.action == "rerun" else None) for d in self.plan.selected),
+                             self.plan.durations)
+        context = WorkerContext(work, self.costs, self.project, os.cpu_count() or 1, xdist_available(),
+                                self.project_args(load_project_addopts(self.root, self.key)), os.environ)
+        return decide_workers(self.pass_through, self.config.test, context)
+
+    def settle(self, run: PytestRun, choice: WorkerChoice) -> WorkerChoice:
+        """The choice as the run settled it (who really decided)."""
+        return choice.settled(self.project_args(run.addopts))
+
+    def learn(self, run: PytestRun, choice: WorkerChoice) -> WorkerChoice:
+        """Record what the run teaches; return the choice as the run settled it."""
+        if run.addopts is not None:
+            save_project_addopts(self.root, self.key, run.addopts, run.inifile)
+        whole = self._whole_files(run)
+        costs = self.costs
+        observation = observe_run(self.project, run.workers, run.timeline.wall, run.durations,
+                                  len(run.node_durations), self.plan.durations, whole) if run.completed else None
+        if observation is not None:
+            costs = costs.with_observation(observation)
+            save_machine_costs(self.cache, costs)
+        counts, longest = run.tests_and_longest()
+        durations = {p: s for p, s in run.durations.items() if p in whole}
+        save_durations(self.root, one_process_timings(durations, counts, longest,
+                                                      costs.slowdown() if run.workers else 1.0))
+        return self.settle(run, choice)
+
+    def _whole_files(self, run: PytestRun) -> set[str]:
+        """Files whose every test ran: a re-run of a file's failed tests says little of the file."""
+        rerun = {d.path for d in self.plan.selected if d.action == "rerun"} - run.widened
+        return set(run.durations) - rerun
 
 
 def _units_that_ran(run: PytestRun) -> set[str]:
@@ -451,18 +511,19 @@ def _record(store: RecordStore, plan: TestPlan, run: PytestRun, fingerprints: Ma
     for node, path in run.items.items():
         if path is not None and node in run.outcomes:
             outcomes.setdefault(path, {})[node] = run.outcomes[node]
-    for path, fingerprint in fingerprints.items():
-        if fingerprint is None or path in stale:
-            continue
-        if path in run.error_files:
-            store.forget_file(fingerprint)  # a file that does not collect: the next run takes it whole
-            continue
-        decision = decisions.get(path)
-        if decision is not None and decision.action == "rerun" and path not in run.widened \
-                and fingerprint == decision.fingerprint:
-            store.record_nodes(fingerprint, path, outcomes.get(path, {}))
-        else:
-            store.record_file(fingerprint, path, outcomes.get(path, {}), complete=path in complete)
+    with store.batch():
+        for path, fingerprint in fingerprints.items():
+            if fingerprint is None or path in stale:
+                continue
+            if path in run.error_files:
+                store.forget_file(fingerprint)  # a file that does not collect: the next run takes it whole
+                continue
+            decision = decisions.get(path)
+            if decision is not None and decision.action == "rerun" and path not in run.widened \
+                    and fingerprint == decision.fingerprint:
+                store.record_nodes(fingerprint, path, outcomes.get(path, {}))
+            else:
+                store.record_file(fingerprint, path, outcomes.get(path, {}), complete=path in complete)
 
 
 def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
@@ -486,6 +547,8 @@ def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
             "audit": plan.audit_of is not None,
             "selection_misses": result.misses,
             "workers": 0 if result.pytest is None else result.pytest.workers,
+            "workers_reason": None if result.workers is None else result.workers.reason,
+            "pytest_phases": {} if result.pytest is None else result.pytest.timeline.phases(),
             "exit_code": None if result.pytest is None else result.pytest.exit_code,
             "interrupted": None if result.pytest is None else result.pytest.interrupted,
         },

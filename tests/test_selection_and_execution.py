@@ -9,13 +9,9 @@ import doit_scout.testing
 from doit_scout.analyzers.globs import GlobSet
 from doit_scout.analyzers.selection import TestRecord, select_tests
 from doit_scout.config import ConfigError, parse_config
-from doit_scout.execution import (
-    XDIST_MIN_SECONDS,
-    choose_workers,
-    node_outcome,
-    read_reports,
-    selection_of,
-)
+from doit_scout.execution import node_outcome, read_reports, selection_of
+from doit_scout.records import RecordStore
+from doit_scout.shared_cache import SharedCache
 
 FPS = {"tests/test_a.py": "fa", "tests/test_b.py": "fb", "tests/test_c.py": "fc", "tests/it/test_d.py": "fd"}
 
@@ -51,15 +47,6 @@ def test_always_run_joins_only_when_something_else_runs():
     one_stale = {**green, "fa": TestRecord(False, {})}
     assert decisions_of(one_stale, always_run=always)["tests/it/test_d.py"] == ("run", ())
     assert decisions_of(one_stale, always_run=always)["tests/test_b.py"] == ("skip", ())
-
-
-def test_worker_choice_pays_off_only_for_long_selections():
-    assert choose_workers(XDIST_MIN_SECONDS - 0.1, files=50, cpus=8) == 0
-    assert choose_workers(100, files=1, cpus=8) == 0
-    assert choose_workers(100, files=50, cpus=1) == 0
-    assert choose_workers(100, files=50, cpus=8) == 8
-    assert choose_workers(100, files=3, cpus=8) == 3
-    assert choose_workers(XDIST_MIN_SECONDS, files=50, cpus=8) == 2
 
 
 @pytest.mark.parametrize("phases, outcome", [
@@ -102,7 +89,7 @@ def test_report_reading_keeps_finished_nodes_and_maps_a_rootdir_below_the_projec
          "duration": 0.1, "xfail": False},
         {"event": "collect_error", "nodeid": "tests/test_b.py", "path": "sub/tests/test_b.py", "message": "ImportError"},
     ], tail="{truncated")
-    run = read_reports(tmp_path, tmp_path, exit_code=2, workers=0)
+    run = read_reports(tmp_path, tmp_path, exit_code=2)
     assert run.outcomes == {"sub/tests/test_a.py::ok": "passed"}
     assert run.collection_errors == {"sub/tests/test_b.py": "ImportError"}
     assert run.durations == {"sub/tests/test_a.py": pytest.approx(1.6)}
@@ -129,14 +116,14 @@ def test_a_file_is_complete_only_when_every_item_pytest_collected_from_it_report
         {"event": "start", "rootdir": str(tmp_path)},
         *_passed("tests/test_a.py::t"), *_passed("tests/test_b.py::t1"),  # t2 never ran (-x)
     ])
-    unfinished = read_reports(tmp_path, tmp_path, exit_code=1, workers=2)
+    unfinished = read_reports(tmp_path, tmp_path, exit_code=1)
     assert not unfinished.finished and unfinished.complete_files() == set()
     with (tmp_path / "main.jsonl").open("a") as f:
         f.write(json.dumps({"event": "finish", "exitstatus": 1}) + "\n")
-    run = read_reports(tmp_path, tmp_path, exit_code=1, workers=2)
+    run = read_reports(tmp_path, tmp_path, exit_code=1)
     assert run.complete_files() == {"tests/test_a.py", "tests/test_empty.py"}
     assert run.observed == {"tests/test_a.py": {"tests/data/x.json"}}
-    assert read_reports(tmp_path, tmp_path, exit_code=2, workers=2).complete_files() == set()
+    assert read_reports(tmp_path, tmp_path, exit_code=2).complete_files() == set()
 
 
 def test_selection_hides_green_files_and_names_failed_nodes():
@@ -173,7 +160,7 @@ def test_missing_pytest_is_a_clear_error(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(doit_scout.execution.importlib.util, "find_spec",
                         lambda name, *a: None if name == "pytest" else real(name, *a))
     with pytest.raises(doit_scout.execution.PytestMissing, match=r"pytest is not installed for .* -m pip install pytest"):
-        doit_scout.execution.run_pytest(tmp_path, [], workers=0)
+        doit_scout.execution.run_pytest(tmp_path, [])
 
 
 def test_audit_keys_are_checked():
@@ -192,3 +179,20 @@ def test_an_incomplete_record_of_the_same_inputs_is_the_reason_not_what_changed_
     assert reasons["tests/test_a.py"] == ("its last run with these inputs did not run all its tests (-k, -m, -x, "
                                           "--lf, or the session stopped)",)
     assert reasons["tests/test_b.py"] == ("pkg/reverted.py changed",)  # no record: what changed says why
+
+
+def test_records_written_in_a_batch_are_one_write_and_read_alike(tmp_path: Path):
+    cache = SharedCache(tmp_path / "cache")
+    store = RecordStore(cache)
+    writes = []
+    put_many = cache.put_many
+    cache.put_many = lambda kind, values: (writes.append(dict(values)), put_many(kind, values))[1]  # type: ignore
+    with store.batch():
+        store.record_file("fa", "a.py", {"a.py::t1": "failed", "a.py::t2": "passed"}, complete=True)
+        store.record_nodes("fa", "a.py", {"a.py::t1": "passed"})  # merged with the pending record
+        store.record_file("fb", "b.py", {"b.py::t": "passed"}, complete=True)
+        store.forget_file("fb")
+        assert store.records(["fa"]) == {}  # nothing written yet
+    assert len(writes) == 1
+    assert store.records(["fa", "fb"]) == {"fa": TestRecord(True, {"a.py::t1": "passed", "a.py::t2": "passed"})}
+    cache.close()
