@@ -60,9 +60,14 @@ def select_tests(
         record = records.get(fingerprint)
         if ignore_records:
             decisions.append(TestDecision(path, fingerprint, "run", reasons=(ignore_records,)))
-        elif record is None or not record.complete:
+        elif record is None:
             reasons = tuple(why_changed(path)) or ("no complete record for its current inputs",)
             decisions.append(TestDecision(path, fingerprint, "run", reasons=reasons))
+        elif not record.complete:
+            # A record of these very inputs: what changed since some other run is no reason.
+            decisions.append(TestDecision(path, fingerprint, "run", reasons=(
+                "its last run with these inputs did not run all its tests (-k, -m, -x, --lf, or the "
+                "session stopped)",)))
         elif record.failing:
             decisions.append(TestDecision(
                 path, fingerprint, "rerun", record.failing,

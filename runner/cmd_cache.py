@@ -9,9 +9,9 @@ from pathlib import Path
 from doit.cmd_base import Command
 from doit.exceptions import InvalidCommand
 from rich.console import Console
-from rich.table import Table
 
 from doit_scout.config import load_config_for_doit, parse_age, parse_size
+from doit_scout.report import add_row, make_console, make_table, print_warning
 from doit_scout.shared_cache import SharedCache, cache_location
 
 ACTIONS = ("stats", "gc", "clear")
@@ -57,10 +57,10 @@ class Cache(Command):
         if folder is None:
             raise InvalidCommand("the shared cache is switched off (DOIT_SCOUT_CACHE=off)")
         cache = SharedCache(folder)
-        console = Console(file=sys.stdout, highlight=False)
+        console = make_console(sys.stdout)
         try:
             for warning in cache.take_warnings():
-                console.print(f"[yellow]! {warning}[/]")
+                print_warning(console, warning)
             if not cache.enabled:
                 return 1
             return getattr(self, f"_{args[0]}")(cache, console, params)
@@ -68,12 +68,12 @@ class Cache(Command):
             cache.close()
 
     def _stats(self, cache: SharedCache, console: Console, params) -> int:
-        table = Table("kind", "entries", "size", "hits", "misses", "hit rate", "dropped", "oldest use", "newest use",
-                      title=f"doit-scout cache at {cache.folder}")
+        table = make_table("kind", "entries", "size", "hits", "misses", "hit rate", "dropped", "oldest use",
+                           "newest use", title=f"doit-scout cache at {cache.folder}")
         for s in cache.kind_stats():
             rate = f"{100 * s.hit_rate:.0f}%" if s.hit_rate is not None else "-"
-            table.add_row(s.kind, str(s.entries), _size(s.size), str(s.hits), str(s.misses), rate,
-                          str(s.dropped), _when(s.oldest_use), _when(s.newest_use))
+            add_row(table, s.kind, str(s.entries), _size(s.size), str(s.hits), str(s.misses), rate,
+                    str(s.dropped), _when(s.oldest_use), _when(s.newest_use))
         console.print(table)
         return 0
 
@@ -86,7 +86,7 @@ class Cache(Command):
         if max_bytes is None and max_age is None:
             raise InvalidCommand("doit cache gc needs --max-size, --max-age or both")
         evicted = cache.collect_garbage(max_bytes=max_bytes, max_age_seconds=max_age)
-        console.print(f"evicted {evicted} entries from {cache.folder}")
+        console.print(f"evicted {evicted} entries from {cache.folder}", markup=False)
         return 0
 
     def _clear(self, cache: SharedCache, console: Console, params) -> int:
@@ -99,5 +99,5 @@ class Cache(Command):
             if answer.strip().lower() not in ("y", "yes"):
                 console.print("nothing cleared")
                 return 1
-        console.print(f"cleared {cache.clear()} entries from {cache.folder}")
+        console.print(f"cleared {cache.clear()} entries from {cache.folder}", markup=False)
         return 0

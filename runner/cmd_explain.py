@@ -9,13 +9,12 @@ from pathlib import Path
 
 from doit.cmd_base import DoitCmdBase
 from doit.exceptions import InvalidCommand
-from rich.console import Console
-from rich.table import Table
 
 from doit_scout.analyzers.layout import is_below
 from doit_scout.audit import load_audit_log, next_audit
 from doit_scout.cmd_run import SeeksProject
 from doit_scout.config import load_config_for_doit
+from doit_scout.report import add_row, make_console, make_table
 from doit_scout.scout import run_scout
 from doit_scout.since import RevisionError
 from doit_scout.steps import StepError, plan_step
@@ -89,23 +88,23 @@ class Explain(SeeksProject, DoitCmdBase):
             self.outstream.write(json.dumps(
                 {"steps": steps, "tests": rows, "collection": collection, "next_audit": audit}, indent=2) + "\n")
             return 0
-        console = Console(file=self.outstream, highlight=False)
+        console = make_console(self.outstream)
         if steps:
-            step_table = Table("step", "unit", "decision", "why")
+            step_table = make_table("step", "unit", "decision", "why")
             for row in steps:
-                step_table.add_row(row["step"], row["unit"] or "-", row["decision"], "\n".join(row["reasons"]))
+                add_row(step_table, row["step"], row["unit"] or "-", row["decision"], "\n".join(row["reasons"]))
             console.print(step_table)
             running = sum(1 for r in steps if r["decision"] == "run")
             console.print(f"{running} of {len(steps)} step units would run")
-        table = Table("test file", "decision", "why")
+        table = make_table("test file", "decision", "why")
         for row in rows:
             nodes = f" ({len(row['nodes'])} nodes)" if row["nodes"] else ""
             unfollowed = [f"(cannot follow the dynamic import at {where})" for where in row["unfollowed_imports"]]
-            table.add_row(row["path"], row["decision"] + nodes, "\n".join(row["reasons"] + unfollowed))
+            add_row(table, row["path"], row["decision"] + nodes, "\n".join(row["reasons"] + unfollowed))
         console.print(table)
         running = sum(1 for r in rows if r["decision"] == "run")
         console.print(f"{running} of {len(rows)} test files would run")
         if plan.collect_reason:
             console.print(f"and {plan.collect_reason}: the files above are the last ones it named, "
-                          "with the project's test files by name")
+                          "with the project's test files by name", markup=False, soft_wrap=True)
         return 0

@@ -13,15 +13,16 @@ from doit_scout.project_state import (
     STATE_DIR,
     hold_checkout,
     last_run,
+    remember_warnings,
     state_dir,
     update_last_run,
 )
-from doit_scout.report import print_scout_summary, print_step_summary, print_test_summary
+from doit_scout.report import print_scout_summary, print_step_summary, print_test_summary, scout_warnings
 from doit_scout.reporter import ScoutReporter
 from doit_scout.scout import current_state, run_scout
 from doit_scout.shared_cache import RunCounts, shared_cache
 from doit_scout.since import RevisionError
-from doit_scout.steps import StepError, StepPlan, StepRunResult, plan_step, run_step
+from doit_scout.steps import StepError, StepPlan, StepRunResult, nothing_stale, plan_step, run_step
 from doit_scout.testing import TestPlan, plan_tests, run_tests, write_last_run
 from doit_scout.verify import files_that_differ
 
@@ -55,7 +56,10 @@ def project_config() -> tuple[Path, ScoutConfig]:
 def _scout(root: Path, config: ScoutConfig, verify: bool) -> bool:
     hold_checkout(root)  # every task of a run waits for the scout, so the whole run holds it
     run = run_scout(root, config)
-    print_scout_summary(run, shared_cache(config).counts)
+    warnings = scout_warnings(run)
+    print_scout_summary(run, shared_cache(config).counts, details=_scout_details(),
+                        shown_before=remember_warnings(root, "scout", warnings))
+    update_last_run(root, {"scout": {**run.as_json(), "warnings": warnings}})
     if not verify:
         return True
     differing = files_that_differ(run.state, run_scout(root, config, from_scratch=True).state)
@@ -65,6 +69,13 @@ def _scout(root: Path, config: ScoutConfig, verify: bool) -> bool:
         return False
     print(f"scout --verify: the incremental state equals a scout from scratch ({len(run.state.files)} files)")
     return True
+
+
+def _scout_details() -> bool:
+    """The scout says how it got there when asked for by name (`doit scout`) or with `-v 2`; in
+    every other run, one line (the tests' verdict is what that run is for)."""
+    run = invocation.current()
+    return "scout" in run.named_tasks or run.verbose
 
 
 def task_scout():
@@ -96,6 +107,7 @@ class _StepGate:
             return False  # the action says what is wrong
         if self.plan.stale:
             return False
+        nothing_stale(self.root, self.plan)
         self._report(StepRunResult(self.plan))  # doit will not call the action
         return True
 

@@ -11,15 +11,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from doit_scout.analyzers.selection import TestDecision
 
 # pytest exit statuses after which every node that ran has reported: all passed, some failed,
 # none collected. Others are an interruption (2), an internal error (3) or a usage error (4).
 COMPLETED_STATUSES = (0, 1, 5)
+# pytest's own words for what its summary line counts, in the order doit-scout prints them.
+COUNT_WORDS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "warnings")
 
 
 class PytestMissing(Exception):
@@ -63,6 +66,10 @@ class PytestRun:
     file ran; `observed` maps a source file to what running code read ("" for no project file);
     `finished` is False when the session did not reach its end; `interrupted` says why a session
     stopped early (Ctrl-C, or pytest.exit() in a test or a plugin, whatever status it gave).
+    `counts` counts as pytest's summary line does (COUNT_WORDS): a report each, so a test that
+    fails and then errors in its teardown counts once in `failed` and once in `errors`; `tests`
+    is the number of tests that reported at all.
+
     `workers` are the xdist workers that really ran (0: one process), whoever asked for them;
     `addopts` the project's ini-file addopts as pytest read them (None: not reported)."""
 
@@ -79,8 +86,17 @@ class PytestRun:
     widened: set[str] = field(default_factory=set)
     observed: dict[str, set[str]] = field(default_factory=dict)
     finished: bool = False
-    narrowed: bool = False  # pytest left files uncollected on purpose (--lf)
+    narrowed: bool = False  # pytest left files uncollected on purpose (--lf, paths given to it)
+    # Files pytest was given some nodes of (`tests/test_x.py::test_a`, a re-run of failed nodes):
+    # never complete, whatever ran of them.
+    partial_files: set[str] = field(default_factory=set)
+    # The only deselections are the project's own configuration's (addopts `-m 'not slow'`), which
+    # every fingerprint covers: a file whose other items all ran is complete, as plain pytest
+    # would have run it.
+    deselected_by_config: bool = False
     interrupted: str | None = None
+    counts: Counter[str] = field(default_factory=Counter)
+    tests: int = 0
     addopts: tuple[str, ...] | None = None
     inifile: str | None = None
     timeline: Timeline = field(default_factory=Timeline)
@@ -93,8 +109,9 @@ class PytestRun:
     @property
     def collected_everything(self) -> bool:
         """The session collected every file it was not told to hide: what it did not collect is no
-        test. -x and --maxfail stop collection at the first error too, so a run with any does not."""
-        return self.finished and not self.narrowed and not self.collection_errors
+        test. -x and --maxfail stop collection at the first error too, so a run with any does not;
+        nor does a session that was interrupted (Ctrl-C while collecting) or refused its arguments."""
+        return self.completed and not self.narrowed and not self.collection_errors
 
     def items_by_file(self) -> dict[str, list[str]]:
         by_file: dict[str, list[str]] = {}
@@ -108,9 +125,11 @@ class PytestRun:
         only those can be recorded as a whole."""
         if not self.completed:
             return set()
-        incomplete = set(self.error_files)
+        incomplete = self.error_files | self.partial_files
+        by_config = self.deselected_by_config and not self.narrowed  # --lf in addopts is no marker filter
         for node, path in self.items.items():
-            if node not in self.outcomes or node in self.deselected:
+            deselected = node in self.deselected
+            if (deselected and not by_config) or (not deselected and node not in self.outcomes):
                 incomplete.add(path or "")
         return self.collected - incomplete
 
@@ -256,6 +275,8 @@ def read_reports(folder: Path, root: Path, exit_code: int) -> PytestRun:
                 run.collection_errors[_relative_node(event["nodeid"], rootdir, root)] = event["message"]
                 if event["path"] is not None:
                     run.error_files.add(event["path"])
+            elif kind == "warning":
+                run.counts["warnings"] += 1
             elif kind == "finish" and controller:
                 run.finished = True
                 run.timeline.finished = event.get("time")
@@ -267,6 +288,9 @@ def read_reports(folder: Path, root: Path, exit_code: int) -> PytestRun:
         seconds = sum(float(r["duration"]) for r in reports.values())
         run.node_durations[node] = seconds
         run.durations[path] = run.durations.get(path, 0.0) + seconds
+        run.counts.update(word for r in reports.values() if (word := count_word(r)) is not None)
+    run.tests = len(phases)
+    run.counts["errors"] += len(run.collection_errors)  # pytest counts a file that does not collect as an error
     return run
 
 
@@ -292,6 +316,17 @@ def node_outcome(reports: Mapping[str, dict]) -> str:
     if call["outcome"] == "skipped":
         return "xfailed" if call["xfail"] else "skipped"
     return "passed"
+
+
+def count_word(report: Mapping[str, Any]) -> str | None:
+    """The word pytest's summary counts one report under (its pytest_report_teststatus hooks):
+    xfail first, then setup and teardown count only when they failed (an error) or skipped."""
+    outcome = report["outcome"]
+    if report.get("xfail") and outcome in ("skipped", "passed"):
+        return "xfailed" if outcome == "skipped" else "xpassed"
+    if report["when"] != "call":
+        return {"failed": "errors", "skipped": "skipped"}.get(outcome)
+    return outcome
 
 
 def _relative_node(nodeid: str, rootdir: Path, root: Path) -> str:

@@ -1,12 +1,14 @@
 """Why a test file or a build step unit runs: what changed among its inputs since the last run
-that ran it."""
+decided it (ran it, or found its green record matching)."""
 
 from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Callable, Mapping
 
 import grimp
+import xxhash
 
 from doit_scout.analyzers.categories import Category
 from doit_scout.analyzers.data_deps import DATA_PREFIX, data_node
@@ -19,6 +21,9 @@ from doit_scout.project_state import CorruptState, atomic_write_json, read_json,
 from doit_scout.scout_state import ScoutState
 
 SNAPSHOT_FILE = "last-tested.json"
+# The key of the state each snapshot holds, by snapshot name: a run whose state is the snapshot's
+# (a run where nothing changed) reads this small file, not the snapshot.
+SNAPSHOT_KEYS_FILE = "snapshot-keys.json"
 
 
 def step_snapshot_file(step: str) -> str:
@@ -27,17 +32,75 @@ def step_snapshot_file(step: str) -> str:
 
 def save_snapshot(
     root: Path, state: ScoutState, config_digest: str, environment: str, name: str = SNAPSHOT_FILE,
-    units: UnitGraph | None = None,
+    units: UnitGraph | None = None, *, ran: bool = True,
 ) -> None:
-    """What the inputs were when tests (or a step) last ran, so that explanations (and audits) can
-    say what changed since: files, and for tests the content of every module skeleton and
-    definition, so that they can name the definitions that changed."""
-    atomic_write_json(state_dir(root) / name, {
-        "files": {p: e.digest for p, e in state.files.items()},
+    """What the inputs were when tests (or a step) were last decided, so that explanations can say
+    what changed since: files, the imports that resolved to no file, and for tests the content of
+    every module skeleton and definition, so that they can name the definitions that changed.
+
+    `ran` is False when nothing ran because every unit's green record matched (an edit undone):
+    this state is then the state of those records, and what the next explanation compares with.
+    `ran_files` keeps the files of the last run that ran, for audits, which name what changed
+    since the tests last ran."""
+    files = {p: e.digest for p, e in state.files.items()}
+    snapshot: dict = {
+        "files": files,
         "config_digest": config_digest,
         "environment": environment,
+        "missing": sorted(units.graph.missing if units is not None else state.summary.missing),
         "names": units.symbols.named_contents() if units is not None else {},
-    })
+    }
+    if not ran:
+        before = _read_snapshot(root, name)
+        snapshot["ran_files"] = before.get("ran_files", before.get("files", {}))
+    atomic_write_json(state_dir(root) / name, snapshot)
+    keys = _snapshot_keys(root)
+    atomic_write_json(state_dir(root) / SNAPSHOT_KEYS_FILE, {**keys, name: snapshot_key(state, config_digest, environment)})
+
+
+def follow_snapshot(
+    root: Path, state: ScoutState, config_digest: str, environment: str, name: str = SNAPSHOT_FILE,
+    units: Callable[[], UnitGraph] | None = None,
+) -> None:
+    """After a run that ran nothing because every unit's green record matched: the snapshot moves
+    to this state (unless it holds it already), so that a file edited, run, then reverted is not
+    named as a change by the next explanation."""
+    if _snapshot_keys(root).get(name) != snapshot_key(state, config_digest, environment):
+        save_snapshot(root, state, config_digest, environment, name, units() if units else None, ran=False)
+
+
+def snapshot_key(state: ScoutState, config_digest: str, environment: str) -> str:
+    hasher = xxhash.xxh3_128(f"{state.inputs_key}\0{config_digest}\0{environment}".encode("utf-8", "surrogateescape"))
+    for path, entry in sorted(state.files.items()):
+        hasher.update(f"\0{path}\0{entry.digest}".encode("utf-8", "surrogateescape"))
+    return hasher.hexdigest()
+
+
+def _snapshot_keys(root: Path) -> dict[str, str]:
+    try:
+        keys = read_json(state_dir(root) / SNAPSHOT_KEYS_FILE)
+    except CorruptState:
+        return {}
+    return keys if isinstance(keys, dict) else {}
+
+
+def _read_snapshot(root: Path, name: str) -> dict:
+    try:
+        snapshot = read_json(state_dir(root) / name)
+    except CorruptState:
+        return {}
+    return snapshot if isinstance(snapshot, dict) else {}
+
+
+def _changed_paths(before: Mapping[str, str], now: Mapping[str, str]) -> set[str]:
+    return {p for p in now if before.get(p) != now[p]} | (set(before) - set(now))
+
+
+def changed_since_tests_ran(root: Path, state: ScoutState) -> list[str]:
+    """The files that changed since the last run that ran tests (audits name them)."""
+    snapshot = _read_snapshot(root, SNAPSHOT_FILE)
+    before = snapshot.get("ran_files", snapshot.get("files")) or {}
+    return sorted(_changed_paths(before, {p: e.digest for p, e in state.files.items()})) if before else []
 
 
 class ChangeExplainer:
@@ -49,10 +112,7 @@ class ChangeExplainer:
     ) -> None:
         """With `units`, test units are explained over the graph extended with what running code
         was observed to read; without, paths are modules of the static graph (step units)."""
-        try:
-            snapshot = read_json(state_dir(root) / name) or {}
-        except CorruptState:
-            snapshot = {}
+        snapshot = _read_snapshot(root, name)
         self.state = state
         self.graph = units.graph if units is not None else state.graph
         self.unit_nodes = dict(units.unit_nodes) if units is not None else {}
@@ -63,14 +123,17 @@ class ChangeExplainer:
         self.config_changed = snapshot.get("config_digest") != config_digest
         self.environment_changed = snapshot.get("environment") != environment
         now = {p: e.digest for p, e in state.files.items()}
-        changed_paths = {p for p in now if before.get(p) != now[p]} | (set(before) - set(now))
+        changed_paths = _changed_paths(before, now)
         self.changed_paths = sorted(changed_paths) if before else []
         self.changed_config = sorted(
             p for p in changed_paths if p in now and state.files[p].category is Category.CONFIG)
         node_of = state.module_of()
         self.changed_nodes = {node_of[p] for p in changed_paths if p in node_of}
         self.changed_nodes |= {data_node(p) for p in changed_paths} & self.graph.data
-        self.changed_nodes |= set(self.graph.missing)
+        # An import that resolved to no file when the snapshot was taken (an optional dependency,
+        # a version-guarded import) is no change; one that resolves to none since (a module
+        # deleted) is. A snapshot from before this was kept counts none as new.
+        self.changed_nodes |= set(self.graph.missing) - set(snapshot.get("missing", self.graph.missing))
         if before:
             self.changed_nodes |= nodes_of(self.graph, changed_paths) - set(node_of.values())
         self.symbols = units.symbols if units is not None else None

@@ -28,6 +28,10 @@ _TAKES_VALUE = frozenset({
     "--durations", "--durations-min", "--color", "--code-highlight", "--pdbcls", "-n", "--numprocesses",
     "--maxprocesses", "--dist", "--show-capture",
 })
+_NARROWS_COLLECTION = frozenset({"--ignore", "--ignore-glob", "--deselect", "--lf", "--last-failed", "--sw",
+                                 "--stepwise", "--stepwise-skip"})
+_DESELECTS = frozenset({"-k", "-m", "--deselect", "--lf", "--last-failed", "--sw", "--stepwise",
+                        "--stepwise-skip"})
 # Options that need the terminal: pytest reads from it, so it cannot run with its input closed
 # or spread over xdist workers.
 _INTERACTIVE = frozenset({"--pdb", "--trace", "--pdbcls"})
@@ -42,15 +46,21 @@ class PassThrough:
     paths: tuple[str, ...] = ()
     unvetted: tuple[str, ...] = ()
     interactive: bool = False
+    node_files: tuple[str, ...] = ()  # files given as node ids (`tests/test_x.py::test_a`)
+    other_words: tuple[str, ...] = ()  # neither options nor existing paths: values, or paths pytest rejects
 
     @property
     def may_record_green(self) -> bool:
         return not self.unvetted
 
     def narrows_collection(self) -> bool:
-        """pytest will not collect every file it was not told to hide: what it does not collect
+        """pytest may not collect every file it was not told to hide: what it does not collect
         may still be a test."""
-        return bool(self.paths) or any(_name(a) in ("--ignore", "--ignore-glob", "--deselect") for a in self.args)
+        return bool(self.paths or self.other_words) or any(_name(a) in _NARROWS_COLLECTION for a in self.args)
+
+    def deselects(self) -> bool:
+        """Options of the command line take items out: a file they touch is not complete."""
+        return any(_name(a) in _DESELECTS for a in self.args) or bool(self.node_files)
 
 
 def _name(arg: str) -> str:
@@ -76,6 +86,8 @@ def pass_through(args: list[str], root: Path) -> PassThrough:
     out: list[str] = []
     paths: list[str] = []
     unvetted: list[str] = []
+    node_files: list[str] = []
+    other_words: list[str] = []
     expects_value = False
     for arg in args:
         if expects_value:
@@ -92,6 +104,11 @@ def pass_through(args: list[str], root: Path) -> PassThrough:
                 raise ValueError(f"{path} is outside the project ({root}): pass paths inside it")
             arg = relative.as_posix() + sep + rest
             paths.append(relative.as_posix())
-        out.append(arg)  # a value of an option, or a path that does not exist (pytest says so)
-    return PassThrough(tuple(out), tuple(paths), tuple(unvetted), any(_name(a) in _INTERACTIVE for a in out))
+            if sep:
+                node_files.append(relative.as_posix())
+        else:
+            other_words.append(arg)  # a value of an option, or a path that does not exist (pytest says so)
+        out.append(arg)
+    return PassThrough(tuple(out), tuple(paths), tuple(unvetted), any(_name(a) in _INTERACTIVE for a in out),
+                       tuple(node_files), tuple(other_words))
 

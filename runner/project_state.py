@@ -128,3 +128,28 @@ def last_run(project_root: Path) -> dict[str, Any]:
 def update_last_run(project_root: Path, sections: dict[str, Any]) -> None:
     """Replace some top-level sections of the last run's report, keeping the others."""
     atomic_write_json(state_dir(project_root) / LAST_RUN_FILE, {**last_run(project_root), **sections})
+
+
+WARNINGS_SHOWN_FILE = "warnings-shown.json"
+
+
+def remember_warnings(project_root: Path, topic: str, warnings: Sequence[str]) -> frozenset[str]:
+    """Which of `warnings` the last run printed already; `warnings` become the ones printed.
+
+    Warnings that say the same on every run (an optional dependency that is not installed, a
+    test-data .py file that does not parse on purpose) are worth printing when what they say
+    changes, not on every run. Digests keep the file small; a warning that goes away and comes
+    back is new again."""
+    path = state_dir(project_root) / WARNINGS_SHOWN_FILE
+    try:
+        data = read_json(path)
+    except CorruptState:
+        data = None
+    topics = data if isinstance(data, dict) else {}
+    before = topics.get(topic)
+    before = set(before) if isinstance(before, list) else set()
+    digests = {w: xxhash.xxh3_64_hexdigest(w.encode("utf-8", "surrogateescape")) for w in warnings}
+    now = sorted(set(digests.values()))
+    if now != sorted(before):
+        atomic_write_json(path, {**topics, topic: now})
+    return frozenset(w for w, digest in digests.items() if digest in before)

@@ -6,7 +6,7 @@ and the running code say; doit_scout.execution interprets it after pytest is don
 
 - collection (in the processes that collect): every file pytest made a collector for, every item
   with the file it belongs to, items any plugin deselected (-k, -m, --lf), collection errors;
-- test reports (in the process that sees them all: the controller under xdist);
+- test reports and warnings (in the process that sees them all: the controller under xdist);
 - observed inputs: an audit hook records the project files that running code opened (imports
   included, through their source or bytecode), the folders it listed and the files it ran in a
   subprocess, each with the innermost project source file on the stack (the code that did it);
@@ -187,6 +187,9 @@ def _source_of_bytecode(rel: str) -> str:
 
 
 _recorder: _Recorder | None = None
+# Warnings recorded before our recorder exists (those a plugin's pytest_configure that runs before
+# ours issues), written once it does: pytest counts them in its summary too. None once configured.
+_early_warnings: list[dict[str, Any]] | None = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -197,19 +200,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _recorder
+    global _recorder, _early_warnings
+    early, _early_warnings = _early_warnings or [], None
     if not config.getoption("--scout-dir"):
         return
     _recorder = _Recorder(config)
     _recorder.write({"event": "start", "rootdir": str(config.rootpath), "pid": os.getpid(), "time": time.time()})
     if _recorder.is_controller:
+        for event in early:
+            _recorder.write(event)
         # The project's own addopts, as pytest found and read them (whichever ini-file, format or
         # override): doit-scout must not override a -n of the project's with its own choice.
         _recorder.write({"event": "config", "addopts": [str(a) for a in config.getini("addopts")],
                          "inifile": None if config.inipath is None else str(config.inipath)})
     importlib.import_module = _import_module
-    if config.getoption("lf", False):
-        _recorder.write({"event": "narrowed", "why": "--lf collects only files with failures"})
+    if config.getoption("lf", False) or config.getoption("stepwise", False):
+        # they collect or keep only what failed before: nothing of a file proves it whole
+        _recorder.write({"event": "narrowed", "why": "--lf or --sw keep only what failed before"})
     sys.addaudithook(_audit)
 
 
@@ -369,6 +376,18 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             "event": "test", "nodeid": report.nodeid, "when": report.when, "outcome": report.outcome,
             "duration": report.duration, "xfail": hasattr(report, "wasxfail"),
         })
+
+
+def pytest_warning_recorded(warning_message: Any, when: str, nodeid: str, location: Any) -> None:
+    # Under xdist the controller hears of every worker's warnings through this hook as well.
+    event = {"event": "warning", "when": when, "nodeid": nodeid,
+             "category": getattr(warning_message.category, "__name__", ""),
+             "message": str(warning_message.message)[:500]}
+    if _recorder is None:
+        if _early_warnings is not None:
+            _early_warnings.append(event)
+    elif _recorder.is_controller:
+        _recorder.write(event)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -1,15 +1,23 @@
-"""What a run tells the person at the terminal."""
+"""What a run tells the person at the terminal.
+
+Everything printed here is rich Text, never markup: node ids, paths, warnings and commands come
+from the project (`test_x[/usr/bin]`, `test_x[bold]`), and markup would read them as tags, crash on
+a closing one or swallow the brackets. Tables fold their cells instead of cutting them with `…`,
+and a console whose output is piped lays them out at their natural width."""
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Collection
 
 from rich.console import Console
-from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 from doit_scout.analyzers.categories import Category
+from doit_scout.execution import COUNT_WORDS
 from doit_scout.scout import ScoutRun
 from doit_scout.shared_cache import RunCounts
 
@@ -18,11 +26,59 @@ if TYPE_CHECKING:
     from doit_scout.testing import TestRunResult
 
 MAX_LISTED = 5
+MAX_FAILURES_SHOWN = 20  # past this, a count: pytest's own output above has every failure
+MIN_SAVED_SHOWN = 0.1  # seconds: "about 0.0 s saved" says nothing
+LABEL_WIDTH = 11
+# rich lays out for 80 columns when stdout is no terminal: `doit cache stats | cat` would cut its
+# table. Piped, and with no COLUMNS to say otherwise, tables take their natural width (up to this).
+PIPED_WIDTH = 1000
+
+
+def make_console(file: IO[str] | None = None) -> Console:
+    """A console for doit-scout's output: on a terminal, rich's width; piped, wide enough."""
+    console = Console(file=file, highlight=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+        console.width = PIPED_WIDTH
+    return console
+
+
+def make_table(*headers: str, title: str | None = None) -> Table:
+    """A table whose cells fold rather than end in `…` when the terminal is too narrow."""
+    table = Table(title=Text(title) if title is not None else None)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
+
+
+def add_row(table: Table, *cells: str) -> None:
+    table.add_row(*(Text(cell) for cell in cells))  # Text: a cell's brackets are not markup
+
+
+def print_row(console: Console, label: str, text: str) -> None:
+    console.print(Text.assemble((f"{label:<{LABEL_WIDTH}}", "bold"), text), soft_wrap=True)
+
+
+def print_warning(console: Console, text: str) -> None:
+    console.print(Text(f"! {text}", style="yellow"), soft_wrap=True)
+
+
+def print_failure(console: Console, text: str, style: str = "red") -> None:
+    console.print(Text(f"✗ {text}", style=style), soft_wrap=True)
 
 
 def _listing(items: list[str]) -> str:
     shown = ", ".join(items[:MAX_LISTED])
     return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" + "s" * (count != 1)
+
+
+def _seconds(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _changes_line(run: ScoutRun) -> str:
@@ -35,75 +91,115 @@ def _changes_line(run: ScoutRun) -> str:
             f"{len(changes.deleted)} deleted ({_listing(list(changes.changed))})")
 
 
-def print_scout_summary(run: ScoutRun, cache: RunCounts, console: Console | None = None) -> None:
-    console = console or Console(highlight=False)
-    state = run.state
-    counts = Counter(entry.category for entry in state.files.values())
-    rows = [
-        ("scout", f"{len(state.files)} files ({run.inventory}) · {len(state.summary.modules)} modules · "
-                  f"{state.summary.edge_count} import edges · {counts[Category.TEST]} test files · "
-                  f"{run.seconds:.2f} s"),
-        ("layout", f"packages {', '.join(run.layout.packages) or 'none found'} · "
-                   f"test folders {', '.join(run.layout.test_dirs) or 'none found'}"),
-        ("categories", " · ".join(f"{c.value} {counts[c]}" for c in Category)),
-        ("changes", _changes_line(run)),
-        ("parsing", "graph and fingerprints from the shared cache · " * run.from_snapshot +
-                    f"{run.parsed} parsed · {run.parse_cache_hits} from the parse cache · "
-                    f"{run.files_read} files read"),
-        ("cache", cache.summary()),
-    ]
-    for label, text in rows:
-        console.print(f"[bold]{label:<11}[/]{text}", soft_wrap=True)
-    for node, error in sorted(state.summary.broken.items()):
-        console.print(f"[yellow]! {state.summary.modules[node]}: {error} (imports unknown; "
-                      "whatever imports it counts as changed)[/]", soft_wrap=True)
-    dynamic = [f"{state.summary.modules[n]}:{line}" for n, lines in sorted(state.summary.dynamic.items()) for line in lines]
+def scout_warnings(run: ScoutRun) -> list[str]:
+    """What the scout has to warn about, one line each. Most say the same on every run."""
+    summary = run.state.summary
+    lines = [f"{summary.modules[node]}: {error} (imports unknown; whatever imports it counts as changed)"
+             for node, error in sorted(summary.broken.items())]
+    dynamic = [f"{summary.modules[n]}:{line}" for n, lines in sorted(summary.dynamic.items()) for line in lines]
     if dynamic:
-        console.print("[yellow]! dynamic imports with computed names, which the graph cannot follow: "
-                      f"{_listing(dynamic)} (doit explain shows the tests they concern)[/]", soft_wrap=True)
-    missing = list(state.summary.missing)
+        lines.append("dynamic imports with computed names, which the graph cannot follow: "
+                     f"{_listing(dynamic)} (doit explain shows the tests they concern)")
+    missing = [m.removeprefix("missing:") for m in summary.missing]
     if missing:
-        console.print("[yellow]! imports that resolve to no file (a project module that does not "
-                      "exist, or a package not installed here): "
-                      f"{_listing([m.removeprefix('missing:') for m in missing])}[/]", soft_wrap=True)
-    for warning in run.warnings:
-        console.print(f"[yellow]! {warning}[/]", soft_wrap=True)
+        lines.append("imports that resolve to no file (a project module that does not exist, or a package "
+                     f"not installed here): {_listing(missing)}")
+    return lines + run.warnings
+
+
+def print_scout_summary(
+    run: ScoutRun, cache: RunCounts, console: Console | None = None, *, details: bool = False,
+    shown_before: Collection[str] = (),
+) -> None:
+    """One line (files, modules, changes, time) and the warnings not in `shown_before`; with
+    `details` (`doit scout`, or `-v 2`), how the scout got there and every warning."""
+    console = console or make_console()
+    state = run.state
+    warnings = scout_warnings(run)
+    held = [] if details else [w for w in warnings if w in shown_before]
+    line = (f"{len(state.files):,} files · {len(state.summary.modules):,} modules · {_changes_line(run)} · "
+            f"{run.seconds:.2f} s")
+    if held:
+        line += f" · {_plural(len(held), 'warning')} as before (`doit scout` lists them)"
+    print_row(console, "scout", line)
+    if details:
+        counts = Counter(entry.category for entry in state.files.values())
+        rows = [
+            ("layout", f"{len(state.files):,} files from {run.inventory} · packages "
+                       f"{', '.join(run.layout.packages) or 'none found'} · test folders "
+                       f"{', '.join(run.layout.test_dirs) or 'none found'}"),
+            ("categories", " · ".join(f"{c.value} {counts[c]}" for c in Category)),
+            ("graph", f"{state.summary.edge_count:,} import edges · {counts[Category.TEST]} test files"),
+            ("parsing", "graph and fingerprints from the shared cache · " * run.from_snapshot +
+                        f"{run.parsed} parsed · {run.parse_cache_hits} from the parse cache · "
+                        f"{run.files_read} files read"),
+            ("cache", cache.summary()),
+        ]
+        for label, text in rows:
+            print_row(console, label, text)
+    for warning in warnings:
+        if warning not in held:
+            print_warning(console, warning)
 
 
 _XDIST_DIFFERENT_COLLECTIONS = "Different tests were collected between"
 USAGE_ERROR = 4  # pytest's exit status for options or paths it does not accept
 
 
-def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Console | None = None) -> None:
-    console = console or Console(highlight=False)
+def _count(count: int, word: str) -> str:
+    """pytest's form: `1 error`, `2 errors`, `1 warning`; `passed` and the others do not change."""
+    return f"{count:,} " + (word.removesuffix("s") if count == 1 and word in ("errors", "warnings") else word)
+
+
+def _counts_phrase(result: "TestRunResult") -> str:
+    """`1,573 tests: 1,570 passed, 3 failed`, in pytest's words, zeros left out as pytest does."""
+    run = result.pytest
+    assert run is not None
+    parts = [_count(run.counts[word], word) for word in COUNT_WORDS if run.counts[word]]
+    return _plural(run.tests, "test") + (": " + ", ".join(parts) if parts else "")
+
+
+def _served_phrase(result: "TestRunResult", served: list[str]) -> str:
+    """How many files came from their green records, and the time that saved by their recorded
+    durations: said only when known (`at least` when some are not) and not negligible."""
+    phrase = f"{_plural(len(served), 'file')} served from records"
+    known = [result.plan.durations[p] for p in served if p in result.plan.durations]
+    if known and sum(known) >= MIN_SAVED_SHOWN:
+        phrase += f" ({'about' if len(known) == len(served) else 'at least'} {_seconds(sum(known))} saved)"
+    return phrase
+
+
+def _tests_line(result: "TestRunResult") -> str:
     plan = result.plan
     total = len(plan.decisions)
     selected = len(plan.selected)
-    skipped_share = 100 * (total - selected) / total if total else 100
+    sharded = {d.path for d in plan.decisions if d.reasons and d.reasons[0].startswith("runs in shard")}
+    served = [d.path for d in plan.decisions if not d.runs and d.path not in sharded]
     run = result.pytest
-    sharded = [d for d in plan.decisions if d.reasons and d.reasons[0].startswith("runs in shard")]
-    served = f"{total - selected - len(sharded)} files served from records"
     if run is None and sharded and not selected:
-        line = f"no test files in this shard: the {len(sharded)} selected run in other shards"
-    elif run is None:
-        line = f"0 of {total} test files selected ({skipped_share:.0f}% skipped): {served}, nothing to run"
-    else:
-        counts = Counter(run.outcomes.values())
-        line = (f"{selected} of {total} test files selected ({skipped_share:.0f}% skipped) · "
-                f"{len(run.outcomes)} nodes run: {counts['passed']} passed, {counts['failed']} failed, "
-                f"{counts['skipped'] + counts['xfailed']} skipped · {served} · "
-                f"{'xdist ' + str(run.workers) + ' workers' if run.workers else 'one process'}")
-    timings = " · ".join(f"{phase} {seconds:.2f} s" for phase, seconds in result.seconds.items())
-    console.print(f"[bold]{'tests':<11}[/]{line}", soft_wrap=True)
-    console.print(f"[bold]{'time':<11}[/]{timings}", soft_wrap=True)
-    console.print(f"[bold]{'cache':<11}[/]{cache.summary()} (this run)", soft_wrap=True)
-    for node in result.failed_nodes:
-        console.print(f"[red]✗ {escape(node)}[/]", soft_wrap=True)
+        return f"no test files in this shard: the {len(sharded)} selected run in other shards"
+    if run is None:
+        return f"0 of {_plural(total, 'file')} selected: {_served_phrase(result, served)}, nothing to run"
+    line = f"{selected:,} of {_plural(total, 'file')} selected · {_counts_phrase(result)} · {_served_phrase(result, served)}"
+    return line + (f" · xdist {run.workers} workers" if run.workers else "")
+
+
+def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Console | None = None) -> None:
+    console = console or make_console()
+    plan = result.plan
+    run = result.pytest
+    print_row(console, "tests", _tests_line(result))
+    print_row(console, "time", " · ".join(f"{phase} {seconds:.2f} s" for phase, seconds in result.seconds.items()))
+    print_row(console, "cache", f"{cache.summary()} (this run)")
+    failed = result.failed_nodes
+    for node in failed[:MAX_FAILURES_SHOWN]:
+        print_failure(console, node)
+    if len(failed) > MAX_FAILURES_SHOWN:
+        print_failure(console, f"and {len(failed) - MAX_FAILURES_SHOWN:,} more (.scout/last-run.json lists them all)")
     if run is not None and any(_XDIST_DIFFERENT_COLLECTIONS in m for m in run.collection_errors.values()):
-        console.print("[red]✗ pytest-xdist's workers collected different tests, so pytest ran none: test ids "
+        print_failure(console, "pytest-xdist's workers collected different tests, so pytest ran none: test ids "
                       "that change from one process to the next (built from the clock, random values or "
-                      "set order). Make those ids stable, or run in one process: \\[tool.scout.test] "
-                      "workers = 0[/]", soft_wrap=True)
+                      "set order). Make those ids stable, or run in one process: [tool.scout.test] workers = 0")
     known = {d.path for d in (plan.audit_of or plan).decisions}
     for path, nodes in result.misses.items():
         changed = _listing(result.changed_before_audit) or "no file"
@@ -115,61 +211,54 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
                      "imports, files, folders, subprocesses), and that is now part of its inputs")
         else:
             cause = ("nothing it was seen to import or read changed: it is flaky, or it depends on "
-                     "something outside the project (declare environment variables in \\[tool.scout.test] "
-                     "env, files outside the project in \\[tool.scout.test] data)")
-        console.print(
-            f"[bold red]✗ SELECTION MISS: {escape(path)} fails ({escape(', '.join(nodes))}) but the "
-            f"incremental selection would have skipped it. Changed since tests last ran: {escape(changed)}. "
-            f"Why: {cause}.[/]", soft_wrap=True)
+                     "something outside the project (declare environment variables in [tool.scout.test] "
+                     "env, files outside the project in [tool.scout.test] data)")
+        print_failure(console, f"SELECTION MISS: {path} fails ({', '.join(nodes)}) but the incremental selection "
+                      f"would have skipped it. Changed since tests last ran: {changed}. Why: {cause}.",
+                      style="bold red")
     if run is not None:
         incomplete = result.incomplete
         if incomplete and run.exit_code != USAGE_ERROR:
-            console.print(
-                f"[yellow]! {len(incomplete)} selected test files did not run to completion (pytest "
-                f"deselected or did not collect some of their tests: -k, -m, -x, --maxfail, --lf, or the "
-                f"session stopped): they stay stale: {escape(_listing(incomplete))}[/]", soft_wrap=True)
+            print_warning(console, f"{len(incomplete)} selected test files did not run to completion (pytest "
+                          "deselected or did not collect some of their tests: -k, -m, -x, --maxfail, --lf, or "
+                          f"the session stopped): they stay stale: {_listing(incomplete)}")
         if run.exit_code == USAGE_ERROR:
-            console.print("[red]✗ pytest stopped with a usage error (exit status 4), before running any test: "
-                          "its message is above[/]", soft_wrap=True)
+            print_failure(console, "pytest stopped with a usage error (exit status 4), before running any test: "
+                          "its message is above")
         elif run.interrupted is not None:
-            console.print(f"[red]✗ the pytest session was stopped early ({escape(run.interrupted)}): the files "
-                          "it did not finish stay stale, and this run is not green[/]", soft_wrap=True)
+            print_failure(console, f"the pytest session was stopped early ({run.interrupted}): the files it did "
+                          "not finish stay stale, and this run is not green")
         elif not run.finished:
-            console.print("[red]✗ the pytest session did not finish (a test or a plugin ended the process): "
-                          "nothing it ran is recorded green[/]", soft_wrap=True)
+            print_failure(console, "the pytest session did not finish (a test or a plugin ended the process): "
+                          "nothing it ran is recorded green")
         unmapped = run.unmapped_items()
         if unmapped:
-            console.print(
-                f"[yellow]! {len(unmapped)} tests come from files outside the project, which doit-scout "
-                f"cannot fingerprint: they ran and run every time ({escape(_listing(unmapped))})[/]",
-                soft_wrap=True)
+            print_warning(console, f"{len(unmapped)} tests come from files outside the project, which doit-scout "
+                          f"cannot fingerprint: they ran and run every time ({_listing(unmapped)})")
     if plan.collect_reason is not None and run is not None:
-        console.print(f"[dim]{plan.collect_reason}[/]", soft_wrap=True)
+        console.print(Text(plan.collect_reason, style="dim"), soft_wrap=True)
     for path in result.stale_after_run:
-        console.print(f"[yellow]! {path} changed while its tests ran: its results were not recorded[/]",
-                      soft_wrap=True)
+        print_warning(console, f"{path} changed while its tests ran: its results were not recorded")
     for warning in plan.warnings:
-        console.print(f"[yellow]! {warning}[/]", soft_wrap=True)
+        print_warning(console, warning)
 
 
 def print_step_summary(result: "StepRunResult", console: Console | None = None) -> None:
-    console = console or Console(highlight=False)
+    console = console or make_console()
     step = result.plan.step
     counts = result.as_json()
     invocations = len(result.invocations)
-    line = (f"{step.name}: {counts['stale']} of {counts['units']} units stale · ran {counts['ran']} in {invocations} "
-            f"invocation{'s' * (invocations != 1)} · {counts['failed']} failed · {result.seconds:.2f} s")
-    console.print(f"[bold]{'build':<11}[/]{line}", soft_wrap=True)
+    print_row(console, "build", f"{step.name}: {counts['stale']} of {counts['units']} units stale · ran "
+              f"{counts['ran']} in {invocations} invocation{'s' * (invocations != 1)} · {counts['failed']} "
+              f"failed · {result.seconds:.2f} s")
     for failed in result.failed:
-        command = escape(shlex.join(failed.argv))
-        console.print(f"[red]✗ {step.task}: {command} exited with {failed.exit_code}[/]", soft_wrap=True)
-        console.print(failed.output.rstrip(), markup=False, soft_wrap=True)
+        print_failure(console, f"{step.task}: {shlex.join(failed.argv)} exited with {failed.exit_code}")
+        console.print(Text(failed.output.rstrip()), soft_wrap=True)
         if not failed.names_its_files():
-            console.print(
-                f"[red]✗ {step.task}: its output names none of its {len(failed.units)} units, so the command "
-                f"itself failed rather than a file: check the command and the tool's configuration "
-                f"(\\[tool.scout.steps.{step.name}]). Nothing was recorded green.[/]", soft_wrap=True)
+            print_failure(console, f"{step.task}: its output names none of its {len(failed.units)} units, so the "
+                          "command itself failed rather than a file: check the command and the tool's "
+                          f"configuration ([tool.scout.steps.{step.name}]). Nothing was recorded green.")
     unrecorded = counts["ran"] - counts["failed"] - result.recorded
     if unrecorded > 0:
-        console.print(f"[yellow]! {unrecorded} units changed while {step.task} ran (a formatter, or a "
-                      "save): they stay stale and run again next time[/]", soft_wrap=True)
+        print_warning(console, f"{unrecorded} units changed while {step.task} ran (a formatter, or a save): they "
+                      "stay stale and run again next time")

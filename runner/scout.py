@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -57,6 +58,18 @@ class ScoutRun:
     seconds: float
     warnings: list[str] = field(default_factory=list)
     from_snapshot: bool = False  # graph and fingerprints came whole from the shared cache
+
+    def as_json(self) -> dict:
+        """What `.scout/last-run.json` says of the scout: the summary line's facts and the details'."""
+        counts = Counter(entry.category.value for entry in self.state.files.values())
+        return {
+            "files": len(self.state.files), "modules": len(self.state.summary.modules),
+            "inventory": self.inventory, "categories": {c.value: counts[c.value] for c in Category},
+            "first_run": self.first_run, "added": list(self.changes.added),
+            "modified": list(self.changes.modified), "deleted": list(self.changes.deleted),
+            "parsed": self.parsed, "parse_cache_hits": self.parse_cache_hits, "files_read": self.files_read,
+            "from_snapshot": self.from_snapshot, "seconds": self.seconds,
+        }
 
 
 # The state each gate of one doit run reads (every build step's, then the tests'), by project root,

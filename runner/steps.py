@@ -27,7 +27,7 @@ from doit_scout.analyzers.steps import (
 from doit_scout.analyzers.symbol_graph import interface_fingerprints
 from doit_scout.config import ScoutConfig, StepConfig
 from doit_scout.environment import ProgramMissing, environment_key, runnable, tool_identity
-from doit_scout.explain import ChangeExplainer, save_snapshot, step_snapshot_file
+from doit_scout.explain import ChangeExplainer, follow_snapshot, save_snapshot, step_snapshot_file
 from doit_scout.forget import is_forgotten, remember
 from doit_scout.scout import run_scout
 from doit_scout.scout_state import ScoutState
@@ -168,6 +168,11 @@ class StepRunResult:
             "ran": sum(len(i.units) for i in self.invocations),
             "failed": sum(len(i.units) for i in self.failed),
         }
+
+
+def nothing_stale(root: Path, plan: StepPlan) -> None:
+    """Every unit's green record matched: explanations compare with this state from now on."""
+    follow_snapshot(root, plan.state, plan.state.config_digest(), plan.command_key, step_snapshot_file(plan.step.name))
 
 
 def run_step(root: Path, config: ScoutConfig, plan: StepPlan) -> StepRunResult:

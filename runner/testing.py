@@ -22,8 +22,8 @@ from doit_scout.audit import audit_due, load_audit_log, save_audit_log, selectio
 from doit_scout.collection import Manifest, key_of, load_manifest, save_manifest
 from doit_scout.config import ScoutConfig
 from doit_scout.environment import environment_key
-from doit_scout.execution import PytestRun, run_pytest, xdist_available
-from doit_scout.explain import ChangeExplainer, save_snapshot
+from doit_scout.execution import COUNT_WORDS, PytestRun, run_pytest, xdist_available
+from doit_scout.explain import ChangeExplainer, changed_since_tests_ran, follow_snapshot, save_snapshot
 from doit_scout.file_hashing import digest_on_disk
 from doit_scout.forget import is_forgotten, remember
 from doit_scout.observed import ObservedInputs
@@ -98,6 +98,7 @@ class TestPlan:
     audit_of: TestPlan | None = None
     explainer: ChangeExplainer | None = None  # when planned for `doit explain`
     sharded: bool = False
+    since: str | None = None  # --since REV: tests it does not affect are skipped without a record
 
     @property
     def selected(self) -> list[TestDecision]:
@@ -202,6 +203,7 @@ def plan_tests(
     if since:
         changes = changes_since(root, since, state, config, plan.inputs.units)
         plan.decisions = _keep_affected(plan.decisions, changes)
+        plan.since = since
     if paths:
         plan.decisions = _keep_under(plan.decisions, paths)
     if shard is not None:
@@ -361,8 +363,10 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     plan = plan or plan_tests(root, config, run_all=run_all, paths=pass_through.paths)
     planned = time.perf_counter()
     if not plan.runs_pytest:
-        # No snapshot either: explanations compare with the last run that ran tests.
         _audit_log_after(root, plan, None, [])
+        if plan.since is None and not plan.sharded and not pass_through.paths:  # every skip: a green record matched
+            follow_snapshot(root, plan.state, plan.inputs.config_digest, plan.inputs.environment,
+                            units=lambda: plan.inputs.units)
         return TestRunResult(plan, None, [], {"plan": plan.seconds})
     selected = plan.selected
     cache = shared_cache(config)
@@ -379,6 +383,9 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
                             interactive=pass_through.interactive, timeout=timeout or config.test.timeout)
     if pass_through.narrows_collection():
         pytest_run.narrowed = True  # what it did not collect may still be a test
+    pytest_run.partial_files |= {*pass_through.node_files, *(d.path for d in selected if d.action == "rerun")}
+    pytest_run.partial_files -= pytest_run.widened  # a re-run whose failed node is gone ran whole
+    pytest_run.deselected_by_config = not pass_through.deselects()
     ran = time.perf_counter()
     if not pass_through.may_record_green:
         _audit_log_after(root, plan, None, [])
@@ -489,7 +496,7 @@ def _audit_log_after(
     if plan.audit_of is not None and run is not None and run.completed:
         incremental = plan.audit_of
         misses = selection_misses(incremental.decisions, incremental.hidden, incremental.runs_pytest, run)
-        changed = ChangeExplainer(root, plan.state, plan.inputs.config_digest, plan.inputs.environment).changed_paths
+        changed = changed_since_tests_ran(root, plan.state)
         log.misses += [{"path": path, "nodes": nodes, "at": time.time(), "changed_since_last_run": changed,
                         "unknown_to_selection": path not in {d.path for d in incremental.decisions},
                         "inputs_observed_now": path in newly_observed}
@@ -539,6 +546,8 @@ def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
             "skipped": [d.path for d in plan.decisions if not d.runs],
             "failed": result.failed_nodes,
             "passed": passed,
+            "counts": {} if result.pytest is None else {w: result.pytest.counts[w] for w in COUNT_WORDS},
+            "tests_run": 0 if result.pytest is None else result.pytest.tests,
             "stale_after_run": result.stale_after_run,
             "incomplete": result.incomplete,
             "unmapped_items": [] if result.pytest is None else result.pytest.unmapped_items(),

@@ -4,7 +4,6 @@ from pathlib import Path
 import pytest
 from helpers import EXAMPLES, git_init, write_files
 
-
 # Third-party pytest plugins installed beside doit-scout's test tools, which every pytest that the
 # tests start would load: hypothesis's alone adds about a second and a half to each start on a
 # 2-core machine, and no project under test uses them.

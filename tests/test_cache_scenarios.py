@@ -1,5 +1,6 @@
 """The shared cache across clones, branches and projects: real git repositories, real doit runs."""
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -24,9 +25,10 @@ def clones(todo_app: Path, tmp_path: Path) -> tuple[Path, Path]:
 def test_second_clone_runs_no_test_and_parses_no_file(clones):
     first, second = clones
     assert doit(first)[1]["selected"] == ALL_TESTS
-    out, tests = doit(second)
+    tests = doit(second)[1]
     assert tests["selected"] == [] and tests["skipped"] == ALL_TESTS
-    assert "graph and fingerprints from the shared cache · 0 parsed" in out
+    scouted = json.loads((second / ".scout" / "last-run.json").read_text())["scout"]
+    assert scouted["from_snapshot"] and scouted["parsed"] == 0
 
 
 def test_branch_switch_back_runs_nothing_that_passed_there(todo_app: Path):
@@ -60,8 +62,9 @@ def test_forget_in_one_clone_leaves_the_other_alone(clones):
     doit(first)
     assert run_doit(first, "forget").returncode == 0
     assert doit(second)[1]["selected"] == []
-    out, tests = doit(first)
-    assert tests["selected"] == ALL_TESTS and "18 parsed" in out  # ignored every cache
+    tests = doit(first)[1]
+    scouted = json.loads((first / ".scout" / "last-run.json").read_text())["scout"]
+    assert tests["selected"] == ALL_TESTS and scouted["parsed"] == 18  # ignored every cache
     assert doit(second)[1]["selected"] == []
 
 

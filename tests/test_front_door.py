@@ -211,3 +211,60 @@ def test_file_names_that_are_not_utf8_do_not_break_a_run(tmp_path: Path):
     assert tests["passed"] == 1
     out, tests = doit_tests(root)  # and the state it wrote reads back
     assert tests["selected"] == [] and "rebuilt from scratch" not in out
+
+
+# False greens that real projects showed: a narrowed or interrupted run must never vouch for more
+# than it ran, nor shrink what doit-scout knows to be tests.
+
+def _break_tagged(root: Path) -> None:
+    path = root / "todo" / "filters.py"
+    path.write_text(path.read_text().replace("return [t for t in tasks if tag in t.tags]", "return []"))
+
+
+def test_a_node_id_after_double_dash_does_not_make_its_file_green(todo_app: Path):
+    doit_tests(todo_app)
+    _break_tagged(todo_app)  # test_tagged fails now; test_overdue_skips_done_tasks still passes
+    narrow = run_doit(todo_app, "test", "--", "tests/test_filters.py::test_overdue_skips_done_tasks")
+    assert narrow.returncode == 0, narrow.stdout + narrow.stderr
+    out, tests = doit_tests(todo_app, ok=False)
+    assert "tests/test_filters.py" in tests["selected"] and "tests/test_filters.py::test_tagged" in tests["failed"]
+
+
+def test_a_path_pytest_rejects_leaves_what_is_known_to_be_tests(todo_app: Path):
+    doit_tests(todo_app)
+    _break_tagged(todo_app)
+    rejected = run_doit(todo_app, "test", "--", "tests/no_such_file.py")
+    assert rejected.returncode == 4, rejected.stdout + rejected.stderr
+    out, tests = doit_tests(todo_app, ok=False)
+    assert "tests/test_filters.py::test_tagged" in tests["failed"]
+
+
+def test_an_interrupted_collection_leaves_what_is_known_to_be_tests(todo_app: Path, monkeypatch):
+    # As Ctrl-C while pytest collects: files collected before it count, those after were never seen.
+    with open(todo_app / "tests" / "conftest.py", "a") as f:
+        f.write("\n\ndef pytest_collectstart(collector):\n    import os\n"
+                "    if os.environ.get('STOP_AT') and collector.nodeid.endswith(os.environ['STOP_AT']):\n"
+                "        raise KeyboardInterrupt\n")
+    monkeypatch.setenv("STOP_AT", "test_serialization.py")
+    stopped = run_doit(todo_app)
+    assert stopped.returncode == 2, stopped.stdout + stopped.stderr
+    monkeypatch.delenv("STOP_AT")
+    _break_tagged(todo_app)
+    with open(todo_app / "tests" / "test_store.py", "a") as f:
+        f.write("\n\ndef test_added_after_the_interruption():\n    assert False\n")
+    out, tests = doit_tests(todo_app, ok=False)
+    assert {"tests/test_filters.py::test_tagged", "tests/test_store.py::test_added_after_the_interruption"} \
+        <= set(tests["failed"])
+    assert tests["total_files"] == len(TODO_TESTS)
+
+
+def test_items_the_project_deselects_itself_leave_their_file_complete(todo_app: Path):
+    pyproject = todo_app / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('testpaths = ["tests"]', 'testpaths = ["tests"]\n'
+                                                       'addopts = "-m \\"not slow\\""\nmarkers = ["slow"]'))
+    with open(todo_app / "tests" / "test_store.py", "a") as f:
+        f.write("\n\nimport pytest\n\n\n@pytest.mark.slow\ndef test_slow():\n    assert False\n")
+    out, tests = doit_tests(todo_app)  # as plain pytest: the slow test is not one of this project's runs
+    assert tests["incomplete"] == []
+    out, tests = doit_tests(todo_app)
+    assert tests["selected"] == []

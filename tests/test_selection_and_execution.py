@@ -172,6 +172,15 @@ def test_audit_keys_are_checked():
             parse_config({"test": table})
 
 
+def test_an_incomplete_record_of_the_same_inputs_is_the_reason_not_what_changed_elsewhere():
+    decisions = select_tests(FPS, {"fa": TestRecord(False, {"tests/test_a.py::x": "passed"})},
+                             why_changed=lambda path: ["pkg/reverted.py changed"])
+    reasons = {d.path: d.reasons for d in decisions}
+    assert reasons["tests/test_a.py"] == ("its last run with these inputs did not run all its tests (-k, -m, -x, "
+                                          "--lf, or the session stopped)",)
+    assert reasons["tests/test_b.py"] == ("pkg/reverted.py changed",)  # no record: what changed says why
+
+
 def test_records_written_in_a_batch_are_one_write_and_read_alike(tmp_path: Path):
     cache = SharedCache(tmp_path / "cache")
     store = RecordStore(cache)

@@ -72,7 +72,7 @@ def test_runs_at_start_and_after_each_save_and_stops_cleanly(todo_app: Path, wat
     w.wait_for(r"^\.  test")  # run 2 has scouted and is testing
     reports = todo_app / "todo" / "reports.py"
     reports.write_text(reports.read_text() + "\n_SAVED_WHILE_RUN_2_RUNS = 1\n")
-    w.wait_for(r"^tests .*1 of 5 test files selected")
+    w.wait_for(r"^tests .*1 of 5 files selected")
     w.wait_for(r"last run")
     w.wait_for(r"^watch: run 3 \(todo/reports\.py\)")
     w.wait_for(r"last run ok")
