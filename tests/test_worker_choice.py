@@ -18,6 +18,12 @@ from doit_scout.workers import MachineCosts, Observation
 two_cores = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="xdist needs two cores to pay off")
 
 
+def summary_tests_line(output: str) -> str:
+    """The summary's tests line: it ends in `xdist N workers` when workers ran, and says nothing
+    of them for one process."""
+    return next(line for line in output.splitlines() if line.startswith("tests "))
+
+
 def add_to(root: Path, path: str, text: str) -> None:
     with open(root / path, "a") as f:
         f.write(text)
@@ -33,7 +39,7 @@ def test_a_first_run_without_durations_runs_in_one_process(todo_app: Path):
     write_files(todo_app, {f"tests/test_more_{i}.py": "def test_it():\n    pass\n" for i in range(8)})
     output, last = doit_tests(todo_app)
     assert last["workers"] == 0 and "no recorded durations" in last["workers_reason"]
-    assert "one process" in output
+    assert "xdist" not in summary_tests_line(output)
 
 
 @pytest.mark.parametrize("where", ["pyproject", "pytest.ini", "PYTEST_ADDOPTS"])
@@ -46,7 +52,7 @@ def test_the_projects_own_workers_are_honoured_and_reported(todo_app: Path, wher
         monkeypatch.setenv("PYTEST_ADDOPTS", os.environ.get("PYTEST_ADDOPTS", "") + " -n 2")
     output, last = doit_tests(todo_app)
     assert last["workers"] == 2 and last["passed"] == 10, output
-    assert "xdist 2 workers" in output and "one process" not in output
+    assert summary_tests_line(output).endswith("xdist 2 workers")
     assert "the project's pytest configuration" in last["workers_reason"]
     # Once pytest has said what the project asks, doit-scout still adds nothing of its own.
     _, again = doit_tests(todo_app, "test", "--all")
@@ -57,13 +63,13 @@ def test_configured_workers_win_over_the_projects(todo_app: Path):
     set_addopts(todo_app, "-n 2")
     add_to(todo_app, "pyproject.toml", "\n[tool.scout.test]\nworkers = 1\n")
     output, last = doit_tests(todo_app)
-    assert last["workers"] == 0 and "one process" in output
+    assert last["workers"] == 0 and "xdist" not in summary_tests_line(output)
 
 
 def test_minus_n_0_in_pytest_args_wins_over_workers(todo_app: Path):
     add_to(todo_app, "pyproject.toml", '\n[tool.scout.test]\nworkers = 2\npytest_args = ["-n", "0"]\n')
     output, last = doit_tests(todo_app)
-    assert last["workers"] == 0 and "one process" in output
+    assert last["workers"] == 0 and "xdist" not in summary_tests_line(output)
     assert "pytest_args" in last["workers_reason"]
 
 
@@ -71,10 +77,10 @@ def test_minus_n_on_the_command_line_wins(todo_app: Path):
     set_addopts(todo_app, "-n 2")
     add_to(todo_app, "pyproject.toml", "\n[tool.scout.test]\nworkers = 2\n")
     output, last = doit_tests(todo_app, "test", "--", "-n", "0")
-    assert last["workers"] == 0 and "one process" in output
+    assert last["workers"] == 0 and "xdist" not in summary_tests_line(output)
     assert last["workers_reason"] == "one process (-n 0 or -p no:xdist) from the command line"
     output, last = doit_tests(todo_app, "test", "--all", "--", "-n2")
-    assert last["workers"] == 2 and "xdist 2 workers" in output
+    assert last["workers"] == 2 and summary_tests_line(output).endswith("xdist 2 workers")
 
 
 def seed(cache_folder: Path, root: Path, *, extra: float, slowdown: float) -> None:
@@ -92,7 +98,7 @@ def test_auto_uses_xdist_when_timings_and_measured_costs_say_it_pays(todo_app: P
     doit_tests(todo_app)
     seed(shared_cache_folder, todo_app, extra=2.0, slowdown=1.1)
     output, last = doit_tests(todo_app, "test", "--all")
-    assert last["workers"] == 2 and "xdist 2 workers" in output, output
+    assert last["workers"] == 2 and summary_tests_line(output).endswith("xdist 2 workers"), output
     assert last["workers_reason"].startswith("xdist 2 workers: expected 60.0 s of tests in one process")
     # The run measured what xdist cost on this machine, and recorded timings as in one process.
     costs = load_machine_costs(SharedCache(shared_cache_folder))
@@ -107,7 +113,7 @@ def test_auto_keeps_one_process_when_measured_costs_say_xdist_would_not_pay(
     doit_tests(todo_app)
     seed(shared_cache_folder, todo_app, extra=extra, slowdown=slowdown)
     output, last = doit_tests(todo_app, "test", "--all")
-    assert last["workers"] == 0 and "one process" in output
+    assert last["workers"] == 0 and "xdist" not in summary_tests_line(output)
     assert last["workers_reason"].startswith("one process: expected 60.0 s of tests in one process")
 
 
