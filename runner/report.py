@@ -163,7 +163,7 @@ def _served_phrase(result: "TestRunResult", served: list[str]) -> str:
     """How many files came from their green records, and the time that saved by their recorded
     durations: said only when known (`at least` when some are not) and not negligible."""
     phrase = f"{_plural(len(served), 'file')} served from records"
-    known = [result.plan.durations[p] for p in served if p in result.plan.durations]
+    known = [result.plan.durations[p].seconds for p in served if p in result.plan.durations]
     if known and sum(known) >= MIN_SAVED_SHOWN:
         phrase += f" ({'about' if len(known) == len(served) else 'at least'} {_seconds(sum(known))} saved)"
     return phrase
@@ -181,7 +181,7 @@ def _tests_line(result: "TestRunResult") -> str:
     if run is None:
         return f"0 of {_plural(total, 'file')} selected: {_served_phrase(result, served)}, nothing to run"
     line = f"{selected:,} of {_plural(total, 'file')} selected · {_counts_phrase(result)} · {_served_phrase(result, served)}"
-    return line + (f" · xdist {run.workers} workers" if run.workers else "")
+    return line + (f" · xdist {run.workers} workers" if run.workers else " · one process")
 
 
 def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Console | None = None) -> None:
