@@ -181,7 +181,7 @@ def _tests_line(result: "TestRunResult") -> str:
     if run is None:
         return f"0 of {_plural(total, 'file')} selected: {_served_phrase(result, served)}, nothing to run"
     line = f"{selected:,} of {_plural(total, 'file')} selected · {_counts_phrase(result)} · {_served_phrase(result, served)}"
-    return line + (f" · xdist {run.workers} workers" if run.workers else "")
+    return line + (f" · xdist {run.workers} workers" if run.workers else " · one process")
 
 
 def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Console | None = None) -> None:

@@ -151,7 +151,7 @@ def test_ctrl_c_at_a_terminal_ends_the_run_with_one_line(tmp_path: Path):
         os.chdir(root)
         os.environ["HANG_MARKER"] = str(marker)
         os.execv(sys.executable, [sys.executable, "-m", "doit"])
-    output = _read_until(fd, lambda: marker.exists(), timeout=120)
+    output = _read_until(fd, lambda: marker.exists() and marker.read_text() != "", timeout=120)
     os.write(fd, b"\x03")  # Ctrl-C: the terminal sends SIGINT to doit, pytest and its workers
     output += _read_until(fd, lambda: False, timeout=60)
     _, status = os.waitpid(pid, 0)

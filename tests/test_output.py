@@ -108,13 +108,13 @@ def test_the_summary_counts_tests_in_pytest_words_and_files_served_from_records(
     assert first.returncode == 1, first.stdout + first.stderr
     assert summary_lines(first.stdout, "tests") == [
         "tests      2 of 2 files selected · 7 tests: 2 passed, 1 failed, 1 error, 1 skipped, 1 xfailed, "
-        "1 xpassed, 1 warning · 0 files served from records"], first.stdout
+        "1 xpassed, 1 warning · 0 files served from records · one process"], first.stdout
     counts = json.loads((root / ".scout" / "last-run.json").read_text())["tests"]["counts"]
     assert counts == {"passed": 2, "failed": 1, "errors": 1, "skipped": 1, "xfailed": 1, "xpassed": 1, "warnings": 1}
     second = run_doit(root)  # the failed and errored nodes run again, alone; test_slow.py is served
     line = summary_lines(second.stdout, "tests")[0]
     assert re.fullmatch(r"tests      1 of 2 files selected · 2 tests: 1 failed, 1 error · "
-                        r"1 file served from records \(about 0\.[3-9] s saved\)", line), line
+                        r"1 file served from records \(about 0\.[3-9] s saved\) · one process", line), line
 
 
 def test_xdist_counts_every_worker_s_warnings_once(tmp_path: Path):
