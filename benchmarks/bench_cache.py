@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.bench_tests import _rounds_per_second
+from benchmarks.bench_tests import rounds_per_second
 from benchmarks.generate_project import generate
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--suite-seconds", type=float, default=30.0)
     args = parser.parse_args()
     tests = 400
-    rounds = int(_rounds_per_second() * args.suite_seconds * (os.cpu_count() or 1) / (2 * tests))
+    rounds = int(rounds_per_second() * args.suite_seconds * (os.cpu_count() or 1) / (2 * tests))
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         origin = tmp_path / "origin"

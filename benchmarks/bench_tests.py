@@ -21,7 +21,8 @@ from doit_scout.scout_state import load_state
 DODO = "from doit_scout.dodo import *\n"
 
 
-def _rounds_per_second() -> float:
+def rounds_per_second() -> float:
+    """The CPU work per second of this machine now, in the generated tests' own loop."""
     started, rounds = time.perf_counter(), 2_000_000
     total = 0
     for i in range(rounds):
@@ -48,7 +49,7 @@ def _leaf_modules(root: Path) -> list[str]:
 def measure(modules: int, tests: int, suite_seconds: float, change_modules: bool) -> dict[str, float]:
     cpus = os.cpu_count() or 1
     # Two tests per file; the suite's CPU time spread over all cores lasts about `suite_seconds`.
-    rounds = int(_rounds_per_second() * suite_seconds * cpus / (2 * tests))
+    rounds = int(rounds_per_second() * suite_seconds * cpus / (2 * tests))
     doit = [sys.executable, "-m", "doit"]
     with tempfile.TemporaryDirectory() as tmp:
         # An empty shared cache of its own (doit inherits it): records from an earlier run of the

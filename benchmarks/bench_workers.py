@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.bench_tests import rounds_per_second
 from benchmarks.generate_project import generate
 
 DODO = "from doit_scout.dodo import *\n"
@@ -35,14 +36,6 @@ class Suite:
     name: str
     seconds: dict[str, float] = field(default_factory=dict)
     choices: dict[str, str] = field(default_factory=dict)
-
-
-def _rounds_per_second() -> float:
-    started, rounds = time.perf_counter(), 2_000_000
-    total = 0
-    for i in range(rounds):
-        total += i * i % 7
-    return rounds / (time.perf_counter() - started)
 
 
 def _timed(command: list[str], cwd: Path) -> float:
@@ -96,7 +89,7 @@ def main() -> None:
                              "calibration runs on a shared machine, so the measured time differs)")
     args = parser.parse_args()
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} at the start (1, 5, 15 min).")
-    per_second = _rounds_per_second()
+    per_second = rounds_per_second()
     slow_rounds = int(per_second * args.slow_seconds / (2 * SLOW_FILES))
     suites = [measure(f"{2 * FAST_FILES} fast tests", FAST_FILES, 100),
               measure(f"{2 * SLOW_FILES} CPU-bound tests", SLOW_FILES, slow_rounds)]
