@@ -20,6 +20,7 @@ from doit_scout.analyzers.categories import Category
 from doit_scout.execution import COUNT_WORDS
 from doit_scout.scout import ScoutRun
 from doit_scout.shared_cache import RunCounts
+from doit_scout.testing import OUTSIDE_THE_PATHS
 
 if TYPE_CHECKING:
     from doit_scout.steps import StepRunResult
@@ -174,7 +175,9 @@ def _tests_line(result: "TestRunResult") -> str:
     total = len(plan.decisions)
     selected = len(plan.selected)
     sharded = {d.path for d in plan.decisions if d.reasons and d.reasons[0].startswith("runs in shard")}
-    served = [d.path for d in plan.decisions if not d.runs and d.path not in sharded]
+    # Files outside the paths given to pytest were not asked for: no record served them.
+    served = [d.path for d in plan.decisions if not d.runs and d.path not in sharded
+              and d.reasons != (OUTSIDE_THE_PATHS,)]
     run = result.pytest
     if run is None and sharded and not selected:
         return f"no test files in this shard: the {len(sharded)} selected run in other shards"

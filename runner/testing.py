@@ -289,12 +289,15 @@ def _keep_affected(decisions: list[TestDecision], changes: ChangesSince) -> list
     ]
 
 
+OUTSIDE_THE_PATHS = "not under the paths given to pytest"
+
+
 def _keep_under(decisions: list[TestDecision], paths: Collection[str]) -> list[TestDecision]:
     """pytest collects only what is under the paths it was given: the rest does not run."""
     folders = tuple("" if p in (".", "") else p.rstrip("/") + "/" for p in paths)
     return [
         d if d.path in paths or d.path.startswith(folders)
-        else TestDecision(d.path, d.fingerprint, "skip", reasons=("not under the paths given to pytest",))
+        else TestDecision(d.path, d.fingerprint, "skip", reasons=(OUTSIDE_THE_PATHS,))
         for d in decisions
     ]
 

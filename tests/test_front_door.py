@@ -37,6 +37,7 @@ def test_paths_after_double_dash_from_a_subfolder_narrow_the_selection(todo_app:
     result = run_doit(todo_app / "tests", "test", "--", "test_store.py")
     assert result.returncode == 0, result.stdout + result.stderr
     assert _tests_of_last_run(todo_app)["selected"] == ["tests/test_store.py"]
+    assert "· 0 files served from records" in result.stdout  # the other four were not asked for
     # pytest collected one file: what it did not collect is still a test for the next run.
     again = run_doit(todo_app / "tests")
     assert again.returncode == 0, again.stdout + again.stderr
