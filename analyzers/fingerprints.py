@@ -13,10 +13,12 @@ import xxhash
 
 
 def compute_fingerprints(
-    contents: Mapping[str, str], successors: Mapping[str, Collection[str]]
+    contents: Mapping[str, str], successors: Mapping[str, Collection[str]],
+    nodes: Collection[str] | None = None,
 ) -> dict[str, str]:
-    """`contents` maps each node to a digest of its own content; every successor is a node."""
-    return _fingerprint_nodes(contents, successors, contents.keys(), {})
+    """`contents` maps each node to a digest of its own content; every successor is a node.
+    `nodes`, when given, are the only nodes fingerprinted: an import closure (see `closure_of`)."""
+    return _fingerprint_nodes(contents, successors, contents.keys() if nodes is None else nodes, {})
 
 
 def update_fingerprints(
@@ -24,23 +26,37 @@ def update_fingerprints(
     contents: Mapping[str, str],
     successors: Mapping[str, Collection[str]],
     dirty: Iterable[str],
+    nodes: Collection[str] | None = None,
 ) -> dict[str, str]:
     """Recompute only what a change reaches: `dirty` are nodes that are new, or whose content or
     direct imports changed; every other node keeps its previous fingerprint unless it imports,
-    directly or not, a dirty node. Equal to `compute_fingerprints` on the same graph."""
-    importers: dict[str, list[str]] = {node: [] for node in contents}
-    for node, targets in successors.items():
-        for target in targets:
+    directly or not, a dirty node. Equal to `compute_fingerprints` on the same graph and `nodes`."""
+    scope = contents.keys() if nodes is None else nodes
+    importers: dict[str, list[str]] = {node: [] for node in scope}
+    for node in scope:
+        for target in successors.get(node, ()):
             importers[target].append(node)
     stale = set()
-    stack = [n for n in dirty if n in contents]
+    stack = [n for n in dirty if n in importers]
     while stack:
         node = stack.pop()
         if node not in stale:
             stale.add(node)
             stack.extend(importers[node])
-    kept = {n: fp for n, fp in previous.items() if n in contents and n not in stale}
+    kept = {n: fp for n, fp in previous.items() if n in importers and n not in stale}
     return {**kept, **_fingerprint_nodes(contents, successors, stale, kept)}
+
+
+def closure_of(roots: Iterable[str], successors: Mapping[str, Collection[str]]) -> set[str]:
+    """`roots` and every node they import, directly or not."""
+    found: set[str] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node not in found:
+            found.add(node)
+            stack.extend(successors.get(node, ()))
+    return found
 
 
 def _fingerprint_nodes(
@@ -53,14 +69,14 @@ def _fingerprint_nodes(
     result: dict[str, str] = {}
     for group in _strongly_connected(nodes, successors, known):
         members = set(group)
-        hasher = xxhash.xxh3_128()
+        parts = []
         for node in sorted(group):
-            hasher.update(f"{node}\0{contents[node]}\0".encode("utf-8", "surrogateescape"))
+            parts.append(f"{node}\0{contents[node]}\0")
             for target in sorted(successors.get(node, ())):
                 fp = "~" if target in members else (result.get(target) or known[target])
-                hasher.update(f"{target}\0{fp}\0".encode("utf-8", "surrogateescape"))
-            hasher.update(b"\1")
-        digest = hasher.hexdigest()
+                parts.append(f"{target}\0{fp}\0")
+            parts.append("\1")
+        digest = xxhash.xxh3_128_hexdigest("".join(parts).encode("utf-8", "surrogateescape"))
         for node in group:
             result[node] = digest
     return result

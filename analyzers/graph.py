@@ -53,9 +53,10 @@ class ProjectGraph:
 
     def successors(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {node: set() for node in self.nodes()}
-        for edge in self.edges:
-            out.setdefault(edge.importer, set()).add(edge.imported)
-            out.setdefault(edge.imported, set())  # observed folders and the session node
+        for importer, imported, _, _ in self.edges:
+            out.setdefault(importer, set()).add(imported)
+            if imported not in out:  # observed folders and the session node
+                out[imported] = set()
         return out
 
     def to_import_graph(self) -> grimp.ImportGraph:
@@ -148,11 +149,12 @@ def build_project_graph(
             structural.extend((node, "getattr") for node in resolver.children_of(module))
         edges.extend(_edges_of(module, parsed, resolver, structural))
 
+    imported = {e.imported for e in edges}
     return ProjectGraph(
         modules={m.node: m.path for m in resolver.modules},
         edges=tuple(sorted(edges)),
-        missing=frozenset(e.imported for e in edges if is_missing(e.imported)),
-        data=frozenset(e.imported for e in edges if is_data(e.imported)),
+        missing=frozenset(filter(is_missing, imported)),
+        data=frozenset(filter(is_data, imported)),
         broken=broken,
         dynamic=dynamic,
         shadowed=resolver.shadowed,

@@ -44,7 +44,7 @@ def detect_layout(
     """Detect src and flat layouts, several packages, and test folders; explicit values win."""
     paths = list(paths)
     package_inits = {posixpath.dirname(p) for p in paths if p.endswith("/__init__.py")}
-    folders = {d for p in paths for d in parent_dirs(p)}
+    folders = {d for f in {posixpath.dirname(p) for p in paths} for d in (f, *parent_dirs(f))}
 
     if source_roots is None:
         has_src = any(p.startswith("src/") and p.endswith(".py") for p in paths)

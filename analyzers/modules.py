@@ -38,15 +38,14 @@ def locate_modules(
     package_dirs = {posixpath.dirname(p) for p in py_paths if p.endswith("/__init__.py")}
     explicit_roots = sorted((r for r in source_roots if r), key=len, reverse=True)
     modules: dict[str, ModuleFile] = {}
+    roots: dict[tuple[str, bool], str] = {}  # the sys.path entry depends only on the folder and the rule
     for path in py_paths:
         if not path.endswith(".py"):
             continue
-        if path in pytest_imported:
-            basedir = next(d for d in parent_dirs(path) if d not in package_dirs)
-        else:
-            basedir = next(d for d in parent_dirs(path) if d not in package_dirs and (
-                d == "" or posixpath.dirname(d) not in package_dirs))
-        root = next((r for r in explicit_roots if is_below(basedir, r)), basedir)
+        key = (posixpath.dirname(path), path in pytest_imported)
+        root = roots.get(key)
+        if root is None:
+            root = roots[key] = _sys_path_entry(path, key[1], package_dirs, explicit_roots)
         rel = path[len(root) + 1 :] if root else path
         stem = rel[: -len(".py")]
         is_package = stem == "__init__" or stem.endswith("/__init__")
@@ -58,3 +57,12 @@ def locate_modules(
         prefix = "" if root == "" or root in source_roots else root.replace("/", ".") + "."
         modules[path] = ModuleFile(path, prefix + importable, importable, root, is_package)
     return modules
+
+
+def _sys_path_entry(path: str, imported_by_pytest: bool, package_dirs: set[str], explicit_roots: list[str]) -> str:
+    if imported_by_pytest:
+        basedir = next(d for d in parent_dirs(path) if d not in package_dirs)
+    else:
+        basedir = next(d for d in parent_dirs(path) if d not in package_dirs and (
+            d == "" or posixpath.dirname(d) not in package_dirs))
+    return next((r for r in explicit_roots if is_below(basedir, r)), basedir)

@@ -24,7 +24,7 @@ What it needs, per project NAME in PROJECTS below (see also --work and --venvs):
 Three levels of test fingerprints are compared:
 
 - name: doit-scout now (`fingerprint_units`: the import graph refined to names);
-- file: the same scout state's module fingerprints (`state.fingerprints`, a Merkle fingerprint
+- file: module fingerprints of the same scout state's graph (`compute_fingerprints`, a Merkle fingerprint
   over each test module's transitive import closure, with the config digest): a test file is
   affected when any byte of a file in its import closure changed. Same import graph as `name`, so
   the difference is what names buy;
@@ -121,6 +121,8 @@ try:
     from doit_scout.scout import run_scout
     from doit_scout.shared_cache import shared_cache
     import doit_scout.testing as testing
+    from doit_scout.analyzers.fingerprints import compute_fingerprints
+    from doit_scout.analyzers.graph import node_contents
 except ImportError:  # 5cb319d installs them as the top-level packages runner and analyzers
     from analyzers.categories import Category
     from runner.config import load_config_for_doit
@@ -137,7 +139,8 @@ def compute(from_scratch=False):
         inputs = testing.fingerprint_units(root, state, config, shared_cache(config), units)
         module_of = state.module_of()
         config_digest = state.config_digest()
-        file_level = {u: f"{state.fingerprints[module_of[u]]}:{config_digest}" if u in module_of else None
+        modules = compute_fingerprints(node_contents(state.graph, state.digests()), state.graph.successors())
+        file_level = {u: f"{modules[module_of[u]]}:{config_digest}" if u in module_of else None
                       for u in units}
         levels = {"name": {u: inputs.fingerprints.get(u) for u in units}, "file": file_level}
     else:  # 5cb319d: file level, one fingerprint per test module over its import closure

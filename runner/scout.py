@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import posixpath
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ import xxhash
 from doit_scout.analyzers.categories import Categorizer, Category
 from doit_scout.analyzers.changes import ChangeSet
 from doit_scout.analyzers.data_deps import data_inputs, data_node, rules_from_config
-from doit_scout.analyzers.fingerprints import compute_fingerprints, update_fingerprints
+from doit_scout.analyzers.fingerprints import closure_of, compute_fingerprints, update_fingerprints
 from doit_scout.analyzers.globs import GlobSet
 from doit_scout.analyzers.graph import ProjectGraph, build_project_graph, node_contents
 from doit_scout.analyzers.inventory import list_project_files
@@ -159,12 +160,13 @@ def _scout(project_root: Path, config: ScoutConfig, from_scratch: bool) -> Scout
         state = ScoutState(inputs_key, files, hashed.records, *snapshot)
     else:
         module_paths = sorted(p for p in files if p in wanted_sources)
-        graph, fingerprints, parsed, cache_hits = _map_imports(
+        graph, fingerprints, parsed, cache_hits, kept = _map_imports(
             cache, root, module_paths, files, hashed.sources, layout, changes, comparable, config, warnings,
             reuse=not forgotten)
         if snapshot_key and not from_scratch:
             cache.put_many(SCOUT_KIND, {snapshot_key: {"graph": graph_to_json(graph), "fingerprints": fingerprints}})
-        state = ScoutState(inputs_key, files, hashed.records, graph, fingerprints)
+        stored_lines = comparable.stored_lines(kept) if comparable is not None and kept else None
+        state = ScoutState(inputs_key, files, hashed.records, graph, fingerprints, stored_lines=stored_lines)
     warnings.extend(cache.take_warnings())
 
     for path in state.summary.shadowed:
@@ -207,9 +209,10 @@ def _map_imports(
     cache: SharedCache, root: Path, module_paths: list[str], files: Mapping[str, FileEntry], sources: Mapping[str, bytes],
     layout: ProjectLayout, changes: ChangeSet, previous: ScoutState | None, config: ScoutConfig,
     warnings: list[str], *, reuse: bool,
-) -> tuple[ProjectGraph, dict[str, str], int, int]:
-    """The graph and fingerprints, and how many files were parsed and found in the parse cache.
-    `previous` is a state resolved under the same inputs key, or None."""
+) -> tuple[ProjectGraph, dict[str, str], int, int, set[str]]:
+    """The graph and fingerprints, how many files were parsed and found in the parse cache, and
+    the modules whose imports and names are `previous`'s, a state resolved under the same inputs
+    key, or None."""
     test_paths = {p for p in module_paths if files[p].category is Category.TEST}
     pytest_imported = test_paths | {p for p in module_paths if files[p].category is Category.CONFTEST}
     modules = locate_modules(module_paths, layout.source_roots, pytest_imported).values()
@@ -236,12 +239,14 @@ def _map_imports(
         previous=previous.graph if reusable and previous is not None else None,
     )
     dirty = None
+    kept: set[str] = set()
     if reusable:
         assert previous is not None
         dirty = {node for node, path in graph.modules.items() if path in changes.modified}
+        kept = graph.modules.keys() - dirty
         dirty |= {data_node(p) for p in changes.modified} & graph.data
         dirty |= graph.missing - previous.graph.missing
-    return graph, _fingerprints(graph, files, previous, dirty), parsed, cache_hits
+    return graph, _fingerprints(graph, files, previous, dirty), parsed, cache_hits, kept
 
 
 def _categorize(
@@ -256,11 +261,14 @@ def _fingerprints(
     graph: ProjectGraph, files: Mapping[str, FileEntry], previous: ScoutState | None,
     dirty: set[str] | None,
 ) -> dict[str, str]:
-    """`dirty`, when known, are the only nodes whose content or imports differ from `previous`."""
+    """The fingerprints of the conftest.py files and what they import, the only module
+    fingerprints a run uses (the collection key; test files get theirs from names, at the test
+    task). `dirty`, when known, are the only nodes whose content or imports differ from `previous`."""
     contents = node_contents(graph, {p: e.digest for p, e in files.items()})
     successors = graph.successors()
+    conftests = closure_of((n for n, p in graph.modules.items() if posixpath.basename(p) == "conftest.py"), successors)
     if previous is None:
-        return compute_fingerprints(contents, successors)
+        return compute_fingerprints(contents, successors, conftests)
     if dirty is None:
         old_contents = node_contents(previous.graph, previous.digests())
         old_successors = previous.graph.successors()
@@ -268,6 +276,6 @@ def _fingerprints(
             n for n in contents
             if old_contents.get(n) != contents[n] or old_successors.get(n) != successors[n]
         }
-    return update_fingerprints(previous.fingerprints, contents, successors, dirty)
+    return update_fingerprints(previous.fingerprints, contents, successors, dirty, conftests)
 
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Collection, Iterator, Mapping, NamedTuple, Sequence
 
 import grimp
 import xxhash
@@ -24,7 +24,7 @@ from doit_scout.project_state import (
     read_checked,
 )
 
-SCHEMA = 10
+SCHEMA = 11
 STATE_FILE = "state.json"
 _test_config_digests: dict[tuple[str, str], str] = {}
 
@@ -70,30 +70,66 @@ _UNSAFE_IN_LINE = frozenset("\t\n\r")
 
 
 class GraphText(NamedTuple):
-    """The graph as the state file holds it: the graph without names as one JSON text, and one
-    line per module with its names (`<node><tab><JSON text>`). An incremental scout writes the
-    lines of unchanged modules as they were read, and reading them is splitting lines. A node
-    with a tab or a line break in its name (no importable module has one) is left without
-    names: it then counts as a whole module, which is safe."""
+    """The graph as the state file holds it: one JSON text with the modules and what is known of
+    them as a whole, then one line per module with its imports and its names
+    (`<node><tab><imports JSON><tab><names JSON, or nothing>`). A scout after a change writes the
+    lines of the modules it did not parse again as they were read, and encodes only the others.
+    A node with a tab or a line break in its name (no importable module has one) keeps its imports
+    in the first text and is left without names: it then counts as a whole module, which is safe."""
 
     graph: str
-    names: Sequence[str]
+    lines: Sequence[str]
 
     @classmethod
-    def of(cls, graph: ProjectGraph) -> "GraphText":
-        data = graph_to_json(graph)
-        names = [f"{node}\t{text}" for node, text in data.pop("names").items() if not _UNSAFE_IN_LINE & set(node)]
-        return cls(json.dumps(data, separators=(",", ":")), names)
+    def of(cls, graph: ProjectGraph, stored: Mapping[str, str] | None = None) -> "GraphText":
+        """`stored`: lines read before that still hold for `graph` (its module's imports and
+        names are the same), by node."""
+        stored = stored or {}
+        fresh: dict[str, list[tuple[str, int, str]]] = {}
+        for importer, imported, line, kind in graph.edges:
+            if importer not in stored:
+                fresh.setdefault(importer, []).append((imported, line, kind))
+        names = _names_json(graph.names)
+        whole: dict[str, list[tuple[str, int, str]]] = {}
+        lines = []
+        for node in sorted({*graph.modules, *fresh, *names, *stored}):
+            if node in stored:
+                lines.append(stored[node])
+            elif _UNSAFE_IN_LINE & set(node):
+                if node in fresh:
+                    whole[node] = fresh[node]
+            else:
+                lines.append(f"{node}\t{json.dumps(fresh.get(node, []), separators=(',', ':'))}\t{names.get(node, '')}")
+        data = {**graph_to_json(graph, with_imports=False), "imports": whole}
+        return cls(json.dumps(data, separators=(",", ":")), lines)
+
+    def lines_of(self, nodes: Collection[str]) -> dict[str, str]:
+        """The lines of `nodes`, by node."""
+        found = {}
+        for line in self.lines:
+            node = line.partition("\t")[0]
+            if node in nodes:
+                found[node] = line
+        return found
 
     def decoded(self) -> ProjectGraph:
         """KeyError, TypeError or ValueError when the text is not a graph."""
         data = json.loads(self.graph)
-        names = {}
-        for line in self.names:
-            node, tab, text = line.partition("\t")
-            if not tab:
-                raise ValueError(f"a names line without a tab: {line[:80]!r}")
-            names[node] = text
+        nodes, imports_texts, names = [], [], {}
+        for line in self.lines:
+            node, tab, rest = line.partition("\t")
+            imports_text, tab_too, names_text = rest.partition("\t")
+            if not (tab and tab_too):
+                raise ValueError(f"a module line without its two tabs: {line[:80]!r}")
+            nodes.append(node)
+            imports_texts.append(imports_text)
+            if names_text:
+                names[node] = names_text
+        # One JSON text of all lines' imports: one call into the decoder, not one per module.
+        imports = dict(zip(nodes, json.loads(f"[{','.join(imports_texts)}]"), strict=True))
+        if data["imports"]:  # nodes with unsafe names, whose imports came in the first text
+            imports = dict(sorted({**imports, **data["imports"]}.items()))
+        data["imports"] = imports
         data["names"] = names
         return graph_from_json(data)
 
@@ -105,18 +141,27 @@ class ScoutState:
 
     def __init__(self, inputs_key: str, files: dict[str, FileEntry], hash_records: dict[str, HashRecord],
                  graph: ProjectGraph | GraphText, fingerprints: dict[str, str],
-                 summary: GraphSummary | None = None) -> None:
-        """`graph` is a graph, or its text together with its `summary`."""
+                 summary: GraphSummary | None = None, stored_lines: Mapping[str, str] | None = None) -> None:
+        """`graph` is a graph, or its text together with its `summary`. `stored_lines` are lines of
+        a graph text read before that still hold for this graph (GraphText.of)."""
         self.inputs_key = inputs_key
         self.files = files
         self.hash_records = hash_records
         self.fingerprints = fingerprints
         self._graph = graph
+        self._text = graph if isinstance(graph, GraphText) else None
+        self._stored_lines = stored_lines
         self.summary = summary if summary is not None else GraphSummary.of(graph)  # type: ignore[arg-type]
 
     def with_inventory(self, files: dict[str, FileEntry], hash_records: dict[str, HashRecord]) -> "ScoutState":
         """The same graph over the same contents, with the stat cache of this run."""
-        return ScoutState(self.inputs_key, files, hash_records, self._graph, self.fingerprints, self.summary)
+        return ScoutState(self.inputs_key, files, hash_records, self._text or self._graph, self.fingerprints,
+                          self.summary, self._stored_lines)
+
+    def stored_lines(self, nodes: Collection[str]) -> dict[str, str]:
+        """The lines this state's graph was read as, of `nodes`: for a graph built on it where
+        those modules kept their imports and names."""
+        return self._text.lines_of(nodes) if self._text is not None else {}
 
     @property
     def graph(self) -> ProjectGraph:
@@ -191,7 +236,7 @@ class ScoutState:
                 st = record.stat
                 row += [st.mtime_ns, st.size, st.inode, st.ctime_ns, record.hashed_at_ns]
             files[path] = row
-        graph_text = self._graph if isinstance(self._graph, GraphText) else GraphText.of(self._graph)
+        graph_text = self._text or GraphText.of(self.graph, self._stored_lines)
         header = {
             "schema": SCHEMA,
             "inputs_key": self.inputs_key,
@@ -220,15 +265,16 @@ class ScoutState:
             raise CorruptState(f"malformed state: {err!r}") from err
 
 
-def graph_to_json(graph: ProjectGraph) -> dict[str, Any]:
-    return {
+def graph_to_json(graph: ProjectGraph, *, with_imports: bool = True) -> dict[str, Any]:
+    data = {
         "modules": graph.modules,
-        "imports": _imports_json(graph.edges),
         "broken": graph.broken,
         "dynamic": graph.dynamic,
         "shadowed": list(graph.shadowed),
-        "names": _names_json(graph.names),
     }
+    if with_imports:
+        data.update(imports=_imports_json(graph.edges), names=_names_json(graph.names))
+    return data
 
 
 def _imports_json(edges: Sequence[ImportEdge]) -> dict[str, list[tuple[str, int, str]]]:
@@ -259,11 +305,12 @@ def graph_from_json(data: dict[str, Any]) -> ProjectGraph:
     """KeyError, TypeError or ValueError when `data` is not a graph."""
     edges = tuple(ImportEdge(importer, imported, line, kind)
                   for importer, targets in data["imports"].items() for imported, line, kind in targets)
+    imported = {e.imported for e in edges}
     return ProjectGraph(
         modules=dict(data["modules"]),
         edges=edges,
-        missing=frozenset(e.imported for e in edges if is_missing(e.imported)),
-        data=frozenset(e.imported for e in edges if is_data(e.imported)),
+        missing=frozenset(filter(is_missing, imported)),
+        data=frozenset(filter(is_data, imported)),
         broken=dict(data["broken"]),
         dynamic={node: tuple(lines) for node, lines in data["dynamic"].items()},
         shadowed=tuple(data["shadowed"]),
@@ -312,6 +359,6 @@ def load_state(folder: Path) -> ScoutState | None:
 
 
 def save_state(folder: Path, state: ScoutState) -> None:
-    """The header, the graph, then a line per module's names: each written and read as it is."""
+    """The header, the graph, then a line per module: each written and read as it is."""
     header, graph = state.to_document()
-    atomic_write_checked(folder / STATE_FILE, [json.dumps(header, separators=(",", ":")), graph.graph, *graph.names])
+    atomic_write_checked(folder / STATE_FILE, [json.dumps(header, separators=(",", ":")), graph.graph, *graph.lines])

@@ -5,10 +5,13 @@ from pathlib import Path
 from helpers import age_files, close_shared_caches, git, git_init, scout, write_files
 
 import doit_scout.analyzers.hashing
+from doit_scout.analyzers.fingerprints import compute_fingerprints
+from doit_scout.analyzers.graph import node_contents
 from doit_scout.analyzers.imports import MAX_PARSE_BYTES
 from doit_scout.config import ScoutConfig
 from doit_scout.parsing import PARALLEL_PARSE_THRESHOLD
 from doit_scout.scout import current_state
+from doit_scout.scout_state import ScoutState
 
 
 def test_scout_builds_the_graph_of_a_project(project: Path):
@@ -22,12 +25,16 @@ def test_scout_builds_the_graph_of_a_project(project: Path):
     assert (project / ".scout" / ".gitignore").read_text().strip().endswith("*")
 
 
-def test_fingerprints_follow_the_import_closure(project: Path):
+def test_module_fingerprints_cover_the_conftest_closures_and_follow_them(project: Path):
+    (project / "tests" / "conftest.py").write_text("import pytest\nfrom pkg import core\n")
     before = scout(project).state.fingerprints
+    # what collection can depend on (pkg/__init__.py reads the table)
+    assert set(before) == {"tests.conftest", "pkg", "pkg.core", "pkg.util", "data:pkg/data/table.csv"}
     (project / "pkg" / "util.py").write_text("def base():\n    return 40\n")
     after = scout(project).state.fingerprints
-    changed = {n for n in after if after[n] != before[n]}
-    assert changed == {"pkg.util", "pkg.core", "tests.test_core"}
+    assert {n for n in after if after[n] != before[n]} == {"pkg.util", "pkg.core", "tests.conftest"}
+    (project / "tests" / "conftest.py").write_text("import pkg.extra\n")
+    assert set(scout(project).state.fingerprints) == {"tests.conftest", "pkg", "pkg.extra", "data:pkg/data/table.csv"}
 
 
 def test_git_inventory_lists_untracked_but_not_ignored_files(project: Path):
@@ -74,9 +81,13 @@ def test_syntax_error_marks_the_file_and_its_dependents_change(project: Path):
     (project / "pkg" / "util.py").write_text("def base(:\n")
     after = scout(project).state
     assert after.graph.broken == {"pkg.util": "syntax error at line 1: invalid syntax"}
-    assert after.fingerprints["pkg.core"] != before.fingerprints["pkg.core"]
-    assert after.fingerprints["tests.test_extra"] == before.fingerprints["tests.test_extra"]
+    assert module_fingerprints(after)["pkg.core"] != module_fingerprints(before)["pkg.core"]
+    assert module_fingerprints(after)["tests.test_extra"] == module_fingerprints(before)["tests.test_extra"]
     assert ("pkg.core", "pkg.util") in {(e.importer, e.imported) for e in after.graph.edges}
+
+
+def module_fingerprints(state: ScoutState) -> dict[str, str]:
+    return compute_fingerprints(node_contents(state.graph, state.digests()), state.graph.successors())
 
 
 def test_non_utf8_empty_and_huge_files_are_handled(project: Path):
@@ -108,7 +119,7 @@ def test_unreadable_file_is_reported_and_never_up_to_date(project: Path, monkeyp
     assert any("cannot read pkg/util.py: Permission denied" in w for w in first.warnings)
     assert first.state.graph.broken["pkg.util"] == "file could not be read"
     assert second.changes.modified == ("pkg/util.py",)
-    assert first.state.fingerprints["tests.test_core"] != second.state.fingerprints["tests.test_core"]
+    assert first.state.digests()["pkg/util.py"] != second.state.digests()["pkg/util.py"]
 
 
 def test_corrupt_or_truncated_state_is_rebuilt_with_a_warning(project: Path):

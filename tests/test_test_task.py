@@ -82,8 +82,10 @@ def test_malformed_names_in_the_state_make_that_module_count_as_a_whole(todo_app
     doit(todo_app)
     state_file = todo_app / ".scout" / "state.json"
     lines = read_checked(state_file) or []
-    damaged = [line.replace("\t", "\t[1, 2]  ", 1) if line.startswith("todo.filters\t") else line for line in lines]
-    assert damaged != lines  # each module's names are a line of their own
+    # a module's line: its node, its imports, its names (tab-separated)
+    damaged = [line[::-1].replace("\t", "  ]2 ,1[\t", 1)[::-1] if line.startswith("todo.filters\t") else line
+               for line in lines]
+    assert damaged != lines
     atomic_write_checked(state_file, damaged)  # damage that its checksum does not catch
     edit(todo_app, "todo/priorities.py", "class Priority", "class Priority  ")  # a no-op edit: rescout
     edit(todo_app, "todo/reports.py", "open, ", "open,  ")
