@@ -35,14 +35,14 @@ def locate_modules(
     without __init__.py inside a package is a namespace subpackage of it. Inside an explicit
     source root such as src/, folders without __init__.py are namespace packages of that root."""
     py_paths = sorted(py_paths)
-    package_dirs = {posixpath.dirname(p) for p in py_paths if p.endswith("/__init__.py")}
+    package_dirs = {p.rpartition("/")[0] for p in py_paths if p.endswith("/__init__.py")}
     explicit_roots = sorted((r for r in source_roots if r), key=len, reverse=True)
     modules: dict[str, ModuleFile] = {}
     roots: dict[tuple[str, bool], str] = {}  # the sys.path entry depends only on the folder and the rule
     for path in py_paths:
         if not path.endswith(".py"):
             continue
-        key = (posixpath.dirname(path), path in pytest_imported)
+        key = (path.rpartition("/")[0], path in pytest_imported)
         root = roots.get(key)
         if root is None:
             root = roots[key] = _sys_path_entry(path, key[1], package_dirs, explicit_roots)
