@@ -26,7 +26,7 @@ _WHERE = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")  # how tomllib and t
 ExceptHook = Callable[[type[BaseException], BaseException, "TracebackType | None"], object]
 
 
-def invalid_toml(path: str, text: str, err: Exception) -> str:
+def invalid_toml(path: str, text: str, err: BaseException) -> str:
     """One line that names the file, the line (quoted) and what the parser could not read."""
     message = str(err)
     where = _WHERE.search(message)
