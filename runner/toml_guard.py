@@ -8,20 +8,18 @@ this module: it only sets `sys.excepthook`. The hook acts on one exception alone
 error raised inside doit's own configuration loading, and hands every other one to the hook that
 was there before. It costs nothing until a process dies of an uncaught exception.
 
-Keep this module's imports to the standard library's `sys` and `re`: every Python process of the
-environment imports it at start-up.
+Keep this module's imports at the standard library's `sys`: every Python process of the environment
+imports it at start-up.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from types import TracebackType
 from typing import Callable
 
 # doit's own exit status for an error before any task runs (a bad dodo.py, a bad command line).
 CONFIG_ERROR_STATUS = 3
-_WHERE = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")  # how tomllib and tomli end a message
 
 ExceptHook = Callable[[type[BaseException], BaseException, "TracebackType | None"], object]
 
@@ -29,14 +27,21 @@ ExceptHook = Callable[[type[BaseException], BaseException, "TracebackType | None
 def invalid_toml(path: str, text: str, err: BaseException) -> str:
     """One line that names the file, the line (quoted) and what the parser could not read."""
     message = str(err)
-    where = _WHERE.search(message)
-    if where is None:
+    what, line, column = _where(message)
+    if line is None:
         return f"{path} is not valid TOML: {message}. Fix the file and run again."
-    line, column = int(where.group(1)), int(where.group(2))
     lines = text.splitlines()
     quoted = f" ({lines[line - 1].strip()!r})" if 0 < line <= len(lines) else ""
-    return (f"{path}:{line}:{column}: not valid TOML: {message[:where.start()]} in line {line}{quoted}. "
-            f"Fix that line and run again.")
+    return f"{path}:{line}:{column}: not valid TOML: {what} in line {line}{quoted}. Fix that line and run again."
+
+
+def _where(message: str) -> tuple[str, int | None, int | None]:
+    """tomllib and tomli end a message with "(at line L, column C)"."""
+    what, sep, where = message.rpartition(" (at line ")
+    line, _, column = where.rstrip(")").partition(", column ")
+    if not sep or not (line.isdigit() and column.isdigit()):
+        return message, None, None
+    return what, int(line), int(column)
 
 
 def _raised_by_doits_config_loading(err: BaseException, tb: TracebackType | None) -> bool:
