@@ -15,13 +15,17 @@ imports it at start-up.
 from __future__ import annotations
 
 import sys
-from types import TracebackType
-from typing import Callable
+
+TYPE_CHECKING = False  # typing itself costs milliseconds at every start-up; mypy reads this as True
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Callable
+
+    ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], object]
 
 # doit's own exit status for an error before any task runs (a bad dodo.py, a bad command line).
 CONFIG_ERROR_STATUS = 3
 
-ExceptHook = Callable[[type[BaseException], BaseException, "TracebackType | None"], object]
 
 
 def invalid_toml(path: str, text: str, err: BaseException) -> str:

@@ -71,8 +71,8 @@ def test_options_that_can_change_outcomes_run_but_record_nothing_green(todo_app:
     assert tests["selected"] == TODO_TESTS
 
 
+@pytest.mark.after_first_run
 def test_a_failed_build_step_is_status_1_and_names_the_step(todo_app: Path):
-    doit_tests(todo_app)
     with open(todo_app / "todo" / "dates.py", "a") as f:
         f.write("import os\n")  # ruff: F401
     result = run_doit(todo_app)
@@ -266,8 +266,8 @@ def _break_tagged(root: Path) -> None:
     path.write_text(path.read_text().replace("return [t for t in tasks if tag in t.tags]", "return []"))
 
 
+@pytest.mark.after_first_run
 def test_a_node_id_after_double_dash_does_not_make_its_file_green(todo_app: Path):
-    doit_tests(todo_app)
     _break_tagged(todo_app)  # test_tagged fails now; test_overdue_skips_done_tasks still passes
     narrow = run_doit(todo_app, "test", "--", "tests/test_filters.py::test_overdue_skips_done_tasks")
     assert narrow.returncode == 0, narrow.stdout + narrow.stderr
@@ -275,8 +275,8 @@ def test_a_node_id_after_double_dash_does_not_make_its_file_green(todo_app: Path
     assert "tests/test_filters.py" in tests["selected"] and "tests/test_filters.py::test_tagged" in tests["failed"]
 
 
+@pytest.mark.after_first_run
 def test_options_and_paths_pytest_rejects_are_status_4_and_leave_what_is_known(todo_app: Path):
-    doit_tests(todo_app)
     # Nothing is stale, and pytest is still asked: it alone knows its options and its plugins'.
     usage = run_doit(todo_app, "test", "--", "--no-such-option")
     assert usage.returncode == 4, usage.stdout + usage.stderr
