@@ -166,6 +166,10 @@ class NamesOverlay(Mapping[str, ModuleNames]):
     """The names of a graph built on a previous one: those of the modules parsed again over the
     previous graph's, which are neither copied nor decoded (work in proportion to the change)."""
 
+    previous: Mapping[str, ModuleNames]
+    changed: dict[str, ModuleNames]
+    kept: set[str]
+
     def __init__(self, previous: Mapping[str, ModuleNames], changed: dict[str, ModuleNames], kept: set[str]) -> None:
         if isinstance(previous, NamesOverlay):  # one level, however many runs a process makes (`doit watch`)
             carried = {node: previous.changed[node] for node in kept & previous.changed.keys()}
@@ -293,6 +297,7 @@ class _Resolver:
     def _binding_target(self, module: ModuleFile, binding: Binding) -> tuple[str, str | None] | None:
         """The project module (node; a namespace package has none of its own) and attribute an
         import binds; None for a name from outside the project."""
+        root: str | None
         if binding.level:
             base = self._relative_base(module, binding.level)
             if base is None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import ast
 import builtins
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, cast
 
 import xxhash
 
@@ -132,11 +132,12 @@ def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _module_level(stmt.body)
             yield from _module_level(getattr(stmt, "orelse", []))
         elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
-            yield from _module_level(stmt.body)
-            for handler in stmt.handlers:
+            tried = cast(ast.Try, stmt)  # TryStar (3.11+, `except*`) has Try's fields
+            yield from _module_level(tried.body)
+            for handler in tried.handlers:
                 yield from _module_level(handler.body)
-            yield from _module_level(stmt.orelse)
-            yield from _module_level(stmt.finalbody)
+            yield from _module_level(tried.orelse)
+            yield from _module_level(tried.finalbody)
         elif type(stmt).__name__ == "Match":
             for case in stmt.cases:  # type: ignore[attr-defined]
                 yield from _module_level(case.body)
@@ -205,7 +206,7 @@ def _parameters(args: ast.arguments) -> frozenset[str]:
     return frozenset(a.arg for a in every)
 
 
-def _assigned_in(body: list[ast.stmt]) -> frozenset[str]:
+def _assigned_in(body: Sequence[ast.AST]) -> frozenset[str]:
     """The names a function body binds by assignment in its own scope (not in nested functions,
     classes or comprehensions), less those it declares global. Names it imports are left out: an
     import's binding is what a reference resolves through."""
@@ -337,6 +338,7 @@ def _literal_exports(tree: ast.Module) -> tuple[str, ...] | None:
             continue
         if stmt not in tree.body:
             return None  # bound inside a block: what it holds depends on the branch taken
+        assert isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr))  # what _binds_all accepts
         value = stmt.value if not isinstance(stmt, ast.Expr) else (
             stmt.value.args[0] if len(stmt.value.args) == 1 else None)  # type: ignore[attr-defined]
         if isinstance(stmt, ast.Expr) and stmt.value.func.attr == "append":  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from doit.exceptions import InvalidDodoFile
 
 from doit_scout.analyzers.categories import Category
 from doit_scout.analyzers.steps import PLACEHOLDERS, SCOPES, placeholders_in
+from doit_scout.toml_guard import invalid_toml
 
 
 class ConfigError(Exception):
@@ -103,7 +104,7 @@ def load_config(project_root: Path) -> ScoutConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{pyproject} is not valid TOML: {err}. Fix the file and run again.") from err
+        raise ConfigError(invalid_toml(str(pyproject), text, err)) from err
     table = data.get("tool", {}).get("scout", {})
     if not isinstance(table, dict):
         raise ConfigError(f"[tool.scout] in {pyproject} must be a table, got {table!r}")

@@ -23,7 +23,7 @@ from doit_scout.scout import current_state, run_scout
 from doit_scout.shared_cache import RunCounts, shared_cache
 from doit_scout.since import RevisionError
 from doit_scout.steps import StepError, StepPlan, StepRunResult, nothing_stale, plan_step, run_step
-from doit_scout.testing import TestPlan, plan_tests, run_tests, write_last_run
+from doit_scout.testing import TestPlan, TestRunResult, plan_tests, run_tests, write_last_run
 from doit_scout.verify import files_that_differ
 
 __all__ = ["DOIT_CONFIG", "task_scout", "task_build", "task_test"]
@@ -151,6 +151,7 @@ class _TestGate:
     def __init__(self, root: Path, config: ScoutConfig) -> None:
         self.root, self.config = root, config
         self.plan: TestPlan | None = None
+        self.refused: TestRunResult | None = None  # pytest refused the arguments after `--`
 
     def _cache_counts(self) -> RunCounts:
         return shared_cache(self.config).counts
@@ -172,8 +173,11 @@ class _TestGate:
             return False  # the action says what is wrong
         if self.plan.runs_pytest:
             return False
+        result = run_tests(self.root, self.config, plan=self.plan, pass_through=self._pass_through())
+        if result.pytest is not None:  # pytest refused the arguments: the action reports it, as a failure
+            self.refused = result
+            return False
         # doit will not call the action: the report of this run is written here.
-        result = run_tests(self.root, self.config, plan=self.plan)
         if task.options.get("shard"):
             print_test_summary(result, self._cache_counts())
         write_last_run(self.root, result, self._cache_counts())
@@ -182,8 +186,8 @@ class _TestGate:
     def run(self, run_all: bool, shard: str, since: str, audit: bool, timeout: str) -> bool:
         try:
             plan = self.plan or self._plan({"run_all": run_all, "shard": shard, "since": since, "audit": audit})
-            result = run_tests(self.root, self.config, plan=plan, pass_through=self._pass_through(),
-                               timeout=parse_timeout(timeout, "--timeout") if timeout else None)
+            result = self.refused or run_tests(self.root, self.config, plan=plan, pass_through=self._pass_through(),
+                                               timeout=parse_timeout(timeout, "--timeout") if timeout else None)
         except (ValueError, RevisionError, PytestMissing, ConfigError) as err:  # --shard, --since, no pytest
             print(f"doit-scout: {err}")
             return False

@@ -10,8 +10,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -100,6 +102,7 @@ class PytestRun:
     addopts: tuple[str, ...] | None = None
     inifile: str | None = None
     timeline: Timeline = field(default_factory=Timeline)
+    output: str = ""  # what pytest printed, when run quietly
 
     @property
     def completed(self) -> bool:
@@ -161,14 +164,14 @@ def selection_of(decisions: Sequence[TestDecision], hidden: Iterable[str]) -> di
 def run_pytest(
     root: Path, decisions: Sequence[TestDecision], *, hidden: Iterable[str] = (), worker_args: Sequence[str] = (),
     extra_args: Sequence[str] = (), collect_only: bool = False, interactive: bool = False,
-    timeout: float | None = None,
+    timeout: float | None = None, quiet: bool = False,
 ) -> PytestRun:
     """Run pytest with this interpreter in `root` as the project's own `pytest` would run (its
     configuration picks the files), hiding only `hidden`; output goes straight to the terminal.
     `worker_args` (`-n N`) come before `extra_args`, whose own `-n` then wins, as on pytest's
     command line. `interactive` leaves the terminal's input to pytest (--pdb). Ctrl-C, or
     `timeout` seconds passing, stops the session as Ctrl-C stops pytest: what completed
-    reports, nothing else."""
+    reports, nothing else. `quiet` keeps pytest's output in `PytestRun.output` instead."""
     if importlib.util.find_spec("pytest") is None:
         raise PytestMissing(f"pytest is not installed for {sys.executable}; install it with "
                             f"'{sys.executable} -m pip install pytest'")
@@ -183,17 +186,31 @@ def run_pytest(
     command += list(extra_args)
     try:
         started = time.time()
-        process = subprocess.Popen(command, cwd=root, stdin=None if interactive else subprocess.DEVNULL)
+        output = subprocess.PIPE if quiet else None
+        group = _OWN_GROUP and not interactive
+        process = subprocess.Popen(command, cwd=root, stdin=None if interactive else subprocess.DEVNULL,
+                                   stdout=output, stderr=subprocess.STDOUT if quiet else None,
+                                   **(_NEW_GROUP if group else {}))
+        pytest = _Pytest(process, group)
         stopped = None
+        captured = ""
         try:
-            exit_code = process.wait(timeout=timeout)
+            with pytest.forwarding_signals():
+                if quiet:
+                    captured = process.communicate(timeout=timeout)[0].decode(errors="replace")
+                    exit_code = process.returncode
+                else:
+                    exit_code = process.wait(timeout=timeout)
         except KeyboardInterrupt:
-            stopped, exit_code = "Ctrl-C", _stop(process, signalled=_terminal_signals_us())
+            # In its own group pytest has had no signal but ours; in ours, a terminal's Ctrl-C
+            # reached it already (a second SIGINT would cut its report short with a traceback).
+            stopped, exit_code = "Ctrl-C", pytest.stop(signalled=not group and _terminal_signals_us())
         except subprocess.TimeoutExpired:
-            stopped, exit_code = f"timed out after {timeout:g} s (timeout)", _stop(process, signalled=False)
+            stopped, exit_code = f"timed out after {timeout:g} s (timeout)", pytest.stop(signalled=False)
         exited = time.time()
         run = read_reports(scratch, root, exit_code)
         run.timeline.started, run.timeline.exited = started, exited
+        run.output = captured
         if stopped is not None:
             run.interrupted, run.exit_code = stopped, INTERRUPTED
         return run
@@ -202,20 +219,67 @@ def run_pytest(
 
 
 INTERRUPTED = 2  # pytest's own status for a session stopped by Ctrl-C
+USAGE_ERROR = 4  # pytest's exit status for options or paths it does not accept
 _STOP_GRACE_SECONDS = 15.0
 
 
-def _stop(process: subprocess.Popen, *, signalled: bool) -> int:
-    """End pytest as Ctrl-C does, so that it stops its xdist workers and reports what completed;
-    kill it when it does not end in time, or at a second Ctrl-C. `signalled`: pytest has had its
-    SIGINT already (a second one would cut its report short)."""
-    try:
-        if not signalled:
-            process.send_signal(signal.SIGINT)
-        return process.wait(timeout=_STOP_GRACE_SECONDS)
-    except (KeyboardInterrupt, subprocess.TimeoutExpired):
-        process.kill()
-        return process.wait()
+# pytest runs in a process group of its own (but for --pdb, which needs the terminal): then only
+# doit-scout signals it, and signals the controller and its xdist workers alike, once, as a terminal's
+# Ctrl-C does. In doit's group, a SIGINT sent to doit alone (`kill -INT`, a CI runner) reached the
+# controller only, and one sent to the whole group (a CI runner cancelling a job) reached pytest twice
+# (its own, and the one doit passed on), which cut its report short with a hundred lines of traceback.
+_OWN_GROUP = hasattr(os, "killpg")
+_NEW_GROUP: dict[str, Any] = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+# Signals that would end or stop doit while pytest, in its own group, would not hear of them.
+_FORWARDED = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGTSTP") if hasattr(signal, name))
+
+
+class _Pytest:
+    def __init__(self, process: subprocess.Popen, group: bool) -> None:
+        self.process, self.group = process, group
+
+    def signal(self, signum: int) -> None:
+        try:
+            if self.group:
+                os.killpg(self.process.pid, signum)
+            else:
+                self.process.send_signal(signum)
+        except ProcessLookupError:
+            pass  # it ended already
+
+    def stop(self, *, signalled: bool) -> int:
+        """End pytest as Ctrl-C does, so that it stops its xdist workers and reports what completed;
+        kill it (and its workers) when it does not end in time, or at a second Ctrl-C. `signalled`:
+        pytest has had its SIGINT already."""
+        try:
+            if not signalled:
+                self.signal(signal.SIGINT)
+            return self.process.wait(timeout=_STOP_GRACE_SECONDS)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            self.signal(signal.SIGKILL)
+            return self.process.wait()
+
+    @contextmanager
+    def forwarding_signals(self) -> Iterator[None]:
+        """While pytest runs in its own group: SIGTERM and SIGHUP end it too, and Ctrl-Z (SIGTSTP)
+        stops it with doit, until doit is continued."""
+        if not self.group or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {signum: signal.signal(signum, self._forward) for signum in _FORWARDED}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _forward(self, signum: int, frame: Any) -> None:
+        self.signal(signum)
+        handler = signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)  # doit ends, or stops here until it is continued
+        if signum == getattr(signal, "SIGTSTP", None):
+            self.signal(signal.SIGCONT)
+        signal.signal(signum, handler)
 
 
 def _terminal_signals_us() -> bool:

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from doit_scout.analyzers.categories import Category
-from doit_scout.execution import COUNT_WORDS
+from doit_scout.execution import COUNT_WORDS, USAGE_ERROR
 from doit_scout.scout import ScoutRun
 from doit_scout.shared_cache import RunCounts
 from doit_scout.testing import OUTSIDE_THE_PATHS
@@ -144,7 +144,6 @@ def print_scout_summary(
 
 
 _XDIST_DIFFERENT_COLLECTIONS = "Different tests were collected between"
-USAGE_ERROR = 4  # pytest's exit status for options or paths it does not accept
 
 
 def _count(count: int, word: str) -> str:

@@ -22,7 +22,7 @@ from doit_scout.audit import audit_due, load_audit_log, save_audit_log, selectio
 from doit_scout.collection import Manifest, key_of, load_manifest, save_manifest
 from doit_scout.config import ScoutConfig
 from doit_scout.environment import environment_key
-from doit_scout.execution import COUNT_WORDS, PytestRun, run_pytest, xdist_available
+from doit_scout.execution import COUNT_WORDS, USAGE_ERROR, PytestRun, run_pytest, xdist_available
 from doit_scout.explain import ChangeExplainer, changed_since_tests_ran, follow_snapshot, save_snapshot
 from doit_scout.file_hashing import digest_on_disk
 from doit_scout.forget import is_forgotten, remember
@@ -359,6 +359,21 @@ class TestRunResult:
             and "failed" not in run.outcomes.values())
 
 
+def arguments_pytest_refuses(root: Path, config: ScoutConfig, plan: TestPlan,
+                             pass_through: PassThrough) -> PytestRun | None:
+    """With nothing to run, the arguments after `--` still go to pytest, which alone knows its
+    options, its plugins' and the paths it accepts: a collection with every green file hidden, its
+    output kept unless pytest refuses them (usage error, exit status 4: the run returned)."""
+    if not pass_through.args:
+        return None
+    run = run_pytest(root, [], hidden=plan.hidden, extra_args=(*config.test.pytest_args, *pass_through.args),
+                     collect_only=True, quiet=True)
+    if run.exit_code != USAGE_ERROR:
+        return None
+    print(run.output, end="", flush=True)
+    return run
+
+
 def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: TestPlan | None = None,
               pass_through: PassThrough = PassThrough(), timeout: float | None = None) -> TestRunResult:
     """`pass_through`: what the command line gave pytest after `--`; `timeout` stops a session
@@ -366,6 +381,9 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     plan = plan or plan_tests(root, config, run_all=run_all, paths=pass_through.paths)
     planned = time.perf_counter()
     if not plan.runs_pytest:
+        refused = arguments_pytest_refuses(root, config, plan, pass_through)
+        if refused is not None:
+            return TestRunResult(plan, refused, [], {"plan": plan.seconds})
         _audit_log_after(root, plan, None, [])
         if plan.since is None and not plan.sharded and not pass_through.paths:  # every skip: a green record matched
             follow_snapshot(root, plan.state, plan.inputs.config_digest, plan.inputs.environment,

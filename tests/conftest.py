@@ -1,4 +1,8 @@
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,21 +14,69 @@ from helpers import EXAMPLES, git_init, write_files
 UNUSED_PLUGINS = "-p no:hypothesispytest -p no:anyio -p no:benchmark"
 
 
+@pytest.fixture(scope="session")
+def _bytecode_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.getbasetemp().parent / "pycache"  # one for every xdist worker of the session
+
+
 @pytest.fixture(autouse=True)
-def shared_cache_folder(tmp_path: Path, monkeypatch) -> Path:
+def shared_cache_folder(tmp_path: Path, monkeypatch, _bytecode_folder: Path) -> Path:
     """Each test gets its own shared cache (doit subprocesses inherit the variable), and the
-    pytest processes it starts leave out plugins no test project uses."""
+    pytest processes it starts leave out plugins no test project uses. Where the environment
+    forbids bytecode files (PYTHONDONTWRITEBYTECODE), each of the suite's hundreds of doit and
+    pytest processes would compile doit-scout, pytest and rich from source (about half a second
+    each): they write bytecode under one folder of the session's temporary folder instead, and
+    nowhere else (PYTHONPYCACHEPREFIX)."""
     folder = tmp_path / "shared-cache"
     monkeypatch.setenv("DOIT_SCOUT_CACHE", str(folder))
     monkeypatch.setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS)
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        monkeypatch.delenv("PYTHONDONTWRITEBYTECODE")
+        monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(_bytecode_folder))
     return folder
 
 
-@pytest.fixture
-def todo_app(tmp_path: Path) -> Path:
-    root = tmp_path / "todo_app"
-    shutil.copytree(EXAMPLES / "todo_app", root, ignore=shutil.ignore_patterns(".scout", "__pycache__", "build", ".mypy_cache", ".ruff_cache", ".benchmarks"))
+_EXAMPLE_LEFTOVERS = shutil.ignore_patterns(".scout", "__pycache__", "build", ".mypy_cache", ".ruff_cache", ".benchmarks")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "after_first_run: todo_app as a first, green `doit` run left it")
+
+
+@pytest.fixture(scope="session")
+def _todo_app_after_first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One real first `doit` run of todo_app (scout, lint, typecheck, docs, every test) per test
+    process, with its own shared cache: the checkout and the cache it left."""
+    base = tmp_path_factory.mktemp("first-run")
+    root, cache = base / "todo_app", base / "shared-cache"
+    shutil.copytree(EXAMPLES / "todo_app", root, ignore=_EXAMPLE_LEFTOVERS)
     git_init(root)
+    env = {**os.environ, "DOIT_SCOUT_CACHE": str(cache), "PYTEST_ADDOPTS": UNUSED_PLUGINS, "COLUMNS": "200"}
+    if env.pop("PYTHONDONTWRITEBYTECODE", None):
+        env["PYTHONPYCACHEPREFIX"] = str(tmp_path_factory.getbasetemp().parent / "pycache")
+    result = subprocess.run([sys.executable, "-m", "doit"], cwd=root, env=env, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    tests = json.loads((root / ".scout" / "last-run.json").read_text())["tests"]
+    assert tests["passed"] == 10 and tests["failed"] == [], tests
+    return root, cache
+
+
+@pytest.fixture
+def todo_app(request: pytest.FixtureRequest, tmp_path: Path, shared_cache_folder: Path) -> Path:
+    """A git checkout of examples/todo_app. Marked `after_first_run`: a copy of one that a first,
+    green `doit` run left, with that run's shared cache, as if the test had begun with that run
+    (the first run costs most, build steps included, and most tests start from it; a copy is a
+    second clone, which doit-scout reuses results in by construction: state and records are keyed
+    by content and paths relative to the root)."""
+    root = tmp_path / "todo_app"
+    if request.node.get_closest_marker("after_first_run") is None:
+        shutil.copytree(EXAMPLES / "todo_app", root, ignore=_EXAMPLE_LEFTOVERS)
+        git_init(root)
+        return root
+    template, cache = request.getfixturevalue("_todo_app_after_first_run")
+    shutil.copytree(template, root, symlinks=True)
+    shutil.copytree(cache, shared_cache_folder)
     return root
 
 

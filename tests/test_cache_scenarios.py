@@ -31,8 +31,8 @@ def test_second_clone_runs_no_test_and_parses_no_file(clones):
     assert scouted["from_snapshot"] and scouted["parsed"] == 0
 
 
+@pytest.mark.after_first_run
 def test_branch_switch_back_runs_nothing_that_passed_there(todo_app: Path):
-    doit(todo_app)
     git(todo_app, "checkout", "-q", "-b", "feature")
     path = todo_app / "todo" / "cli.py"
     path.write_text(path.read_text().replace('"usage: todo FILE.json"', '"usage: todo TASKS.json"'))
@@ -44,8 +44,8 @@ def test_branch_switch_back_runs_nothing_that_passed_there(todo_app: Path):
     assert doit(todo_app)[1]["selected"] == []
 
 
+@pytest.mark.after_first_run
 def test_content_that_failed_keeps_failing_after_a_fix_elsewhere(todo_app: Path):
-    doit(todo_app)
     test = todo_app / "tests" / "test_store.py"
     test.write_text(test.read_text().replace("== [1, 2, 3]", "== [3, 2, 1]"))
     git(todo_app, "commit", "-qam", "broken")
@@ -94,8 +94,8 @@ def test_unusable_cache_location_still_runs_everything_with_one_warning(todo_app
     assert doit(todo_app)[1]["selected"] == ALL_TESTS  # no records anywhere: never a false green
 
 
+@pytest.mark.after_first_run
 def test_cache_command_stats_gc_and_clear(todo_app: Path):
-    doit(todo_app)
     stats = run_doit(todo_app, "cache", "stats")
     assert stats.returncode == 0
     rows = {line.split("│")[1].strip(): line for line in stats.stdout.splitlines() if line.startswith("│ ")}

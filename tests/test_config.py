@@ -48,7 +48,7 @@ def test_malformed_table_names_key_value_and_what_is_allowed(table, words):
 
 def test_invalid_toml_names_the_file(tmp_path: Path):
     write_files(tmp_path, {"pyproject.toml": "[tool.scout\npackages = 1\n"})
-    with pytest.raises(ConfigError, match="pyproject.toml is not valid TOML"):
+    with pytest.raises(ConfigError, match=r"pyproject.toml:1:\d+: not valid TOML: .* in line 1 \('\[tool.scout'\)"):
         load_config(tmp_path)
 
 

@@ -7,6 +7,8 @@ import json
 import os
 import pty
 import select
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -69,8 +71,8 @@ def test_options_that_can_change_outcomes_run_but_record_nothing_green(todo_app:
     assert tests["selected"] == TODO_TESTS
 
 
+@pytest.mark.after_first_run
 def test_a_failed_build_step_is_status_1_and_names_the_step(todo_app: Path):
-    doit_tests(todo_app)
     with open(todo_app / "todo" / "dates.py", "a") as f:
         f.write("import os\n")  # ruff: F401
     result = run_doit(todo_app)
@@ -86,6 +88,25 @@ def test_the_old_import_line_says_what_to_write(todo_app: Path):
     assert result.returncode == 3
     assert "write `from doit_scout.dodo import *` in dodo.py" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_pyproject_that_is_not_toml_is_one_line_and_status_3(tmp_path: Path):
+    # doit itself parses the working folder's pyproject.toml before any plugin of ours is loaded
+    # (from a subfolder, doit-scout's own configuration loading meets it first): one line either way.
+    root = tmp_path / "bad"
+    write_files(root, {"pyproject.toml": "[project]\nname = 'bad'\nversion = 1.0.0\n",
+                       "dodo.py": "from doit_scout.dodo import *\n", "tests/test_a.py": "def test_a():\n    pass\n"})
+    for cwd in (root, root / "tests"):
+        result = run_doit(cwd)
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"ERROR: {root / 'pyproject.toml'}:3:14: not valid TOML: Expected newline or end of document after a "
+            "statement in line 3 ('version = 1.0.0'). Fix that line and run again."], cwd
+        assert not (root / ".scout" / "last-run.json").exists()
+    # Any other uncaught exception still reaches Python's own hook, traceback and status 1.
+    crash = subprocess.run([sys.executable, "-c", "import tomllib; tomllib.loads('x =')"], capture_output=True,
+                           text=True)
+    assert crash.returncode == 1 and "Traceback (most recent call last)" in crash.stderr
 
 
 def test_a_project_with_its_own_runner_and_analyzers_packages(tmp_path: Path):
@@ -166,6 +187,29 @@ def test_ctrl_c_at_a_terminal_ends_the_run_with_one_line(tmp_path: Path):
     assert tests["interrupted"] == "Ctrl-C" and tests["incomplete"] == ["tests/test_hang.py"]
 
 
+def test_sigint_to_doit_alone_stops_pytest_and_its_xdist_workers(tmp_path: Path):
+    # `kill -INT <doit>`, as a CI runner or a supervisor sends it: pytest and its workers never get a
+    # signal of their own, and doit-scout's must end them as cleanly as a terminal's Ctrl-C does.
+    root, marker = _hanging_project(tmp_path)
+    doit = subprocess.Popen([sys.executable, "-m", "doit", "test", "--", "-n", "2"], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "HANG_MARKER": str(marker), "COLUMNS": "200"})
+    deadline = time.monotonic() + 120
+    while not (marker.exists() and marker.read_text()) and doit.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    doit.send_signal(signal.SIGINT)
+    text = doit.communicate(timeout=60)[0].decode(errors="replace")
+    assert doit.returncode == 2, text
+    assert "xdist 2 workers" in text  # the workers really ran
+    assert text.count("doit-scout: interrupted; nothing that did not finish was recorded green") == 1
+    assert "Traceback" not in text and 'File "' not in text, text
+    with pytest.raises(ProcessLookupError):  # the worker that ran the hanging test is gone
+        os.kill(int(marker.read_text()), 0)
+    tests = _tests_of_last_run(root)
+    assert tests["interrupted"] == "Ctrl-C" and tests["incomplete"] == ["tests/test_hang.py"]
+    assert tests["workers"] == 2
+
+
 def test_a_timeout_stops_a_hanging_session(tmp_path: Path, monkeypatch):
     root, marker = _hanging_project(tmp_path)
     monkeypatch.setenv("HANG_MARKER", str(marker))
@@ -222,8 +266,8 @@ def _break_tagged(root: Path) -> None:
     path.write_text(path.read_text().replace("return [t for t in tasks if tag in t.tags]", "return []"))
 
 
+@pytest.mark.after_first_run
 def test_a_node_id_after_double_dash_does_not_make_its_file_green(todo_app: Path):
-    doit_tests(todo_app)
     _break_tagged(todo_app)  # test_tagged fails now; test_overdue_skips_done_tasks still passes
     narrow = run_doit(todo_app, "test", "--", "tests/test_filters.py::test_overdue_skips_done_tasks")
     assert narrow.returncode == 0, narrow.stdout + narrow.stderr
@@ -231,8 +275,17 @@ def test_a_node_id_after_double_dash_does_not_make_its_file_green(todo_app: Path
     assert "tests/test_filters.py" in tests["selected"] and "tests/test_filters.py::test_tagged" in tests["failed"]
 
 
-def test_a_path_pytest_rejects_leaves_what_is_known_to_be_tests(todo_app: Path):
-    doit_tests(todo_app)
+@pytest.mark.after_first_run
+def test_options_and_paths_pytest_rejects_are_status_4_and_leave_what_is_known(todo_app: Path):
+    # Nothing is stale, and pytest is still asked: it alone knows its options and its plugins'.
+    usage = run_doit(todo_app, "test", "--", "--no-such-option")
+    assert usage.returncode == 4, usage.stdout + usage.stderr
+    assert "unrecognized arguments: --no-such-option" in usage.stdout
+    assert "usage error (exit status 4)" in usage.stdout
+    plugin_option = run_doit(todo_app, "test", "--", "--dist", "loadfile", "-k", "store")  # xdist's: accepted
+    assert plugin_option.returncode == 0, plugin_option.stdout + plugin_option.stderr
+    assert "no tests ran" not in plugin_option.stdout and "collected" not in plugin_option.stdout
+    assert _tests_of_last_run(todo_app)["selected"] == []
     _break_tagged(todo_app)
     rejected = run_doit(todo_app, "test", "--", "tests/no_such_file.py")
     assert rejected.returncode == 4, rejected.stdout + rejected.stderr

@@ -45,8 +45,8 @@ def test_first_run_runs_everything_and_a_second_run_nothing(todo_app: Path):
     assert last["selected"] == [] and last["skipped"] == ALL_TESTS and last["total_files"] == 5
 
 
+@pytest.mark.after_first_run
 def test_leaf_change_runs_only_its_dependents(todo_app: Path):
-    doit(todo_app)
     edit(todo_app, "todo/reports.py", "open, ", "open,  ")
     reasons = explain(todo_app)["tests/test_cli.py"]["reasons"]
     # the chain of names from the test to the changed definition
@@ -54,8 +54,8 @@ def test_leaf_change_runs_only_its_dependents(todo_app: Path):
     assert doit(todo_app, ok=False)["selected"] == ["tests/test_cli.py", "tests/test_reports.py"]
 
 
+@pytest.mark.after_first_run
 def test_a_body_change_runs_only_tests_that_reach_it_by_name(todo_app: Path):
-    doit(todo_app)
     edit(todo_app, "todo/filters.py", "return [t for t in tasks if tag in t.tags]",
          "return [t for t in tasks if tag in t.tags and t]")
     explained = explain(todo_app)
@@ -68,9 +68,9 @@ def test_a_body_change_runs_only_tests_that_reach_it_by_name(todo_app: Path):
     assert "tests/test_reports.py" not in doit(todo_app)["selected"]
 
 
+@pytest.mark.after_first_run
 @pytest.mark.parametrize("memo", ['{"entries": {"x": 1}}', "{not json", '{"entries": []}'])
 def test_remembered_fingerprints_that_are_damaged_are_computed_again(todo_app: Path, memo: str):
-    doit(todo_app)
     (todo_app / ".scout" / "unit-fingerprints.json").write_text(memo)
     assert doit(todo_app)["selected"] == []
     edit(todo_app, "todo/filters.py", "return [t for t in tasks if tag in t.tags]",
@@ -78,8 +78,8 @@ def test_remembered_fingerprints_that_are_damaged_are_computed_again(todo_app: P
     assert doit(todo_app)["selected"] == ["tests/test_filters.py"]
 
 
+@pytest.mark.after_first_run
 def test_malformed_names_in_the_state_make_that_module_count_as_a_whole(todo_app: Path):
-    doit(todo_app)
     state_file = todo_app / ".scout" / "state.json"
     lines = read_checked(state_file) or []
     # a module's line: its node, its imports, its names (tab-separated)
@@ -94,8 +94,8 @@ def test_malformed_names_in_the_state_make_that_module_count_as_a_whole(todo_app
     assert selected == ["tests/test_cli.py", "tests/test_filters.py", "tests/test_reports.py"]
 
 
+@pytest.mark.after_first_run
 def test_five_modules_changed(todo_app: Path):
-    doit(todo_app)
     for module in ("cli", "reports", "filters", "dates", "serialization"):
         # import-time code: it reaches every importer
         (todo_app / "todo" / f"{module}.py").write_text((todo_app / "todo" / f"{module}.py").read_text() + "\n_EDITED = 1\n")
@@ -103,14 +103,14 @@ def test_five_modules_changed(todo_app: Path):
                                      "tests/test_serialization.py"]
 
 
+@pytest.mark.after_first_run
 def test_changed_test_file_runs_alone(todo_app: Path):
-    doit(todo_app)
     edit(todo_app, "tests/test_store.py", "[1, 2, 3]", "[1, 2, 3]  # same ids")
     assert doit(todo_app)["selected"] == ["tests/test_store.py"]
 
 
+@pytest.mark.after_first_run
 def test_conftest_and_config_changes_run_everything(todo_app: Path):
-    doit(todo_app)
     edit(todo_app, "tests/conftest.py", '"water plants"', '"water the plants"')
     assert doit(todo_app)["selected"] == ALL_TESTS
     assert explain(todo_app)["tests/test_store.py"]["reasons"] == ["a green record matches its inputs"]
@@ -119,8 +119,8 @@ def test_conftest_and_config_changes_run_everything(todo_app: Path):
     assert doit(todo_app)["selected"] == ALL_TESTS
 
 
+@pytest.mark.after_first_run
 def test_data_file_change_runs_the_tests_of_its_folder(todo_app: Path):
-    doit(todo_app)
     edit(todo_app, "tests/data/tasks.json", "buy milk", "buy oat milk")
     explanation = explain(todo_app)["tests/test_serialization.py"]
     assert explanation["decision"] == "run" and "data file changed: tests/data/tasks.json" in explanation["reasons"]
@@ -129,15 +129,15 @@ def test_data_file_change_runs_the_tests_of_its_folder(todo_app: Path):
     assert last["failed"] == ["tests/test_serialization.py::test_reads_a_saved_list"]
 
 
+@pytest.mark.after_first_run
 def test_docs_only_change_runs_nothing(todo_app: Path):
-    doit(todo_app)
     (todo_app / "README.md").write_text("# todo_app\n\nNew words.\n")
     write_files(todo_app, {"docs/usage.rst": "Usage\n=====\n"})
     assert doit(todo_app)["selected"] == []
 
 
+@pytest.mark.after_first_run
 def test_deleted_module_runs_its_importers_tests_and_they_fail(todo_app: Path):
-    doit(todo_app)
     (todo_app / "todo" / "reports.py").unlink()
     last = doit(todo_app, ok=False)
     assert last["selected"] == ["tests/test_cli.py", "tests/test_reports.py"]
@@ -145,8 +145,8 @@ def test_deleted_module_runs_its_importers_tests_and_they_fail(todo_app: Path):
     assert doit(todo_app, ok=False)["selected"] == ["tests/test_cli.py", "tests/test_reports.py"]
 
 
+@pytest.mark.after_first_run
 def test_failing_node_reruns_alone_until_fixed(todo_app: Path):
-    doit(todo_app)
     edit(todo_app, "tests/test_store.py", "== [1, 2, 3]", "== [1, 2, 4]")
     assert doit(todo_app, ok=False)["failed"] == ["tests/test_store.py::test_ids_count_up"]
     again = explain(todo_app)["tests/test_store.py"]
@@ -159,8 +159,8 @@ def test_failing_node_reruns_alone_until_fixed(todo_app: Path):
     assert doit(todo_app)["selected"] == []
 
 
+@pytest.mark.after_first_run
 def test_a_node_that_passed_then_fails_loses_its_green_record(todo_app: Path):
-    doit(todo_app)
     edit(todo_app, "todo/store.py", "self._next_id += 1", "self._next_id += 2")
     assert "tests/test_store.py::test_ids_count_up" in doit(todo_app, ok=False)["failed"]
     edit(todo_app, "todo/store.py", "self._next_id += 2", "self._next_id += 1")
@@ -169,8 +169,8 @@ def test_a_node_that_passed_then_fails_loses_its_green_record(todo_app: Path):
     assert "tests/test_store.py" in doit(todo_app, ok=False)["selected"]
 
 
+@pytest.mark.after_first_run
 def test_forget_and_all_run_everything(todo_app: Path):
-    doit(todo_app)
     result = run_doit(todo_app, "forget", "test")
     assert result.returncode == 0 and "forgetting test" in result.stdout
     assert doit(todo_app)["selected"] == ALL_TESTS
@@ -197,8 +197,8 @@ def test_xdist_on_and_off(todo_app: Path, workers: int, ran: int):
     assert doit(todo_app)["selected"] == []  # results from xdist workers were recorded
 
 
+@pytest.mark.after_first_run
 def test_test_that_fails_to_import_stays_stale_and_is_reported(todo_app: Path):
-    doit(todo_app)
     edit(todo_app, "tests/test_store.py", "import pytest", "import pytest\nimport not_installed_anywhere")
     result = run_doit(todo_app)
     # pytest's own status for a collection error is 2 ("Interrupted: 1 error during collection")
@@ -206,8 +206,8 @@ def test_test_that_fails_to_import_stays_stale_and_is_reported(todo_app: Path):
     assert "tests/test_store.py" in doit(todo_app, ok=False)["selected"]
 
 
+@pytest.mark.after_first_run
 def test_test_that_edits_a_source_file_while_running_stays_stale(todo_app: Path):
-    doit(todo_app)
     write_files(todo_app, {"tests/test_editor.py": """
         from pathlib import Path
         import todo.cli
@@ -221,8 +221,8 @@ def test_test_that_edits_a_source_file_while_running_stays_stale(todo_app: Path)
     assert "tests/test_editor.py" in doit(todo_app)["selected"]
 
 
+@pytest.mark.after_first_run
 def test_damaged_records_are_dropped_and_the_tests_run(todo_app: Path, shared_cache_folder: Path):
-    doit(todo_app)
     with sqlite3.connect(shared_cache_folder / "cache.sqlite") as db:
         db.execute("UPDATE entries SET value = '{\"complete\": tru' WHERE kind = 'test'")
     result = run_doit(todo_app)
@@ -335,8 +335,8 @@ def test_empty_shard_succeeds_and_bad_shard_is_named(todo_app: Path):
     assert bad.returncode == 1 and "--shard 7/6: K must be between 1 and N" in bad.stdout
 
 
+@pytest.mark.after_first_run
 def test_config_edits_no_test_can_see_run_nothing_and_pytest_settings_run_everything(todo_app: Path):
-    doit(todo_app)
     edit(todo_app, "pyproject.toml", 'version = "0.1.0"', 'version = "0.2.0"')
     edit(todo_app, "pyproject.toml", 'select = ["E4", "E7", "E9", "F", "I"]', 'select = ["E4", "E7", "E9", "F"]')
     assert doit(todo_app)["selected"] == []

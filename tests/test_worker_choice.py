@@ -92,9 +92,9 @@ def seed(cache_folder: Path, root: Path, *, extra: float, slowdown: float) -> No
     close_shared_caches()
 
 
+@pytest.mark.after_first_run
 @two_cores
 def test_auto_uses_xdist_when_timings_and_measured_costs_say_it_pays(todo_app: Path, shared_cache_folder: Path):
-    doit_tests(todo_app)
     seed(shared_cache_folder, todo_app, extra=2.0, slowdown=1.1)
     output, last = doit_tests(todo_app, "test", "--all")
     assert last["workers"] == 2 and summary_tests_line(output).endswith("xdist 2 workers"), output
@@ -105,19 +105,19 @@ def test_auto_uses_xdist_when_timings_and_measured_costs_say_it_pays(todo_app: P
     assert [o.workers for o in costs.observations][-1] == 2
 
 
+@pytest.mark.after_first_run
 @two_cores
 @pytest.mark.parametrize("extra, slowdown", [(60.0, 1.0), (2.0, 2.0)])
 def test_auto_keeps_one_process_when_measured_costs_say_xdist_would_not_pay(
         todo_app: Path, shared_cache_folder: Path, extra: float, slowdown: float):
-    doit_tests(todo_app)
     seed(shared_cache_folder, todo_app, extra=extra, slowdown=slowdown)
     output, last = doit_tests(todo_app, "test", "--all")
     assert last["workers"] == 0 and summary_tests_line(output).endswith("one process")
     assert last["workers_reason"].startswith("one process: expected 60.0 s of tests in one process")
 
 
+@pytest.mark.after_first_run
 def test_runs_record_what_they_cost_and_what_the_project_asked(todo_app: Path, shared_cache_folder: Path):
-    doit_tests(todo_app)
     costs = load_machine_costs(SharedCache(shared_cache_folder))
     close_shared_caches()
     [one] = costs.observations
