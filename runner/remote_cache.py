@@ -260,7 +260,8 @@ class RemoteStore:
     def __init__(self, settings: RemoteSettings) -> None:
         self.settings = settings
         self.counts = RemoteCounts()
-        self.warnings: list[str] = []
+        self.warnings: list[str] = []  # not yet shown (take_warnings)
+        self.messages: list[str] = []  # every warning of the run, shown or not
         self.failure: str | None = None
         parts = urlsplit(settings.url)
         self._https = parts.scheme == "https"
@@ -445,15 +446,19 @@ class RemoteStore:
                 return
             self.failure = why
             self.counts.failures += 1
-            self.warnings.append(f"the remote cache {self.settings.url} cannot be used: {why}; this run goes on "
-                                 "with the local cache only")
+            self._warn(f"the remote cache {self.settings.url} cannot be used: {why}; this run goes on with the "
+                       "local cache only")
 
     def _reject(self, kind: str, key: str, why: str) -> None:
         self.counts.rejected[kind] += 1
         if not self._rejected_warned:
             self._rejected_warned = True
-            self.warnings.append(f"the remote cache {self.settings.url} served {why} ({kind} {key[:16]}…): "
-                                 "such entries are ignored, and what they would have served runs")
+            self._warn(f"the remote cache {self.settings.url} served {why} ({kind} {key[:16]}…): such entries "
+                       "are ignored, and what they would have served runs")
+
+    def _warn(self, text: str) -> None:
+        self.warnings.append(text)
+        self.messages.append(text)
 
 
 def _why(err: BaseException) -> str:
