@@ -96,6 +96,13 @@ def test_a_second_machine_runs_nothing_that_passed_elsewhere(todo_app: Path, tmp
     assert second["steps"]["lint"]["ran"] == 0 and second["steps"]["typecheck"]["ran"] == 0  # steps travel too
     assert "remote " in out and " hits" in out  # the run says where its results came from
 
+    stats = subprocess.run([sys.executable, "-m", "doit", "cache", "stats"], cwd=laptop, env=dev, capture_output=True,
+                           text=True, stdin=subprocess.DEVNULL, timeout=60).stdout
+    assert f"remote cache at {url} (reads only)" in " ".join(stats.split())  # a title wraps
+    test_row = next(line for line in stats.splitlines() if "│ test " in line)
+    assert test_row.split("│")[2].strip() == str(TODO_FILES)  # hits
+    assert "mean latency" in stats and "0 runs switched it off" in stats
+
     # The remote hits are now local: the same machine, the remote switched off, still runs nothing.
     _, third = doit(laptop, {**dev, "DOIT_SCOUT_REMOTE_CACHE": "off"})
     assert third["tests"]["selected"] == [] and "remote" not in third["cache"]
