@@ -11,8 +11,12 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from helpers import git, write_files
-from remote_server import WRITER, NginxCache, nginx_path
+from helpers import REPO_ROOT, git, write_files
+
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks.nginx_cache import WRITER, NginxCache, nginx_path  # noqa: E402
 
 TODO_FILES = 5
 

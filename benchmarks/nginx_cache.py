@@ -1,4 +1,4 @@
-"""A real Bazel-style HTTP cache for the tests: nginx from the operating system's packages, serving
+"""A real Bazel-style HTTP cache for the tests and benchmarks: nginx from the operating system's packages, serving
 GET and HEAD statically and PUT through its WebDAV module, on a free localhost port with a temporary
 root. Writes need HTTP basic credentials (WRITER), reads do not: the setup the README recommends."""
 
