@@ -52,6 +52,12 @@ FORMAT = 1
 # What travels: results that are pure functions of content and that another machine can reuse. Parse
 # results stay local (parsing is cheaper than a round trip); worker costs describe this machine.
 REMOTE_KINDS = frozenset({"test", "step", "scout", "observed", "collection", "durations"})
+# A lookup of many keys has an index entry too: which of exactly these keys the writers hold. A reader
+# then asks only for those, rather than for each of 2,000 modules' observed inputs that do not exist.
+# An index that lacks a key only ever costs a reuse; every value is still checked on its own.
+INDEX_KIND = "index"
+INDEX_MIN_KEYS = 64
+_WIRE_KINDS = REMOTE_KINDS | {INDEX_KIND}
 THREADS = 8
 BUDGET_SECONDS = 5.0  # the most wall time the remote may cost one run, whatever its timeout
 MAX_BODY = 64 * 1024**2
@@ -286,7 +292,7 @@ class RemoteStore:
         """The values found, and the keys the server answered it does not have (a failed or
         rejected lookup is neither)."""
         wanted = list(dict.fromkeys(keys))
-        if kind not in REMOTE_KINDS or not wanted or not self.usable:
+        if kind not in _WIRE_KINDS or not wanted or not self.usable:
             return {}, []
         found, missing = {}, []
         for key, (outcome, value) in zip(wanted, self._all(self._fetch, [(kind, k) for k in wanted])):
@@ -302,7 +308,7 @@ class RemoteStore:
 
     def put_many(self, kind: str, values: Mapping[str, Any]) -> None:
         """Uploads only from a trusted writer; content first, so no action entry names missing content."""
-        if not self.settings.write or kind not in REMOTE_KINDS or not values or not self.usable:
+        if not self.settings.write or kind not in _WIRE_KINDS or not values or not self.usable:
             return
         items = [(kind, key, value) for key, value in values.items()]
         uploaded = sum(outcome == "stored" for outcome, _ in self._all(self._store, items))
@@ -475,6 +481,7 @@ class TieredCache:
         assert local.folder is not None
         self.memo = SharedCache(local.folder / MEMO_FOLDER)
         self.counts = TieredCounts(local.counts, remote.counts)
+        self._indexes: dict[str, _Index] = {}  # a writer's lookups of many keys, by index key
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.local, name)
@@ -482,23 +489,48 @@ class TieredCache:
     def get_many(self, kind: str, keys: Iterable[str]) -> dict[str, Any]:
         wanted = list(dict.fromkeys(keys))
         found = self.local.get_many(kind, wanted)
-        if kind not in REMOTE_KINDS or not self.remote.usable or len(found) == len(wanted):
+        if kind not in REMOTE_KINDS or not self.remote.usable:
             return found
-        missing = [k for k in wanted if k not in found]
+        index = _index_key(kind, wanted) if len(wanted) >= INDEX_MIN_KEYS else None
+        asked = self._not_missed_lately(kind, [k for k in wanted if k not in found])
+        listed = self._listed(index) if index and (asked or self.remote.settings.write) else None
+        fetched = self._fetch(kind, asked, listed) if asked else {}
+        if index and self.remote.settings.write:  # brought up to date when this run closes
+            self._indexes[index] = _Index(kind, set(wanted), {*found, *fetched}, listed)
+        return {**found, **fetched}
+
+    def _not_missed_lately(self, kind: str, missing: list[str]) -> list[str]:
+        """The keys the remote did not lack a moment ago (a warm run asks for none twice)."""
+        if not missing:
+            return []
         now = time.time()
         recent = {k for k, at in self.memo.get_many(MEMO_KIND, [_memo_key(kind, k) for k in missing]).items()
                   if isinstance(at, (int, float)) and now - at < MISS_MEMO_SECONDS}
-        asked = [k for k in missing if _memo_key(kind, k) not in recent]
-        fetched, absent = self.remote.lookup(kind, asked)
+        return [k for k in missing if _memo_key(kind, k) not in recent]
+
+    def _fetch(self, kind: str, asked: list[str], listed: set[str] | None) -> dict[str, Any]:
+        """What the remote has of `asked` (with an index, only those it lists are asked for).
+        Hits are kept locally, misses remembered."""
+        unlisted = [] if listed is None else [k for k in asked if k not in listed]
+        fetched, absent = self.remote.lookup(kind, [k for k in asked if listed is None or k in listed])
         if fetched:
             self.local.put_many(kind, fetched)
-        if absent:
-            self.memo.put_many(MEMO_KIND, {_memo_key(kind, k): now for k in absent})
-        return {**found, **fetched}
+        if self.remote.usable and (absent or unlisted):
+            self.memo.put_many(MEMO_KIND, {_memo_key(kind, k): time.time() for k in [*absent, *unlisted]})
+        return fetched
+
+    def _listed(self, index: str) -> set[str] | None:
+        value = self.remote.get_many(INDEX_KIND, [index]).get(index)
+        if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+            return None
+        return set(value)
 
     def put_many(self, kind: str, values: Mapping[str, Any]) -> None:
         self.local.put_many(kind, values)
         self.remote.put_many(kind, values)
+        for entry in self._indexes.values():
+            if entry.kind == kind:
+                entry.held |= entry.keys & values.keys()
 
     def delete(self, kind: str, key: str) -> None:
         self.local.delete(kind, key)
@@ -507,11 +539,26 @@ class TieredCache:
         return self.local.take_warnings() + self.memo.take_warnings() + self.remote.take_warnings()
 
     def close(self) -> None:
-        """Adds this run's remote counts to the cumulative ones (`doit cache stats`)."""
+        """Uploads a writer's indexes that changed, and adds this run's remote counts to the
+        cumulative ones (`doit cache stats`)."""
+        changed = {key: sorted(entry.held) for key, entry in self._indexes.items() if entry.held != entry.listed}
+        self.remote.put_many(INDEX_KIND, changed)
         if self.remote.counts.requests:
             add_remote_totals(self.memo, self.remote.settings.url, self.remote.counts)
         self.memo.close()
         self.local.close()
+
+
+@dataclass
+class _Index:
+    kind: str
+    keys: set[str]  # the lookup's keys
+    held: set[str]  # those this writer holds now
+    listed: set[str] | None  # those the server's index listed when the run began
+
+
+def _index_key(kind: str, keys: Iterable[str]) -> str:
+    return hashlib.sha256("\0".join([kind, *sorted(keys)]).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _memo_key(kind: str, key: str) -> str:

@@ -240,3 +240,35 @@ def test_the_environment_wins_over_the_table():
         remote_from_environment(config, {"DOIT_SCOUT_REMOTE_CACHE_WRITE": "maybe"})
     with pytest.raises(ConfigError, match="DOIT_SCOUT_REMOTE_CACHE = 'cache:80'"):
         remote_from_environment(config, {"DOIT_SCOUT_REMOTE_CACHE": "cache:80"})
+
+
+def test_an_index_spares_a_reader_one_request_per_absent_key(stub: Stub, tmp_path: Path):
+    keys = [f"module{i}" for i in range(100)]
+    writer = TieredCache(SharedCache(tmp_path / "ci"), store(stub.url, write=True))
+    assert writer.get_many("observed", keys) == {}  # the plan, before the tests ran
+    writer.put_many("observed", {k: {"targets": [k]} for k in keys[:3]})  # what the run observed
+    writer.close()
+
+    reader = TieredCache(SharedCache(tmp_path / "dev"), store(stub.url))
+    before = len(stub.log)
+    assert reader.get_many("observed", keys) == {k: {"targets": [k]} for k in keys[:3]}
+    assert len(stub.log) - before == 2 + 3 * 2  # the index (action, content), then each listed entry
+    before = len(stub.log)  # again: the hits are local now, and the absent keys remembered
+    assert reader.get_many("observed", keys) == {k: {"targets": [k]} for k in keys[:3]} and len(stub.log) == before
+    assert reader.get_many("observed", ["new"]) == {} and len(stub.log) == before + 1  # no index: asked for
+    reader.close()
+
+
+def test_an_index_never_stands_in_for_a_value(stub: Stub, tmp_path: Path):
+    """A stale or forged index only decides what is asked for: a value is used only when its own
+    entries pass their checks."""
+    keys = [f"k{i}" for i in range(64)]
+    writer = TieredCache(SharedCache(tmp_path / "ci"), store(stub.url, write=True))
+    writer.get_many("test", keys)
+    writer.put_many("test", {"k1": RECORD})
+    writer.close()
+    for path in [p for p in stub.store if "/cas/" in p and b'"kind":"test"' in stub.store[p]]:
+        stub.store[path] = stub.store[path].replace(b"passed", b"failed")  # the record's content damaged
+    reader = TieredCache(SharedCache(tmp_path / "dev"), store(stub.url))
+    assert reader.get_many("test", keys) == {} and reader.remote.counts.rejected["test"] == 1
+    reader.close()
