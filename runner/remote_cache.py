@@ -392,6 +392,8 @@ class RemoteStore:
         if status in (200, 201, 204) or (status == 404 and method == "GET"):
             return status, data
         hint = f" (check {TOKEN_ENV}, or {USER_ENV} and {PASSWORD_ENV})" if status in (401, 403) else ""
+        if status == 400 and method == "PUT" and path.startswith("/ac/"):
+            hint = " (bazel-remote needs --disable_http_ac_validation: these action entries are JSON, not protobuf)"
         self._fail(f"it answered {status} {reason} to {method} {path.split('/')[1]}/{hint}")
         raise RemoteFailure(self.failure)
 
