@@ -277,13 +277,23 @@ class RemoteStore:
         self._tls = ssl.create_default_context() if self._https else None
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._pool = _Pool(THREADS)
-        self._spent = 0.0
+        self._pools = {"read": _Pool(THREADS), "write": _Pool(THREADS)}  # stuck reads do not hold up writes
+        self._spent = {"read": 0.0, "write": 0.0}  # reads and writes have a budget each
+        self._over: set[str] = set()
         self._rejected_warned = False
 
     @property
     def usable(self) -> bool:
+        """Nothing failed: the server answers."""
         return self.failure is None
+
+    @property
+    def readable(self) -> bool:
+        return self.usable and "read" not in self._over
+
+    @property
+    def writable(self) -> bool:
+        return self.settings.write and self.usable and "write" not in self._over
 
     def get_many(self, kind: str, keys: Iterable[str]) -> dict[str, Any]:
         return self.lookup(kind, keys)[0]
@@ -292,10 +302,10 @@ class RemoteStore:
         """The values found, and the keys the server answered it does not have (a failed or
         rejected lookup is neither)."""
         wanted = list(dict.fromkeys(keys))
-        if kind not in _WIRE_KINDS or not wanted or not self.usable:
+        if kind not in _WIRE_KINDS or not wanted or not self.readable:
             return {}, []
         found, missing = {}, []
-        for key, (outcome, value) in zip(wanted, self._all(self._fetch, [(kind, k) for k in wanted])):
+        for key, (outcome, value) in zip(wanted, self._all(self._fetch, [(kind, k) for k in wanted], "read")):
             if outcome == "hit":
                 found[key] = value
             elif outcome == "miss":
@@ -308,10 +318,10 @@ class RemoteStore:
 
     def put_many(self, kind: str, values: Mapping[str, Any]) -> None:
         """Uploads only from a trusted writer; content first, so no action entry names missing content."""
-        if not self.settings.write or kind not in _WIRE_KINDS or not values or not self.usable:
+        if kind not in _WIRE_KINDS or not values or not self.writable:
             return
         items = [(kind, key, value) for key, value in values.items()]
-        uploaded = sum(outcome == "stored" for outcome, _ in self._all(self._store, items))
+        uploaded = sum(outcome == "stored" for outcome, _ in self._all(self._store, items, "write"))
         self.counts.uploads[kind] += uploaded
 
     def delete(self, kind: str, key: str) -> None:
@@ -324,19 +334,23 @@ class RemoteStore:
 
     # -- requests -------------------------------------------------------------------------------
 
-    def _all(self, job: Callable[..., tuple[str, Any]], items: list[tuple]) -> list[tuple[str, Any]]:
-        """Run `job` over `items` on the pool, within what is left of the run's budget: what has
-        not answered by then counts as failed, and the remote is switched off."""
+    def _all(self, job: Callable[..., tuple[str, Any]], items: list[tuple], direction: str) -> list[tuple[str, Any]]:
+        """Run `job` over `items` on the pool, within what is left of the run's budget for reads
+        (or writes): what has not answered by then counts as failed, and this direction is over
+        for the run. A slow server costs a developer's run at most the read budget, and a slow
+        read does not keep a writer from uploading."""
         started = time.perf_counter()
-        futures = [self._pool.submit(job, *item) for item in items]
-        left = max(0.0, BUDGET_SECONDS - self._spent)
+        futures = [self._pools[direction].submit(job, *item) for item in items]
+        left = max(0.0, BUDGET_SECONDS - self._spent[direction])
         done, late = wait(futures, timeout=left)
-        self._spent += time.perf_counter() - started
+        self._spent[direction] += time.perf_counter() - started
         if late:
             for future in late:
                 future.cancel()
-            self._fail(f"it did not answer {len(late)} requests within the {BUDGET_SECONDS:.0f} s it may "
-                       "cost a run")
+            self._over.add(direction)
+            self._warn(f"the remote cache {self.settings.url} did not answer {len(late)} {direction} requests "
+                       f"within the {BUDGET_SECONDS:.0f} s they may cost a run; the rest of this run "
+                       + ("reads only the local cache" if direction == "read" else "keeps its results local"))
         results = []
         for future in futures:
             if future in done and future.exception() is None:
@@ -491,7 +505,7 @@ class TieredCache:
     def get_many(self, kind: str, keys: Iterable[str]) -> dict[str, Any]:
         wanted = list(dict.fromkeys(keys))
         found = self.local.get_many(kind, wanted)
-        if kind not in REMOTE_KINDS or not self.remote.usable:
+        if kind not in REMOTE_KINDS or not self.remote.readable:
             return found
         index = _index_key(kind, wanted) if len(wanted) >= INDEX_MIN_KEYS else None
         asked = self._not_missed_lately(kind, [k for k in wanted if k not in found])

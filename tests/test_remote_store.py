@@ -35,6 +35,7 @@ class Stub(ThreadingHTTPServer):
         self.store: dict[str, bytes] = {}
         self.log: list[tuple[str, str, str | None]] = []  # method, path, Authorization
         self.status: int | None = None
+        self.hold_reads: threading.Event | None = None  # GETs wait for it: a slow server
 
     @property
     def url(self) -> str:
@@ -43,6 +44,7 @@ class Stub(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     server: Stub
+    protocol_version = "HTTP/1.1"  # keep-alive, as real cache servers do
 
     def log_message(self, *args) -> None:  # quiet
         pass
@@ -56,6 +58,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.log.append(("GET", self.path, self.headers.get("Authorization")))
+        if self.server.hold_reads is not None:
+            self.server.hold_reads.wait(30)
         body = self.server.store.get(self.path)
         self._answer(404) if body is None else self._answer(200, body)
 
@@ -128,6 +132,25 @@ def test_a_server_that_never_answers_costs_one_timeout(tmp_path: Path):
         requests = remote.counts.requests
         assert requests <= 8  # one per thread at most; the rest never started
         assert remote.get_many("test", ["again"]) == {} and remote.counts.requests == requests
+
+
+def test_slow_reads_end_within_the_budget_and_a_writer_still_uploads(stub: Stub, monkeypatch):
+    import doit_scout.remote_cache as remote_cache
+
+    monkeypatch.setattr(remote_cache, "BUDGET_SECONDS", 0.3)
+    stub.hold_reads = threading.Event()
+    try:
+        remote = store(stub.url, write=True, timeout=10)  # each request may take long, the run may not
+        assert remote.get_many("test", [f"k{i}" for i in range(30)]) == {}
+        assert not remote.readable and remote.usable
+        asked = len(stub.log)
+        assert remote.get_many("test", ["later"]) == {} and len(stub.log) == asked  # reads are over
+        remote.put_many("test", {"f1": RECORD})
+        assert f"/team/ac/{action_digest('test', 'f1')}" in stub.store  # writes are not
+        (warning,) = remote.take_warnings()
+        assert "did not answer" in warning and "reads only the local cache" in warning
+    finally:
+        stub.hold_reads.set()
 
 
 def test_a_server_that_is_down_warns_once(tmp_path: Path):
