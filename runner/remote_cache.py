@@ -281,6 +281,8 @@ class RemoteStore:
         self._spent = {"read": 0.0, "write": 0.0}  # reads and writes have a budget each
         self._over: set[str] = set()
         self._rejected_warned = False
+        if settings.authorization and not self._https and self._host not in ("localhost", "127.0.0.1", "::1"):
+            self._warn(f"credentials for the remote cache {settings.url} go over plain http: use https://")
 
     @property
     def usable(self) -> bool:

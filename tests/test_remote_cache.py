@@ -107,6 +107,15 @@ def test_a_second_machine_runs_nothing_that_passed_elsewhere(todo_app: Path, tmp
     assert test_row.split("│")[2].strip() == str(TODO_FILES)  # hits
     assert "mean latency" in stats and "0 runs switched it off" in stats
 
+    # Durations for sharding travel too: a fresh CI shard partitions by the writer's table.
+    shard = clone(todo_app, tmp_path / "shard")
+    result = subprocess.run([sys.executable, "-m", "doit", "test", "--shard", "1/2"], cwd=shard,
+                            env=machine(tmp_path, "shard", url, writer=False), capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    sharded = json.loads((shard / ".scout" / "last-run.json").read_text())
+    assert remote_counts(sharded)["hits"]["durations"] == 1 and sharded["tests"]["selected"] == []
+
     # The remote hits are now local: the same machine, the remote switched off, still runs nothing.
     _, third = doit(laptop, {**dev, "DOIT_SCOUT_REMOTE_CACHE": "off"})
     assert third["tests"]["selected"] == [] and "remote" not in third["cache"]

@@ -103,6 +103,12 @@ def test_a_reader_never_writes_and_local_kinds_stay_local(stub: Stub):
     assert stub.log == []
 
 
+def test_credentials_over_plain_http_to_another_host_are_warned_about():
+    assert "plain http" in store("http://cache.example/x", DOIT_SCOUT_REMOTE_CACHE_TOKEN="t").take_warnings()[0]
+    assert store("https://cache.example/x", DOIT_SCOUT_REMOTE_CACHE_TOKEN="t").take_warnings() == []
+    assert store("http://127.0.0.1:1/x", DOIT_SCOUT_REMOTE_CACHE_TOKEN="t").take_warnings() == []
+
+
 def test_credentials_come_from_the_environment(stub: Stub):
     store(stub.url, DOIT_SCOUT_REMOTE_CACHE_TOKEN="t0k").get_many("test", ["a"])
     store(stub.url, DOIT_SCOUT_REMOTE_CACHE_USER="ci", DOIT_SCOUT_REMOTE_CACHE_PASSWORD="pw").get_many("test", ["a"])
