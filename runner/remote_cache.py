@@ -371,7 +371,9 @@ class RemoteStore:
             digest, size = parse_action(kind, key, body, self.settings.secret)
             status, body = self._request("GET", f"/cas/{digest}")
             if status == 404:
-                raise Rejected("an action entry whose content is missing")
+                return "miss", None  # servers evict content and action entries independently
+            if len(body) != size:
+                raise Rejected("content of another size than its action entry says")
             return "hit", parse_content(kind, key, digest, body)
         except Rejected as err:
             return "rejected", str(err)

@@ -185,7 +185,7 @@ def _content(kind: str, key: str, value) -> bytes:
 
 
 @pytest.mark.parametrize("damage", ["garbage action", "action for another key", "content for another key",
-                                    "content renamed", "content missing", "pickle"])
+                                    "content renamed", "content of another size", "pickle"])
 def test_entries_that_fail_a_check_are_rejected_and_counted(stub: Stub, damage: str):
     good = _content("test", "k", RECORD)
     if damage == "garbage action":
@@ -198,8 +198,8 @@ def test_entries_that_fail_a_check_are_rejected_and_counted(stub: Stub, damage: 
     elif damage == "content renamed":  # the bytes changed on the server, the name did not
         _put(stub, "test", "k", _entry("test", "k", good))
         stub.store[f"/team/cas/{hashlib.sha256(good).hexdigest()}"] = good.replace(b"passed", b"failed")
-    elif damage == "content missing":
-        _put(stub, "test", "k", _entry("test", "k", good))
+    elif damage == "content of another size":
+        _put(stub, "test", "k", _entry("test", "k", good, size=len(good) + 1), good)
     else:
         blob = b"\x80\x04\x95cos\nsystem\n."
         _put(stub, "test", "k", _entry("test", "k", blob), blob)
@@ -208,6 +208,14 @@ def test_entries_that_fail_a_check_are_rejected_and_counted(stub: Stub, damage: 
     assert remote.counts.rejected["test"] == 1 and remote.usable  # one bad entry: the others still count
     (warning,) = remote.take_warnings()
     assert "such entries are ignored" in warning
+
+
+def test_content_evicted_behind_its_action_entry_is_a_plain_miss(stub: Stub):
+    good = _content("test", "k", RECORD)
+    _put(stub, "test", "k", _entry("test", "k", good))  # bazel-remote evicts CAS and AC apart
+    remote = store(stub.url)
+    assert remote.lookup("test", ["k"]) == ({}, ["k"])
+    assert remote.counts.rejected["test"] == 0 and remote.take_warnings() == []
 
 
 def test_with_a_team_secret_only_signed_entries_count(stub: Stub):
