@@ -12,10 +12,13 @@ UNUSED_PLUGINS = "-p no:hypothesispytest -p no:anyio -p no:benchmark"
 
 @pytest.fixture(autouse=True)
 def shared_cache_folder(tmp_path: Path, monkeypatch) -> Path:
-    """Each test gets its own shared cache (doit subprocesses inherit the variable), and the
-    pytest processes it starts leave out plugins no test project uses."""
+    """Each test gets its own shared cache (doit subprocesses inherit the variable) and no remote
+    one unless it starts its own, and the pytest processes it starts leave out plugins no test
+    project uses."""
     folder = tmp_path / "shared-cache"
     monkeypatch.setenv("DOIT_SCOUT_CACHE", str(folder))
+    for variable in ("", "_WRITE", "_TOKEN", "_USER", "_PASSWORD", "_SECRET"):  # no team server in tests
+        monkeypatch.delenv(f"DOIT_SCOUT_REMOTE_CACHE{variable}", raising=False)
     monkeypatch.setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS)
     return folder
 
