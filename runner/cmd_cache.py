@@ -10,7 +10,8 @@ from doit.cmd_base import Command
 from doit.exceptions import InvalidCommand
 from rich.console import Console
 
-from doit_scout.config import load_config_for_doit, parse_age, parse_size
+from doit_scout.config import ScoutConfig, load_config_for_doit, parse_age, parse_size
+from doit_scout.remote_cache import remote_totals
 from doit_scout.report import add_row, make_console, make_table, print_warning
 from doit_scout.shared_cache import SharedCache, cache_location
 
@@ -63,7 +64,10 @@ class Cache(Command):
                 print_warning(console, warning)
             if not cache.enabled:
                 return 1
-            return getattr(self, f"_{args[0]}")(cache, console, params)
+            status = getattr(self, f"_{args[0]}")(cache, console, params)
+            if args[0] == "stats":
+                _remote_stats(config, cache, console)
+            return status
         finally:
             cache.close()
 
@@ -101,3 +105,25 @@ class Cache(Command):
                 return 1
         console.print(f"cleared {cache.clear()} entries from {cache.folder}", markup=False)
         return 0
+
+
+def _remote_stats(config: ScoutConfig, cache: SharedCache, console: Console) -> None:
+    """The configured remote cache: what it served and cost on this machine, over all runs."""
+    if not config.remote_cache or cache.folder is None:
+        return
+    role = "reads and writes" if config.remote_cache_write else "reads only"
+    totals = remote_totals(cache.folder, config.remote_cache)
+    title = f"remote cache at {config.remote_cache} ({role})"
+    if totals is None:
+        console.print(f"{title}: not used from this machine yet", markup=False)
+        return
+    table = make_table("kind", "hits", "misses", "hit rate", "rejected", "uploaded", title=title)
+    for kind in sorted(set(totals.hits) | set(totals.misses) | set(totals.rejected) | set(totals.uploads)):
+        asked = totals.hits[kind] + totals.misses[kind]
+        rate = f"{100 * totals.hits[kind] / asked:.0f}%" if asked else "-"
+        add_row(table, kind, str(totals.hits[kind]), str(totals.misses[kind]), rate, str(totals.rejected[kind]),
+                str(totals.uploads[kind]))
+    console.print(table)
+    latency = f"{totals.latency_ms:.1f} ms" if totals.latency_ms is not None else "-"
+    console.print(f"{totals.requests} requests · {_size(totals.bytes_down)} down · {_size(totals.bytes_up)} up · "
+                  f"mean latency {latency} · {totals.failures} runs switched it off after a failure", markup=False)

@@ -6,10 +6,11 @@ import os
 import re
 import shlex
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -82,11 +83,14 @@ class ScoutConfig:
     cache_dir: str | None = None
     cache_max_bytes: int = 2 * 1024**3
     steps: tuple[StepConfig, ...] = ()
+    remote_cache: str | None = None  # a Bazel HTTP cache's base URL (doit_scout.remote_cache)
+    remote_cache_write: bool = False  # only trusted writers (CI on main) upload
+    remote_cache_timeout: float = 2.0  # seconds per request; the first failure switches it off for the run
 
 
 _FOLDER_LISTS = ("packages", "test_dirs", "source_roots")
 ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers", "test", "cache_dir", "cache_max_size",
-                "steps")
+                "steps", "remote_cache", "remote_cache_write", "remote_cache_timeout")
 TEST_KEYS = ("always_run", "data", "env", "pytest_args", "workers", "full_every", "full_after", "audit_misses",
              "after", "timeout")
 STEP_KEYS = ("command", "scope", "inputs", "batch", "env", "after")
@@ -108,7 +112,7 @@ def load_config(project_root: Path) -> ScoutConfig:
     table = data.get("tool", {}).get("scout", {})
     if not isinstance(table, dict):
         raise ConfigError(f"[tool.scout] in {pyproject} must be a table, got {table!r}")
-    config = parse_config(table)
+    config = remote_from_environment(parse_config(table), os.environ)
     _check_folders_exist(project_root, config)
     return config
 
@@ -163,9 +167,65 @@ def parse_config(table: Mapping[str, Any]) -> ScoutConfig:
             raise _bad("cache_max_size", table["cache_max_size"], 'a size such as "500MB" or "2GB"') from None
     if "steps" in table:
         values["steps"] = _steps(table["steps"])
+    values.update(_remote_values(table))
     config = ScoutConfig(**values)
     _check_order(config)
     return config
+
+
+REMOTE_ENV = "DOIT_SCOUT_REMOTE_CACHE"
+REMOTE_WRITE_ENV = "DOIT_SCOUT_REMOTE_CACHE_WRITE"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+_REMOTE_URL = 'an http:// or https:// URL such as "https://cache.example.com/doit-scout", without user or ' \
+              'password (those come from DOIT_SCOUT_REMOTE_CACHE_USER/_PASSWORD or _TOKEN)'
+
+
+def _remote_values(table: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if "remote_cache" in table:
+        values["remote_cache"] = parse_remote_url(table["remote_cache"], "[tool.scout] remote_cache")
+    if "remote_cache_write" in table:
+        if not isinstance(table["remote_cache_write"], bool):
+            raise _bad("remote_cache_write", table["remote_cache_write"],
+                       f"true or false ({REMOTE_WRITE_ENV}=1 or 0 overrides it)")
+        values["remote_cache_write"] = table["remote_cache_write"]
+    if "remote_cache_timeout" in table:
+        values["remote_cache_timeout"] = parse_timeout(table["remote_cache_timeout"], "remote_cache_timeout")
+    return values
+
+
+def parse_remote_url(value: Any, where: str) -> str:
+    """The base URL of a remote cache, without a trailing slash; ConfigError naming `where`."""
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment:
+        raise ConfigError(f"{where} = {value!r} is not allowed; expected {_REMOTE_URL}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{where} = {value!r} holds credentials, which do not belong in a file or a URL: "
+                          "set DOIT_SCOUT_REMOTE_CACHE_TOKEN, or DOIT_SCOUT_REMOTE_CACHE_USER and _PASSWORD")
+    try:
+        _ = parts.port  # raises ValueError for a port out of range
+    except ValueError:
+        raise ConfigError(f"{where} = {value!r} has an invalid port; expected {_REMOTE_URL}") from None
+    return value.rstrip("/")
+
+
+def remote_from_environment(config: ScoutConfig, environ: Mapping[str, str]) -> ScoutConfig:
+    """DOIT_SCOUT_REMOTE_CACHE (a URL, or "off") and DOIT_SCOUT_REMOTE_CACHE_WRITE (1 or 0) win over
+    the table, as DOIT_SCOUT_CACHE does: CI sets them without editing the project."""
+    changes: dict[str, Any] = {}
+    url = environ.get(REMOTE_ENV)
+    if url == "off":
+        changes["remote_cache"] = None
+    elif url:
+        changes["remote_cache"] = parse_remote_url(url, REMOTE_ENV)
+    write = environ.get(REMOTE_WRITE_ENV)
+    if write is not None:
+        flag = write.strip().lower()
+        if flag not in _TRUE + _FALSE:
+            raise ConfigError(f"{REMOTE_WRITE_ENV}={write!r} is not allowed; expected 1 or 0 (true or false)")
+        changes["remote_cache_write"] = flag in _TRUE
+    return replace(config, **changes) if changes else config
 
 
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}

@@ -17,7 +17,13 @@ from doit_scout.project_state import (
     state_dir,
     update_last_run,
 )
-from doit_scout.report import print_scout_summary, print_step_summary, print_test_summary, scout_warnings
+from doit_scout.report import (
+    print_remote_summary,
+    print_scout_summary,
+    print_step_summary,
+    print_test_summary,
+    scout_warnings,
+)
 from doit_scout.reporter import ScoutReporter
 from doit_scout.scout import current_state, run_scout
 from doit_scout.shared_cache import RunCounts, shared_cache
@@ -180,8 +186,15 @@ class _TestGate:
         # doit will not call the action: the report of this run is written here.
         if task.options.get("shard"):
             print_test_summary(result, self._cache_counts())
+        else:
+            self._remote_summary()
         write_last_run(self.root, result, self._cache_counts())
         return True
+
+    def _remote_summary(self) -> None:
+        remote = getattr(shared_cache(self.config), "remote", None)  # a TieredCache's RemoteStore
+        if remote is not None and remote.counts.requests and self.plan is not None:
+            print_remote_summary(remote.counts, [w for w in self.plan.warnings if w in remote.messages])
 
     def run(self, run_all: bool, shard: str, since: str, audit: bool, timeout: str) -> bool:
         try:

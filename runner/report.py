@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections import Counter
-from typing import IO, TYPE_CHECKING, Collection
+from typing import IO, TYPE_CHECKING, Any, Collection
 
 from rich.console import Console
 from rich.table import Table
@@ -242,6 +242,15 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
     for path in result.stale_after_run:
         print_warning(console, f"{path} changed while its tests ran: its results were not recorded")
     for warning in plan.warnings:
+        print_warning(console, warning)
+
+
+def print_remote_summary(counts: Any, warnings: Collection[str], console: Console | None = None) -> None:
+    """A run that ran no test prints no tests line: it still says what the remote cache served, and
+    why it stopped using it (`counts` is a RemoteCounts)."""
+    console = console or make_console()
+    print_row(console, "cache", f"{counts.summary()} (this run)")
+    for warning in warnings:
         print_warning(console, warning)
 
 

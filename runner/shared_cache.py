@@ -276,7 +276,11 @@ def shared_cache(config: ScoutConfig) -> SharedCache:
     """The process's cache at the configured location, opened once; counts span the doit run."""
     folder = cache_location(config.cache_dir)
     if folder not in _open_caches:
-        _open_caches[folder] = SharedCache(folder, config.cache_max_bytes)
+        # The one seam of the remote cache: with `remote_cache` configured, the same API is served by
+        # a tiered store (this cache, then the server); imported here, as it builds on this module.
+        from doit_scout.remote_cache import tiered
+
+        _open_caches[folder] = tiered(SharedCache(folder, config.cache_max_bytes), config)
     return _open_caches[folder]
 
 

@@ -434,6 +434,7 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
                             not in (None, d.fingerprint) and d.path not in stale)
     misses, changed = _audit_log_after(root, plan, pytest_run, newly_observed)
     save_snapshot(root, plan.state, plan.inputs.config_digest, plan.inputs.environment, units=plan.inputs.units)
+    plan.warnings += cache.take_warnings()  # recording wrote to the cache (and to a remote one, if any)
     return TestRunResult(plan, pytest_run, stale, {
         "plan": plan.seconds, "pytest": ran - planned, "record": time.perf_counter() - ran,
     }, misses, config.test.audit_misses == "fail", changed, newly_observed, choice)

@@ -21,14 +21,16 @@ def _bytecode_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def shared_cache_folder(tmp_path: Path, monkeypatch, _bytecode_folder: Path) -> Path:
-    """Each test gets its own shared cache (doit subprocesses inherit the variable), and the
-    pytest processes it starts leave out plugins no test project uses. Where the environment
-    forbids bytecode files (PYTHONDONTWRITEBYTECODE), each of the suite's hundreds of doit and
-    pytest processes would compile doit-scout, pytest and rich from source (about half a second
-    each): they write bytecode under one folder of the session's temporary folder instead, and
-    nowhere else (PYTHONPYCACHEPREFIX)."""
+    """Each test gets its own shared cache (doit subprocesses inherit the variable) and no remote
+    one unless it starts its own, and the pytest processes it starts leave out plugins no test
+    project uses. Where the environment forbids bytecode files (PYTHONDONTWRITEBYTECODE), each of
+    the suite's hundreds of doit and pytest processes would compile doit-scout, pytest and rich
+    from source (about half a second each): they write bytecode under one folder of the session's
+    temporary folder instead, and nowhere else (PYTHONPYCACHEPREFIX)."""
     folder = tmp_path / "shared-cache"
     monkeypatch.setenv("DOIT_SCOUT_CACHE", str(folder))
+    for variable in ("", "_WRITE", "_TOKEN", "_USER", "_PASSWORD", "_SECRET"):  # no team server in tests
+        monkeypatch.delenv(f"DOIT_SCOUT_REMOTE_CACHE{variable}", raising=False)
     monkeypatch.setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS)
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         monkeypatch.delenv("PYTHONDONTWRITEBYTECODE")
