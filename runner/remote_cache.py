@@ -37,7 +37,7 @@ from collections import Counter
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, cast
 from urllib.parse import urlsplit
 
 from doit_scout.config import ScoutConfig
@@ -615,10 +615,11 @@ def remote_totals(cache_folder: Path, url: str) -> RemoteCounts | None:
     return counts
 
 
-def tiered(local: SharedCache, config: ScoutConfig) -> SharedCache | TieredCache:
+def tiered(local: SharedCache, config: ScoutConfig) -> SharedCache:
     """The store `shared_cache(config)` hands out: the local cache alone when no remote is
     configured or the local cache is switched off (then nothing is reused, remote or not)."""
     settings = RemoteSettings.of(config)
     if settings is None or local.folder is None:
         return local
-    return TieredCache(local, RemoteStore(settings))
+    # It serves SharedCache's whole API: lookups and writes itself, the rest delegated to the local one.
+    return cast(SharedCache, TieredCache(local, RemoteStore(settings)))
