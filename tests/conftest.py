@@ -12,10 +12,14 @@ UNUSED_PLUGINS = "-p no:hypothesispytest -p no:anyio -p no:benchmark"
 
 @pytest.fixture(autouse=True)
 def shared_cache_folder(tmp_path: Path, monkeypatch) -> Path:
-    """Each test gets its own shared cache (doit subprocesses inherit the variable), and the
-    pytest processes it starts leave out plugins no test project uses."""
+    """Each test gets its own shared cache (doit subprocesses inherit the variable) and its own
+    user config folder (where the cache's key is made), and the pytest processes it starts leave
+    out plugins no test project uses."""
     folder = tmp_path / "shared-cache"
     monkeypatch.setenv("DOIT_SCOUT_CACHE", str(folder))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for variable in ("DOIT_SCOUT_CACHE_TRUST", "DOIT_SCOUT_CACHE_KEY"):
+        monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS)
     return folder
 
