@@ -147,13 +147,16 @@ def _make_key(path: Path) -> None:
         os.unlink(tmp)
 
 
-def team_key() -> bytes:
+def team_key(shared: bool) -> bytes:
+    """DOIT_SCOUT_CACHE_KEY: the team's key for a shared folder, or, in a private one, a key that
+    travels with the cache (a CI job that restores the folder on a fresh machine)."""
     key = os.environ.get(KEY_ENV, "")
     if len(key) < MIN_KEY_LENGTH:
         how = "is not set" if not key else f"is too short ({len(key)} characters)"
+        whose = "the team's secret key, the same for everyone who shares the folder" if shared else "a secret key"
+        context = 'the cache is shared (cache_trust = "shared") but ' if shared else ""
         raise UntrustedCache(
-            f"the cache is shared (cache_trust = \"shared\") but {KEY_ENV} {how}: set it to the team's "
-            f"secret key, the same for everyone who shares the folder, at least {MIN_KEY_LENGTH} characters "
+            f"{context}{KEY_ENV} {how}: set it to {whose}, at least {MIN_KEY_LENGTH} characters "
             "(python -c 'import secrets; print(secrets.token_hex(32))' makes one)")
     return key.encode("utf-8", "surrogateescape")
 
@@ -245,7 +248,8 @@ class SharedCache:
             if trust != "shared":
                 self._check_private(folder)
             if secret is None:
-                self._secret = team_key() if trust == "shared" else user_key()
+                shared = trust == "shared"
+                self._secret = team_key(shared) if shared or os.environ.get(KEY_ENV) else user_key()
             self._db = self._connect()
         except UntrustedCache as err:
             self._disable(str(err))
@@ -259,15 +263,23 @@ class SharedCache:
     @staticmethod
     def _check_private(folder: Path) -> None:
         """Refuse a folder, or a file in it, that someone else could have written: a record
-        planted there would pass for this user's own."""
-        for path in (folder, *(folder / f"{DB_FILE}{s}" for s in ("", "-wal", "-shm")), folder / CLEAN_FILE):
-            problem = not_yours(path)
+        planted there would pass for this user's own. Inside a folder no one else can enter, a
+        file's own write bits let no one in (a umask of 002 made them): they are taken away."""
+        problem = not_yours(folder)
+        closed = not stat.S_IMODE(folder.stat().st_mode) & 0o011
+        for path in (*(folder / f"{DB_FILE}{s}" for s in ("", "-wal", "-shm")), folder / CLEAN_FILE):
             if problem:
-                raise UntrustedCache(
-                    f"the shared cache at {folder} is not used: {problem}, so another user could plant results "
-                    f"in it. Fix: make it yours alone (chown -R {os.getuid()} {folder}; chmod -R go-w {folder}), "
-                    f"or point {CACHE_ENV} at a folder of your own; a folder a team shares on purpose needs "
-                    f"[tool.scout] cache_trust = \"shared\" ({TRUST_ENV}=shared) and the team's key in {KEY_ENV}")
+                break
+            problem = not_yours(path)
+            if problem and closed and path.stat().st_uid == os.geteuid():
+                path.chmod(stat.S_IMODE(path.stat().st_mode) & 0o700)
+                problem = None
+        if problem:
+            raise UntrustedCache(
+                f"the shared cache at {folder} is not used: {problem}, so another user could plant results "
+                f"in it. Fix: make it yours alone (chown -R {os.geteuid()} {folder}; chmod -R go-w {folder}), "
+                f"or point {CACHE_ENV} at a folder of your own; a folder a team shares on purpose needs "
+                f"[tool.scout] cache_trust = \"shared\" ({TRUST_ENV}=shared) and the team's key in {KEY_ENV}")
 
     def _connect(self) -> sqlite3.Connection:
         assert self.folder is not None
@@ -300,6 +312,10 @@ class SharedCache:
                     raise sqlite3.DatabaseError(f"PRAGMA quick_check: {verdict}")
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_TABLES)
+            if self.trust != "shared":  # owner-only, whatever the umask (a shared folder's group writes too)
+                for suffix in ("", "-wal", "-shm"):
+                    if os.path.exists(f"{path}{suffix}"):
+                        os.chmod(f"{path}{suffix}", 0o600)
         except BaseException:
             db.close()
             raise

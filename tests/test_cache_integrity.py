@@ -178,11 +178,29 @@ def test_the_cache_is_refused_when_its_group_or_anyone_can_write_it(tmp_path: Pa
     if where == "group-writable folder":
         folder.chmod(0o770)
     else:
+        folder.chmod(0o755)  # others can enter it, and write the file
         (folder / sc.DB_FILE).chmod(0o666)
     cache = sc.SharedCache(folder)
     (warning,) = cache.take_warnings()
     assert not cache.enabled and str(folder) in warning and "chmod" in warning
     assert cache.get_many("test", ["a"]) == {}
+
+
+def test_files_made_with_a_loose_umask_inside_a_closed_folder_are_tightened(tmp_path: Path):
+    folder = tmp_path / "c"
+    old = os.umask(0o002)  # user private groups: what many distributions give users
+    try:
+        cache = sc.SharedCache(folder)
+        cache.put_many("parse", {"a": [1]})
+        cache.close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((folder / sc.DB_FILE).stat().st_mode) == 0o600
+    (folder / sc.DB_FILE).chmod(0o664)  # as an earlier version left it
+    again = sc.SharedCache(folder)
+    assert again.take_warnings() == [] and again.get_many("parse", ["a"]) == {"a": [1]}
+    assert stat.S_IMODE((folder / sc.DB_FILE).stat().st_mode) == 0o600
+    again.close()
 
 
 def test_a_key_is_made_owner_only_on_first_use_and_kept(tmp_path: Path):
@@ -306,14 +324,31 @@ def test_a_moved_import_edge_in_state_json_means_a_fresh_scout(todo_app: Path):
     assert tests["selected"] == ["tests/test_cli.py", "tests/test_reports.py"]
 
 
-def test_a_flipped_byte_in_the_collection_makes_the_run_ask_again(todo_app: Path):
+def test_remembered_fingerprints_edited_on_disk_are_computed_again(todo_app: Path, shared_cache_folder: Path):
     doit(todo_app)
+    green = _record_key(shared_cache_folder, STORE, failing=False)
     _break_store(todo_app)
     assert doit(todo_app, ok=False)[1]["failed"] == [FAILING]
-    manifest = todo_app / ".scout" / "collection.json"
-    text = manifest.read_text()
-    assert "tests/test_store.py" in text
-    manifest.write_text(text.replace("tests/test_store.py", "tests/test_stnre.py"))  # o ^ 1 = n
-    out, tests = doit(todo_app, ok=False)
-    assert tests["failed"] == [FAILING]
+    bad = _record_key(shared_cache_folder, STORE, failing=True)
+    memo = todo_app / ".scout" / "unit-fingerprints.json"
+    text = memo.read_text()
+    assert bad in text
+    # Valid JSON still: the broken file mapped back to the fingerprint it had when it passed.
+    memo.write_text(text.replace(bad, green))
+    assert doit(todo_app, ok=False)[1]["failed"] == [FAILING]
 
+
+def test_a_key_in_the_environment_travels_with_a_private_cache(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv(sc.KEY_ENV, TEAM_KEY)  # a CI secret: the folder is restored on a fresh machine
+    cache = sc.SharedCache(tmp_path / "c")
+    cache.put_many("parse", {"a": [1]})
+    cache.close()
+    assert not (tmp_path / "config" / "doit-scout" / sc.KEY_FILE).exists()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "fresh-machine"))
+    again = sc.SharedCache(tmp_path / "c")
+    assert again.get_many("parse", ["a"]) == {"a": [1]}
+    again.close()
+    monkeypatch.delenv(sc.KEY_ENV)  # without it, the user's own key: what the other one signed is dropped
+    third = sc.SharedCache(tmp_path / "c")
+    assert third.get_many("parse", ["a"]) == {} and third.counts.dropped["parse"] == 1
+    third.close()
