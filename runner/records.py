@@ -55,8 +55,9 @@ class RecordStore:
         """The records of `units`, fingerprint -> the test file it is the fingerprint of."""
         found = {}
         for fingerprint, value in self.cache.get_many(TEST_KIND, units).items():
+            path = units[fingerprint]  # outside the try: a caller's mistake is no damaged record
             try:
-                if value["fingerprint"] != fingerprint or value["path"] != units[fingerprint]:
+                if value["fingerprint"] != fingerprint or value["path"] != path:
                     raise ValueError("the record of another file or fingerprint")
                 found[fingerprint] = TestRecord(bool(value["complete"]), dict(value["outcomes"]))
             except (KeyError, TypeError, ValueError):

@@ -118,14 +118,21 @@ def user_key() -> bytes:
     """The user's own key, made on first use: owner-only, and outside the cache folder, so that
     whoever could write the entries still could not sign them."""
     path = user_key_file()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.exists():
-        _make_key(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            _make_key(path)
+    except OSError as err:  # a read-only home folder
+        raise UntrustedCache(f"cannot make the shared cache's key {path} ({err}): set {KEY_ENV} to a secret key "
+                             "of at least 16 characters instead") from None
     problem = not_yours(path, private=True) or not_yours(path.parent)
     if problem:
         raise UntrustedCache(f"the shared cache's key is not used: {problem}. Fix: chmod 600 {path} "
                              f"(and chmod 700 {path.parent}), or delete it to get a new key")
-    key = path.read_bytes().strip()
+    try:
+        key = path.read_bytes().strip()
+    except OSError as err:
+        raise UntrustedCache(f"cannot read the shared cache's key {path} ({err})") from None
     if len(key) < MIN_KEY_LENGTH:
         raise UntrustedCache(f"the shared cache's key {path} is damaged (only {len(key)} bytes): delete it "
                              "and a new key is made (what the old one signed is then dropped)")
@@ -179,6 +186,19 @@ def _set_aside(path: Path) -> Path:
         except FileNotFoundError:
             pass
     return aside
+
+
+def _owner_only(path: Path) -> None:
+    """The database and its -wal and -shm files (which SQLite makes with the database's mode)
+    0600. Only when they are not: a chmod changes the file's ctime, which would make the next
+    opener check the whole file."""
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            st = os.stat(f"{path}{suffix}")
+        except FileNotFoundError:
+            continue
+        if stat.S_IMODE(st.st_mode) != 0o600:
+            os.chmod(f"{path}{suffix}", 0o600)
 
 
 def _is_damage(err: sqlite3.Error) -> bool:
@@ -313,9 +333,7 @@ class SharedCache:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_TABLES)
             if self.trust != "shared":  # owner-only, whatever the umask (a shared folder's group writes too)
-                for suffix in ("", "-wal", "-shm"):
-                    if os.path.exists(f"{path}{suffix}"):
-                        os.chmod(f"{path}{suffix}", 0o600)
+                _owner_only(path)
         except BaseException:
             db.close()
             raise
@@ -511,6 +529,8 @@ class SharedCache:
         except OSError:
             return  # a read-only folder: the next open checks the file, which costs time only
         try:
+            if self.trust == "shared":  # the others who open it read it too
+                os.chmod(tmp, 0o644)
             with os.fdopen(fd, "w") as f:
                 f.write(json.dumps(identity))
             os.replace(tmp, self.folder / CLEAN_FILE)

@@ -116,6 +116,9 @@ def test_the_database_is_checked_only_when_it_changed_since_a_clean_close(tmp_pa
     cache.close()
     again = sc.SharedCache(tmp_path / "c")
     assert not again.checked_integrity and len(again.get_many("parse", ["k1", "k2"])) == 2
+    alongside = sc.SharedCache(tmp_path / "c")  # another doit process, at the same time
+    assert not alongside.checked_integrity
+    alongside.close()
     again.close()
     with _db(tmp_path / "c") as db, db:  # another program, or a process that never closed cleanly
         db.execute("DELETE FROM entries WHERE key = 'k1'")
