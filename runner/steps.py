@@ -90,9 +90,10 @@ def plan_step(
     """StepError when the step's program is not installed."""
     key, units = units_of(root, step, state)
     names = {u.fingerprint: u.name for u in units}
-    # A record names its step and unit: one read back for another unit is no green.
+    # A record names its unit: one read back for another unit is no green. Not its step: steps
+    # with the same command over the same files share records (the fingerprint has the command).
     green = [fp for fp, record in shared_cache(config).get_many(STEP_KIND, names).items()
-             if isinstance(record, dict) and record.get("step") == step.name and record.get("unit") == names[fp]]
+             if isinstance(record, dict) and record.get("unit") == names[fp]]
     ignore = f"forgotten: `doit forget {step.task}` was run" if is_forgotten(root, step.task) else None
     why = _Reasons(root, state, step, key) if explain else (lambda unit: ())
     return StepPlan(step, state, key, select_units(units, green, ignore_records=ignore, why_changed=why))
