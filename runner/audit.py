@@ -10,7 +10,7 @@ from typing import Any, Collection
 from doit_scout.analyzers.selection import TestDecision
 from doit_scout.config import TestConfig
 from doit_scout.execution import PytestRun
-from doit_scout.project_state import CorruptState, atomic_write_json, read_json, state_dir
+from doit_scout.project_state import CorruptState, read_state_json, state_dir, write_state_json
 
 AUDIT_FILE = "audit.json"
 
@@ -26,14 +26,14 @@ class AuditLog:
 
 def load_audit_log(root: Path) -> AuditLog:
     try:
-        data: Any = read_json(state_dir(root) / AUDIT_FILE)  # checked by the except clause
+        data: Any = read_state_json(state_dir(root) / AUDIT_FILE)  # checked by the except clause
         return AuditLog(int(data["runs_since_audit"]), data["last_audit_at"], list(data["misses"]))
     except (CorruptState, TypeError, KeyError, ValueError):
         return AuditLog()  # none yet, or unreadable: count from here
 
 
 def save_audit_log(root: Path, log: AuditLog) -> None:
-    atomic_write_json(state_dir(root) / AUDIT_FILE, {
+    write_state_json(state_dir(root) / AUDIT_FILE, {
         "runs_since_audit": log.runs_since_audit, "last_audit_at": log.last_audit_at, "misses": log.misses,
     })
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from doit_scout.config import ScoutConfig, load_config_for_doit, parse_age, parse_size
 from doit_scout.remote_cache import remote_totals
 from doit_scout.report import add_row, make_console, make_table, print_warning
-from doit_scout.shared_cache import SharedCache, cache_location
+from doit_scout.shared_cache import SharedCache, cache_location, cache_trust
 
 ACTIONS = ("stats", "gc", "clear")
 cmd_options = (
@@ -57,10 +57,11 @@ class Cache(Command):
         folder = cache_location(config.cache_dir)
         if folder is None:
             raise InvalidCommand("the shared cache is switched off (DOIT_SCOUT_CACHE=off)")
-        cache = SharedCache(folder)
+        trust, problem = cache_trust(config.cache_trust)
+        cache = SharedCache(folder, trust=trust)
         console = make_console(sys.stdout)
         try:
-            for warning in cache.take_warnings():
+            for warning in ([problem] if problem else []) + cache.take_warnings():
                 print_warning(console, warning)
             if not cache.enabled:
                 return 1

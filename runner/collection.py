@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from doit_scout.analyzers.unit_graph import collection_key
-from doit_scout.project_state import CorruptState, atomic_write_json, read_json, state_dir
+from doit_scout.project_state import CorruptState, read_state_json, state_dir, write_state_json
 from doit_scout.scout_state import ScoutState
 from doit_scout.shared_cache import SharedCache
 
@@ -56,7 +56,7 @@ def save_manifest(root: Path, cache: SharedCache, manifest: Manifest) -> None:
 
 def _read_local(root: Path) -> dict:
     try:
-        data = read_json(state_dir(root) / MANIFEST_FILE)
+        data = read_state_json(state_dir(root) / MANIFEST_FILE)
     except CorruptState:
         return {}
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
@@ -65,4 +65,4 @@ def _read_local(root: Path) -> dict:
 
 
 def _write_local(root: Path, manifest: Manifest) -> None:
-    atomic_write_json(state_dir(root) / MANIFEST_FILE, {"key": manifest.key, "files": sorted(manifest.files)})
+    write_state_json(state_dir(root) / MANIFEST_FILE, {"key": manifest.key, "files": sorted(manifest.files)})

@@ -82,6 +82,7 @@ class ScoutConfig:
     test: TestConfig = field(default_factory=TestConfig)
     cache_dir: str | None = None
     cache_max_bytes: int = 2 * 1024**3
+    cache_trust: str = "private"  # or "shared": see CACHE_TRUSTS
     steps: tuple[StepConfig, ...] = ()
     remote_cache: str | None = None  # a Bazel HTTP cache's base URL (doit_scout.remote_cache)
     remote_cache_write: bool = False  # only trusted writers (CI on main) upload
@@ -90,7 +91,13 @@ class ScoutConfig:
 
 _FOLDER_LISTS = ("packages", "test_dirs", "source_roots")
 ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers", "test", "cache_dir", "cache_max_size",
-                "steps", "remote_cache", "remote_cache_write", "remote_cache_timeout")
+                "cache_trust", "steps", "remote_cache", "remote_cache_write", "remote_cache_timeout")
+# Whose writes the shared cache may hold. "private": the user's alone; a folder that another user
+# owns or that anyone else can write is refused. "shared": a folder a team shares on purpose; every
+# entry is authenticated with the team's key (DOIT_SCOUT_CACHE_KEY).
+CACHE_TRUSTS = ("private", "shared")
+CACHE_TRUST_ALLOWED = ('"private" (the default: the cache folder is yours alone) or "shared" (a folder a team '
+                       'shares on purpose, its entries authenticated with the team key in DOIT_SCOUT_CACHE_KEY)')
 TEST_KEYS = ("always_run", "data", "env", "pytest_args", "workers", "full_every", "full_after", "audit_misses",
              "after", "timeout")
 STEP_KEYS = ("command", "scope", "inputs", "batch", "env", "after")
@@ -165,6 +172,10 @@ def parse_config(table: Mapping[str, Any]) -> ScoutConfig:
             values["cache_max_bytes"] = parse_size(table["cache_max_size"])
         except ValueError:
             raise _bad("cache_max_size", table["cache_max_size"], 'a size such as "500MB" or "2GB"') from None
+    if "cache_trust" in table:
+        if table["cache_trust"] not in CACHE_TRUSTS:
+            raise _bad("cache_trust", table["cache_trust"], CACHE_TRUST_ALLOWED + " (DOIT_SCOUT_CACHE_TRUST overrides it)")
+        values["cache_trust"] = table["cache_trust"]
     if "steps" in table:
         values["steps"] = _steps(table["steps"])
     values.update(_remote_values(table))

@@ -17,7 +17,7 @@ from doit_scout.analyzers.impact import nodes_of
 from doit_scout.analyzers.symbol_graph import WHOLE_SUFFIX
 from doit_scout.analyzers.targets import DIR_PREFIX
 from doit_scout.analyzers.unit_graph import UnitGraph
-from doit_scout.project_state import CorruptState, atomic_write_json, read_json, state_dir
+from doit_scout.project_state import CorruptState, read_state_json, state_dir, write_state_json
 from doit_scout.scout_state import ScoutState
 
 SNAPSHOT_FILE = "last-tested.json"
@@ -53,9 +53,9 @@ def save_snapshot(
     if not ran:
         before = _read_snapshot(root, name)
         snapshot["ran_files"] = before.get("ran_files", before.get("files", {}))
-    atomic_write_json(state_dir(root) / name, snapshot)
+    write_state_json(state_dir(root) / name, snapshot)
     keys = _snapshot_keys(root)
-    atomic_write_json(state_dir(root) / SNAPSHOT_KEYS_FILE, {**keys, name: snapshot_key(state, config_digest, environment)})
+    write_state_json(state_dir(root) / SNAPSHOT_KEYS_FILE, {**keys, name: snapshot_key(state, config_digest, environment)})
 
 
 def follow_snapshot(
@@ -78,7 +78,7 @@ def snapshot_key(state: ScoutState, config_digest: str, environment: str) -> str
 
 def _snapshot_keys(root: Path) -> dict[str, str]:
     try:
-        keys = read_json(state_dir(root) / SNAPSHOT_KEYS_FILE)
+        keys = read_state_json(state_dir(root) / SNAPSHOT_KEYS_FILE)
     except CorruptState:
         return {}
     return keys if isinstance(keys, dict) else {}
@@ -86,7 +86,7 @@ def _snapshot_keys(root: Path) -> dict[str, str]:
 
 def _read_snapshot(root: Path, name: str) -> dict:
     try:
-        snapshot = read_json(state_dir(root) / name)
+        snapshot = read_state_json(state_dir(root) / name)
     except CorruptState:
         return {}
     return snapshot if isinstance(snapshot, dict) else {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from doit_scout.project_state import CorruptState, atomic_write_json, read_json, state_dir
+from doit_scout.project_state import CorruptState, read_state_json, state_dir, write_state_json
 
 FORGOTTEN_FILE = "forgotten.json"
 
@@ -15,7 +15,7 @@ def forget_task(project_root: Path, task: str) -> None:
     folder = state_dir(project_root)
     forgotten = _forgotten(folder)
     forgotten.add(task)
-    atomic_write_json(folder / FORGOTTEN_FILE, sorted(forgotten))
+    write_state_json(folder / FORGOTTEN_FILE, sorted(forgotten))
 
 
 def is_forgotten(project_root: Path, task: str) -> bool:
@@ -28,12 +28,12 @@ def remember(project_root: Path, task: str) -> None:
     forgotten = _forgotten(folder)
     if task in forgotten:
         forgotten.discard(task)
-        atomic_write_json(folder / FORGOTTEN_FILE, sorted(forgotten))
+        write_state_json(folder / FORGOTTEN_FILE, sorted(forgotten))
 
 
 def _forgotten(folder: Path) -> set[str]:
     try:
-        data = read_json(folder / FORGOTTEN_FILE)
+        data = read_state_json(folder / FORGOTTEN_FILE)
     except CorruptState:
         return {"scout", "test"}  # cannot tell what was forgotten: forgetting too much is safe
     return {t for t in data if isinstance(t, str)} if isinstance(data, list) else set()

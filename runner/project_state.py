@@ -42,7 +42,15 @@ def atomic_write_bytes(path: Path, *chunks: bytes) -> None:
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
+    """Plain JSON, for files that people and other programs read (last-run.json); state that
+    decisions read goes through write_state_json, with a checksum."""
     atomic_write_text(path, json.dumps(data, separators=(",", ":")))
+
+
+def write_state_json(path: Path, data: Any) -> None:
+    """Per-checkout state: its JSON on one line under its digest (atomic_write_checked), so that
+    a flipped byte that keeps the JSON valid is caught by read_state_json."""
+    atomic_write_checked(path, [json.dumps(data, separators=(",", ":"))])
 
 
 def atomic_write_checked(path: Path, lines: Sequence[str]) -> None:
@@ -105,6 +113,17 @@ def read_checked(path: Path) -> list[str] | None:
     return body.split("\n")
 
 
+def read_state_json(path: Path) -> Any | None:
+    """What write_state_json wrote, None when there is no file; CorruptState when it cannot be
+    read, does not match its digest, or was written without one (by an earlier version)."""
+    lines = read_checked(path)
+    if lines is None:
+        return None
+    if len(lines) != 1:
+        raise CorruptState(f"{path}: not one line of JSON under its checksum")
+    return decoded_json(path, lines[0])
+
+
 def decoded_json(path: Path, text: str) -> Any:
     """`text`, read from `path`, decoded; CorruptState when it is no JSON."""
     try:
@@ -142,7 +161,7 @@ def remember_warnings(project_root: Path, topic: str, warnings: Sequence[str]) -
     back is new again."""
     path = state_dir(project_root) / WARNINGS_SHOWN_FILE
     try:
-        data = read_json(path)
+        data = read_state_json(path)
     except CorruptState:
         data = None
     topics = data if isinstance(data, dict) else {}
@@ -151,5 +170,5 @@ def remember_warnings(project_root: Path, topic: str, warnings: Sequence[str]) -
     digests = {w: xxhash.xxh3_64_hexdigest(w.encode("utf-8", "surrogateescape")) for w in warnings}
     now = sorted(set(digests.values()))
     if now != sorted(before):
-        atomic_write_json(path, {**topics, topic: now})
+        write_state_json(path, {**topics, topic: now})
     return frozenset(w for w, digest in digests.items() if digest in before)

@@ -3,19 +3,21 @@ pytest runs cost on this machine, in the shared cache by machine; what the proje
 configuration asks, per checkout.
 
 A record says, for one fingerprint, what each node of the file did and whether the whole file ran
-(`complete`). Damaged records are dropped; those tests simply run again."""
+(`complete`), and names the test file and the fingerprint it is of: both are checked on reading,
+so that a record read back under another fingerprint (a damaged database) is never another file's
+green. Damaged records are dropped; those tests simply run again."""
 
 from __future__ import annotations
 
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import xxhash
 
 from doit_scout.analyzers.selection import TestRecord
-from doit_scout.project_state import CorruptState, atomic_write_json, read_json, state_dir
+from doit_scout.project_state import CorruptState, read_state_json, state_dir, write_state_json
 from doit_scout.shared_cache import SharedCache
 from doit_scout.workers import FileTiming, MachineCosts, machine_id
 
@@ -49,27 +51,34 @@ class RecordStore:
         else:
             self.cache.put_many(TEST_KIND, {fingerprint: value})
 
-    def records(self, fingerprints: Iterable[str]) -> dict[str, TestRecord]:
+    def records(self, units: Mapping[str, str]) -> dict[str, TestRecord]:
+        """The records of `units`, fingerprint -> the test file it is the fingerprint of."""
         found = {}
-        for fingerprint, value in self.cache.get_many(TEST_KIND, fingerprints).items():
+        for fingerprint, value in self.cache.get_many(TEST_KIND, units).items():
+            path = units[fingerprint]  # outside the try: a caller's mistake is no damaged record
             try:
+                if value["fingerprint"] != fingerprint or value["path"] != path:
+                    raise ValueError("the record of another file or fingerprint")
                 found[fingerprint] = TestRecord(bool(value["complete"]), dict(value["outcomes"]))
             except (KeyError, TypeError, ValueError):
+                self.cache.counts.dropped[TEST_KIND] += 1
                 self.cache.delete(TEST_KIND, fingerprint)
         return found
 
     def record_file(self, fingerprint: str, path: str, outcomes: Mapping[str, str], *, complete: bool) -> None:
         """Replace the record of `fingerprint` with a run of the whole file; `complete` when every
         node of the file is in `outcomes` (the file collected and the session finished)."""
-        self._put(fingerprint, {"path": path, "complete": complete, "outcomes": dict(outcomes)})
+        self._put(fingerprint, {"fingerprint": fingerprint, "path": path, "complete": complete,
+                                "outcomes": dict(outcomes)})
 
     def record_nodes(self, fingerprint: str, path: str, outcomes: Mapping[str, str]) -> None:
         """Update some nodes of a record (a re-run of the nodes that failed)."""
         pending = (self._pending or {}).get(fingerprint)
         previous = TestRecord(bool(pending["complete"]), dict(pending["outcomes"])) if pending else \
-            self.records([fingerprint]).get(fingerprint, TestRecord(False, {}))
+            self.records({fingerprint: path}).get(fingerprint, TestRecord(False, {}))
         merged = {**previous.outcomes, **outcomes}
-        self._put(fingerprint, {"path": path, "complete": previous.complete, "outcomes": merged})
+        self._put(fingerprint, {"fingerprint": fingerprint, "path": path, "complete": previous.complete,
+                                "outcomes": merged})
 
     def forget_file(self, fingerprint: str) -> None:
         if self._pending is not None:
@@ -110,7 +119,7 @@ def load_durations(root: Path) -> dict[str, FileTiming]:
     choosing xdist workers). A file written before timings held counts, a bare number, is read
     as seconds."""
     try:
-        data = read_json(state_dir(root) / DURATIONS_FILE)
+        data = read_state_json(state_dir(root) / DURATIONS_FILE)
     except CorruptState:
         return {}
     if not isinstance(data, dict):
@@ -127,7 +136,7 @@ def load_durations(root: Path) -> dict[str, FileTiming]:
 def save_durations(root: Path, timings: Mapping[str, FileTiming]) -> None:
     if timings:
         merged = {**load_durations(root), **timings}
-        atomic_write_json(state_dir(root) / DURATIONS_FILE,
+        write_state_json(state_dir(root) / DURATIONS_FILE,
                           {p: [t.seconds, t.items, t.longest] for p, t in merged.items()})
 
 
@@ -158,7 +167,7 @@ def load_project_addopts(root: Path, key: str) -> tuple[str, ...] | None:
     """The project's ini-file addopts as pytest last reported them, if they still hold: None
     when the config files (or doit-scout's arguments, which may name another ini-file) changed."""
     try:
-        data = read_json(state_dir(root) / PYTEST_CONFIG_FILE)
+        data = read_state_json(state_dir(root) / PYTEST_CONFIG_FILE)
     except CorruptState:
         return None
     if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("addopts"), list):
@@ -175,4 +184,4 @@ def save_project_addopts(root: Path, key: str, addopts: Sequence[str], inifile: 
     outside = None
     if inifile is not None and not Path(inifile).resolve().is_relative_to(root.resolve()):
         outside = [inifile, _file_digest(inifile)]
-    atomic_write_json(state_dir(root) / PYTEST_CONFIG_FILE, {"key": key, "addopts": list(addopts), "outside": outside})
+    write_state_json(state_dir(root) / PYTEST_CONFIG_FILE, {"key": key, "addopts": list(addopts), "outside": outside})

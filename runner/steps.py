@@ -89,7 +89,11 @@ def plan_step(
 ) -> StepPlan:
     """StepError when the step's program is not installed."""
     key, units = units_of(root, step, state)
-    green = shared_cache(config).get_many(STEP_KIND, [u.fingerprint for u in units])
+    names = {u.fingerprint: u.name for u in units}
+    # A record names its unit: one read back for another unit is no green. Not its step: steps
+    # with the same command over the same files share records (the fingerprint has the command).
+    green = [fp for fp, record in shared_cache(config).get_many(STEP_KIND, names).items()
+             if isinstance(record, dict) and record.get("unit") == names[fp]]
     ignore = f"forgotten: `doit forget {step.task}` was run" if is_forgotten(root, step.task) else None
     why = _Reasons(root, state, step, key) if explain else (lambda unit: ())
     return StepPlan(step, state, key, select_units(units, green, ignore_records=ignore, why_changed=why))

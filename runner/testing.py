@@ -30,10 +30,10 @@ from doit_scout.observed import ObservedInputs
 from doit_scout.pass_through import PassThrough
 from doit_scout.project_state import (
     CorruptState,
-    atomic_write_json,
-    read_json,
+    read_state_json,
     state_dir,
     update_last_run,
+    write_state_json,
 )
 from doit_scout.records import (
     RecordStore,
@@ -141,7 +141,7 @@ def fingerprint_units(
     graph = build()
     fingerprints = {path: graph.fingerprint_of(path, config_digest, environment) for path in units}
     kept = list(remembered.items())[-(_FINGERPRINTS_KEPT - 1):]
-    atomic_write_json(state_dir(root) / _FINGERPRINTS_FILE, {"entries": {**dict(kept), key: fingerprints}})
+    write_state_json(state_dir(root) / _FINGERPRINTS_FILE, {"entries": {**dict(kept), key: fingerprints}})
     return TestInputs(fingerprints, config_digest, environment, lambda: graph)
 
 
@@ -170,7 +170,7 @@ def _fingerprints_key(
 
 def _remembered_fingerprints(root: Path) -> dict[str, dict[str, str | None]]:
     try:
-        data = read_json(state_dir(root) / _FINGERPRINTS_FILE)
+        data = read_state_json(state_dir(root) / _FINGERPRINTS_FILE)
     except CorruptState:
         return {}
     entries = data.get("entries") if isinstance(data, dict) else None
@@ -226,7 +226,7 @@ def _plan(
         units |= {p for p, e in state.files.items() if e.category is Category.TEST}
     candidates = units if manifest.known else units | set(state.files)
     inputs = fingerprint_units(root, state, config, cache, candidates)
-    records = RecordStore(cache).records(fp for fp in inputs.fingerprints.values() if fp)
+    records = RecordStore(cache).records({fp: path for path, fp in inputs.fingerprints.items() if fp})
     ignore = ignore or ("forgotten: `doit forget` was run" if is_forgotten(root, "test") else (
         "--all: every test runs" if run_all else None))
     explainer = ChangeExplainer(root, state, inputs.config_digest, inputs.environment, inputs.units) \

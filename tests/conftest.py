@@ -21,14 +21,18 @@ def _bytecode_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def shared_cache_folder(tmp_path: Path, monkeypatch, _bytecode_folder: Path) -> Path:
-    """Each test gets its own shared cache (doit subprocesses inherit the variable) and no remote
-    one unless it starts its own, and the pytest processes it starts leave out plugins no test
-    project uses. Where the environment forbids bytecode files (PYTHONDONTWRITEBYTECODE), each of
-    the suite's hundreds of doit and pytest processes would compile doit-scout, pytest and rich
-    from source (about half a second each): they write bytecode under one folder of the session's
-    temporary folder instead, and nowhere else (PYTHONPYCACHEPREFIX)."""
+    """Each test gets its own shared cache (doit subprocesses inherit the variable), its own user
+    config folder (where the cache's key is made) and no remote cache unless it starts its own,
+    and the pytest processes it starts leave out plugins no test project uses. Where the
+    environment forbids bytecode files (PYTHONDONTWRITEBYTECODE), each of the suite's hundreds of
+    doit and pytest processes would compile doit-scout, pytest and rich from source (about half a
+    second each): they write bytecode under one folder of the session's temporary folder instead,
+    and nowhere else (PYTHONPYCACHEPREFIX)."""
     folder = tmp_path / "shared-cache"
     monkeypatch.setenv("DOIT_SCOUT_CACHE", str(folder))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for variable in ("DOIT_SCOUT_CACHE_TRUST", "DOIT_SCOUT_CACHE_KEY"):
+        monkeypatch.delenv(variable, raising=False)
     for variable in ("", "_WRITE", "_TOKEN", "_USER", "_PASSWORD", "_SECRET"):  # no team server in tests
         monkeypatch.delenv(f"DOIT_SCOUT_REMOTE_CACHE{variable}", raising=False)
     monkeypatch.setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS)
@@ -48,12 +52,16 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def _todo_app_after_first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """One real first `doit` run of todo_app (scout, lint, typecheck, docs, every test) per test
-    process, with its own shared cache: the checkout and the cache it left."""
+    process, with its own shared cache and user config: the checkout, the cache it left and the
+    folder of the key that signed it."""
     base = tmp_path_factory.mktemp("first-run")
-    root, cache = base / "todo_app", base / "shared-cache"
+    root, cache, config = base / "todo_app", base / "shared-cache", base / "config"
     shutil.copytree(EXAMPLES / "todo_app", root, ignore=_EXAMPLE_LEFTOVERS)
     git_init(root)
-    env = {**os.environ, "DOIT_SCOUT_CACHE": str(cache), "PYTEST_ADDOPTS": UNUSED_PLUGINS, "COLUMNS": "200"}
+    env = {**os.environ, "DOIT_SCOUT_CACHE": str(cache), "XDG_CONFIG_HOME": str(config),
+           "PYTEST_ADDOPTS": UNUSED_PLUGINS, "COLUMNS": "200"}
+    for variable in ("DOIT_SCOUT_CACHE_TRUST", "DOIT_SCOUT_CACHE_KEY", "DOIT_SCOUT_REMOTE_CACHE"):
+        env.pop(variable, None)
     if env.pop("PYTHONDONTWRITEBYTECODE", None):
         env["PYTHONPYCACHEPREFIX"] = str(tmp_path_factory.getbasetemp().parent / "pycache")
     result = subprocess.run([sys.executable, "-m", "doit"], cwd=root, env=env, capture_output=True, text=True,
@@ -61,7 +69,7 @@ def _todo_app_after_first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple
     assert result.returncode == 0, result.stdout + result.stderr
     tests = json.loads((root / ".scout" / "last-run.json").read_text())["tests"]
     assert tests["passed"] == 10 and tests["failed"] == [], tests
-    return root, cache
+    return root, cache, config
 
 
 @pytest.fixture
@@ -76,9 +84,10 @@ def todo_app(request: pytest.FixtureRequest, tmp_path: Path, shared_cache_folder
         shutil.copytree(EXAMPLES / "todo_app", root, ignore=_EXAMPLE_LEFTOVERS)
         git_init(root)
         return root
-    template, cache = request.getfixturevalue("_todo_app_after_first_run")
+    template, cache, config = request.getfixturevalue("_todo_app_after_first_run")
     shutil.copytree(template, root, symlinks=True)
     shutil.copytree(cache, shared_cache_folder)
+    shutil.copytree(config, tmp_path / "config")  # the key that signed the cache's entries
     return root
 
 

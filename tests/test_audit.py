@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from helpers import TODO_TESTS, doit_tests, git_init, run_doit, write_files
 
+from doit_scout.project_state import read_state_json
+
 HIDDEN = {
     # The test reads a file outside the project, named by an undeclared environment variable:
     # neither the graph nor the observation of what it reads can make it an input.
@@ -48,7 +50,7 @@ def test_audit_catches_a_failure_the_selection_would_skip(todo_app: Path, limits
     assert "README.md" in result.stdout and "declare" in result.stdout
     last = json.loads((todo_app / ".scout" / "last-run.json").read_text())["tests"]
     assert last["audit"] and last["selection_misses"] == {"tests/test_limits.py": ["tests/test_limits.py::test_limit"]}
-    log = json.loads((todo_app / ".scout" / "audit.json").read_text())
+    log = read_state_json(todo_app / ".scout" / "audit.json")
     assert [m["path"] for m in log["misses"]] == ["tests/test_limits.py"]
     assert log["misses"][0]["changed_since_last_run"] == ["README.md"]
 

@@ -192,7 +192,7 @@ def test_records_written_in_a_batch_are_one_write_and_read_alike(tmp_path: Path)
         store.record_nodes("fa", "a.py", {"a.py::t1": "passed"})  # merged with the pending record
         store.record_file("fb", "b.py", {"b.py::t": "passed"}, complete=True)
         store.forget_file("fb")
-        assert store.records(["fa"]) == {}  # nothing written yet
+        assert store.records({"fa": "a.py"}) == {}  # nothing written yet
     assert len(writes) == 1
-    assert store.records(["fa", "fb"]) == {"fa": TestRecord(True, {"a.py::t1": "passed", "a.py::t2": "passed"})}
+    assert store.records({"fa": "a.py", "fb": "b.py"}) == {"fa": TestRecord(True, {"a.py::t1": "passed", "a.py::t2": "passed"})}
     cache.close()

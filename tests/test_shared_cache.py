@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from doit_scout.config import ConfigError, ScoutConfig, parse_age, parse_config, parse_size
-from doit_scout.shared_cache import SCHEMA, SharedCache, cache_location
+from doit_scout.shared_cache import SharedCache, cache_location
 
 
 def test_location_precedence(tmp_path: Path, monkeypatch):
@@ -41,7 +41,7 @@ def test_round_trip_and_counts(tmp_path: Path):
 
 @pytest.mark.parametrize("damage", [
     "UPDATE entries SET value = '[4]' WHERE key = 'a'",              # checksum no longer matches
-    f"UPDATE entries SET schema = {SCHEMA + 1} WHERE key = 'a'",      # written by another version
+    "UPDATE entries SET checksum = upper(checksum) WHERE key = 'a'",  # the checksum itself damaged
     "UPDATE entries SET value = substr(value, 1, 3) WHERE key = 'a'",  # truncated
 ])
 def test_damaged_entries_are_dropped_and_counted(tmp_path: Path, damage: str):

@@ -71,7 +71,7 @@ def test_a_body_change_runs_only_tests_that_reach_it_by_name(todo_app: Path):
 @pytest.mark.after_first_run
 @pytest.mark.parametrize("memo", ['{"entries": {"x": 1}}', "{not json", '{"entries": []}'])
 def test_remembered_fingerprints_that_are_damaged_are_computed_again(todo_app: Path, memo: str):
-    (todo_app / ".scout" / "unit-fingerprints.json").write_text(memo)
+    atomic_write_checked(todo_app / ".scout" / "unit-fingerprints.json", [memo])  # its checksum holds
     assert doit(todo_app)["selected"] == []
     edit(todo_app, "todo/filters.py", "return [t for t in tasks if tag in t.tags]",
          "return [t for t in tasks if tag in t.tags and t]")

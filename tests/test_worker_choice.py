@@ -4,13 +4,13 @@ the costs the automatic choice decides from are given, never timed."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 from helpers import close_shared_caches, doit_tests, write_files
 
+from doit_scout.project_state import read_state_json, write_state_json
 from doit_scout.records import load_machine_costs, save_machine_costs
 from doit_scout.shared_cache import SharedCache
 from doit_scout.workers import MachineCosts, Observation
@@ -85,8 +85,8 @@ def test_minus_n_on_the_command_line_wins(todo_app: Path):
 def seed(cache_folder: Path, root: Path, *, extra: float, slowdown: float) -> None:
     """Recorded timings that make the selection 60 s of CPU work, and this machine's costs."""
     durations = root / ".scout" / "durations.json"
-    timings = json.loads(durations.read_text())
-    durations.write_text(json.dumps({path: [12.0, 2, 6.0] for path in timings}))
+    timings = read_state_json(durations)
+    write_state_json(durations, {path: [12.0, 2, 6.0] for path in timings})
     cache = SharedCache(cache_folder)
     save_machine_costs(cache, MachineCosts([Observation("seeded", 2, 10, extra, slowdown)]))
     close_shared_caches()
@@ -122,9 +122,9 @@ def test_runs_record_what_they_cost_and_what_the_project_asked(todo_app: Path, s
     close_shared_caches()
     [one] = costs.observations
     assert one.workers == 0 and one.items == 10 and one.outside > 0
-    assert json.loads((todo_app / ".scout" / "pytest-config.json").read_text())["addopts"] == []
-    timings = json.loads((todo_app / ".scout" / "durations.json").read_text())
+    assert read_state_json(todo_app / ".scout" / "pytest-config.json")["addopts"] == []
+    timings = read_state_json(todo_app / ".scout" / "durations.json")
     assert timings["tests/test_serialization.py"][1] == 3  # seconds, tests, longest
     # A run of part of a file says nothing of what the whole file costs.
     doit_tests(todo_app, "test", "--all", "--", "-k", "test_ids_count_up")
-    assert json.loads((todo_app / ".scout" / "durations.json").read_text()) == timings
+    assert read_state_json(todo_app / ".scout" / "durations.json") == timings

@@ -10,6 +10,7 @@ import pytest
 
 from doit_scout.config import TestConfig as Config  # not a test class
 from doit_scout.execution import read_reports
+from doit_scout.project_state import write_state_json
 from doit_scout.records import load_durations, load_project_addopts, save_durations, save_project_addopts
 from doit_scout.workers import (
     MARGIN,
@@ -241,7 +242,7 @@ def test_expected_work_counts_re_runs_by_their_share_of_the_file():
 
 def test_durations_keep_counts_and_read_the_old_format(tmp_path: Path):
     (tmp_path / ".scout").mkdir()
-    (tmp_path / ".scout" / "durations.json").write_text('{"old.py": 1.5, "bad.py": "x", "odd.py": [1]}')
+    write_state_json(tmp_path / ".scout" / "durations.json", {"old.py": 1.5, "bad.py": "x", "odd.py": [1]})
     assert load_durations(tmp_path) == {"old.py": FileTiming(1.5)}
     save_durations(tmp_path, {"new.py": FileTiming(2.0, 3, 1.0)})
     assert load_durations(tmp_path) == {"old.py": FileTiming(1.5), "new.py": FileTiming(2.0, 3, 1.0)}
