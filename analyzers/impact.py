@@ -42,11 +42,12 @@ def changed_names(before: SymbolGraph, after: SymbolGraph) -> set[str]:
     return changed | {n for n in old if n not in new}
 
 
-def nodes_of(graph: ProjectGraph, paths: Collection[str]) -> set[str]:
-    """The graph nodes (modules and data files) that stand for `paths`, and the folders holding
-    them that code was seen to list (a file added or removed there changes the listing)."""
+def nodes_of(graph: ProjectGraph, paths: Collection[str], added_or_removed: Collection[str]) -> set[str]:
+    """The graph nodes (modules and data files) that stand for the changed `paths`, and the folders
+    code was seen to list that hold one of `added_or_removed` (a listing holds names: a file
+    edited in place leaves it as it was)."""
     wanted = set(paths)
     nodes = {node for node, path in graph.modules.items() if path in wanted}
     nodes |= {node for node in graph.data if node.removeprefix(DATA_PREFIX) in wanted}
-    folders = {DIR_PREFIX + (posixpath.dirname(p) or ".") for p in wanted}
+    folders = {DIR_PREFIX + (posixpath.dirname(p) or ".") for p in added_or_removed}
     return nodes | {edge.imported for edge in graph.edges if edge.imported in folders}

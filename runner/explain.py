@@ -135,7 +135,7 @@ class ChangeExplainer:
         # deleted) is. A snapshot from before this was kept counts none as new.
         self.changed_nodes |= set(self.graph.missing) - set(snapshot.get("missing", self.graph.missing))
         if before:
-            self.changed_nodes |= nodes_of(self.graph, changed_paths) - set(node_of.values())
+            self.changed_nodes |= nodes_of(self.graph, changed_paths, before.keys() ^ now.keys()) - set(node_of.values())
         self.symbols = units.symbols if units is not None else None
         self.changed_names = self._changed_names(snapshot.get("names") or {}, changed_paths)
 

@@ -79,7 +79,8 @@ def changes_since(root: Path, revision: str, state: ScoutState, config: ScoutCon
     old, old_digests, old_tests = graph_at(root, base, config)
     old_units = build_unit_graph(old, old_digests, old_tests, {}, digest_of=lambda path: "absent")
     names = changed_names(old_units.symbols, units.symbols)
-    other = nodes_of(units.graph, changed) - set(units.graph.modules)  # data files, listed folders
+    added_or_removed = {p for p in changed if (p in state.files) != (p in old_digests)}
+    other = nodes_of(units.graph, changed, added_or_removed) - set(units.graph.modules)  # data files, listed folders
     affected = affected_units(units.symbols.successors, units.unit_inputs, names | other)
     # A deleted or renamed definition or module: the tests that reached it at the merge base.
     affected |= affected_units(old_units.symbols.successors, old_units.unit_inputs, names) & tests

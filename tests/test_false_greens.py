@@ -511,6 +511,29 @@ def test_plugins_loaded_by_scanning_a_folder(new_project):
     assert node in added.ran
 
 
+def test_a_listed_folder_counts_as_changed_only_when_a_file_is_added_or_removed(new_project):
+    """A listing holds names: `doit explain` names the folder for an added file, not for a file
+    edited in place (the edited file is a reason of its own, read by the running test)."""
+    p = new_project({
+        "pkg/__init__.py": "", "pkg/registry.py": REGISTRY,
+        "pkg/plugins/alpha.py": "def check():\n    return True\n",
+        "tests/test_plugins.py": "from pkg.registry import load_all\n\n\ndef test_plugins():\n"
+                                 "    assert all(module.check() for _, module in load_all())\n",
+    })
+    assert p.doit().green
+
+    def reasons() -> list[str]:
+        result = run_doit(p.root, "explain", "--json", "tests/test_plugins.py")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)["tests"][0]["reasons"]
+
+    listed = "a file was added to or removed from pkg/plugins/, which its code lists"
+    p.edit("pkg/plugins/alpha.py", "return True", "return 1 == 1")
+    assert reasons() and listed not in reasons()
+    p.write({"pkg/plugins/beta.py": "def check():\n    return True\n"})
+    assert listed in reasons()
+
+
 def test_script_run_in_a_subprocess(new_project):
     p = new_project({
         "tests/scripts/tool.py": 'print("ok")\n',
