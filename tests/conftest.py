@@ -14,20 +14,14 @@ from helpers import EXAMPLES, git_init, write_files
 UNUSED_PLUGINS = "-p no:hypothesispytest -p no:anyio -p no:benchmark"
 
 
-@pytest.fixture(scope="session")
-def _bytecode_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.getbasetemp().parent / "pycache"  # one for every xdist worker of the session
-
-
 @pytest.fixture(autouse=True)
-def shared_cache_folder(tmp_path: Path, monkeypatch, _bytecode_folder: Path) -> Path:
+def shared_cache_folder(tmp_path: Path, monkeypatch) -> Path:
     """Each test gets its own shared cache (doit subprocesses inherit the variable), its own user
     config folder (where the cache's key is made) and no remote cache unless it starts its own,
-    and the pytest processes it starts leave out plugins no test project uses. Where the
-    environment forbids bytecode files (PYTHONDONTWRITEBYTECODE), each of the suite's hundreds of
-    doit and pytest processes would compile doit-scout, pytest and rich from source (about half a
-    second each): they write bytecode under one folder of the session's temporary folder instead,
-    and nowhere else (PYTHONPYCACHEPREFIX)."""
+    and the pytest processes it starts leave out plugins no test project uses. Bytecode is left as
+    the environment says: where pytest subprocesses wrote it, a test project's file rewritten
+    within the same second at the same size ran as its stale bytecode (Python checks mtime in
+    seconds and size), and an outcome then flipped one edit late."""
     folder = tmp_path / "shared-cache"
     monkeypatch.setenv("DOIT_SCOUT_CACHE", str(folder))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
@@ -36,9 +30,6 @@ def shared_cache_folder(tmp_path: Path, monkeypatch, _bytecode_folder: Path) -> 
     for variable in ("", "_WRITE", "_TOKEN", "_USER", "_PASSWORD", "_SECRET"):  # no team server in tests
         monkeypatch.delenv(f"DOIT_SCOUT_REMOTE_CACHE{variable}", raising=False)
     monkeypatch.setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS)
-    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
-        monkeypatch.delenv("PYTHONDONTWRITEBYTECODE")
-        monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(_bytecode_folder))
     return folder
 
 
@@ -62,8 +53,6 @@ def _todo_app_after_first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple
            "PYTEST_ADDOPTS": UNUSED_PLUGINS, "COLUMNS": "200"}
     for variable in ("DOIT_SCOUT_CACHE_TRUST", "DOIT_SCOUT_CACHE_KEY", "DOIT_SCOUT_REMOTE_CACHE"):
         env.pop(variable, None)
-    if env.pop("PYTHONDONTWRITEBYTECODE", None):
-        env["PYTHONPYCACHEPREFIX"] = str(tmp_path_factory.getbasetemp().parent / "pycache")
     result = subprocess.run([sys.executable, "-m", "doit"], cwd=root, env=env, capture_output=True, text=True,
                             stdin=subprocess.DEVNULL, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
