@@ -25,6 +25,7 @@ from doit_scout.analyzers.steps import (
     takes_units,
 )
 from doit_scout.analyzers.symbol_graph import interface_fingerprints
+from doit_scout.bytecode import discard_stale_bytecode
 from doit_scout.config import ScoutConfig, StepConfig
 from doit_scout.environment import ProgramMissing, environment_key, runnable, tool_identity
 from doit_scout.explain import ChangeExplainer, follow_snapshot, save_snapshot, step_snapshot_file
@@ -189,6 +190,8 @@ def run_step(root: Path, config: ScoutConfig, plan: StepPlan) -> StepRunResult:
     stale = plan.stale
     groups = batches(stale, step.batch if takes_units(step.command) else None)
     environment = {**os.environ, **step.env}
+    if groups:
+        discard_stale_bytecode(root, plan.state.files)
     for units in groups:
         files = [f for u in units for f in u.files]
         modules = [m for u in units for m in u.modules]

@@ -19,6 +19,7 @@ from doit_scout.analyzers.sharding import shard_files
 from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
 from doit_scout.analyzers.unit_graph import UnitGraph, build_unit_graph
 from doit_scout.audit import audit_due, load_audit_log, save_audit_log, selection_misses
+from doit_scout.bytecode import discard_stale_bytecode
 from doit_scout.collection import Manifest, key_of, load_manifest, save_manifest
 from doit_scout.config import ScoutConfig
 from doit_scout.environment import environment_key
@@ -260,6 +261,7 @@ def learn_manifest(root: Path, config: ScoutConfig, state: ScoutState, cache: Sh
                    manifest: Manifest) -> Manifest:
     """Ask pytest which files it collects (collection only; green files stay hidden)."""
     plan = _plan(root, config, state, cache, manifest)
+    discard_stale_bytecode(root, state.files)
     run = run_pytest(root, [], hidden=plan.hidden, extra_args=config.test.pytest_args,
                      collect_only=True)
     learned = _manifest_after(manifest, plan.hidden, run)
@@ -399,6 +401,7 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
         plan.warnings.append(
             f"pytest options that can change outcomes were given ({' '.join(pass_through.unvetted)}): "
             "the tests ran, and nothing was recorded green")
+    discard_stale_bytecode(root, plan.state.files)
     pytest_run = run_pytest(root, selected, hidden=plan.hidden, worker_args=choice.args,
                             extra_args=(*config.test.pytest_args, *pass_through.args),
                             interactive=pass_through.interactive, timeout=timeout or config.test.timeout)

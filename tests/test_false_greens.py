@@ -599,3 +599,36 @@ def test_shards_in_one_checkout_each_run_every_failing_file_once(new_project, or
     for path in everything:
         times = [k for k, run in runs.items() if path in run.files]
         assert len(times) == 1, f"{path} ran in shards {times}"
+
+
+# 9. Bytecode Python would load instead of the file's new content.
+
+@pytest.mark.parametrize("path, good, bad", [
+    ("pkg/core.py", "return 1", "return 2"),  # the interpreter's own .pyc
+    ("tests/test_core.py", "== 1", "== 2"),  # pytest's rewritten test module
+], ids=["module", "test-file"])
+def test_a_file_rewritten_in_the_same_second_at_the_same_size_runs_as_written(new_project, path: str, good: str,
+                                                                                bad: str):
+    """Python trusts a .pyc whose header holds the source's mtime in whole seconds and its size: an
+    edit in the same second that keeps the size imported the old code, and the old code's pass was
+    recorded green for the new content."""
+    p = new_project({"pkg/__init__.py": "", "pkg/core.py": CORE, "tests/test_core.py": uses_core("test_core")})
+    assert p.doit().green
+    second = (int(os.stat(p.root / path).st_mtime) - 30) * 1_000_000_000
+    os.utime(p.root / path, ns=(second, second + 100_000_000))
+    # Bytecode as a plain `pytest` or `python` in this checkout writes it (whatever this environment
+    # says about writing bytecode), a moment before the edit in the same second.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    written = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=p.root,
+                             capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=120)
+    assert written.returncode == 0, written.stdout
+    stem = Path(path).stem
+    pycs = [pyc for pyc in (p.root / path).parent.glob(f"__pycache__/{stem}.*.pyc")]
+    assert pycs, f"no bytecode of {path} was written"
+    for pyc in pycs:
+        os.utime(pyc, ns=(second + 200_000_000,) * 2)
+    p.edit(path, good, bad)
+    os.utime(p.root / path, ns=(second + 500_000_000,) * 2)
+    run = p.doit()
+    assert not run.green, f"false green: {path} ran as its old bytecode:\n{run.output}"
+    assert "tests/test_core.py::test_core" in run.ran
