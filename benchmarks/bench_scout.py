@@ -1,6 +1,9 @@
 """Scout phase benchmark: cold scout (median of 3), no-op scout and an incremental scout after 5
 edits (medians of 5), on generated git projects of 2,000 and 10,000 files, all measured in one
-run, in this process.
+run, in this process; then the whole no-op `doit` command in that project (after one first run of
+its tests), beside what starting Python and importing doit and doit-scout alone costs (medians of 5).
+The two commands run with bytecode files allowed, as on a developer's machine, whatever
+PYTHONDONTWRITEBYTECODE says here (without them every process compiles doit-scout from source).
 
     python -m benchmarks.bench_scout [--sizes 2000 10000]
 """
@@ -13,6 +16,7 @@ import random
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -68,23 +72,46 @@ def measure(files: int, repeats: int = 5) -> dict[str, float]:
                     f.write(f"\nEDITED_{round_} = True\n")
             _age(edited)
             incremental.append(_timed(root, config))
+        close_shared_caches()
+        doit, imports = _no_op_doit(root, repeats)
         return {"files": count, "cold_s": cold, "files_per_s": count / cold, "noop_ms": no_op * 1000,
                 "incremental_ms": statistics.median(incremental) * 1000,
-                "ratio": cold / statistics.median(incremental)}
+                "ratio": cold / statistics.median(incremental), "doit_s": doit, "imports_s": imports}
+
+
+def _no_op_doit(root: Path, repeats: int) -> tuple[float, float]:
+    """The median wall time of `doit` with nothing changed since a first green run, and of a
+    process that only imports what it imports at start."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    (root / "dodo.py").write_text("from doit_scout.dodo import *\n")
+    first = subprocess.run([sys.executable, "-m", "doit"], cwd=root, env=env, capture_output=True, text=True)
+    if first.returncode != 0:
+        raise SystemExit(f"the first doit run failed:\n{first.stdout[-2000:]}{first.stderr[-2000:]}")
+
+    def timed(command: list[str]) -> float:
+        started = time.perf_counter()
+        subprocess.run(command, cwd=root, env=env, capture_output=True, check=True)
+        return time.perf_counter() - started
+
+    doit = statistics.median(timed([sys.executable, "-m", "doit"]) for _ in range(repeats))
+    imports = statistics.median(timed([sys.executable, "-c", "import doit.doit_cmd, doit_scout.dodo"])
+                                for _ in range(repeats))
+    return doit, imports
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 10000])
     args = parser.parse_args()
-    print(f"{os.cpu_count()} cores; targets: cold >= 1000 files/s, no-op (2,000) < 150 ms, "
-          "cold / incremental >= 20x")
-    print("| files | cold scout | cold files/s | no-op scout | 5 files changed | cold / incremental |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print(f"{os.cpu_count()} cores; targets: cold >= 1000 files/s, no-op scout (2,000) < 150 ms, "
+          "cold / incremental >= 20x, no-op doit < 0.5 s (2,000) and < 1 s (10,000)")
+    print("| files | cold scout | cold files/s | no-op scout | 5 files changed | cold / incremental "
+          "| no-op doit | of it, start and imports |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in args.sizes:
         r = measure(size)
         print(f"| {r['files']:,} | {r['cold_s']:.2f} s | {r['files_per_s']:,.0f} | {r['noop_ms']:.0f} ms "
-              f"| {r['incremental_ms']:.0f} ms | {r['ratio']:.0f}x |")
+              f"| {r['incremental_ms']:.0f} ms | {r['ratio']:.0f}x | {r['doit_s']:.2f} s | {r['imports_s']:.2f} s |")
 
 
 if __name__ == "__main__":

@@ -577,6 +577,25 @@ def test_data_file_read_by_a_helper(new_project):
                    fixed='{"value": 1, "note": "fixed"}')
 
 
+
+def test_a_test_reading_its_own_file_through_project_code_makes_no_other_test_depend_on_it(new_project):
+    """click's test_termui opens its own __file__ with click.open_file: the read is project code's,
+    but what it read was only that test's input, so editing that test runs that test alone."""
+    p = new_project({
+        "pkg/__init__.py": "", "pkg/files.py": "def read(path):\n    with open(path) as f:\n        return f.read()\n",
+        "tests/test_a.py": "from pkg.files import read\n\n\ndef test_a():\n    assert 'test_a' in read(__file__)\n",
+        "tests/test_b.py": "from pkg.files import read\n\n\ndef test_b():\n    assert read('data.txt') == 'one'\n",
+        "data.txt": "one",
+    })
+    first = p.doit()
+    assert first.green and first.files == {"tests/test_a.py", "tests/test_b.py"}, first.output
+    p.edit("tests/test_a.py", "assert 'test_a'", "assert 'def test_a'")
+    again = p.doit()
+    assert again.green and again.files == {"tests/test_a.py"}, again.output
+    p.edit("data.txt", "one", "two")  # what test_b reads through the same code still counts
+    third = p.doit()
+    assert not third.green and "tests/test_b.py" in third.files, third.output
+
 # 8. Shards of one checkout, one after the other.
 
 @pytest.mark.parametrize("order", [(1, 2), (2, 1)], ids=["1-then-2", "2-then-1"])
