@@ -32,7 +32,7 @@ opt_since = {
 
 class Explain(SeeksProject, DoitCmdBase):
     name = "explain"
-    doc_purpose = "say what the next doit would do with each step unit and test file, and why (runs nothing)"
+    doc_purpose = "say what the next doit would do with each step unit and test file, and why (runs no test)"
     doc_usage = "[--json] [--since REV] [PATH ...]"
     doc_description = None
     cmd_options = (opt_json, opt_since)
@@ -83,7 +83,10 @@ class Explain(SeeksProject, DoitCmdBase):
                 "reasons": list(d.reasons),
             } for d in step_plan.decisions if not wanted or any(is_below(f, w) for f in d.unit.files for w in wanted)]
         audit = next_audit(load_audit_log(root), config.test, time.time())
-        collection = {"known": plan.manifest.known, "reason": plan.collect_reason}
+        # Asked while planning (collection only) when it had not said under these inputs.
+        asked = plan.manifest.known and plan.collection_changes is not None
+        collection = {"known": plan.manifest.known, "asked": asked, "changes": plan.collection_changes,
+                      "reason": plan.collect_reason}
         if as_json:
             self.outstream.write(json.dumps(
                 {"steps": steps, "tests": rows, "collection": collection, "next_audit": audit}, indent=2) + "\n")
@@ -104,7 +107,11 @@ class Explain(SeeksProject, DoitCmdBase):
         console.print(table)
         running = sum(1 for r in rows if r["decision"] == "run")
         console.print(f"{running} of {len(rows)} test files would run")
-        if plan.collect_reason:
-            console.print(f"and {plan.collect_reason}: the files above are the last ones it named, "
-                          "with the project's test files by name", markup=False, soft_wrap=True)
+        if asked:
+            console.print(f"pytest was asked which files are tests (collection only): {plan.collection_changes}",
+                          markup=False, soft_wrap=True)
+        elif not plan.manifest.known:
+            console.print(f"pytest was asked which files are tests ({plan.collection_changes}) and could not say "
+                          "(`doit test` shows its output): the files above are the last ones it named, with the "
+                          "project's test files by name", markup=False, soft_wrap=True)
         return 0

@@ -398,7 +398,7 @@ class RemoteStore:
         try:
             status, reason, data = self._exchange(method, self._prefix + path, body)
         except (OSError, http.client.HTTPException, ValueError) as err:
-            self._fail(f"{method} {path.split('/')[1]}/ failed ({_why(err)})")
+            self._fail(f"{method} {path.lstrip('/')} failed ({_why(err)})")
             raise RemoteFailure(self.failure) from None
         finally:
             with self._lock:
@@ -412,7 +412,7 @@ class RemoteStore:
         hint = f" (check {TOKEN_ENV}, or {USER_ENV} and {PASSWORD_ENV})" if status in (401, 403) else ""
         if status == 400 and method == "PUT" and path.startswith("/ac/"):
             hint = " (bazel-remote needs --disable_http_ac_validation: these action entries are JSON, not protobuf)"
-        self._fail(f"it answered {status} {reason} to {method} {path.split('/')[1]}/{hint}")
+        self._fail(f"it answered {status} {reason} to {method} {path.lstrip('/')}{hint}")
         raise RemoteFailure(self.failure)
 
     def _exchange(self, method: str, path: str, body: bytes | None) -> tuple[int, str, bytes]:

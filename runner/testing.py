@@ -20,7 +20,16 @@ from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFI
 from doit_scout.analyzers.unit_graph import UnitGraph, build_unit_graph
 from doit_scout.audit import audit_due, load_audit_log, save_audit_log, selection_misses
 from doit_scout.bytecode import discard_stale_bytecode
-from doit_scout.collection import Manifest, key_of, load_manifest, save_manifest
+from doit_scout.collection import (
+    Manifest,
+    conftest_paths,
+    key_of,
+    load_by_names,
+    load_manifest,
+    names_key_of,
+    save_manifest,
+    why_pytest_is_asked,
+)
 from doit_scout.config import ScoutConfig
 from doit_scout.environment import environment_key
 from doit_scout.execution import COUNT_WORDS, USAGE_ERROR, PytestRun, run_pytest, xdist_available
@@ -100,6 +109,10 @@ class TestPlan:
     explainer: ChangeExplainer | None = None  # when planned for `doit explain`
     sharded: bool = False
     since: str | None = None  # --since REV: tests it does not affect are skipped without a record
+    # What changed, among what pytest's collection depends on, since it last said which files are
+    # tests (None: it said under these inputs). With the manifest known, pytest was asked while
+    # planning (`doit explain`, --shard).
+    collection_changes: str | None = None
 
     @property
     def selected(self) -> list[TestDecision]:
@@ -110,8 +123,7 @@ class TestPlan:
         """Why pytest must run even when no known test file needs to."""
         if self.manifest.known:
             return None
-        return ("pytest is asked which files are tests: files were added or removed, or a config "
-                "file, a conftest.py or the installed plugins changed, since it last said")
+        return f"pytest is asked which files are tests: {self.collection_changes or 'it has not said yet'}"
 
     @property
     def runs_pytest(self) -> bool:
@@ -189,18 +201,29 @@ def plan_tests(
     state = state or current_state(root, config)
     cache = shared_cache(config)
     environment = environment_key(root, config.test.pytest_args, config.test.env)
-    manifest = load_manifest(root, cache, key_of(state, environment))
-    if shard is not None and not manifest.known and not explain:
-        # Every shard must partition the same list of test files: ask pytest for it first.
-        manifest = learn_manifest(root, config, state, cache, manifest)
-    plan = _plan(root, config, state, cache, manifest, run_all=run_all, explain=explain)
+    manifest = load_manifest(root, cache, state, environment)
+    inputs = None
+    collection_changes = None
+    if not manifest.known:
+        # Any file may be a test now: all are fingerprinted, the conftest.py files for the names key.
+        inputs = fingerprint_units(root, state, config, cache, set(state.files) | manifest.files)
+        manifest = load_by_names(root, cache, state, environment, manifest, names_key_of(
+            state, inputs.fingerprints, inputs.config_digest, environment))
+    if not manifest.known:
+        collection_changes = why_pytest_is_asked(root, state, environment)
+        if explain or shard is not None:
+            # Ask pytest first (collection only): an explanation names the files pytest collects,
+            # and every shard must partition the same list of them.
+            manifest = learn_manifest(root, config, state, cache, manifest, inputs, quiet=explain)
+    plan = _plan(root, config, state, cache, manifest, run_all=run_all, explain=explain, inputs=inputs)
     audit_reason = "audit: doit test --audit" if audit else audit_due(
         load_audit_log(root), config.test, time.time())
     if audit_reason:
         incremental = plan if not (run_all or is_forgotten(root, "test")) else _plan(
-            root, config, state, cache, manifest)
-        plan = _plan(root, config, state, cache, manifest, explain=explain, ignore=audit_reason)
+            root, config, state, cache, manifest, inputs=inputs)
+        plan = _plan(root, config, state, cache, manifest, explain=explain, ignore=audit_reason, inputs=inputs)
         plan.audit_of = incremental
+    plan.collection_changes = collection_changes
     if since:
         changes = changes_since(root, since, state, config, plan.inputs.units)
         plan.decisions = _keep_affected(plan.decisions, changes)
@@ -218,16 +241,19 @@ def plan_tests(
 
 def _plan(
     root: Path, config: ScoutConfig, state: ScoutState, cache: SharedCache, manifest: Manifest, *,
-    run_all: bool = False, explain: bool = False, ignore: str | None = None,
+    run_all: bool = False, explain: bool = False, ignore: str | None = None, inputs: TestInputs | None = None,
 ) -> TestPlan:
     """Decide for each unit of the manifest. When the manifest is unknown, any file of the project
-    with a complete green record may be hidden from pytest, which collects every other one."""
+    with a complete green record may be hidden from pytest, which collects every other one; the
+    test files by name are decided as a guess (pytest's run says which it collects). `inputs`: the
+    fingerprints of every file, when computed already."""
     units = set(manifest.files)
     if not manifest.known:
         units |= {p for p, e in state.files.items() if e.category is Category.TEST}
     candidates = units if manifest.known else units | set(state.files)
-    inputs = fingerprint_units(root, state, config, cache, candidates)
-    records = RecordStore(cache).records({fp: path for path, fp in inputs.fingerprints.items() if fp})
+    inputs = inputs or fingerprint_units(root, state, config, cache, candidates)
+    records = RecordStore(cache).records(
+        {fp: path for path, fp in inputs.fingerprints.items() if fp and path in candidates})
     ignore = ignore or ("forgotten: `doit forget` was run" if is_forgotten(root, "test") else (
         "--all: every test runs" if run_all else None))
     explainer = ChangeExplainer(root, state, inputs.config_digest, inputs.environment, inputs.units) \
@@ -248,7 +274,7 @@ def _plan(
     ]
     hidden = set() if ignore else {d.path for d in decisions if not d.runs}
     if not manifest.known and not ignore:
-        hidden |= {p for p in candidates - units if _green(records.get(inputs.fingerprints[p] or ""))}
+        hidden |= {p for p in candidates - units if _green(records.get(inputs.fingerprints.get(p) or ""))}
     return TestPlan(state, inputs, manifest, sorted(decisions, key=lambda d: d.path), frozenset(hidden),
                     load_durations(root), 0.0, explainer=explainer)
 
@@ -258,25 +284,47 @@ def _green(record: TestRecord | None) -> bool:
 
 
 def learn_manifest(root: Path, config: ScoutConfig, state: ScoutState, cache: SharedCache,
-                   manifest: Manifest) -> Manifest:
-    """Ask pytest which files it collects (collection only; green files stay hidden)."""
-    plan = _plan(root, config, state, cache, manifest)
+                   manifest: Manifest, inputs: TestInputs | None, *, quiet: bool = False) -> Manifest:
+    """Ask pytest which files it collects (collection only; green files stay hidden). `quiet`
+    keeps pytest's output off the terminal."""
+    plan = _plan(root, config, state, cache, manifest, inputs=inputs)
     discard_stale_bytecode(root, state.files)
     run = run_pytest(root, [], hidden=plan.hidden, extra_args=config.test.pytest_args,
-                     collect_only=True)
+                     collect_only=True, quiet=quiet)
     learned = _manifest_after(manifest, plan.hidden, run)
     if learned.known:
-        save_manifest(root, cache, learned)
+        save_manifest(root, cache, state, plan.inputs.environment, learned)
     return learned
+
+
+def _seen(run: PytestRun, hidden: Collection[str]) -> set[str]:
+    """The files pytest collected (with or without items, or failing to), and those it was told
+    to hide, which it collected when their records were made."""
+    return run.collected | run.error_files | {p for p in run.items.values() if p is not None} | set(hidden)
 
 
 def _manifest_after(manifest: Manifest, hidden: Collection[str], run: PytestRun) -> Manifest:
     """What a run says pytest collects. Only a run that collected everything it was not told to
     hide replaces what was known; others (--lf, an interrupted collection) only add to it."""
-    seen = run.collected | run.error_files | {p for p in run.items.values() if p is not None} | set(hidden)
+    seen = _seen(run, hidden)
     if run.collected_everything:
-        return Manifest(manifest.key, frozenset(seen), True)
-    return Manifest(manifest.key, frozenset(seen | manifest.files), False)
+        return replace(manifest, files=frozenset(seen), known=True)
+    return replace(manifest, files=frozenset(seen | manifest.files), known=False)
+
+
+def _as_collected(plan: TestPlan, run: PytestRun) -> list[TestDecision]:
+    """The plan's decisions for what a run that collected everything says the test files are: a
+    file it made no collector for is none (outside testpaths, under norecursedirs, ignored), and
+    one it collected that the plan did not decide (a file a conftest.py hook collects, a module
+    whose doctests run) ran, or was hidden for its green record."""
+    seen = _seen(run, plan.hidden)
+    decided = {d.path: d for d in plan.decisions if d.path in seen}
+    for path in seen - decided.keys():
+        fingerprint = plan.inputs.fingerprints.get(path) or ""
+        decided[path] = TestDecision(path, fingerprint, "skip", reasons=("a green record matches its inputs",)) \
+            if path in plan.hidden else TestDecision(path, fingerprint, "run", reasons=(
+                "pytest collected it when asked which files are tests",))
+    return sorted(decided.values(), key=lambda d: d.path)
 
 
 def _keep_affected(decisions: list[TestDecision], changes: ChangesSince) -> list[TestDecision]:
@@ -339,17 +387,13 @@ class TestRunResult:
 
     @property
     def incomplete(self) -> list[str]:
-        """Selected files that did not run to completion without failing: they stay stale. A file
-        that a run which collected everything made no collector for is no test (norecursedirs)."""
+        """Selected files that did not run to completion without failing: they stay stale."""
         run = self.pytest
         if run is None:
             return []
         complete = run.complete_files()
         failing = {n.split("::")[0] for n in self.failed_nodes}
-        not_tests = set() if not run.collected_everything else {
-            d.path for d in self.plan.selected if d.path not in run.collected and d.path not in run.items.values()}
-        return sorted(d.path for d in self.plan.selected
-                      if d.path not in complete | failing | not_tests and d.action == "run")
+        return sorted(d.path for d in self.plan.selected if d.path not in complete | failing and d.action == "run")
 
     @property
     def ok(self) -> bool:
@@ -410,6 +454,8 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     pytest_run.partial_files |= {*pass_through.node_files, *(d.path for d in selected if d.action == "rerun")}
     pytest_run.partial_files -= pytest_run.widened  # a re-run whose failed node is gone ran whole
     pytest_run.deselected_by_config = not pass_through.deselects()
+    if pytest_run.collected_everything:
+        plan.decisions = _as_collected(plan, pytest_run)  # pytest decides what a test is
     ran = time.perf_counter()
     if not pass_through.may_record_green:
         _audit_log_after(root, plan, None, [])
@@ -422,13 +468,17 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     # keeps its tests stale; the others are recorded under their fingerprint as it is now.
     after_state = run_scout(root, config).state
     ran_units = _units_that_ran(pytest_run)
-    before = fingerprint_units(root, plan.state, config, cache, ran_units)
-    after = fingerprint_units(root, after_state, config, cache, ran_units)
+    # The conftest.py files too, for the manifest's names key (before and after alike: when
+    # nothing changed while pytest ran, the second reads the first's fingerprints).
+    fingerprinted = ran_units | conftest_paths(after_state)
+    before = fingerprint_units(root, plan.state, config, cache, fingerprinted)
+    after = fingerprint_units(root, after_state, config, cache, fingerprinted)
     stale = sorted(p for p in ran_units if after.fingerprints[p] is not None
                    and before.fingerprints[p] != after.fingerprints[p])
-    _record(RecordStore(cache), plan, pytest_run, after.fingerprints, set(stale))
+    _record(RecordStore(cache), plan, pytest_run, {p: after.fingerprints[p] for p in ran_units}, set(stale))
     if manifest.known and key_of(after_state, after.environment) == manifest.key:
-        save_manifest(root, cache, manifest)
+        names_key = names_key_of(after_state, after.fingerprints, after.config_digest, after.environment)
+        save_manifest(root, cache, after_state, after.environment, replace(manifest, names_key=names_key))
     if not plan.sharded and pytest_run.completed:
         save_shard_durations(root, cache, pytest_run.durations)
     if pytest_run.completed:
@@ -567,6 +617,7 @@ def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
         "tests": {
             "total_files": len(plan.decisions),
             "collection_asked": plan.collect_reason is not None,
+            "collection_changes": plan.collection_changes,
             "selected": [d.path for d in plan.selected],
             "skipped": [d.path for d in plan.decisions if not d.runs],
             "failed": result.failed_nodes,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from helpers import run_doit, write_files
 
 from doit_scout.config import ConfigError, ScoutConfig, parse_config, remote_from_environment
 from doit_scout.remote_cache import (
@@ -126,6 +128,18 @@ def test_an_error_status_warns_once_and_switches_the_remote_off(stub: Stub, stat
     assert f"answered {status}" in warning and "local cache only" in warning
     assert ("DOIT_SCOUT_REMOTE_CACHE_TOKEN" in warning) is (status in (401, 403))
     assert remote.take_warnings() == [] and remote.counts.failures == 1
+
+
+def test_a_real_run_names_the_entry_a_failing_request_asked_for(stub: Stub, project: Path, monkeypatch):
+    stub.status = 500
+    write_files(project, {"dodo.py": "from doit_scout.dodo import *\n"})
+    monkeypatch.setenv("DOIT_SCOUT_REMOTE_CACHE", stub.url)
+    result = run_doit(project)
+    assert result.returncode == 0, result.stdout + result.stderr  # the run goes on locally
+    failed = re.search(r"cannot be used: it answered 500 Internal Server Error to GET (ac/[0-9a-f]{64});", result.stdout)
+    assert failed is not None, result.stdout
+    assert f"/team/{failed[1]}" in {path for _, path, _ in stub.log}
+    assert result.stdout.count("cannot be used") == 1
 
 
 def test_a_server_that_never_answers_costs_one_timeout(tmp_path: Path):
