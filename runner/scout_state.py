@@ -12,11 +12,12 @@ import grimp
 import xxhash
 
 from doit_scout.analyzers.categories import Category
-from doit_scout.analyzers.config_inputs import config_seen_by_tests
+from doit_scout.analyzers.config_inputs import config_seen_by_tests, linted_in_tests
 from doit_scout.analyzers.data_deps import is_data
 from doit_scout.analyzers.graph import ImportEdge, NamesOverlay, ProjectGraph, is_missing
 from doit_scout.analyzers.hashing import FileStat, HashRecord
 from doit_scout.analyzers.symbols import ModuleNames
+from doit_scout.environment import installed_distributions
 from doit_scout.project_state import (
     CorruptState,
     atomic_write_checked,
@@ -196,13 +197,15 @@ class ScoutState:
         key = (str(root), self.config_digest())
         if key not in _test_config_digests:
             hasher = xxhash.xxh3_128()
+            linted = linted_in_tests(installed_distributions(root))
             for path, entry in sorted(self.files.items()):
                 if entry.category is Category.CONFIG:
                     try:
                         text = (root / path).read_text(encoding="utf-8", errors="surrogateescape")
                     except OSError:
                         text = f"unreadable:{entry.digest}"
-                    hasher.update(f"{path}\0{config_seen_by_tests(path, text)}\0".encode("utf-8", "surrogateescape"))
+                    seen = config_seen_by_tests(path, text, linted)
+                    hasher.update(f"{path}\0{seen}\0".encode("utf-8", "surrogateescape"))
             _test_config_digests[key] = hasher.hexdigest()
         return _test_config_digests[key]
 
