@@ -192,9 +192,11 @@ class _TestGate:
         return True
 
     def _remote_summary(self) -> None:
-        remote = getattr(shared_cache(self.config), "remote", None)  # a TieredCache's RemoteStore
-        if remote is not None and remote.counts.requests and self.plan is not None:
-            print_remote_summary(remote.counts, [w for w in self.plan.warnings if w in remote.messages])
+        cache = shared_cache(self.config)
+        remote = cache.remote_counts()
+        if remote is not None and remote.requests and self.plan is not None:
+            messages = cache.remote_messages()
+            print_remote_summary(remote, [w for w in self.plan.warnings if w in messages])
 
     def run(self, run_all: bool, shard: str, since: str, audit: bool, timeout: str) -> bool:
         try:

@@ -23,6 +23,7 @@ from doit_scout.analyzers.graph import ProjectGraph, build_project_graph, node_c
 from doit_scout.analyzers.inventory import list_project_files
 from doit_scout.analyzers.layout import ProjectLayout, detect_layout
 from doit_scout.analyzers.modules import locate_modules
+from doit_scout.cache_store import CacheStore
 from doit_scout.config import ScoutConfig
 from doit_scout.environment import inputs_key_of, is_external
 from doit_scout.file_hashing import hash_files
@@ -38,7 +39,7 @@ from doit_scout.scout_state import (
     load_state,
     save_state,
 )
-from doit_scout.shared_cache import SharedCache, shared_cache
+from doit_scout.shared_cache import shared_cache
 
 SCOUT_KIND = "scout"
 GRAPH_CATEGORIES = frozenset({Category.SOURCE, Category.TEST, Category.CONFTEST})
@@ -194,7 +195,7 @@ def _snapshot_key(inputs_key: str, files: Mapping[str, FileEntry]) -> str:
     return hasher.hexdigest()
 
 
-def _cached_snapshot(cache: SharedCache, key: str) -> tuple[ProjectGraph, dict[str, str]] | None:
+def _cached_snapshot(cache: CacheStore, key: str) -> tuple[ProjectGraph, dict[str, str]] | None:
     value = cache.get_many(SCOUT_KIND, [key]).get(key)
     if value is None:
         return None
@@ -206,7 +207,7 @@ def _cached_snapshot(cache: SharedCache, key: str) -> tuple[ProjectGraph, dict[s
 
 
 def _map_imports(
-    cache: SharedCache, root: Path, module_paths: list[str], files: Mapping[str, FileEntry], sources: Mapping[str, bytes],
+    cache: CacheStore, root: Path, module_paths: list[str], files: Mapping[str, FileEntry], sources: Mapping[str, bytes],
     layout: ProjectLayout, changes: ChangeSet, previous: ScoutState | None, config: ScoutConfig,
     warnings: list[str], *, reuse: bool,
 ) -> tuple[ProjectGraph, dict[str, str], int, int, set[str]]:

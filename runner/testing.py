@@ -20,6 +20,7 @@ from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFI
 from doit_scout.analyzers.unit_graph import UnitGraph, build_unit_graph
 from doit_scout.audit import audit_due, load_audit_log, save_audit_log, selection_misses
 from doit_scout.bytecode import discard_stale_bytecode
+from doit_scout.cache_store import CacheStore
 from doit_scout.collection import (
     Manifest,
     conftest_paths,
@@ -60,7 +61,7 @@ from doit_scout.records import (
 )
 from doit_scout.scout import current_state, run_scout
 from doit_scout.scout_state import SCHEMA, ScoutState
-from doit_scout.shared_cache import RunCounts, SharedCache, shared_cache
+from doit_scout.shared_cache import RunCounts, shared_cache
 from doit_scout.since import ChangesSince, changes_since
 from doit_scout.workers import (
     FileTiming,
@@ -131,7 +132,7 @@ class TestPlan:
 
 
 def fingerprint_units(
-    root: Path, state: ScoutState, config: ScoutConfig, cache: SharedCache, units: Collection[str],
+    root: Path, state: ScoutState, config: ScoutConfig, cache: CacheStore, units: Collection[str],
 ) -> TestInputs:
     """A unit's fingerprint covers its content, its import closure, the conftest.py files above it,
     what running code was observed to read, every config file and the environment key."""
@@ -240,7 +241,7 @@ def plan_tests(
 
 
 def _plan(
-    root: Path, config: ScoutConfig, state: ScoutState, cache: SharedCache, manifest: Manifest, *,
+    root: Path, config: ScoutConfig, state: ScoutState, cache: CacheStore, manifest: Manifest, *,
     run_all: bool = False, explain: bool = False, ignore: str | None = None, inputs: TestInputs | None = None,
 ) -> TestPlan:
     """Decide for each unit of the manifest. When the manifest is unknown, any file of the project
@@ -283,7 +284,7 @@ def _green(record: TestRecord | None) -> bool:
     return record is not None and record.complete and not record.failing
 
 
-def learn_manifest(root: Path, config: ScoutConfig, state: ScoutState, cache: SharedCache,
+def learn_manifest(root: Path, config: ScoutConfig, state: ScoutState, cache: CacheStore,
                    manifest: Manifest, inputs: TestInputs | None, *, quiet: bool = False) -> Manifest:
     """Ask pytest which files it collects (collection only; green files stay hidden). `quiet`
     keeps pytest's output off the terminal."""
@@ -498,7 +499,7 @@ class _WorkerDecision:
     what the run teaches the next choice: the project's own addopts as pytest read them, what
     pytest cost on this machine, and the files' timings."""
 
-    def __init__(self, root: Path, config: ScoutConfig, plan: TestPlan, cache: SharedCache,
+    def __init__(self, root: Path, config: ScoutConfig, plan: TestPlan, cache: CacheStore,
                  pass_through: PassThrough) -> None:
         self.root, self.config, self.plan, self.cache = root, config, plan, cache
         self.pass_through = pass_through.args
