@@ -16,7 +16,6 @@ with one warning, and doit-scout runs without it: everything runs.
 
 from __future__ import annotations
 
-import atexit
 import hmac
 import json
 import os
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 import platformdirs
 
 from doit_scout.cache_store import CacheStore
-from doit_scout.config import CACHE_TRUSTS, ScoutConfig
+from doit_scout.config import CACHE_TRUSTS
 
 if TYPE_CHECKING:
     from doit_scout.remote_cache import RemoteCounts
@@ -513,7 +512,6 @@ class SharedCache(CacheStore):
 
     def close(self) -> None:
         """Add this process's counts to the cumulative totals and let the database go."""
-        _open_caches.pop(self.folder, None)
         kinds = set(self.counts.hits) | set(self.counts.misses) | set(self.counts.dropped)
         self._write(lambda db: db.executemany(
             "INSERT INTO totals VALUES (?, ?, ?, ?) ON CONFLICT(kind) DO UPDATE SET "
@@ -548,28 +546,3 @@ class SharedCache(CacheStore):
             os.replace(tmp, self.folder / CLEAN_FILE)
         except OSError:
             Path(tmp).unlink(missing_ok=True)
-
-
-_open_caches: dict[Path | None, CacheStore] = {}
-
-
-def shared_cache(config: ScoutConfig) -> CacheStore:
-    """The process's cache at the configured location, opened once; counts span the doit run."""
-    folder = cache_location(config.cache_dir)
-    if folder not in _open_caches:
-        # The one seam of the remote cache: with `remote_cache` configured, the same interface is
-        # served by a tiered store (this cache, then the server); imported here, as it builds on this module.
-        from doit_scout.remote_cache import tiered
-
-        trust, problem = cache_trust(config.cache_trust)
-        cache = SharedCache(folder, config.cache_max_bytes, trust=trust)
-        if problem:
-            cache.warnings.insert(0, problem)
-        _open_caches[folder] = tiered(cache, config)
-    return _open_caches[folder]
-
-
-@atexit.register
-def close_shared_caches() -> None:
-    for cache in list(_open_caches.values()):
-        cache.close()
