@@ -330,10 +330,6 @@ class RemoteStore:
         uploaded = sum(outcome == "stored" for outcome, _ in self._all(self._store, items, "write"))
         self.counts.uploads[kind] += uploaded
 
-    def delete(self, kind: str, key: str) -> None:
-        """Entries on the server are never deleted from here: only writers change the server, by
-        writing."""
-
     def take_warnings(self) -> list[str]:
         taken, self.warnings = self.warnings, []
         return taken
@@ -554,6 +550,8 @@ class TieredCache(CacheStore):
                 entry.held |= entry.keys & values.keys()
 
     def delete(self, kind: str, key: str) -> None:
+        """The local entry only: entries on the server are never deleted from here; only writers
+        change the server, by writing."""
         self.local.delete(kind, key)
 
     def take_warnings(self) -> list[str]:
