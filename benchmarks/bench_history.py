@@ -118,8 +118,8 @@ root = Path(args["root"]).resolve()
 try:
     from doit_scout.analyzers.categories import Category
     from doit_scout.config import load_config_for_doit
+    from doit_scout.context import RunContext
     from doit_scout.scout import run_scout
-    from doit_scout.shared_cache import shared_cache
     import doit_scout.testing as testing
     from doit_scout.analyzers.fingerprints import compute_fingerprints
     from doit_scout.analyzers.graph import node_contents
@@ -127,16 +127,20 @@ except ImportError:  # 5cb319d installs them as the top-level packages runner an
     from analyzers.categories import Category
     from runner.config import load_config_for_doit
     from runner.scout import run_scout
-    from runner.shared_cache import shared_cache
     import runner.testing as testing
+    RunContext = None
 
 def compute(from_scratch=False):
     config = load_config_for_doit(root)
-    run = run_scout(root, config, from_scratch=from_scratch)
+    if RunContext is not None:
+        context = RunContext(root, config)
+        run = run_scout(context, from_scratch=from_scratch)
+    else:  # 5cb319d: the functions take the root and the config
+        run = run_scout(root, config, from_scratch=from_scratch)
     state = run.state
     units = sorted(p for p, e in state.files.items() if e.category is Category.TEST)
     if hasattr(testing, "fingerprint_units"):
-        inputs = testing.fingerprint_units(root, state, config, shared_cache(config), units)
+        inputs = testing.fingerprint_units(context, state, units)
         module_of = state.module_of()
         config_digest = state.config_digest()
         modules = compute_fingerprints(node_contents(state.graph, state.digests()), state.graph.successors())

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from benchmarks.generate_project import generate
 from doit_scout.config import ScoutConfig
+from doit_scout.context import RunContext, close_caches
 from doit_scout.scout import run_scout
-from doit_scout.shared_cache import close_shared_caches
 
 OLD_NS = 1_000_000_000_000_000_000
 
@@ -37,7 +37,7 @@ def _age(paths: list[Path]) -> None:
 
 def _timed(root: Path, config: ScoutConfig) -> float:
     started = time.perf_counter()
-    run_scout(root, config)
+    run_scout(RunContext(root, config))
     return time.perf_counter() - started
 
 
@@ -58,10 +58,10 @@ def measure(files: int, repeats: int = 5) -> dict[str, float]:
         for _ in range(3):
             shutil.rmtree(root / ".scout", ignore_errors=True)
             shutil.rmtree(Path(tmp) / "cache", ignore_errors=True)
-            close_shared_caches()
+            close_caches()
             colds.append(_timed(root, config))
         cold = statistics.median(colds)
-        count = len(run_scout(root, config).state.files)
+        count = len(run_scout(RunContext(root, config)).state.files)
         no_op = statistics.median(_timed(root, config) for _ in range(repeats))
         incremental = []
         rng = random.Random(1)
@@ -72,7 +72,7 @@ def measure(files: int, repeats: int = 5) -> dict[str, float]:
                     f.write(f"\nEDITED_{round_} = True\n")
             _age(edited)
             incremental.append(_timed(root, config))
-        close_shared_caches()
+        close_caches()
         doit, imports = _no_op_doit(root, repeats)
         return {"files": count, "cold_s": cold, "files_per_s": count / cold, "noop_ms": no_op * 1000,
                 "incremental_ms": statistics.median(incremental) * 1000,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchmarks.generate_project import generate
 from doit_scout.config import ScoutConfig
+from doit_scout.context import RunContext
 from doit_scout.scout import run_scout
 
 STEPS = {
@@ -41,7 +42,7 @@ def _timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 def _importers(root: Path, modules: list[str]) -> dict[str, int]:
     """How many modules import each module, directly or not (from the scout's graph)."""
-    state = run_scout(root, ScoutConfig()).state
+    state = run_scout(RunContext(root, ScoutConfig())).state
     graph = state.import_graph
     node_of = state.module_of()
     return {path: len(graph.find_downstream_modules(node_of[path])) for path in modules}

@@ -14,6 +14,7 @@ from doit_scout.analyzers.layout import is_below
 from doit_scout.audit import load_audit_log, next_audit
 from doit_scout.cmd_run import SeeksProject
 from doit_scout.config import load_config_for_doit
+from doit_scout.context import RunContext
 from doit_scout.report import add_row, make_console, make_table
 from doit_scout.scout import run_scout
 from doit_scout.since import RevisionError
@@ -52,10 +53,11 @@ class Explain(SeeksProject, DoitCmdBase):
     def _execute(self, as_json, since, pos_args=None):
         paths = list(pos_args or ())
         root = Path.cwd()  # doit has moved to the dodo.py folder: the project root
-        config = load_config_for_doit(root)
-        state = run_scout(root, config).state
+        context = RunContext(root, load_config_for_doit(root))
+        config = context.config
+        state = run_scout(context).state
         try:
-            plan = plan_tests(root, config, explain=True, state=state, since=since or None)
+            plan = plan_tests(context, explain=True, state=state, since=since or None)
         except RevisionError as err:
             raise InvalidCommand(str(err)) from None
         explainer = plan.explainer
@@ -72,7 +74,7 @@ class Explain(SeeksProject, DoitCmdBase):
         steps = []
         for step in config.steps:
             try:
-                step_plan = plan_step(root, config, step, state, explain=True)
+                step_plan = plan_step(context, step, state, explain=True)
             except StepError as err:  # the step's task will fail with this; the rest still explains
                 steps.append({"step": step.name, "unit": None, "decision": "error", "reasons": [str(err)]})
                 continue

@@ -24,9 +24,9 @@ from doit_scout.analyzers.categories import Category
 from doit_scout.analyzers.data_deps import DATA_PREFIX
 from doit_scout.analyzers.fingerprints import closure_of
 from doit_scout.analyzers.unit_graph import collection_key
+from doit_scout.cache_store import CacheStore
 from doit_scout.project_state import CorruptState, read_state_json, state_dir, write_state_json
 from doit_scout.scout_state import ScoutState
-from doit_scout.shared_cache import SharedCache
 
 COLLECTION_KIND = "collection"
 MANIFEST_FILE = "collection.json"
@@ -70,7 +70,7 @@ def names_key_of(state: ScoutState, fingerprints: Mapping[str, str | None], conf
     return collection_key(state.files, conftests, f"names:{config_digest}", environment)
 
 
-def load_manifest(root: Path, cache: SharedCache, state: ScoutState, environment: str) -> Manifest:
+def load_manifest(root: Path, cache: CacheStore, state: ScoutState, environment: str) -> Manifest:
     """The files pytest collects under the exact key; when unknown, the last ones this checkout
     saw (a guess, for explanations: the run asks pytest)."""
     key = key_of(state, environment)
@@ -85,7 +85,7 @@ def load_manifest(root: Path, cache: SharedCache, state: ScoutState, environment
     return Manifest(key, frozenset(map(str, local.get("files", ()))), False)
 
 
-def load_by_names(root: Path, cache: SharedCache, state: ScoutState, environment: str, manifest: Manifest,
+def load_by_names(root: Path, cache: CacheStore, state: ScoutState, environment: str, manifest: Manifest,
                   names_key: str) -> Manifest:
     """`manifest` (whose exact key is unknown) as the names key knows it. A manifest found is
     kept under the exact key too: the next run where nothing changed finds it there."""
@@ -98,13 +98,13 @@ def load_by_names(root: Path, cache: SharedCache, state: ScoutState, environment
     return found
 
 
-def save_manifest(root: Path, cache: SharedCache, state: ScoutState, environment: str, manifest: Manifest) -> None:
+def save_manifest(root: Path, cache: CacheStore, state: ScoutState, environment: str, manifest: Manifest) -> None:
     files = {"files": sorted(manifest.files)}
     cache.put_many(COLLECTION_KIND, {manifest.key: files, **({manifest.names_key: files} if manifest.names_key else {})})
     _write_local(root, state, environment, manifest)
 
 
-def _shared_files(cache: SharedCache, key: str) -> frozenset[str] | None:
+def _shared_files(cache: CacheStore, key: str) -> frozenset[str] | None:
     shared = cache.get_many(COLLECTION_KIND, [key]).get(key)
     if isinstance(shared, dict) and isinstance(shared.get("files"), list):
         return frozenset(map(str, shared["files"]))

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from doit_scout import invocation
 from doit_scout.analyzers.sharding import parse_shard
-from doit_scout.config import ConfigError, ScoutConfig, StepConfig, load_config_for_doit, parse_timeout, step_task
+from doit_scout.config import ConfigError, StepConfig, load_config_for_doit, parse_timeout, step_task
+from doit_scout.context import RunContext
 from doit_scout.execution import PytestMissing
 from doit_scout.pass_through import PassThrough, pass_through
 from doit_scout.project_state import (
@@ -26,7 +27,7 @@ from doit_scout.report import (
 )
 from doit_scout.reporter import ScoutReporter
 from doit_scout.scout import current_state, run_scout
-from doit_scout.shared_cache import RunCounts, shared_cache
+from doit_scout.shared_cache import RunCounts
 from doit_scout.since import RevisionError
 from doit_scout.steps import StepError, StepPlan, StepRunResult, nothing_stale, plan_step, run_step
 from doit_scout.testing import TestPlan, TestRunResult, plan_tests, run_tests, write_last_run
@@ -53,22 +54,30 @@ def _doit_config() -> dict:
 DOIT_CONFIG = _doit_config()
 
 
-def project_config() -> tuple[Path, ScoutConfig]:
+_run_context: RunContext | None = None
+
+
+def run_context() -> RunContext:
+    """The context every task of this doit run shares: made by the first task creator that asks."""
+    global _run_context
     # doit runs task creators with the dodo.py folder, the project root, as working directory.
     root = Path.cwd()
-    return root, load_config_for_doit(root)
+    if _run_context is None or _run_context.root != root:
+        _run_context = RunContext(root, load_config_for_doit(root))
+    return _run_context
 
 
-def _scout(root: Path, config: ScoutConfig, verify: bool) -> bool:
+def _scout(context: RunContext, verify: bool) -> bool:
+    root = context.root
     hold_checkout(root)  # every task of a run waits for the scout, so the whole run holds it
-    run = run_scout(root, config)
+    run = run_scout(context)
     warnings = scout_warnings(run)
-    print_scout_summary(run, shared_cache(config).counts, details=_scout_details(),
+    print_scout_summary(run, context.cache.counts, details=_scout_details(),
                         shown_before=remember_warnings(root, "scout", warnings))
     update_last_run(root, {"scout": {**run.as_json(), "warnings": warnings}})
     if not verify:
         return True
-    differing = files_that_differ(run.state, run_scout(root, config, from_scratch=True).state)
+    differing = files_that_differ(run.state, run_scout(context, from_scratch=True).state)
     if differing:
         print(f"scout --verify: the incremental state differs from a scout from scratch for: "
               f"{', '.join(differing)}. `doit forget scout` rebuilds it.")
@@ -86,9 +95,8 @@ def _scout_details() -> bool:
 
 def task_scout():
     """Inventory the project, hash its files and build its import graph."""
-    root, config = project_config()
     return {
-        "actions": [(_scout, (root, config))],
+        "actions": [(_scout, (run_context(),))],
         "verbosity": 2,
         "uptodate": [False],  # cheap by design: finding out what changed is its job
         "params": [{"name": "verify", "long": "verify", "type": bool, "default": False,
@@ -99,12 +107,12 @@ def task_scout():
 class _StepGate:
     """doit's up-to-date check and the step's action share one plan, as for the tests."""
 
-    def __init__(self, root: Path, config: ScoutConfig, step: StepConfig) -> None:
-        self.root, self.config, self.step = root, config, step
+    def __init__(self, context: RunContext, step: StepConfig) -> None:
+        self.context, self.root, self.step = context, context.root, step
         self.plan: StepPlan | None = None
 
     def _plan(self) -> StepPlan:
-        return plan_step(self.root, self.config, self.step, current_state(self.root, self.config))
+        return plan_step(self.context, self.step, current_state(self.context))
 
     def nothing_to_run(self) -> bool:
         try:
@@ -119,7 +127,7 @@ class _StepGate:
 
     def run(self) -> bool:
         try:
-            result = run_step(self.root, self.config, self.plan or self._plan())
+            result = run_step(self.context, self.plan or self._plan())
         except StepError as err:
             print(f"doit-scout: {err}")
             return False
@@ -134,12 +142,12 @@ class _StepGate:
 
 def task_build():
     """Run the project's build steps ([tool.scout.steps]) over what changed since they passed."""
-    root, config = project_config()
+    context = run_context()
     # The group waits for the scout first, so that its steps start in their declared order (steps
     # that all wait for a running task resume in no particular order).
     yield {"basename": "build", "name": None, "doc": task_build.__doc__, "task_dep": ["scout"]}
-    for step in config.steps:
-        gate = _StepGate(root, config, step)
+    for step in context.config.steps:
+        gate = _StepGate(context, step)
         yield {
             "name": step.name,
             "doc": f"{step.scope}: {' '.join(step.command)}",
@@ -154,20 +162,20 @@ class _TestGate:
     """doit's up-to-date check and the test action share one plan: the check computes it after
     the scout task ran, the action runs it."""
 
-    def __init__(self, root: Path, config: ScoutConfig) -> None:
-        self.root, self.config = root, config
+    def __init__(self, context: RunContext) -> None:
+        self.context, self.root = context, context.root
         self.plan: TestPlan | None = None
         self.refused: TestRunResult | None = None  # pytest refused the arguments after `--`
 
     def _cache_counts(self) -> RunCounts:
-        return shared_cache(self.config).counts
+        return self.context.cache.counts
 
     def _pass_through(self) -> PassThrough:
         """ValueError names a path outside the project."""
         return pass_through(list(invocation.current().pytest_args), self.root)
 
     def _plan(self, options: dict) -> TestPlan:
-        return plan_tests(self.root, self.config, run_all=bool(options.get("run_all")),
+        return plan_tests(self.context, run_all=bool(options.get("run_all")),
                           shard=parse_shard(options["shard"]) if options.get("shard") else None,
                           since=options.get("since") or None, audit=bool(options.get("audit")),
                           paths=self._pass_through().paths)
@@ -179,7 +187,7 @@ class _TestGate:
             return False  # the action says what is wrong
         if self.plan.runs_pytest:
             return False
-        result = run_tests(self.root, self.config, plan=self.plan, pass_through=self._pass_through())
+        result = run_tests(self.context, plan=self.plan, pass_through=self._pass_through())
         if result.pytest is not None:  # pytest refused the arguments: the action reports it, as a failure
             self.refused = result
             return False
@@ -192,14 +200,16 @@ class _TestGate:
         return True
 
     def _remote_summary(self) -> None:
-        remote = getattr(shared_cache(self.config), "remote", None)  # a TieredCache's RemoteStore
-        if remote is not None and remote.counts.requests and self.plan is not None:
-            print_remote_summary(remote.counts, [w for w in self.plan.warnings if w in remote.messages])
+        cache = self.context.cache
+        remote = cache.remote_counts()
+        if remote is not None and remote.requests and self.plan is not None:
+            messages = cache.remote_messages()
+            print_remote_summary(remote, [w for w in self.plan.warnings if w in messages])
 
     def run(self, run_all: bool, shard: str, since: str, audit: bool, timeout: str) -> bool:
         try:
             plan = self.plan or self._plan({"run_all": run_all, "shard": shard, "since": since, "audit": audit})
-            result = self.refused or run_tests(self.root, self.config, plan=plan, pass_through=self._pass_through(),
+            result = self.refused or run_tests(self.context, plan=plan, pass_through=self._pass_through(),
                                                timeout=parse_timeout(timeout, "--timeout") if timeout else None)
         except (ValueError, RevisionError, PytestMissing, ConfigError) as err:  # --shard, --since, no pytest
             print(f"doit-scout: {err}")
@@ -214,11 +224,11 @@ class _TestGate:
 
 def task_test():
     """Run the tests the changes since their last green run can affect (pytest, xdist)."""
-    root, config = project_config()
-    gate = _TestGate(root, config)
+    context = run_context()
+    gate = _TestGate(context)
     return {
         "actions": [gate.run],
-        "task_dep": ["scout", *(step_task(name) for name in config.test.after)],
+        "task_dep": ["scout", *(step_task(name) for name in context.config.test.after)],
         "uptodate": [gate.nothing_to_run],
         "params": [{"name": "run_all", "long": "all", "type": bool, "default": False,
                     "help": "run every test once, ignoring green records (forgets nothing)"},

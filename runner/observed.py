@@ -14,8 +14,8 @@ from typing import Collection, Mapping
 import xxhash
 
 from doit_scout.analyzers.unit_graph import SESSION_SOURCE
+from doit_scout.cache_store import CacheStore
 from doit_scout.scout_state import ScoutState
-from doit_scout.shared_cache import SharedCache
 
 OBSERVED_KIND = "observed"
 
@@ -30,7 +30,7 @@ def _session_digest(state: ScoutState) -> str:
 
 
 class ObservedInputs:
-    def __init__(self, cache: SharedCache) -> None:
+    def __init__(self, cache: CacheStore) -> None:
         self.cache = cache
 
     def _keys(self, state: ScoutState, units: Collection[str]) -> dict[str, str]:

@@ -11,9 +11,9 @@ from typing import Mapping
 
 from doit_scout.analyzers.hashing import content_hash
 from doit_scout.analyzers.imports import PARSER_VERSION, ParseResult, parse_imports
+from doit_scout.cache_store import CacheStore
 from doit_scout.file_hashing import UNREADABLE_PREFIX
 from doit_scout.scout_state import FileEntry
-from doit_scout.shared_cache import SharedCache
 
 PARSE_KIND = "parse"
 # Below this many cold files, starting worker processes costs more than parsing in this process.
@@ -22,7 +22,7 @@ PARALLEL_PARSE_THRESHOLD = 200
 
 def parse_modules(
     root: Path, module_paths: list[str], files: Mapping[str, FileEntry], sources: Mapping[str, bytes],
-    cache: SharedCache, workers: int, warnings: list[str], *, reuse: bool = True,
+    cache: CacheStore, workers: int, warnings: list[str], *, reuse: bool = True,
 ) -> tuple[dict[str, ParseResult], int, int]:
     """Parse results of `module_paths`, from the shared cache (unless not `reuse`) or by parsing;
     how many of each."""

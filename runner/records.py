@@ -17,8 +17,8 @@ from typing import Iterator, Mapping, Sequence
 import xxhash
 
 from doit_scout.analyzers.selection import TestRecord
+from doit_scout.cache_store import CacheStore
 from doit_scout.project_state import CorruptState, read_state_json, state_dir, write_state_json
-from doit_scout.shared_cache import SharedCache
 from doit_scout.workers import FileTiming, MachineCosts, machine_id
 
 TEST_KIND = "test"
@@ -29,7 +29,7 @@ PYTEST_CONFIG_FILE = "pytest-config.json"
 
 
 class RecordStore:
-    def __init__(self, cache: SharedCache) -> None:
+    def __init__(self, cache: CacheStore) -> None:
         self.cache = cache
         self._pending: dict[str, dict] | None = None
 
@@ -96,7 +96,7 @@ def project_identity(root: Path) -> str:
     return min(out) if out else "folder:" + root.name
 
 
-def load_shard_durations(root: Path, cache: SharedCache) -> dict[str, float]:
+def load_shard_durations(root: Path, cache: CacheStore) -> dict[str, float]:
     """The durations table that shards partition the test files by: in the shared cache, so that
     every shard (and every clone sharing the cache) reads the same one."""
     key = project_identity(root)
@@ -106,7 +106,7 @@ def load_shard_durations(root: Path, cache: SharedCache) -> dict[str, float]:
     return {p: float(s) for p, s in value.items() if isinstance(s, (int, float))}
 
 
-def save_shard_durations(root: Path, cache: SharedCache, durations: Mapping[str, float]) -> None:
+def save_shard_durations(root: Path, cache: CacheStore, durations: Mapping[str, float]) -> None:
     """Only unsharded runs write it: a sharded run that rewrote it would change the partition
     the next shard computes."""
     if durations:
@@ -140,13 +140,13 @@ def save_durations(root: Path, timings: Mapping[str, FileTiming]) -> None:
                           {p: [t.seconds, t.items, t.longest] for p, t in merged.items()})
 
 
-def load_machine_costs(cache: SharedCache) -> MachineCosts:
+def load_machine_costs(cache: CacheStore) -> MachineCosts:
     """What pytest runs of every project cost on this machine (none with the cache off)."""
     key = machine_id()
     return MachineCosts.from_json(cache.get_many(WORKER_COSTS_KIND, [key]).get(key))
 
 
-def save_machine_costs(cache: SharedCache, costs: MachineCosts) -> None:
+def save_machine_costs(cache: CacheStore, costs: MachineCosts) -> None:
     cache.put_many(WORKER_COSTS_KIND, {machine_id(): costs.as_json()})
 
 

@@ -17,8 +17,9 @@ error switches the remote off for the rest of the run with one warning: the run 
 an entry that fails a check is never used. Either way the local cache and the run decide; the remote
 only ever saves work.
 
-TieredCache puts the local SharedCache and a RemoteStore behind the SharedCache API, and is what
-`shared_cache(config)` returns when a remote is configured: callers do not know which store served.
+TieredCache puts the local SharedCache and a RemoteStore behind the one interface of the run's cache
+(cache_store.CacheStore), and is the store a run opens when a remote is configured: callers do not know
+which store served.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ from collections import Counter
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, cast
+from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from doit_scout.cache_store import CacheStore
 from doit_scout.config import ScoutConfig
 from doit_scout.shared_cache import RunCounts, SharedCache
 
@@ -157,20 +159,22 @@ def _size(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-class TieredCounts:
-    """The local counts and the remote's, in the shape RunCounts has (summary, as_json)."""
+@dataclass
+class TieredCounts(RunCounts):
+    """The local cache's counts and the remote's, summed up and reported together."""
 
-    def __init__(self, local: RunCounts, remote: RemoteCounts) -> None:
-        self.local, self.remote = local, remote
+    remote: RemoteCounts = field(default_factory=RemoteCounts)
 
-    def __getattr__(self, name: str) -> Any:  # hits, misses, dropped: the local cache's
-        return getattr(self.local, name)
+    @classmethod
+    def of(cls, local: RunCounts, remote: RemoteCounts) -> TieredCounts:
+        # The local cache's very counters, not copies: what it counts from now on is counted here.
+        return cls(local.hits, local.misses, local.dropped, local.rejected, remote)
 
     def as_json(self) -> dict[str, Any]:
-        return {**self.local.as_json(), "remote": self.remote.as_json()}
+        return {**super().as_json(), "remote": self.remote.as_json()}
 
     def summary(self) -> str:
-        return f"{self.local.summary()} · {self.remote.summary()}"
+        return f"{super().summary()} · {self.remote.summary()}"
 
 
 def action_digest(kind: str, key: str) -> str:
@@ -325,10 +329,6 @@ class RemoteStore:
         items = [(kind, key, value) for key, value in values.items()]
         uploaded = sum(outcome == "stored" for outcome, _ in self._all(self._store, items, "write"))
         self.counts.uploads[kind] += uploaded
-
-    def delete(self, kind: str, key: str) -> None:
-        """Entries on the server are never deleted from here: only writers change the server, by
-        writing."""
 
     def take_warnings(self) -> list[str]:
         taken, self.warnings = self.warnings, []
@@ -492,19 +492,16 @@ def _why(err: BaseException) -> str:
     return "timed out" if isinstance(err, TimeoutError) else text
 
 
-class TieredCache:
+class TieredCache(CacheStore):
     """The local SharedCache, then the remote for what it misses; remote hits are kept locally.
-    Everything else (stats, gc, clear, enabled, folder) is the local cache's."""
+    Maintenance of the folder (stats, gc, clear) is the local cache's own: `doit cache` opens that."""
 
     def __init__(self, local: SharedCache, remote: RemoteStore) -> None:
         self.local, self.remote = local, remote
         assert local.folder is not None
         self.memo = SharedCache(local.folder / MEMO_FOLDER)
-        self.counts = TieredCounts(local.counts, remote.counts)
+        self.counts = TieredCounts.of(local.counts, remote.counts)
         self._indexes: dict[str, _Index] = {}  # a writer's lookups of many keys, by index key
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.local, name)
 
     def get_many(self, kind: str, keys: Iterable[str]) -> dict[str, Any]:
         wanted = list(dict.fromkeys(keys))
@@ -553,10 +550,18 @@ class TieredCache:
                 entry.held |= entry.keys & values.keys()
 
     def delete(self, kind: str, key: str) -> None:
+        """The local entry only: entries on the server are never deleted from here; only writers
+        change the server, by writing."""
         self.local.delete(kind, key)
 
     def take_warnings(self) -> list[str]:
         return self.local.take_warnings() + self.memo.take_warnings() + self.remote.take_warnings()
+
+    def remote_counts(self) -> RemoteCounts:
+        return self.remote.counts
+
+    def remote_messages(self) -> Sequence[str]:
+        return self.remote.messages
 
     def close(self) -> None:
         """Uploads a writer's indexes that changed, and adds this run's remote counts to the
@@ -615,11 +620,10 @@ def remote_totals(cache_folder: Path, url: str) -> RemoteCounts | None:
     return counts
 
 
-def tiered(local: SharedCache, config: ScoutConfig) -> SharedCache:
-    """The store `shared_cache(config)` hands out: the local cache alone when no remote is
-    configured or the local cache is switched off (then nothing is reused, remote or not)."""
+def tiered(local: SharedCache, config: ScoutConfig) -> CacheStore:
+    """The store a run uses: the local cache alone when no remote is configured or the local cache
+    is switched off (then nothing is reused, remote or not)."""
     settings = RemoteSettings.of(config)
     if settings is None or local.folder is None:
         return local
-    # It serves SharedCache's whole API: lookups and writes itself, the rest delegated to the local one.
-    return cast(SharedCache, TieredCache(local, RemoteStore(settings)))
+    return TieredCache(local, RemoteStore(settings))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections import Counter
-from typing import IO, TYPE_CHECKING, Any, Collection
+from typing import IO, TYPE_CHECKING, Collection
 
 from rich.console import Console
 from rich.table import Table
@@ -23,6 +23,7 @@ from doit_scout.shared_cache import RunCounts
 from doit_scout.testing import OUTSIDE_THE_PATHS
 
 if TYPE_CHECKING:
+    from doit_scout.remote_cache import RemoteCounts
     from doit_scout.steps import StepRunResult
     from doit_scout.testing import TestRunResult
 
@@ -245,9 +246,9 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
         print_warning(console, warning)
 
 
-def print_remote_summary(counts: Any, warnings: Collection[str], console: Console | None = None) -> None:
+def print_remote_summary(counts: RemoteCounts, warnings: Collection[str], console: Console | None = None) -> None:
     """A run that ran no test prints no tests line: it still says what the remote cache served, and
-    why it stopped using it (`counts` is a RemoteCounts)."""
+    why it stopped using it."""
     console = console or make_console()
     print_row(console, "cache", f"{counts.summary()} (this run)")
     for warning in warnings:

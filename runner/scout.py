@@ -23,7 +23,9 @@ from doit_scout.analyzers.graph import ProjectGraph, build_project_graph, node_c
 from doit_scout.analyzers.inventory import list_project_files
 from doit_scout.analyzers.layout import ProjectLayout, detect_layout
 from doit_scout.analyzers.modules import locate_modules
+from doit_scout.cache_store import CacheStore
 from doit_scout.config import ScoutConfig
+from doit_scout.context import KnownState, RunContext
 from doit_scout.environment import inputs_key_of, is_external
 from doit_scout.file_hashing import hash_files
 from doit_scout.forget import is_forgotten, remember
@@ -38,7 +40,6 @@ from doit_scout.scout_state import (
     load_state,
     save_state,
 )
-from doit_scout.shared_cache import SharedCache, shared_cache
 
 SCOUT_KIND = "scout"
 GRAPH_CATEGORIES = frozenset({Category.SOURCE, Category.TEST, Category.CONFTEST})
@@ -73,27 +74,22 @@ class ScoutRun:
         }
 
 
-# The state each gate of one doit run reads (every build step's, then the tests'), by project root,
-# with the identity of the file it was read from: read once, read again only after a scout saved it.
-_read_states: dict[Path, tuple[tuple[int, int, int], ScoutState]] = {}
-
-
-def current_state(root: Path, config: ScoutConfig) -> ScoutState:
+def current_state(context: RunContext) -> ScoutState:
     """The state the scout task left, or a fresh scout when there is none to use. Callers only
-    read it."""
-    root = root.resolve()
-    path = state_dir(root) / STATE_FILE
+    read it. Each gate of one doit run (every build step's, then the tests') asks: the file is read
+    once, and again only after a scout saved it."""
+    path = state_dir(context.root.resolve()) / STATE_FILE
     identity = _identity(path)
-    read = _read_states.get(root)
-    if identity is not None and read is not None and read[0] == identity:
-        return read[1]
+    known = context.known_state
+    if identity is not None and known is not None and known.file_identity == identity:
+        return known.state
     try:
         state = load_state(path.parent)
     except CorruptState:
         state = None
     if state is None or identity is None:
-        return run_scout(root, config).state
-    _read_states[root] = (identity, state)
+        return run_scout(context).state
+    context.known_state = KnownState(identity, state)
     return state
 
 
@@ -105,11 +101,11 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     return (stat.st_mtime_ns, stat.st_size, stat.st_ino)  # saves replace the file: new inode
 
 
-def run_scout(project_root: Path, config: ScoutConfig, *, from_scratch: bool = False) -> ScoutRun:
+def run_scout(context: RunContext, *, from_scratch: bool = False) -> ScoutRun:
     """With `from_scratch`, reuse nothing (no state, no cache reads) and save no state: the
     reference that `doit scout --verify` compares the incremental state with."""
     with _no_cyclic_gc():
-        return _scout(project_root, config, from_scratch)
+        return _scout(context, from_scratch)
 
 
 @contextmanager
@@ -126,9 +122,9 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _scout(project_root: Path, config: ScoutConfig, from_scratch: bool) -> ScoutRun:
+def _scout(context: RunContext, from_scratch: bool) -> ScoutRun:
     started = time.perf_counter()
-    root = project_root.resolve()
+    root, config = context.root.resolve(), context.config
     folder = state_dir(root)
     warnings: list[str] = []
     forgotten = from_scratch or is_forgotten(root, "scout")
@@ -150,7 +146,7 @@ def _scout(project_root: Path, config: ScoutConfig, from_scratch: bool) -> Scout
     files = {p: FileEntry(d, categories[p]) for p, d in hashed.entries.items()}
     changes = ChangeSet.between(previous.digests() if previous else {}, hashed.entries)
 
-    cache = shared_cache(config)
+    cache = context.cache
     snapshot_key = None if comparable is not None else _snapshot_key(inputs_key, files)
     snapshot = _cached_snapshot(cache, snapshot_key) if snapshot_key and not forgotten else None
     parsed = cache_hits = 0
@@ -176,7 +172,7 @@ def _scout(project_root: Path, config: ScoutConfig, from_scratch: bool) -> Scout
     if not from_scratch:
         identity = _identity(folder / STATE_FILE)
         if identity is not None:  # what the file holds now: the gates of this run need not read it
-            _read_states[root] = (identity, state)
+            context.known_state = KnownState(identity, state)
     if forgotten and not from_scratch:
         remember(root, "scout")
     return ScoutRun(
@@ -194,7 +190,7 @@ def _snapshot_key(inputs_key: str, files: Mapping[str, FileEntry]) -> str:
     return hasher.hexdigest()
 
 
-def _cached_snapshot(cache: SharedCache, key: str) -> tuple[ProjectGraph, dict[str, str]] | None:
+def _cached_snapshot(cache: CacheStore, key: str) -> tuple[ProjectGraph, dict[str, str]] | None:
     value = cache.get_many(SCOUT_KIND, [key]).get(key)
     if value is None:
         return None
@@ -206,7 +202,7 @@ def _cached_snapshot(cache: SharedCache, key: str) -> tuple[ProjectGraph, dict[s
 
 
 def _map_imports(
-    cache: SharedCache, root: Path, module_paths: list[str], files: Mapping[str, FileEntry], sources: Mapping[str, bytes],
+    cache: CacheStore, root: Path, module_paths: list[str], files: Mapping[str, FileEntry], sources: Mapping[str, bytes],
     layout: ProjectLayout, changes: ChangeSet, previous: ScoutState | None, config: ScoutConfig,
     warnings: list[str], *, reuse: bool,
 ) -> tuple[ProjectGraph, dict[str, str], int, int, set[str]]:

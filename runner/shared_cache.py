@@ -16,7 +16,6 @@ with one warning, and doit-scout runs without it: everything runs.
 
 from __future__ import annotations
 
-import atexit
 import hmac
 import json
 import os
@@ -28,11 +27,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import platformdirs
 
-from doit_scout.config import CACHE_TRUSTS, ScoutConfig
+from doit_scout.cache_store import CacheStore
+from doit_scout.config import CACHE_TRUSTS
+
+if TYPE_CHECKING:
+    from doit_scout.remote_cache import RemoteCounts
 
 CACHE_ENV = "DOIT_SCOUT_CACHE"
 TRUST_ENV = "DOIT_SCOUT_CACHE_TRUST"
@@ -245,7 +248,9 @@ class KindStats:
         return self.hits / asked if asked else None
 
 
-class SharedCache:
+class SharedCache(CacheStore):
+    """The local store: one sqlite database in a folder of this machine."""
+
     def __init__(self, folder: Path | None, max_bytes: int | None = None, *, trust: str = "private",
                  secret: bytes | None = None) -> None:
         """Past `max_bytes`, the cache collects its own garbage when a run ends. With no folder
@@ -499,9 +504,14 @@ class SharedCache:
         taken, self.warnings = self.warnings, []
         return taken
 
+    def remote_counts(self) -> RemoteCounts | None:
+        return None
+
+    def remote_messages(self) -> Sequence[str]:
+        return ()
+
     def close(self) -> None:
         """Add this process's counts to the cumulative totals and let the database go."""
-        _open_caches.pop(self.folder, None)
         kinds = set(self.counts.hits) | set(self.counts.misses) | set(self.counts.dropped)
         self._write(lambda db: db.executemany(
             "INSERT INTO totals VALUES (?, ?, ?, ?) ON CONFLICT(kind) DO UPDATE SET "
@@ -536,28 +546,3 @@ class SharedCache:
             os.replace(tmp, self.folder / CLEAN_FILE)
         except OSError:
             Path(tmp).unlink(missing_ok=True)
-
-
-_open_caches: dict[Path | None, SharedCache] = {}
-
-
-def shared_cache(config: ScoutConfig) -> SharedCache:
-    """The process's cache at the configured location, opened once; counts span the doit run."""
-    folder = cache_location(config.cache_dir)
-    if folder not in _open_caches:
-        # The one seam of the remote cache: with `remote_cache` configured, the same API is served by
-        # a tiered store (this cache, then the server); imported here, as it builds on this module.
-        from doit_scout.remote_cache import tiered
-
-        trust, problem = cache_trust(config.cache_trust)
-        cache = SharedCache(folder, config.cache_max_bytes, trust=trust)
-        if problem:
-            cache.warnings.insert(0, problem)
-        _open_caches[folder] = tiered(cache, config)
-    return _open_caches[folder]
-
-
-@atexit.register
-def close_shared_caches() -> None:
-    for cache in list(_open_caches.values()):
-        cache.close()

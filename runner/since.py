@@ -14,12 +14,11 @@ from doit_scout.analyzers.impact import affected_units, changed_names, nodes_of
 from doit_scout.analyzers.layout import detect_layout
 from doit_scout.analyzers.modules import locate_modules
 from doit_scout.analyzers.unit_graph import UnitGraph, build_unit_graph
-from doit_scout.config import ScoutConfig
+from doit_scout.context import RunContext
 from doit_scout.environment import is_external
 from doit_scout.parsing import parse_modules
 from doit_scout.scout import GRAPH_CATEGORIES
 from doit_scout.scout_state import FileEntry, ScoutState
-from doit_scout.shared_cache import shared_cache
 
 
 class RevisionError(Exception):
@@ -64,10 +63,11 @@ def merge_base(root: Path, revision: str) -> str:
         raise RevisionError(f"--since {revision}: {revision} and HEAD share no history") from None
 
 
-def changes_since(root: Path, revision: str, state: ScoutState, config: ScoutConfig, units: UnitGraph) -> ChangesSince:
+def changes_since(context: RunContext, revision: str, state: ScoutState, units: UnitGraph) -> ChangesSince:
     """`units` are the test units over the graph with what running code was observed to read.
     Python code is compared name by name (analyzers.symbol_graph): a test is affected when its
     code can reach a definition or an import-time skeleton that differs; other files by path."""
+    root = context.root
     base = merge_base(root, revision)
     diff = _git(root, "diff", "--name-only", "-z", "--no-renames", "--relative", base, "--", ".")
     untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z")
@@ -76,7 +76,7 @@ def changes_since(root: Path, revision: str, state: ScoutState, config: ScoutCon
     everything = any(p in state.files and state.files[p].category is Category.CONFIG for p in changed)
     if everything:
         return ChangesSince(revision, base, changed, frozenset(tests), everything)
-    old, old_digests, old_tests = graph_at(root, base, config)
+    old, old_digests, old_tests = graph_at(context, base)
     old_units = build_unit_graph(old, old_digests, old_tests, {}, digest_of=lambda path: "absent")
     names = changed_names(old_units.symbols, units.symbols)
     added_or_removed = {p for p in changed if (p in state.files) != (p in old_digests)}
@@ -88,10 +88,11 @@ def changes_since(root: Path, revision: str, state: ScoutState, config: ScoutCon
     return ChangesSince(revision, base, changed, frozenset(affected), everything)
 
 
-def graph_at(root: Path, commit: str, config: ScoutConfig) -> tuple[ProjectGraph, dict[str, str], set[str]]:
+def graph_at(context: RunContext, commit: str) -> tuple[ProjectGraph, dict[str, str], set[str]]:
     """The import graph of the project at `commit`, the digests of its Python files and its test
     files, from git's objects (nothing is checked out; parse results come from the shared cache by
     content)."""
+    root, config = context.root, context.config
     listing = _git(root, "ls-tree", "-r", "-z", commit, "--", ".")
     blobs = {}
     for entry in listing.split("\0"):
@@ -109,7 +110,7 @@ def graph_at(root: Path, commit: str, config: ScoutConfig) -> tuple[ProjectGraph
     sources = _read_blobs(root, [blobs[p] for p in wanted])
     files = {p: FileEntry(content_hash(sources[blobs[p]]), categories[p]) for p in wanted}
     by_path = {p: sources[blobs[p]] for p in wanted}
-    parses, _, _ = parse_modules(root, wanted, files, by_path, shared_cache(config), config.parse_workers, [])
+    parses, _, _ = parse_modules(root, wanted, files, by_path, context.cache, config.parse_workers, [])
     test_paths = {p for p in wanted if files[p].category is Category.TEST}
     pytest_imported = test_paths | {p for p in wanted if files[p].category is Category.CONFTEST}
     graph = build_project_graph(

@@ -26,13 +26,13 @@ from doit_scout.analyzers.steps import (
 )
 from doit_scout.analyzers.symbol_graph import interface_fingerprints
 from doit_scout.bytecode import discard_stale_bytecode
-from doit_scout.config import ScoutConfig, StepConfig
+from doit_scout.config import StepConfig
+from doit_scout.context import RunContext
 from doit_scout.environment import ProgramMissing, environment_key, runnable, tool_identity
 from doit_scout.explain import ChangeExplainer, follow_snapshot, save_snapshot, step_snapshot_file
 from doit_scout.forget import is_forgotten, remember
 from doit_scout.scout import run_scout
 from doit_scout.scout_state import ScoutState
-from doit_scout.shared_cache import shared_cache
 
 STEP_KIND = "step"
 
@@ -85,15 +85,14 @@ def units_of(root: Path, step: StepConfig, state: ScoutState) -> tuple[str, list
                            interfaces, f"{key}:{state.config_digest()}")
 
 
-def plan_step(
-    root: Path, config: ScoutConfig, step: StepConfig, state: ScoutState, *, explain: bool = False,
-) -> StepPlan:
+def plan_step(context: RunContext, step: StepConfig, state: ScoutState, *, explain: bool = False) -> StepPlan:
     """StepError when the step's program is not installed."""
+    root = context.root
     key, units = units_of(root, step, state)
     names = {u.fingerprint: u.name for u in units}
     # A record names its unit: one read back for another unit is no green. Not its step: steps
     # with the same command over the same files share records (the fingerprint has the command).
-    green = [fp for fp, record in shared_cache(config).get_many(STEP_KIND, names).items()
+    green = [fp for fp, record in context.cache.get_many(STEP_KIND, names).items()
              if isinstance(record, dict) and record.get("unit") == names[fp]]
     ignore = f"forgotten: `doit forget {step.task}` was run" if is_forgotten(root, step.task) else None
     why = _Reasons(root, state, step, key) if explain else (lambda unit: ())
@@ -180,11 +179,12 @@ def nothing_stale(root: Path, plan: StepPlan) -> None:
     follow_snapshot(root, plan.state, plan.state.config_digest(), plan.command_key, step_snapshot_file(plan.step.name))
 
 
-def run_step(root: Path, config: ScoutConfig, plan: StepPlan) -> StepRunResult:
+def run_step(context: RunContext, plan: StepPlan) -> StepRunResult:
     """Run the command over the stale units, `batch` at a time; record the units of each
     invocation that succeeded, unless their inputs changed while it ran. A command without
     placeholders runs once for all of them."""
     started = time.perf_counter()
+    root = context.root
     step = plan.step
     result = StepRunResult(plan)
     stale = plan.stale
@@ -208,9 +208,9 @@ def run_step(root: Path, config: ScoutConfig, plan: StepPlan) -> StepRunResult:
     if groups:
         # Inputs are checked again: a unit whose files changed while it ran (a formatter rewrote
         # it, the user saved) stays stale.
-        still = {u.fingerprint for u in units_of(root, step, run_scout(root, config).state)[1]}
+        still = {u.fingerprint for u in units_of(root, step, run_scout(context).state)[1]}
         green = [u for i in result.invocations if i.ok for u in i.units if u.fingerprint in still]
-        shared_cache(config).put_many(STEP_KIND, {u.fingerprint: {"step": step.name, "unit": u.name} for u in green})
+        context.cache.put_many(STEP_KIND, {u.fingerprint: {"step": step.name, "unit": u.name} for u in green})
         result.recorded = len(green)
         save_snapshot(root, plan.state, plan.state.config_digest(), plan.command_key, step_snapshot_file(step.name))
         remember(root, step.task)

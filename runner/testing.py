@@ -30,7 +30,7 @@ from doit_scout.collection import (
     save_manifest,
     why_pytest_is_asked,
 )
-from doit_scout.config import ScoutConfig
+from doit_scout.context import RunContext
 from doit_scout.environment import environment_key
 from doit_scout.execution import COUNT_WORDS, USAGE_ERROR, PytestRun, run_pytest, xdist_available
 from doit_scout.explain import ChangeExplainer, changed_since_tests_ran, follow_snapshot, save_snapshot
@@ -60,7 +60,7 @@ from doit_scout.records import (
 )
 from doit_scout.scout import current_state, run_scout
 from doit_scout.scout_state import SCHEMA, ScoutState
-from doit_scout.shared_cache import RunCounts, SharedCache, shared_cache
+from doit_scout.shared_cache import RunCounts
 from doit_scout.since import ChangesSince, changes_since
 from doit_scout.workers import (
     FileTiming,
@@ -130,14 +130,13 @@ class TestPlan:
         return bool(self.selected) or self.collect_reason is not None
 
 
-def fingerprint_units(
-    root: Path, state: ScoutState, config: ScoutConfig, cache: SharedCache, units: Collection[str],
-) -> TestInputs:
+def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[str]) -> TestInputs:
     """A unit's fingerprint covers its content, its import closure, the conftest.py files above it,
     what running code was observed to read, every config file and the environment key."""
+    root, config = context.root, context.config
     config_digest = state.test_config_digest(root)
     environment = environment_key(root, config.test.pytest_args, config.test.env)
-    observed = ObservedInputs(cache).load(state, units)
+    observed = ObservedInputs(context.cache).load(state, units)
     # Files code was seen to read that the inventory does not list (git-ignored ones) are read now.
     outside = {t: digest_on_disk(root, t) for targets in observed.values() for t in targets
                if not t.startswith((DIR_PREFIX, MODULE_PREFIX)) and t != CONFIG_TARGET and t not in state.files}
@@ -191,22 +190,21 @@ def _remembered_fingerprints(root: Path) -> dict[str, dict[str, str | None]]:
 
 
 def plan_tests(
-    root: Path, config: ScoutConfig, *, run_all: bool = False, explain: bool = False,
-    state: ScoutState | None = None, shard: tuple[int, int] | None = None, since: str | None = None,
+    context: RunContext, *, run_all: bool = False, explain: bool = False, state: ScoutState | None = None, shard: tuple[int, int] | None = None, since: str | None = None,
     audit: bool = False, paths: Collection[str] = (),
 ) -> TestPlan:
     """RevisionError when `since` cannot be compared with. With `paths` (files and folders given
     to pytest), only tests under them are candidates."""
     started = time.perf_counter()
-    state = state or current_state(root, config)
-    cache = shared_cache(config)
+    root, config, cache = context.root, context.config, context.cache
+    state = state or current_state(context)
     environment = environment_key(root, config.test.pytest_args, config.test.env)
     manifest = load_manifest(root, cache, state, environment)
     inputs = None
     collection_changes = None
     if not manifest.known:
         # Any file may be a test now: all are fingerprinted, the conftest.py files for the names key.
-        inputs = fingerprint_units(root, state, config, cache, set(state.files) | manifest.files)
+        inputs = fingerprint_units(context, state, set(state.files) | manifest.files)
         manifest = load_by_names(root, cache, state, environment, manifest, names_key_of(
             state, inputs.fingerprints, inputs.config_digest, environment))
     if not manifest.known:
@@ -214,18 +212,18 @@ def plan_tests(
         if explain or shard is not None:
             # Ask pytest first (collection only): an explanation names the files pytest collects,
             # and every shard must partition the same list of them.
-            manifest = learn_manifest(root, config, state, cache, manifest, inputs, quiet=explain)
-    plan = _plan(root, config, state, cache, manifest, run_all=run_all, explain=explain, inputs=inputs)
+            manifest = learn_manifest(context, state, manifest, inputs, quiet=explain)
+    plan = _plan(context, state, manifest, run_all=run_all, explain=explain, inputs=inputs)
     audit_reason = "audit: doit test --audit" if audit else audit_due(
         load_audit_log(root), config.test, time.time())
     if audit_reason:
         incremental = plan if not (run_all or is_forgotten(root, "test")) else _plan(
-            root, config, state, cache, manifest, inputs=inputs)
-        plan = _plan(root, config, state, cache, manifest, explain=explain, ignore=audit_reason, inputs=inputs)
+            context, state, manifest, inputs=inputs)
+        plan = _plan(context, state, manifest, explain=explain, ignore=audit_reason, inputs=inputs)
         plan.audit_of = incremental
     plan.collection_changes = collection_changes
     if since:
-        changes = changes_since(root, since, state, config, plan.inputs.units)
+        changes = changes_since(context, since, state, plan.inputs.units)
         plan.decisions = _keep_affected(plan.decisions, changes)
         plan.since = since
     if paths:
@@ -240,19 +238,20 @@ def plan_tests(
 
 
 def _plan(
-    root: Path, config: ScoutConfig, state: ScoutState, cache: SharedCache, manifest: Manifest, *,
-    run_all: bool = False, explain: bool = False, ignore: str | None = None, inputs: TestInputs | None = None,
+    context: RunContext, state: ScoutState, manifest: Manifest, *, run_all: bool = False, explain: bool = False,
+    ignore: str | None = None, inputs: TestInputs | None = None,
 ) -> TestPlan:
     """Decide for each unit of the manifest. When the manifest is unknown, any file of the project
     with a complete green record may be hidden from pytest, which collects every other one; the
     test files by name are decided as a guess (pytest's run says which it collects). `inputs`: the
     fingerprints of every file, when computed already."""
+    root, config = context.root, context.config
     units = set(manifest.files)
     if not manifest.known:
         units |= {p for p, e in state.files.items() if e.category is Category.TEST}
     candidates = units if manifest.known else units | set(state.files)
-    inputs = inputs or fingerprint_units(root, state, config, cache, candidates)
-    records = RecordStore(cache).records(
+    inputs = inputs or fingerprint_units(context, state, candidates)
+    records = RecordStore(context.cache).records(
         {fp: path for path, fp in inputs.fingerprints.items() if fp and path in candidates})
     ignore = ignore or ("forgotten: `doit forget` was run" if is_forgotten(root, "test") else (
         "--all: every test runs" if run_all else None))
@@ -283,17 +282,18 @@ def _green(record: TestRecord | None) -> bool:
     return record is not None and record.complete and not record.failing
 
 
-def learn_manifest(root: Path, config: ScoutConfig, state: ScoutState, cache: SharedCache,
-                   manifest: Manifest, inputs: TestInputs | None, *, quiet: bool = False) -> Manifest:
+def learn_manifest(context: RunContext, state: ScoutState, manifest: Manifest, inputs: TestInputs | None, *,
+                   quiet: bool = False) -> Manifest:
     """Ask pytest which files it collects (collection only; green files stay hidden). `quiet`
     keeps pytest's output off the terminal."""
-    plan = _plan(root, config, state, cache, manifest, inputs=inputs)
+    root = context.root
+    plan = _plan(context, state, manifest, inputs=inputs)
     discard_stale_bytecode(root, state.files)
-    run = run_pytest(root, [], hidden=plan.hidden, extra_args=config.test.pytest_args,
+    run = run_pytest(root, [], hidden=plan.hidden, extra_args=context.config.test.pytest_args,
                      collect_only=True, quiet=quiet)
     learned = _manifest_after(manifest, plan.hidden, run)
     if learned.known:
-        save_manifest(root, cache, state, plan.inputs.environment, learned)
+        save_manifest(root, context.cache, state, plan.inputs.environment, learned)
     return learned
 
 
@@ -405,29 +405,29 @@ class TestRunResult:
             and "failed" not in run.outcomes.values())
 
 
-def arguments_pytest_refuses(root: Path, config: ScoutConfig, plan: TestPlan,
-                             pass_through: PassThrough) -> PytestRun | None:
+def arguments_pytest_refuses(context: RunContext, plan: TestPlan, pass_through: PassThrough) -> PytestRun | None:
     """With nothing to run, the arguments after `--` still go to pytest, which alone knows its
     options, its plugins' and the paths it accepts: a collection with every green file hidden, its
     output kept unless pytest refuses them (usage error, exit status 4: the run returned)."""
     if not pass_through.args:
         return None
-    run = run_pytest(root, [], hidden=plan.hidden, extra_args=(*config.test.pytest_args, *pass_through.args),
-                     collect_only=True, quiet=True)
+    run = run_pytest(context.root, [], hidden=plan.hidden,
+                     extra_args=(*context.config.test.pytest_args, *pass_through.args), collect_only=True, quiet=True)
     if run.exit_code != USAGE_ERROR:
         return None
     print(run.output, end="", flush=True)
     return run
 
 
-def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: TestPlan | None = None,
+def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | None = None,
               pass_through: PassThrough = PassThrough(), timeout: float | None = None) -> TestRunResult:
     """`pass_through`: what the command line gave pytest after `--`; `timeout` stops a session
     that runs longer (None: the configured one)."""
-    plan = plan or plan_tests(root, config, run_all=run_all, paths=pass_through.paths)
+    root, config = context.root, context.config
+    plan = plan or plan_tests(context, run_all=run_all, paths=pass_through.paths)
     planned = time.perf_counter()
     if not plan.runs_pytest:
-        refused = arguments_pytest_refuses(root, config, plan, pass_through)
+        refused = arguments_pytest_refuses(context, plan, pass_through)
         if refused is not None:
             return TestRunResult(plan, refused, [], {"plan": plan.seconds})
         _audit_log_after(root, plan, None, [])
@@ -436,8 +436,8 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
                             units=lambda: plan.inputs.units)
         return TestRunResult(plan, None, [], {"plan": plan.seconds})
     selected = plan.selected
-    cache = shared_cache(config)
-    workers = _WorkerDecision(root, config, plan, cache, pass_through)
+    cache = context.cache
+    workers = _WorkerDecision(context, plan, pass_through)
     choice = workers.choose()
     if choice.warning:
         plan.warnings.append(choice.warning)
@@ -466,13 +466,13 @@ def run_tests(root: Path, config: ScoutConfig, *, run_all: bool = False, plan: T
     ObservedInputs(cache).add(plan.state, pytest_run.observed, manifest.files)
     # Inputs are checked again, with what this run observed: a file that changed while pytest ran
     # keeps its tests stale; the others are recorded under their fingerprint as it is now.
-    after_state = run_scout(root, config).state
+    after_state = run_scout(context).state
     ran_units = _units_that_ran(pytest_run)
     # The conftest.py files too, for the manifest's names key (before and after alike: when
     # nothing changed while pytest ran, the second reads the first's fingerprints).
     fingerprinted = ran_units | conftest_paths(after_state)
-    before = fingerprint_units(root, plan.state, config, cache, fingerprinted)
-    after = fingerprint_units(root, after_state, config, cache, fingerprinted)
+    before = fingerprint_units(context, plan.state, fingerprinted)
+    after = fingerprint_units(context, after_state, fingerprinted)
     stale = sorted(p for p in ran_units if after.fingerprints[p] is not None
                    and before.fingerprints[p] != after.fingerprints[p])
     _record(RecordStore(cache), plan, pytest_run, {p: after.fingerprints[p] for p in ran_units}, set(stale))
@@ -498,14 +498,13 @@ class _WorkerDecision:
     what the run teaches the next choice: the project's own addopts as pytest read them, what
     pytest cost on this machine, and the files' timings."""
 
-    def __init__(self, root: Path, config: ScoutConfig, plan: TestPlan, cache: SharedCache,
-                 pass_through: PassThrough) -> None:
-        self.root, self.config, self.plan, self.cache = root, config, plan, cache
+    def __init__(self, context: RunContext, plan: TestPlan, pass_through: PassThrough) -> None:
+        self.root, self.config, self.plan, self.cache = context.root, context.config, plan, context.cache
         self.pass_through = pass_through.args
-        self.key = pytest_config_key(plan.inputs.config_digest, [*config.test.pytest_args, *self.pass_through])
+        self.key = pytest_config_key(plan.inputs.config_digest, [*self.config.test.pytest_args, *self.pass_through])
         self.env_addopts = _split_addopts(os.environ.get("PYTEST_ADDOPTS", ""))
-        self.project = project_identity(root)
-        self.costs = load_machine_costs(cache)
+        self.project = project_identity(self.root)
+        self.costs = load_machine_costs(self.cache)
 
     def project_args(self, addopts: tuple[str, ...] | None) -> tuple[str, ...] | None:
         """The project's own pytest arguments, as pytest orders them (the ini-file's addopts, then

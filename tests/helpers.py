@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 from doit_scout.config import ScoutConfig
+from doit_scout.context import RunContext
 from doit_scout.scout import ScoutRun, run_scout
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +51,8 @@ def git_init(root: Path, commit: bool = True) -> None:
 
 
 def scout(root: Path, config: ScoutConfig | None = None) -> ScoutRun:
-    return run_scout(root, config or ScoutConfig(parse_workers=0))
+    """One scout, as a doit run of its own."""
+    return run_scout(RunContext(root, config or ScoutConfig(parse_workers=0)))
 
 
 # The test files of examples/todo_app.
@@ -74,6 +76,6 @@ def run_doit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def close_shared_caches() -> None:
     """Let go of this process's shared cache connections, as the end of a doit run does."""
-    from doit_scout.shared_cache import close_shared_caches as close
+    from doit_scout.context import close_caches
 
-    close()
+    close_caches()

@@ -9,8 +9,9 @@ from doit_scout.analyzers.fingerprints import compute_fingerprints
 from doit_scout.analyzers.graph import node_contents
 from doit_scout.analyzers.imports import MAX_PARSE_BYTES
 from doit_scout.config import ScoutConfig
+from doit_scout.context import RunContext
 from doit_scout.parsing import PARALLEL_PARSE_THRESHOLD
-from doit_scout.scout import current_state
+from doit_scout.scout import current_state, run_scout
 from doit_scout.scout_state import ScoutState
 
 
@@ -206,12 +207,12 @@ def test_lost_parse_cache_is_refilled_from_unchanged_files(project: Path, shared
 
 
 def test_the_gates_of_one_run_read_the_state_once_and_again_after_a_scout(project: Path):
-    config = ScoutConfig(parse_workers=0)
-    scout(project, config)
-    first = current_state(project, config)
-    assert current_state(project, config) is first  # the steps' and the tests' gates share it
+    context = RunContext(project, ScoutConfig(parse_workers=0))
+    run_scout(context)
+    first = current_state(context)
+    assert current_state(context) is first  # the steps' and the tests' gates share it
     (project / "pkg" / "util.py").write_text("def base():\n    return 40 + 1\n")
-    scout(project, config)  # a step re-scouts after running: what follows must see that state
-    after = current_state(project, config)
+    run_scout(context)  # a step re-scouts after running: what follows must see that state
+    after = current_state(context)
     assert after is not first
     assert after.files["pkg/util.py"].digest != first.files["pkg/util.py"].digest

@@ -146,7 +146,8 @@ def test_missing_xdist_runs_in_one_process_with_a_warning(project: Path, monkeyp
     (project / "pyproject.toml").write_text("[tool.scout.test]\nworkers = 2\n")
     monkeypatch.setattr(doit_scout.testing, "xdist_available", lambda: False)  # it is installed here
     from doit_scout.config import load_config
-    result = doit_scout.testing.run_tests(project, load_config(project))
+    from doit_scout.context import RunContext
+    result = doit_scout.testing.run_tests(RunContext(project, load_config(project)))
     assert result.pytest.workers == 0 and result.ok
     assert any("pytest-xdist is not installed" in w for w in result.plan.warnings)
 
