@@ -5,8 +5,11 @@ Nodes and what each one's content is:
 - a module node (`pkg.mod`): its import-time skeleton (analyzers.symbols), and the names its
   imports bind from project modules that do not exist (a plain function is not part of its
   module's skeleton, but importing it by name fails once it is gone). Its successors are what
-  it imports (as in the import graph: importing runs those modules' skeletons) and the definitions
-  its module-level code refers to (a decorator, a default, a registry, a call at import time);
+  it imports (as in the import graph: importing runs those modules' skeletons), the definitions
+  its module-level code refers to (a decorator, a default, a registry, a call at import time),
+  and the definitions importing it hands to code that may keep them (`kept`: decorated by
+  anything but the standard library's decorators, or a class whose bases or metaclass run code
+  for it), since a registry, a route table or a command group calls them with no name to follow;
 - a definition node (`pkg.mod:func`): the digest of its code; its successors are the definitions
   its names resolve to, through any chain of imports and re-exports;
 - a whole-module node (`pkg.mod#*`): the module used as an object (`getattr(mod, name)`, a module
@@ -28,12 +31,26 @@ node (pytest runs every test in it).
 
 from __future__ import annotations
 
+import builtins
 from typing import Collection, Mapping
 
 from doit_scout.analyzers.fingerprints import compute_fingerprints
 from doit_scout.analyzers.graph import ProjectGraph
+from doit_scout.analyzers.symbols import Definition
 
 WHOLE_SUFFIX = "#*"
+_BUILTINS = frozenset(dir(builtins))
+# Outside decorators and bases that return what they get and keep no reference to it: the standard
+# library's (functools, contextlib, abc, typing, enum, dataclasses) and attrs'. Any other one that is
+# no project name (a framework's route or command decorator, a model base class) may keep it.
+_INERT_DECORATORS = frozenset({
+    "setter", "getter", "deleter", "abstractmethod", "abstractproperty", "cached_property", "lru_cache", "cache",
+    "wraps", "contextmanager", "asynccontextmanager", "overload", "override", "final", "dataclass",
+    "total_ordering", "runtime_checkable", "unique", "dataclass_transform", "deprecated", "singledispatch",
+    "singledispatchmethod", "no_type_check", "s", "attrs", "define", "frozen", "mutable",
+})
+_INERT_BASES = frozenset({"ABC", "Generic", "Protocol", "NamedTuple", "TypedDict", "Enum", "IntEnum", "StrEnum",
+                          "Flag", "IntFlag"})
 # Edges by which a module is reached without a name that can be followed.
 _UNNAMED_EDGE_KINDS = frozenset({"dynamic", "plugin", "observed"})
 
@@ -70,6 +87,9 @@ class SymbolGraph:
                 self._lazy.setdefault(edge.importer, set()).add(edge.imported)
         self.contents: dict[str, str] = {}
         self.successors: dict[str, set[str]] = {}
+        # Per module, the definitions importing it hands to code that may keep them: part of what
+        # importing it runs, as if its module-level code named them.
+        self.kept: dict[str, set[str]] = {}
         self.whole = self._whole(whole)
         graph_successors = graph.successors()
         for node, targets in graph_successors.items():
@@ -99,9 +119,50 @@ class SymbolGraph:
                 if definition.opaque:
                     found.add(whole_node(node))
                 self.successors[definition_node(node, name)] = found
+            self.kept[node] = {definition_node(node, name) for name, definition in names.definitions.items()
+                               if self._kept_at_import(node, definition)}
+            self.successors[node] |= self.kept[node]
             self._add_whole(node, names)
             if "__all__" in names.variables:
                 self._add_exports(node, names, targets)
+
+    def _kept_at_import(self, module: str, definition: Definition) -> bool:
+        """Whether importing `module` hands `definition` to code that may keep it and call it later
+        with no name to follow: a decorator (`@app.route`, `@register`, `@cli.command()`), or a
+        base class's `__init_subclass__` or metaclass (a plugin registry). The standard library's
+        decorators and bases and the class builders' keep nothing."""
+        if any(not self._inert(module, name, _INERT_DECORATORS) for name in definition.decorators):
+            return True
+        return self._hooked(module, definition, set())
+
+    def _hooked(self, module: str, definition: Definition, seen: set[str]) -> bool:
+        """Whether code runs for this class when it is defined: its own metaclass, class keywords or
+        `__init_subclass__`, or those of a base, however far up; an outside base may have them."""
+        if definition.subclass_hook:
+            return True
+        for base in definition.bases:
+            targets = self.resolve(module, base) if base != "?" else frozenset({"?"})
+            if not targets and self._inert(module, base, _INERT_BASES):
+                continue
+            for target in targets or {"?"}:
+                owner = self.module_of_definition(target)
+                if owner is None:  # an outside class, a module attribute, an expression: unknown
+                    return True
+                if target not in seen:
+                    seen.add(target)
+                    if self._hooked(owner, self.names[owner].definitions[target.rpartition(":")[2]], seen):
+                        return True
+        return False
+
+    def _inert(self, module: str, name: str, inert: frozenset[str]) -> bool:
+        """A name from outside the project that keeps nothing: a builtin (`property`, `object`,
+        `Exception`), or one of `inert` from the standard library or a class builder."""
+        if name == "?" or self.resolve(module, name):
+            return False
+        names = self.names[module]
+        if name in _BUILTINS and name not in names.variables and name not in names.definitions:
+            return True
+        return name.rpartition(".")[2] in inert
 
     def _add_exports(self, module: str, names, imported: Collection[str]) -> None:
         """A literal `__all__` is its names; a computed one (funcy's, from its submodules' through

@@ -41,6 +41,22 @@ class Definition:
     digest: str
     refs: tuple[str, ...]
     opaque: bool = False  # its code can reach any name of its module (`globals()[name]`)
+    # What importing the module hands the definition to, which may keep it (a registry, a route
+    # table, a command group) for code that never names it to call later: the decorators of it
+    # and, for a class, of its methods; a class's bases (their `__init_subclass__`, their
+    # metaclass); and whether the class itself has a metaclass, class keywords or an
+    # `__init_subclass__` of its own. "?" stands for an expression that is no dotted name.
+    decorators: tuple[str, ...] = ()
+    bases: tuple[str, ...] = ()
+    subclass_hook: bool = False
+
+    def to_json(self) -> list[Any]:
+        return [self.digest, list(self.refs), self.opaque, list(self.decorators), list(self.bases), self.subclass_hook]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> "Definition":
+        digest, refs, opaque, decorators, bases, subclass_hook = data
+        return cls(digest, tuple(refs), bool(opaque), tuple(decorators), tuple(bases), bool(subclass_hook))
 
 
 @dataclass(frozen=True)
@@ -71,7 +87,7 @@ class ModuleSymbols:
             "skeleton": self.skeleton,
             "interface": self.interface,
             "skeleton_refs": list(self.skeleton_refs),
-            "definitions": {n: [d.digest, list(d.refs), d.opaque] for n, d in self.definitions.items()},
+            "definitions": {n: d.to_json() for n, d in self.definitions.items()},
             "bindings": {n: [[b.module, b.level, b.name] for b in bs] for n, bs in self.bindings.items()},
             "stars": [[b.module, b.level] for b in self.stars],
             "opaque": list(self.opaque),
@@ -86,7 +102,7 @@ class ModuleSymbols:
             skeleton=str(data["skeleton"]),
             interface=str(data["interface"]),
             skeleton_refs=tuple(data["skeleton_refs"]),
-            definitions={n: Definition(d, tuple(refs), opaque) for n, (d, refs, opaque) in data["definitions"].items()},
+            definitions={n: Definition.from_json(d) for n, d in data["definitions"].items()},
             bindings={n: tuple(Binding(m, level, name) for m, level, name in bs) for n, bs in data["bindings"].items()},
             stars=tuple(Binding(m, level, None) for m, level in data["stars"]),
             opaque=tuple(data["opaque"]),
@@ -102,7 +118,7 @@ def module_symbols(tree: ast.Module) -> ModuleSymbols:
     for stmt in _module_level(tree.body):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             found.setdefault(stmt.name, []).append(stmt)
-    definitions = {name: Definition(_digest(nodes), _refs(nodes), bool(_opaque_uses(nodes))) for name, nodes in found.items()}
+    definitions = {name: _definition(nodes) for name, nodes in found.items()}
     bindings, stars = _bindings(tree)
     variables = _assigned_at_module_level(tree)
     module_getattr = "__getattr__" in variables or "__getattr__" in found or "__getattr__" in bindings
@@ -122,6 +138,47 @@ def module_symbols(tree: ast.Module) -> ModuleSymbols:
         tree.body = [stmt for stmt in tree.body if not _binds_all(stmt)]
     return ModuleSymbols(_digest([tree]), interface, skeleton_refs, definitions, bindings, stars, opaque,
                          module_getattr, variables, exports)
+
+
+def _definition(nodes: list[ast.AST]) -> Definition:
+    classes = [n for n in nodes if isinstance(n, ast.ClassDef)]
+    return Definition(
+        _digest(nodes), _refs(nodes), bool(_opaque_uses(nodes)),
+        decorators=tuple(sorted({_name_of(d) for n in nodes for d in _import_time_decorators(n)})),
+        bases=tuple(sorted({_name_of(b.value if isinstance(b, ast.Subscript) else b) for c in classes for b in c.bases})),
+        subclass_hook=any(_has_subclass_hook(c) for c in classes),
+    )
+
+
+def _import_time_decorators(node: ast.AST) -> Iterator[ast.expr]:
+    """The decorators a definition statement applies when it runs, its methods' (and nested
+    classes') included for a class; not those inside function bodies, which run later."""
+    yield from getattr(node, "decorator_list", ())
+    if isinstance(node, ast.ClassDef):
+        for stmt in _module_level(node.body):
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                yield from _import_time_decorators(stmt)
+
+
+def _has_subclass_hook(node: ast.ClassDef) -> bool:
+    """A metaclass other than ABCMeta, class keywords (for `__init_subclass__`), or an
+    `__init_subclass__` of its own: code that runs for the class or its subclasses."""
+    for keyword in node.keywords:
+        if keyword.arg != "metaclass" or _name_of(keyword.value).rpartition(".")[2] != "ABCMeta":
+            return True
+    return any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name == "__init_subclass__"
+               for s in _module_level(node.body))
+
+
+def _name_of(expr: ast.expr) -> str:
+    """`a.b` for `a.b` or `@a.b(...)`; "?" for anything else (`@handlers[0]`)."""
+    if isinstance(expr, ast.Call):
+        expr = expr.func
+    if isinstance(expr, ast.Name):
+        return expr.id
+    if isinstance(expr, ast.Attribute):
+        return _chain(expr) or "?"
+    return "?"
 
 
 def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
@@ -429,7 +486,7 @@ class ModuleNames:
 
     def to_json(self) -> list[Any]:
         return [self.skeleton, self.interface, list(self.skeleton_refs),
-                {n: [d.digest, list(d.refs), d.opaque] for n, d in self.definitions.items()},
+                {n: d.to_json() for n, d in self.definitions.items()},
                 {n: [list(t) for t in targets] for n, targets in self.bindings.items()},
                 list(self.stars), list(self.opaque), self.module_getattr, list(self.variables),
                 None if self.exports is None else list(self.exports)]
@@ -439,7 +496,7 @@ class ModuleNames:
         skeleton, interface, refs, definitions, bindings, stars, opaque, module_getattr, variables, exports = data
         return cls(
             str(skeleton), str(interface), tuple(refs),
-            {n: Definition(d, tuple(r), opaque) for n, (d, r, opaque) in definitions.items()},
+            {n: Definition.from_json(d) for n, d in definitions.items()},
             {n: tuple((node, attr) for node, attr in targets) for n, targets in bindings.items()},
             tuple(stars), tuple(opaque), bool(module_getattr), tuple(variables),
             None if exports is None else tuple(exports),

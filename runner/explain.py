@@ -235,6 +235,8 @@ class ChangeExplainer:
                 continue
             ref = self.symbols.reference_between(source, target)
             notes = [f"as `{ref}`"] if ref and not target.endswith(":" + ref) else []
+            if ref is None and target in self.symbols.kept.get(source, ()):
+                notes.append("registered when its module is imported")
             source_module = self.symbols.module_of_definition(source) or source.removesuffix(WHOLE_SUFFIX)
             via = self.symbols.reexporter(source_module, ref, target) if ref else None
             if via is not None:

@@ -25,7 +25,7 @@ from doit_scout.project_state import (
     read_checked,
 )
 
-SCHEMA = 11
+SCHEMA = 12
 STATE_FILE = "state.json"
 _test_config_digests: dict[tuple[str, str], str] = {}
 

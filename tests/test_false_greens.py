@@ -596,6 +596,71 @@ def test_a_test_reading_its_own_file_through_project_code_makes_no_other_test_de
     third = p.doit()
     assert not third.green and "tests/test_b.py" in third.files, third.output
 
+
+REGISTRY = """\
+HANDLERS = {}
+
+
+def register(thing):
+    HANDLERS[getattr(thing, "key", None) or thing.__name__.lower()] = thing
+    return thing
+
+
+class Registered:
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        register(cls)
+
+
+class Meta(type):
+    def __init__(cls, name, bases, namespace):
+        super().__init__(name, bases, namespace)
+        register(cls)
+
+
+def handle(name):
+    handler = HANDLERS[name]
+    return handler() if not isinstance(handler, type) else handler().run()
+"""
+KEPT_AT_IMPORT = {
+    "class-decorator": "@register\nclass Foo:\n    def run(self):\n        return 1\n",
+    "function-decorator": "@register\ndef foo():\n    return 1\n",
+    "method-decorator": "class Views:\n    @register\n    def foo():\n        return 1\n",
+    "init-subclass": "class Foo(Registered):\n    def run(self):\n        return 1\n",
+    "metaclass": "class Foo(metaclass=Meta):\n    def run(self):\n        return 1\n",
+}
+
+
+@pytest.mark.parametrize("handlers", list(KEPT_AT_IMPORT.values()), ids=list(KEPT_AT_IMPORT))
+def test_what_importing_a_module_registers_reaches_the_tests_that_look_it_up(new_project, handlers: str):
+    """A plugin registry, a route table, a command group: importing the module hands the function
+    or class to code that keeps it, and the test reaches it by a key, never by its name."""
+    p = new_project({
+        "pkg/__init__.py": "", "pkg/registry.py": REGISTRY,
+        "pkg/handlers.py": "from pkg.registry import Meta, Registered, register\n\n\n" + handlers,
+        "pkg/app.py": "import pkg.handlers  # noqa: F401\nfrom pkg.registry import handle\n\n\n"
+                      "def main():\n    return handle('foo')\n",
+        "tests/test_app.py": "from pkg.app import main\n\n\ndef test_main():\n    assert main() == 1\n",
+    })
+    green_then_red(p, "pkg/handlers.py", "return 1", "return 2", "tests/test_app.py::test_main", fixed="return 1 + 0")
+
+
+def test_a_class_only_the_standard_library_decorates_stays_with_the_code_that_names_it(new_project):
+    """dataclass, property and staticmethod keep nothing: a method body edit runs only the tests
+    whose code can reach the class by name, not every test that imports its module."""
+    p = new_project({
+        "pkg/__init__.py": "",
+        "pkg/shapes.py": "from dataclasses import dataclass\n\n\n@dataclass\nclass Box:\n    side: int = 2\n\n"
+                         "    @property\n    def area(self):\n        return self.side * self.side\n\n\n"
+                         "def unit():\n    return 1\n",
+        "tests/test_box.py": "from pkg.shapes import Box\n\n\ndef test_area():\n    assert Box().area == 4\n",
+        "tests/test_unit.py": "from pkg.shapes import unit\n\n\ndef test_unit():\n    assert unit() == 1\n",
+    })
+    assert p.doit().green
+    p.edit("pkg/shapes.py", "return self.side * self.side", "return self.side ** 2")
+    again = p.doit()
+    assert again.green and again.files == {"tests/test_box.py"}, again.output
+
 # 8. Shards of one checkout, one after the other.
 
 @pytest.mark.parametrize("order", [(1, 2), (2, 1)], ids=["1-then-2", "2-then-1"])
