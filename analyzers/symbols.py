@@ -122,13 +122,17 @@ def module_symbols(tree: ast.Module) -> ModuleSymbols:
     bindings, stars = _bindings(tree)
     variables = _assigned_at_module_level(tree)
     module_getattr = "__getattr__" in variables or "__getattr__" in found or "__getattr__" in bindings
+    constants = _constants(tree, set(found) | set(bindings))
+    definitions.update({name: Definition(_digest([stmt]), ()) for name, stmt in constants.items()})
+    variables = tuple(v for v in variables if v not in constants)
     _strip_bodies(tree)
     skeleton_refs = _refs([s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))])
     if not any(isinstance(n, ast.Name) and n.id == "__all__" and isinstance(n.ctx, ast.Load) for n in ast.walk(tree)):
         skeleton_refs = tuple(r for r in skeleton_refs if r != "__all__")  # assigning it is no use of it
     opaque = _opaque_uses(tree.body)
     interface = _digest([tree])
-    bound_here = set(found) | set(variables) | set(bindings)
+    tree.body = [stmt for stmt in tree.body if stmt not in constants.values()]
+    bound_here = set(found) | set(variables) | set(bindings) | set(constants)
     # Where module-level code uses a function, or the name is bound twice, the order matters.
     keep = {ref.partition(".")[0] for ref in skeleton_refs} | set(variables) | set(bindings) \
         | {name for name, nodes in found.items() if len(nodes) > 1}
@@ -226,9 +230,13 @@ def _refs(nodes: Iterable[ast.AST]) -> tuple[str, ...]:
                     found.add(chain)
                 continue
         elif isinstance(node, ast.Name):
-            if node.id not in local:
+            # Binding or deleting a name uses nothing it held (`del toolz` at the end of
+            # toolz.curried is no use of the package); `x += 1` reads it (below).
+            if node.id not in local and isinstance(node.ctx, ast.Load):
                 found.add(node.id)
             continue
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id not in local:
+            found.add(node.target.id)
         elif isinstance(node, _FUNCTIONS):
             # Decorators, defaults and annotations run in the enclosing scope; the body in its own.
             outer = [*getattr(node, "decorator_list", ()), *node.args.defaults,
@@ -356,10 +364,73 @@ def _opaque_uses(nodes: Iterable[ast.AST]) -> tuple[str, ...]:
 
 def _strip_bodies(tree: ast.Module) -> None:
     """What importing runs: function and method bodies are left out (decorators, signatures,
-    defaults and class bodies stay)."""
+    defaults and class bodies stay), and so are class docstrings: `Cls.__doc__` is read by code
+    that names the class, whose definition holds it."""
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             node.body = [ast.Pass()]
+        elif isinstance(node, ast.ClassDef) and _is_docstring(node.body[0]):
+            node.body = node.body[1:] or [ast.Pass()]
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+
+
+# Module-level names that the import system or tools read by themselves: never a plain constant.
+_SPECIAL_NAMES = frozenset({"__all__", "__path__", "__getattr__", "__dir__", "__spec__", "__loader__",
+                            "__package__", "__name__", "__file__", "__builtins__", "__doc__"})
+
+
+def _constants(tree: ast.Module, defined: set[str]) -> dict[str, ast.stmt]:
+    """Module-level names bound once, to a value made of literals only (`__version__ = "1.2"`,
+    `TIMEOUT = 60 * 5`, `MODES = ("r", "w")`), and never rebound, deleted or declared `global`
+    anywhere: reading one is its only use, so it is a definition of its own, an input of the code
+    that names it, not of every importer."""
+    bound: dict[str, int] = {}
+    for name in _bound_in_module_scope(tree.body):
+        bound[name] = bound.get(name, 0) + 1
+    declared_global = {name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names}
+    found = {}
+    for stmt in tree.body:
+        target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else (
+            stmt.target if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else None)
+        if isinstance(target, ast.Name) and bound.get(target.id) == 1 and target.id not in declared_global \
+                and target.id not in defined and target.id not in _SPECIAL_NAMES and _literal(stmt.value):  # type: ignore[attr-defined]
+            found[target.id] = stmt
+    return found
+
+
+def _bound_in_module_scope(body: list[ast.stmt]) -> Iterator[str]:
+    """Each binding or deletion of a name by module-level code (functions' and classes' own
+    scopes left out; a comprehension's targets counted too, which only makes fewer constants)."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, (ast.Store, ast.Del)):
+                yield node.id
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            yield node.name
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            yield node.rest
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _literal(expr: ast.expr | None) -> bool:
+    """A value evaluating which calls nothing: constants, and containers and operators of them."""
+    if isinstance(expr, ast.Constant):
+        return True
+    if isinstance(expr, (ast.Tuple, ast.List, ast.Set)):
+        return all(_literal(e) for e in expr.elts)
+    if isinstance(expr, ast.Dict):
+        return all(k is not None and _literal(k) for k in expr.keys) and all(_literal(v) for v in expr.values)
+    if isinstance(expr, ast.UnaryOp):
+        return _literal(expr.operand)
+    if isinstance(expr, ast.BinOp):
+        return _literal(expr.left) and _literal(expr.right)
+    return False
 
 
 def _binds_all(stmt: ast.stmt) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -25,9 +26,12 @@ from doit_scout.project_state import (
     read_checked,
 )
 
-SCHEMA = 12
+SCHEMA = 13
 STATE_FILE = "state.json"
 _test_config_digests: dict[tuple[str, str], str] = {}
+# Files whose presence alone decides which configuration pytest reads and where its rootdir is;
+# another config file no test can see anything of (a new requirements file) changes nothing.
+_PYTEST_CONFIG_NAMES = frozenset({"pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "setup.py"})
 
 
 class FileEntry(NamedTuple):
@@ -205,7 +209,8 @@ class ScoutState:
                     except OSError:
                         text = f"unreadable:{entry.digest}"
                     seen = config_seen_by_tests(path, text, linted)
-                    hasher.update(f"{path}\0{seen}\0".encode("utf-8", "surrogateescape"))
+                    if seen or posixpath.basename(path) in _PYTEST_CONFIG_NAMES:
+                        hasher.update(f"{path}\0{seen}\0".encode("utf-8", "surrogateescape"))
             _test_config_digests[key] = hasher.hexdigest()
         return _test_config_digests[key]
 

@@ -129,3 +129,12 @@ def test_why_pytest_is_asked_names_what_changed(proj: Path):
     git(proj, "checkout", "-q", "pyproject.toml")
     (proj / "bench/test_x.py").unlink()
     no_pytest(proj)  # back where pytest said before: the shared cache knows what it collects there
+
+
+def test_a_new_config_file_no_test_can_see_anything_of_runs_no_test(proj: Path):
+    """A new requirements or lock file is a config file whose content no pytest run reads: pytest
+    is asked what the new file list holds, and every test is served from its record."""
+    doit(proj)
+    write_files(proj, {"requirements-dev.txt": "pytest\n"})
+    out, tests = doit(proj)
+    assert tests["selected"] == [] and "0 of 2 files selected" in out, out

@@ -124,6 +124,31 @@ def test_a_plain_function_added_or_its_signature_changed_reaches_only_code_that_
     assert changed_units(REEXPORTING, {"pkg/b.py": ("def fb(x):", "def fc(x):")}) == {"tests/test_b.py"}
 
 
+def test_a_constant_a_version_or_a_class_docstring_reaches_only_the_code_that_reads_it():
+    files = {
+        "pkg/__init__.py": "from .a import *\n\n__version__ = '1.0'\n",
+        "pkg/a.py": "TIMEOUT = 60 * 5\nLIMIT = 3\nDOUBLE_LIMIT = LIMIT * 2\n\n\nclass Box:\n    \"\"\"A box.\"\"\"\n\n"
+                    "    def size(self):\n        return TIMEOUT\n\n\ndef fa(x):\n    return x + 1\n",
+        "pkg/tools.py": "import pkg.a as a\n\nCOPIES = 2\n\ndel a\n",
+        "tests/test_a.py": "import pkg\n\n\ndef test_a():\n    assert pkg.fa(1) == 2\n",
+        "tests/test_box.py": "from pkg import Box\n\n\ndef test_box():\n    assert Box().size() == 300\n",
+        "tests/test_version.py": "import pkg\n\n\ndef test_version():\n    assert pkg.__version__ == '1.0'\n",
+        "tests/test_tools.py": "from pkg.tools import COPIES\n\n\ndef test_tools():\n    assert COPIES == 2\n",
+    }
+    everything = set(unit_fingerprints(files))
+    assert changed_units(files, {"pkg/__init__.py": ("'1.0'", "'1.1'")}) == {"tests/test_version.py"}
+    assert changed_units(files, {"pkg/a.py": ("60 * 5", "60 * 6")}) == {"tests/test_box.py"}
+    assert changed_units(files, {"pkg/a.py": ('"""A box."""', '"""A bigger box."""')}) == {"tests/test_box.py"}
+    # `del a` uses nothing of the module: test_tools is not reached by what pkg.a defines.
+    assert changed_units(files, {"pkg/a.py": ("x + 1", "x + 2")}) == {"tests/test_a.py"}
+    # Module-level code that reads a constant makes it part of what importing runs (pkg.tools
+    # imports pkg.a too).
+    assert changed_units(files, {"pkg/a.py": ("LIMIT = 3", "LIMIT = 4")}) == everything
+    # A name bound twice, or computed by a call, is part of what importing runs.
+    assert changed_units(files, {"pkg/a.py": ("TIMEOUT = 60 * 5", "TIMEOUT = 1\nTIMEOUT = 60 * 5")}) == everything
+    assert changed_units(files, {"pkg/a.py": ("TIMEOUT = 60 * 5", "TIMEOUT = int(60 * 5)")}) == everything
+
+
 def test_code_that_reads_its_module_globals_reaches_every_name_in_the_module():
     files = {
         "pkg/__init__.py": "",
