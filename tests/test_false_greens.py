@@ -665,13 +665,13 @@ def test_a_class_only_the_standard_library_decorates_stays_with_the_code_that_na
 
 @pytest.mark.parametrize("order", [(1, 2), (2, 1)], ids=["1-then-2", "2-then-1"])
 def test_shards_in_one_checkout_each_run_every_failing_file_once(new_project, order: tuple[int, int]):
-    files = {"pkg/__init__.py": "", "pkg/core.py": "X = 1\nY = 1\n"}
+    files = {"pkg/__init__.py": "", "pkg/core.py": "X = int(1)\nY = int(1)\n"}  # import-time code
     for name, attr in (("a", "X"), ("b", "X"), ("c", "Y"), ("d", "Y")):
         files[f"tests/test_{name}.py"] = f"from pkg import core\n\n\ndef test_{name}():\n    assert core.{attr} == 1\n"
     p = new_project(files)
     first = p.doit()
     assert first.green and first.files == {f"tests/test_{name}.py" for name in "abcd"}, first.output
-    p.edit("pkg/core.py", "X = 1", "X = 2")  # test_a and test_b fail; all four import the change
+    p.edit("pkg/core.py", "X = int(1)", "X = int(2)")  # test_a and test_b fail; all four import the change
     p.write({"tests/test_e.py": "def test_e():\n    assert False\n"})  # a new file (untracked), failing
     everything = {f"tests/test_{name}.py" for name in "abcde"}
     failing = {"tests/test_a.py", "tests/test_b.py", "tests/test_e.py"}

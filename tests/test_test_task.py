@@ -97,8 +97,9 @@ def test_malformed_names_in_the_state_make_that_module_count_as_a_whole(todo_app
 @pytest.mark.after_first_run
 def test_five_modules_changed(todo_app: Path):
     for module in ("cli", "reports", "filters", "dates", "serialization"):
-        # import-time code: it reaches every importer
-        (todo_app / "todo" / f"{module}.py").write_text((todo_app / "todo" / f"{module}.py").read_text() + "\n_EDITED = 1\n")
+        # import-time code (a call; a new constant would reach only its readers): it reaches every importer
+        (todo_app / "todo" / f"{module}.py").write_text((todo_app / "todo" / f"{module}.py").read_text()
+                                                      + "\n_EDITED = len('import time')\n")
     assert doit(todo_app)["selected"] == ["tests/test_cli.py", "tests/test_filters.py", "tests/test_reports.py",
                                      "tests/test_serialization.py"]
 
@@ -214,7 +215,7 @@ def test_test_that_edits_a_source_file_while_running_stays_stale(todo_app: Path)
 
         def test_edits_source():
             path = Path(todo.cli.__file__)
-            path.write_text(path.read_text() + "\\n_TOUCHED = 1\\n")
+            path.write_text(path.read_text() + "\\n_TOUCHED = len('import time')\\n")
     """})
     result = run_doit(todo_app)
     assert "changed while its tests ran" in result.stdout
