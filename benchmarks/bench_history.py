@@ -116,6 +116,9 @@ from pathlib import Path
 args = json.loads(sys.argv[1])
 root = Path(args["root"]).resolve()
 try:
+    if os.environ.get("BENCH_HISTORY_OLD_SCOUT"):
+        # An editable install of doit-scout answers `import doit_scout` whatever PYTHONPATH says.
+        raise ImportError("5cb319d's top-level packages are asked for")
     from doit_scout.analyzers.categories import Category
     from doit_scout.config import load_config_for_doit
     from doit_scout.context import RunContext
@@ -302,6 +305,7 @@ def scout_env(args, scout: str) -> dict[str, str]:
     env["DOIT_SCOUT_CACHE"] = str(Path(args.work) / f"cache-{scout}")
     if scout == "5cb319d":
         env["PYTHONPATH"] = str(Path(args.file_scout))
+        env["BENCH_HISTORY_OLD_SCOUT"] = "1"
     return env
 
 

@@ -321,7 +321,7 @@ def test_a_moved_import_edge_in_state_json_means_a_fresh_scout(todo_app: Path):
     assert text.count("todo.reports") >= 2
     state.write_text(text.replace('"todo.reports"', '"todo.reporta"'))
     edit = todo_app / "todo" / "reports.py"
-    edit.write_text(edit.read_text() + "\nEDITED = True\n")
+    edit.write_text(edit.read_text() + "\nEDITED = len('import time')\n")
     out, tests = doit(todo_app)
     assert "rebuilt from scratch" in out
     assert tests["selected"] == ["tests/test_cli.py", "tests/test_reports.py"]

@@ -597,7 +597,7 @@ def test_a_test_reading_its_own_file_through_project_code_makes_no_other_test_de
     assert not third.green and "tests/test_b.py" in third.files, third.output
 
 
-REGISTRY = """\
+KEEPING_REGISTRY = """\
 HANDLERS = {}
 
 
@@ -636,7 +636,7 @@ def test_what_importing_a_module_registers_reaches_the_tests_that_look_it_up(new
     """A plugin registry, a route table, a command group: importing the module hands the function
     or class to code that keeps it, and the test reaches it by a key, never by its name."""
     p = new_project({
-        "pkg/__init__.py": "", "pkg/registry.py": REGISTRY,
+        "pkg/__init__.py": "", "pkg/registry.py": KEEPING_REGISTRY,
         "pkg/handlers.py": "from pkg.registry import Meta, Registered, register\n\n\n" + handlers,
         "pkg/app.py": "import pkg.handlers  # noqa: F401\nfrom pkg.registry import handle\n\n\n"
                       "def main():\n    return handle('foo')\n",

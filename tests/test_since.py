@@ -25,11 +25,11 @@ def branch(root: Path) -> None:
 def test_leaf_change_committed_and_uncommitted(todo_app: Path):
     branch(todo_app)
     path = todo_app / "todo" / "cli.py"
-    path.write_text(path.read_text() + "\n_COMMITTED = 1\n")
+    path.write_text(path.read_text() + "\n_COMMITTED = len('import time')\n")
     git(todo_app, "commit", "-qam", "leaf")
     assert running(since(todo_app)) == ["tests/test_cli.py"]
     store = todo_app / "todo" / "store.py"
-    store.write_text(store.read_text() + "\n_NOT_COMMITTED_YET = 1\n")
+    store.write_text(store.read_text() + "\n_NOT_COMMITTED_YET = len('import time')\n")
     assert running(since(todo_app)) == TODO_TESTS  # store.py is imported by todo/__init__.py
 
 
@@ -76,7 +76,7 @@ def test_moved_test_file_runs(todo_app: Path):
 def test_green_records_still_skip_affected_tests(todo_app: Path):
     branch(todo_app)
     path = todo_app / "todo" / "cli.py"
-    path.write_text(path.read_text() + "\n_CHANGED = 1\n")
+    path.write_text(path.read_text() + "\n_CHANGED = len('import time')\n")
     git(todo_app, "commit", "-qam", "leaf")
     assert doit_tests(todo_app, "test", "--since", "main")[1]["selected"] == ["tests/test_cli.py"]
     assert doit_tests(todo_app, "test", "--since", "main")[1]["selected"] == []

@@ -67,11 +67,11 @@ def test_runs_at_start_and_after_each_save_and_stops_cleanly(todo_app: Path, wat
     w.wait_for(r"^watch: watching \d+ files · last run ok")
     (todo_app / "tool-output").mkdir()  # an empty folder, as pytest-benchmark makes: not a change
     cli = todo_app / "todo" / "cli.py"
-    cli.write_text(cli.read_text() + "\n_SAVED = 1\n")
+    cli.write_text(cli.read_text() + "\n_SAVED = len('import time')\n")
     w.wait_for(r"^watch: run 2 \(todo/cli\.py\)")
     w.wait_for(r"^\.  test")  # run 2 has scouted and is testing
     reports = todo_app / "todo" / "reports.py"
-    reports.write_text(reports.read_text() + "\n_SAVED_WHILE_RUN_2_RUNS = 1\n")
+    reports.write_text(reports.read_text() + "\n_SAVED_WHILE_RUN_2_RUNS = len('import time')\n")
     w.wait_for(r"^tests .*1 of 5 files selected")
     w.wait_for(r"last run")
     w.wait_for(r"^watch: run 3 \(todo/reports\.py\)")
