@@ -190,8 +190,9 @@ def _remembered_fingerprints(root: Path) -> dict[str, dict[str, str | None]]:
 
 
 def plan_tests(
-    context: RunContext, *, run_all: bool = False, explain: bool = False, state: ScoutState | None = None, shard: tuple[int, int] | None = None, since: str | None = None,
-    audit: bool = False, paths: Collection[str] = (),
+    context: RunContext, *, run_all: bool = False, explain: bool = False, state: ScoutState | None = None,
+    shard: tuple[int, int] | None = None, since: str | None = None, audit: bool = False,
+    paths: Collection[str] = (),
 ) -> TestPlan:
     """RevisionError when `since` cannot be compared with. With `paths` (files and folders given
     to pytest), only tests under them are candidates."""
