@@ -118,7 +118,7 @@ def module_symbols(tree: ast.Module) -> ModuleSymbols:
     for stmt in _module_level(tree.body):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             found.setdefault(stmt.name, []).append(stmt)
-    definitions = {name: _definition(nodes) for name, nodes in found.items()}
+    definitions = {name: _definition(name, nodes) for name, nodes in found.items()}
     bindings, stars = _bindings(tree)
     variables = _assigned_at_module_level(tree)
     module_getattr = "__getattr__" in variables or "__getattr__" in found or "__getattr__" in bindings
@@ -144,10 +144,12 @@ def module_symbols(tree: ast.Module) -> ModuleSymbols:
                          module_getattr, variables, exports)
 
 
-def _definition(nodes: list[ast.AST]) -> Definition:
+def _definition(name: str, nodes: list[ast.AST]) -> Definition:
     classes = [n for n in nodes if isinstance(n, ast.ClassDef)]
+    # A module's `__getattr__` that keeps what it answers (`globals()[name] = value`, toolz's
+    # `__version__`) binds only names it answers: readers of those reach it anyway.
     return Definition(
-        _digest(nodes), _refs(nodes), bool(_opaque_uses(nodes)),
+        _digest(nodes), _refs(nodes), bool(_opaque_uses(nodes, global_writes=name == "__getattr__")),
         decorators=tuple(sorted({_name_of(d) for n in nodes for d in _import_time_decorators(n)})),
         bases=tuple(sorted({_name_of(b.value if isinstance(b, ast.Subscript) else b) for c in classes for b in c.bases})),
         subclass_hook=any(_has_subclass_hook(c) for c in classes),
@@ -345,11 +347,17 @@ def _assigned_at_module_level(tree: ast.Module) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def _opaque_uses(nodes: Iterable[ast.AST]) -> tuple[str, ...]:
+def _opaque_uses(nodes: Iterable[ast.AST], global_writes: bool = False) -> tuple[str, ...]:
     """Why this code can reach names no reference shows: `globals()`, `exec` and the like, or an
-    edit of `sys.modules` (reading it, as funcy's `__all__` does, is no reason)."""
+    edit of `sys.modules` (reading it, as funcy's `__all__` does, is no reason). `global_writes`:
+    `globals()[key] = value` is no reason either."""
     reasons: set[str] = set()
-    for node in (n for top in nodes for n in ast.walk(top)):
+    walked = [n for top in nodes for n in ast.walk(top)]
+    writes = {id(n.value) for n in walked if global_writes and isinstance(n, ast.Subscript)
+              and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Call)}
+    for node in walked:
+        if id(node) in writes:
+            continue
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _OPAQUE_CALLS \
                 and not (node.func.id == "vars" and node.args):  # vars(obj) reads obj, not this module
             reasons.add(f"{node.func.id}()")

@@ -26,7 +26,7 @@ from doit_scout.project_state import (
     read_checked,
 )
 
-SCHEMA = 13
+SCHEMA = 14
 STATE_FILE = "state.json"
 _test_config_digests: dict[tuple[str, str], str] = {}
 # Files whose presence alone decides which configuration pytest reads and where its rootdir is;

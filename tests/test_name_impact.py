@@ -78,6 +78,19 @@ def test_a_body_change_behind_a_re_exporting_package_with_a_version_getattr_reac
     assert changed_units(REEXPORTING, {"pkg/__init__.py": ("'1.0'", "'2.0'")}) == set(unit_fingerprints(REEXPORTING))
 
 
+def test_a_getattr_that_keeps_what_it_answers_in_globals_ties_no_name_to_every_importer():
+    """toolz's `__getattr__` stores `__version__` with `globals()[name] = rv`: that binds only
+    names it answers, whose readers reach it anyway."""
+    files = {**REEXPORTING, "pkg/__init__.py": REEXPORTING["pkg/__init__.py"].replace(
+        "        return '1.0'\n", "        globals()[name] = '1.0'\n        return '1.0'\n")}
+    assert changed_units(files, {"pkg/a.py": ("x + 1", "x + 5")}) == {"tests/test_a.py"}
+    assert changed_units(files, {"pkg/__init__.py": ("return '1.0'", "return '2.0'")}) == set(unit_fingerprints(files))
+    # Any other use of globals() in it can read every name of the package.
+    reading = {**files, "pkg/__init__.py": files["pkg/__init__.py"].replace(
+        "globals()[name] = '1.0'", "assert globals()")}
+    assert changed_units(reading, {"pkg/a.py": ("x + 1", "x + 5")}) == set(unit_fingerprints(files))
+
+
 def test_a_reference_through_a_package_names_the_package_that_re_exports_it():
     files = {**REEXPORTING, "pkg/sub/__init__.py": "", "pkg/sub/c.py": "def fc():\n    return 3\n"}
     symbols = unit_graph_of(files).symbols
