@@ -15,7 +15,7 @@ from doit_scout.analyzers.data_deps import DATA_PREFIX, data_node
 from doit_scout.analyzers.graph import MISSING_PREFIX
 from doit_scout.analyzers.impact import nodes_of
 from doit_scout.analyzers.symbol_graph import WHOLE_SUFFIX
-from doit_scout.analyzers.targets import DIR_PREFIX
+from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX
 from doit_scout.analyzers.unit_graph import UnitGraph
 from doit_scout.project_state import CorruptState, read_state_json, state_dir, write_state_json
 from doit_scout.scout_state import ScoutState
@@ -175,7 +175,7 @@ class ChangeExplainer:
             return ["no test run recorded yet"]
         if path not in self.tested_before:
             return ["new test file"]
-        reasons = self.config_reason()
+        reasons = self.config_reason() or self._child_process_reason(path)
         if self.environment_changed:
             reasons.append("environment changed (Python, platform, installed packages, pytest arguments "
                            "or declared environment variables)")
@@ -185,6 +185,19 @@ class ChangeExplainer:
         if not self.config_changed:
             return []
         return [f"config changed: {', '.join(self.changed_config) or 'a config file was removed'}"]
+
+    def _child_process_reason(self, path: str) -> list[str]:
+        """A config file changed in a part no test can see, but code the test reaches was seen
+        starting a child process, which may read any config file whole."""
+        if not self.changed_config or self.symbols is None or path not in self.unit_inputs:
+            return []
+        chain = self.symbols.path_to(self.unit_inputs[path], {CONFIG_TARGET})
+        if chain is None:
+            return []
+        starter = chain[-2] if len(chain) > 1 else chain[0]
+        where = self.graph.modules.get(starter.removesuffix(WHOLE_SUFFIX).partition(":")[0], starter)
+        return [f"config changed: {', '.join(self.changed_config)}, and code it reaches ({where}) was seen "
+                "starting a child process, which may read any config file"]
 
     def changes_reaching(self, path: str, own_change: str) -> list[str]:
         """What changed in the import closure of the module at `path`, with import chains."""

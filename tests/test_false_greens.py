@@ -560,8 +560,12 @@ def test_a_linter_setting_read_by_a_child_process_a_test_starts(new_project):
     }, extra_toml="[tool.ruff]\nline-length = 100\n")
     green_then_red(p, "pyproject.toml", "line-length = 100", "line-length = 120",
                    "tests/test_lint_settings.py::test_line_length", fixed="line-length = 100  # back")
-    # A new comment: only the test that starts a child process runs again.
+    # A new comment: only the test that starts a child process runs again, and explain says why.
     p.edit("pyproject.toml", "line-length = 100  # back", "line-length = 100  # still")
+    explained = json.loads(run_doit(p.root, "explain", "--json").stdout)
+    reasons = {t["path"]: t["reasons"] for t in explained["tests"]}
+    assert any("config changed: pyproject.toml" in r and "child process" in r
+               for r in reasons["tests/test_lint_settings.py"]), reasons
     assert p.doit().files == {"tests/test_lint_settings.py"}
 
 
