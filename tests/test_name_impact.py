@@ -3,7 +3,8 @@
 The property test generates small programs with what makes names hard to follow (a package
 `__init__` that star-imports every module, imports of every style and at function level, classes
 with inheritance and `super()`, decorators, closures made at import time, module-level tables
-computed by calls, a lazy-loading `__getattr__`), then edits constants at random, one at a time.
+computed by calls, a lazy-loading `__getattr__`, a registry that decorators and a base's
+`__init_subclass__` fill, looked up by key), then edits constants at random, one at a time.
 After each edit the real test suite runs (plain pytest, the oracle); every test whose outcome
 changed must be in a file whose fingerprint changed. The fingerprints are the analyzers' own, from
 the files alone (no observed inputs: what names show must be enough for these programs).
@@ -242,6 +243,13 @@ def _module(program: Program, rng: random.Random, i: int) -> str:
     if i == 0:
         body.append(f"\n\ndef deco(fn):\n    def wrapper(x):\n        return fn(x) + {program.const('deco', rng)}\n"
                     "    return wrapper\n")
+        # A registry that keeps what a decorator or a base's __init_subclass__ hands it: lookups
+        # reach those definitions by a key, never by their names.
+        body.append("\n\nREGISTRY = {}\n\n\ndef register(fn):\n    REGISTRY[fn.__name__] = fn\n    return fn\n\n\n"
+                    "class Plugin:\n    def __init_subclass__(cls, **kwargs):\n        super().__init_subclass__(**kwargs)\n"
+                    "        REGISTRY[cls.__name__] = cls\n\n\n"
+                    "def lookup(name, x):\n    found = REGISTRY[name]\n"
+                    "    return found().value(x) if isinstance(found, type) else found(x)\n")
     body.append(f"\n\ndef f{i}_0(x):\n    # note {program.const(f'm{i}.note', rng)}\n"
                 f"    return x + {program.const(f'm{i}.f0', rng)}\n")
     expr = call()
@@ -264,6 +272,11 @@ def _module(program: Program, rng: random.Random, i: int) -> str:
     if i:
         imports.append("from pkg.m0 import deco\n")
     body.append(f"\n\n@deco\ndef g{i}(x):\n    return f{i}_0(x) + {program.const(f'm{i}.g', rng)}\n")
+    if i:
+        imports.append("from pkg.m0 import Plugin, register\n")
+    own = random.Random(i)  # the registry's constants leave the rest of the program as the seed made it
+    body.append(f"\n\n@register\ndef reg{i}(x):\n    return x + {program.const(f'm{i}.reg', own)}\n\n\n"
+                f"class Plug{i}(Plugin):\n    def value(self, x):\n        return x * {program.const(f'm{i}.plug', own)}\n")
     body.append(f"\n\ndef make{i}(k):\n    def inner(x):\n        return f{i}_1(x) + k\n\n    return inner\n\n\n"
                 f"h{i} = make{i}({program.const(f'm{i}.closure', rng)})\n")
     body.append(f"\nTABLE{i} = [f{i}_0(k) for k in range(3)]\n\n\n"
@@ -305,6 +318,9 @@ def generate(seed: int) -> Program:
         chosen = rng.sample(entries, 3)
         tests = "".join(f"\n\ndef test_{n}():\n    assert ({entry}) % 2 == 0\n" for n, entry in enumerate(chosen))
         program.templates[f"tests/test_t{t}.py"] = "import pkg\n" + tests
+    lookups = "".join(f"\n\ndef test_{kind}{i}():\n    assert pkg.lookup('{name}{i}', 1) % 2 == 0\n"
+                      for i in range(MODULES) for kind, name in (("reg", "reg"), ("plug", "Plug")))
+    program.templates["tests/test_registry.py"] = "import pkg\n" + lookups
     return program
 
 
@@ -357,9 +373,11 @@ def test_every_test_whose_outcome_an_edit_changes_is_in_a_file_whose_fingerprint
 def test_each_structural_edit_reaches_every_test_it_breaks(tmp_path: Path):
     """Each kind of structural edit, one after the other and undone: a plain function that other
     modules import renamed, given a default that names nothing, defined after module-level code
-    that calls it; a function added that nothing uses; a variable rebound by a function."""
+    that calls it; a function added that nothing uses; a variable rebound by a function; and the
+    bodies of what a registry keeps (a decorated function, a class a base's __init_subclass__
+    registers), which tests look up by key."""
     program = generate(1)
     edits = [("m1.pname", 1), ("m1.pname", 1), ("m0.pdefault", 3), ("m0.pdefault", 1), ("m2.order", 1),
              ("m2.order", 1), ("m3.extra", 1), ("m3.extra", 1), ("m3.extra", 1), ("m2.pdefault", 2),
-             ("m2.pdefault", 2)]
+             ("m2.pdefault", 2), ("m1.reg", 1), ("m2.plug", 1), ("m0.reg", 1), ("m3.plug", 1)]
     check_edits(tmp_path, program, edits, "scripted")
