@@ -292,7 +292,7 @@ class _Resolver:
                 bindings[name] = targets
         stars = tuple(t[0] for t in (self._binding_target(module, b) for b in symbols.stars) if t is not None)
         return ModuleNames(symbols.skeleton, symbols.interface, symbols.skeleton_refs, symbols.definitions, bindings, stars,
-                           symbols.opaque, symbols.module_getattr, symbols.variables, symbols.exports)
+                           symbols.opaque, symbols.module_getattr, symbols.variables, symbols.exports, symbols.bodies)
 
     def _binding_target(self, module: ModuleFile, binding: Binding) -> tuple[str, str | None] | None:
         """The project module (node; a namespace package has none of its own) and attribute an

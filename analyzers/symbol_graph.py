@@ -86,6 +86,9 @@ class SymbolGraph:
             if edge.kind == "getattr":
                 self._lazy.setdefault(edge.importer, set()).add(edge.imported)
         self.contents: dict[str, str] = {}
+        # A definition's content less its function bodies, for fingerprints whose tests' runs say
+        # which bodies they ran (doit_scout.executed).
+        self.frames: dict[str, str] = {}
         self.successors: dict[str, set[str]] = {}
         # Per module, the definitions importing it hands to code that may keep them: part of what
         # importing it runs, as if its module-level code named them.
@@ -115,6 +118,7 @@ class SymbolGraph:
             self.successors[node] = set(targets) | refs
             for name, definition in names.definitions.items():
                 self.contents[definition_node(node, name)] = definition.digest
+                self.frames[definition_node(node, name)] = definition.frame
                 found = self._resolve_all(node, definition.refs)
                 if definition.opaque:
                     found.add(whole_node(node))

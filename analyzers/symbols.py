@@ -14,6 +14,11 @@ what each definition refers to by name, and which names its imports bind.
   (`pkg.mod.func`). A change inside a body reaches only code that can refer to it by name.
 - **Bindings** are the names import statements bind, anywhere in the module (a function-level import
   binds its name for that function's code).
+- Each definition also has a **frame** digest: its code with every function and method body left
+  out but its docstring, that is what code that names it without running it can see (signatures,
+  defaults, decorators, class bodies, docstrings). The **bodies** are the digests of each function
+  and method body (less its docstring) by qualified name (`func`, `Class.method`): what a test that
+  was seen running that code depends on (doit_scout.executed).
 - **Opaque** lists why module-level code makes the module's names unknowable (`globals()`, `exec`,
   an edit of `sys.modules` at import time): such a module counts as a whole. A definition whose
   own code does so is `opaque`: it counts as referring to its whole module.
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, cast
 
 import xxhash
@@ -49,14 +54,16 @@ class Definition:
     decorators: tuple[str, ...] = ()
     bases: tuple[str, ...] = ()
     subclass_hook: bool = False
+    frame: str = ""  # the digest of its code less its function bodies; a constant's is its digest
 
     def to_json(self) -> list[Any]:
-        return [self.digest, list(self.refs), self.opaque, list(self.decorators), list(self.bases), self.subclass_hook]
+        return [self.digest, list(self.refs), self.opaque, list(self.decorators), list(self.bases), self.subclass_hook,
+                self.frame]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> "Definition":
-        digest, refs, opaque, decorators, bases, subclass_hook = data
-        return cls(digest, tuple(refs), bool(opaque), tuple(decorators), tuple(bases), bool(subclass_hook))
+        digest, refs, opaque, decorators, bases, subclass_hook, frame = data
+        return cls(digest, tuple(refs), bool(opaque), tuple(decorators), tuple(bases), bool(subclass_hook), str(frame))
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,7 @@ class ModuleSymbols:
     module_getattr: bool
     variables: tuple[str, ...]  # names module-level code binds by assignment: the skeleton holds them
     exports: tuple[str, ...] | None = None  # a literal `__all__`; None when computed or absent
+    bodies: Mapping[str, str] = field(default_factory=dict)  # qualified name -> body digest
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +102,7 @@ class ModuleSymbols:
             "module_getattr": self.module_getattr,
             "variables": list(self.variables),
             "exports": None if self.exports is None else list(self.exports),
+            "bodies": dict(self.bodies),
         }
 
     @classmethod
@@ -109,6 +118,7 @@ class ModuleSymbols:
             module_getattr=bool(data["module_getattr"]),
             variables=tuple(data["variables"]),
             exports=None if data["exports"] is None else tuple(data["exports"]),
+            bodies={str(k): str(v) for k, v in data["bodies"].items()},
         )
 
 
@@ -123,8 +133,10 @@ def module_symbols(tree: ast.Module) -> ModuleSymbols:
     variables = _assigned_at_module_level(tree)
     module_getattr = "__getattr__" in variables or "__getattr__" in found or "__getattr__" in bindings
     constants = _constants(tree, set(found) | set(bindings))
-    definitions.update({name: Definition(_digest([stmt]), ()) for name, stmt in constants.items()})
     variables = tuple(v for v in variables if v not in constants)
+    bodies = _bodies_to_docstrings(tree)
+    definitions = {name: replace(d, frame=_digest(found[name])) for name, d in definitions.items()}
+    definitions.update({name: Definition(_digest([stmt]), (), frame=_digest([stmt])) for name, stmt in constants.items()})
     _strip_bodies(tree)
     skeleton_refs = _refs([s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))])
     if not any(isinstance(n, ast.Name) and n.id == "__all__" and isinstance(n.ctx, ast.Load) for n in ast.walk(tree)):
@@ -141,7 +153,28 @@ def module_symbols(tree: ast.Module) -> ModuleSymbols:
     if exports is not None:  # star imports resolve through it, and `mod.__all__` reaches it (symbol_graph)
         tree.body = [stmt for stmt in tree.body if not _binds_all(stmt)]
     return ModuleSymbols(_digest([tree]), interface, skeleton_refs, definitions, bindings, stars, opaque,
-                         module_getattr, variables, exports)
+                         module_getattr, variables, exports, bodies)
+
+
+def _bodies_to_docstrings(tree: ast.Module) -> dict[str, str]:
+    """The body digest of every function and method by the qualified name Python gives its code
+    (`Class.method`; functions nested in a body are part of that body), each left as its
+    docstring (or `pass`). A name defined twice (a property's getter and setter, an `if`/`else`
+    pair) has one digest over all its bodies."""
+    found: dict[str, list[ast.AST]] = {}
+    for qualname, function in _functions(tree.body, ""):
+        docstring = function.body[:1] if _is_docstring(function.body[0]) else []
+        found.setdefault(qualname, []).append(ast.Module(body=function.body[len(docstring):], type_ignores=[]))
+        function.body = docstring or [ast.Pass()]
+    return {qualname: _digest(bodies) for qualname, bodies in found.items()}
+
+
+def _functions(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    for stmt in _module_level(body):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield prefix + stmt.name, stmt
+        elif isinstance(stmt, ast.ClassDef):
+            yield from _functions(stmt.body, f"{prefix}{stmt.name}.")
 
 
 def _definition(name: str, nodes: list[ast.AST]) -> Definition:
@@ -537,9 +570,9 @@ def _drop_plain_functions(body: list[ast.stmt], plain: Callable[[ast.stmt], bool
     for stmt in body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
-        for field in ("body", "orelse", "finalbody"):
-            if isinstance(getattr(stmt, field, None), list):
-                _drop_plain_functions(getattr(stmt, field), plain)
+        for block in ("body", "orelse", "finalbody"):
+            if isinstance(getattr(stmt, block, None), list):
+                _drop_plain_functions(getattr(stmt, block), plain)
         for handler in getattr(stmt, "handlers", ()):
             _drop_plain_functions(handler.body, plain)
         for case in getattr(stmt, "cases", ()):
@@ -562,21 +595,22 @@ class ModuleNames:
     module_getattr: bool
     variables: tuple[str, ...]
     exports: tuple[str, ...] | None
+    bodies: Mapping[str, str]
 
     def to_json(self) -> list[Any]:
         return [self.skeleton, self.interface, list(self.skeleton_refs),
                 {n: d.to_json() for n, d in self.definitions.items()},
                 {n: [list(t) for t in targets] for n, targets in self.bindings.items()},
                 list(self.stars), list(self.opaque), self.module_getattr, list(self.variables),
-                None if self.exports is None else list(self.exports)]
+                None if self.exports is None else list(self.exports), dict(self.bodies)]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> "ModuleNames":
-        skeleton, interface, refs, definitions, bindings, stars, opaque, module_getattr, variables, exports = data
+        skeleton, interface, refs, definitions, bindings, stars, opaque, module_getattr, variables, exports, bodies = data
         return cls(
             str(skeleton), str(interface), tuple(refs),
             {n: Definition.from_json(d) for n, d in definitions.items()},
             {n: tuple((node, attr) for node, attr in targets) for n, targets in bindings.items()},
             tuple(stars), tuple(opaque), bool(module_getattr), tuple(variables),
-            None if exports is None else tuple(exports),
+            None if exports is None else tuple(exports), {str(k): str(v) for k, v in bodies.items()},
         )

@@ -37,10 +37,13 @@ class UnitGraph:
     node; `unit_inputs` to the nodes its fingerprint combines: its own (for a module, as a whole:
     pytest runs every test in it), the conftest.py files above it, and what pytest itself loaded;
     `unit_digests` the unit file's bytes. They are not edges of the graph, so that no unit's
-    fingerprint depends on which other units exist."""
+    fingerprint depends on which other units exist. `frame_fingerprints` are computed over the
+    same graph with each definition's frame (its code less its function bodies) for content: the
+    part of a unit's inputs that its runs cannot show it does not use."""
 
     graph: ProjectGraph
     fingerprints: Mapping[str, str]
+    frame_fingerprints: Mapping[str, str]
     unit_nodes: Mapping[str, str]
     unit_inputs: Mapping[str, tuple[str, ...]]
     unit_digests: Mapping[str, str]
@@ -48,10 +51,19 @@ class UnitGraph:
 
     def fingerprint_of(self, path: str, config_digest: str, environment: str) -> str | None:
         """None for a unit doit-scout cannot fingerprint (not a project file it knows)."""
+        return self._combined(self.fingerprints, path, config_digest, environment)
+
+    def frame_of(self, path: str, config_digest: str, environment: str) -> str | None:
+        """The fingerprint of everything a unit depends on but the bodies of the definitions it
+        reaches: with the bodies its run was seen to execute, its fingerprint (doit_scout.executed)."""
+        frame = self._combined(self.frame_fingerprints, path, config_digest, environment)
+        return None if frame is None else "frame:" + frame
+
+    def _combined(self, fingerprints: Mapping[str, str], path: str, config_digest: str, environment: str) -> str | None:
         inputs = self.unit_inputs.get(path)
         if inputs is None:
             return None
-        combined = ":".join(f"{node}={self.fingerprints[node]}" for node in inputs)
+        combined = ":".join(f"{node}={fingerprints[node]}" for node in inputs)
         return xxhash.xxh3_128_hexdigest(
             f"{path}:{self.unit_digests[path]}:{combined}:{config_digest}:{environment}".encode("utf-8", "surrogateescape"))
 
@@ -128,7 +140,9 @@ def build_unit_graph(
     # pytest uses the names of conftest.py files without references (fixtures, hooks).
     symbols = SymbolGraph(extended, contents, whole=conftests.values())
     fingerprints = compute_fingerprints(symbols.contents, symbols.successors)
-    return UnitGraph(extended, fingerprints, unit_nodes, unit_inputs, {p: digests[p] for p in unit_nodes}, symbols)
+    frames = compute_fingerprints({**symbols.contents, **symbols.frames}, symbols.successors)
+    return UnitGraph(extended, fingerprints, frames, unit_nodes, unit_inputs, {p: digests[p] for p in unit_nodes},
+                     symbols)
 
 
 def _folder_entries(paths: Iterable[str]) -> dict[str, set[str]]:

@@ -43,6 +43,7 @@ class TestConfig:
     audit_misses: str = "fail"  # or "warn"
     timeout: float | None = None  # seconds after which the pytest session is stopped
     after: tuple[str, ...] = ()  # build steps that must run before the tests
+    executed_code: bool = True  # trace which functions each test file runs (doit_scout.executed)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ CACHE_TRUSTS = ("private", "shared")
 CACHE_TRUST_ALLOWED = ('"private" (the default: the cache folder is yours alone) or "shared" (a folder a team '
                        'shares on purpose, its entries authenticated with the team key in DOIT_SCOUT_CACHE_KEY)')
 TEST_KEYS = ("always_run", "data", "env", "pytest_args", "workers", "full_every", "full_after", "audit_misses",
-             "after", "timeout")
+             "after", "timeout", "executed_code")
 STEP_KEYS = ("command", "scope", "inputs", "batch", "env", "after")
 STEP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -309,6 +310,10 @@ def _test_config(table: Any) -> TestConfig:
             raise _bad("test.full_after", after, 'an age such as "24h" or "7d"') from None
     if "timeout" in table:
         values["timeout"] = parse_timeout(table["timeout"], "test.timeout")
+    if "executed_code" in table:
+        if not isinstance(table["executed_code"], bool):
+            raise _bad("test.executed_code", table["executed_code"], "true or false")
+        values["executed_code"] = table["executed_code"]
     if "audit_misses" in table:
         if table["audit_misses"] not in ("fail", "warn"):
             raise _bad("test.audit_misses", table["audit_misses"], '"fail" or "warn"')

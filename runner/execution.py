@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from doit_scout.analyzers.selection import TestDecision
+from doit_scout.tracing import TRACE_VARIABLE
 
 # pytest exit statuses after which every node that ran has reported: all passed, some failed,
 # none collected. Others are an interruption (2), an internal error (3) or a usage error (4).
@@ -72,6 +73,10 @@ class PytestRun:
     fails and then errors in its teardown counts once in `failed` and once in `errors`; `tests`
     is the number of tests that reported at all.
 
+    `executed` maps a unit to the functions its tests were seen to run (`path::qualname`, with
+    what ran outside any test in the same process), for a run traced with `trace`; `untraced`
+    those units whose record is incomplete, and why (doit_scout.tracing).
+
     `workers` are the xdist workers that really ran (0: one process), whoever asked for them;
     `addopts` the project's ini-file addopts as pytest read them (None: not reported)."""
 
@@ -87,6 +92,8 @@ class PytestRun:
     deselected: set[str] = field(default_factory=set)
     widened: set[str] = field(default_factory=set)
     observed: dict[str, set[str]] = field(default_factory=dict)
+    executed: dict[str, set[str]] = field(default_factory=dict)
+    untraced: dict[str, str] = field(default_factory=dict)
     finished: bool = False
     narrowed: bool = False  # pytest left files uncollected on purpose (--lf, paths given to it)
     # Files pytest was given some nodes of (`tests/test_x.py::test_a`, a re-run of failed nodes):
@@ -164,14 +171,15 @@ def selection_of(decisions: Sequence[TestDecision], hidden: Iterable[str]) -> di
 def run_pytest(
     root: Path, decisions: Sequence[TestDecision], *, hidden: Iterable[str] = (), worker_args: Sequence[str] = (),
     extra_args: Sequence[str] = (), collect_only: bool = False, interactive: bool = False,
-    timeout: float | None = None, quiet: bool = False,
+    timeout: float | None = None, quiet: bool = False, trace: bool = False,
 ) -> PytestRun:
     """Run pytest with this interpreter in `root` as the project's own `pytest` would run (its
     configuration picks the files), hiding only `hidden`; output goes straight to the terminal.
     `worker_args` (`-n N`) come before `extra_args`, whose own `-n` then wins, as on pytest's
     command line. `interactive` leaves the terminal's input to pytest (--pdb). Ctrl-C, or
     `timeout` seconds passing, stops the session as Ctrl-C stops pytest: what completed
-    reports, nothing else. `quiet` keeps pytest's output in `PytestRun.output` instead."""
+    reports, nothing else. `quiet` keeps pytest's output in `PytestRun.output` instead. `trace`
+    records which functions each test runs (doit_scout.tracing)."""
     if importlib.util.find_spec("pytest") is None:
         raise PytestMissing(f"pytest is not installed for {sys.executable}; install it with "
                             f"'{sys.executable} -m pip install pytest'")
@@ -188,7 +196,8 @@ def run_pytest(
         started = time.time()
         output = subprocess.PIPE if quiet else None
         group = _OWN_GROUP and not interactive
-        process = subprocess.Popen(command, cwd=root, stdin=None if interactive else subprocess.DEVNULL,
+        env = {**os.environ, TRACE_VARIABLE: "1" if trace else "0"}
+        process = subprocess.Popen(command, cwd=root, env=env, stdin=None if interactive else subprocess.DEVNULL,
                                    stdout=output, stderr=subprocess.STDOUT if quiet else None,
                                    **(_NEW_GROUP if group else {}))
         pytest = _Pytest(process, group)
@@ -302,7 +311,9 @@ def read_reports(folder: Path, root: Path, exit_code: int) -> PytestRun:
     for report in sorted(folder.glob("*.jsonl")):
         rootdir = root
         controller = report.name == "main.jsonl"
+        executed = _ExecutedInProcess()
         for event in _events(report):
+            executed.read(event)
             kind = event.get("event")
             if kind == "start":
                 rootdir = Path(event["rootdir"])
@@ -344,6 +355,7 @@ def read_reports(folder: Path, root: Path, exit_code: int) -> PytestRun:
             elif kind == "finish" and controller:
                 run.finished = True
                 run.timeline.finished = event.get("time")
+        executed.add_to(run)
     run.timeline.workers_ready = max(ready.values(), default=None)
     for node, reports in phases.items():
         if "teardown" in reports:  # a node without its teardown report did not finish
@@ -356,6 +368,33 @@ def read_reports(folder: Path, root: Path, exit_code: int) -> PytestRun:
     run.tests = len(phases)
     run.counts["errors"] += len(run.collection_errors)  # pytest counts a file that does not collect as an error
     return run
+
+
+class _ExecutedInProcess:
+    """The executed code one pytest process reported: its tests' own, and what ran outside any
+    test, which counts for each of them; a process that did not finish reported none of the latter."""
+
+    def __init__(self) -> None:
+        self.units: dict[str, set[str]] = {}
+        self.broken: dict[str, str] = {}
+        self.session: set[str] | None = None
+        self.session_broken: str | None = None
+
+    def read(self, event: dict) -> None:
+        if event.get("event") == "executed" and event.get("path") is not None:
+            self.units.setdefault(event["path"], set()).update(event["code"])
+            if event["broken"]:
+                self.broken.setdefault(event["path"], str(event["broken"]))
+        elif event.get("event") == "executed_session":
+            self.session, self.session_broken = set(event["code"]), event["broken"]
+
+    def add_to(self, run: PytestRun) -> None:
+        for path, code in self.units.items():
+            why = self.broken.get(path) or self.session_broken or (
+                None if self.session is not None else "its pytest process did not finish")
+            if why:
+                run.untraced.setdefault(path, why)
+            run.executed.setdefault(path, set()).update(code | (self.session or set()))
 
 
 def _events(report: Path) -> Iterator[dict]:

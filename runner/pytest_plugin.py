@@ -10,6 +10,9 @@ and the running code say; doit_scout.execution interprets it after pytest is don
 - observed inputs: an audit hook records the project files that running code opened (imports
   included, through their source or bytecode), the folders it listed and the files it ran in a
   subprocess, each with the innermost project source file on the stack (the code that did it);
+- executed code (with DOIT_SCOUT_TRACE=1): which project functions each test ran, and which ran
+  outside any test (doit_scout.tracing); tracing starts when this plugin is imported, before
+  any conftest.py is;
 - the session's start and finish, and its interruption (Ctrl-C or pytest.exit());
 - what decides and measures the workers (in the controller): the ini-file `addopts` pytest read,
   each xdist worker that became ready, and the wall-clock times of the start, the first test
@@ -36,9 +39,17 @@ import pytest
 
 from doit_scout.analyzers.inventory import in_excluded_dir
 from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
+from doit_scout.tracing import TRACE_VARIABLE, ExecutedCodeTracer, Window, code_unit
+
+_tracer: ExecutedCodeTracer | None = None
+if os.environ.get(TRACE_VARIABLE) == "1":
+    _tracer = ExecutedCodeTracer()
+    _tracer.start()
 
 _NEVER_HIDDEN = ("conftest.py", "__init__.py")
 _OBSERVED_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "subprocess.Popen"})
+_CHILD_EVENTS = frozenset({"subprocess.Popen", "os.fork", "os.forkpty", "os.posix_spawn", "os.exec", "os.system",
+                           "os.spawn", "os.startfile"})
 _WRITE_MODES = frozenset("wax")
 _THIS_FILE = os.path.abspath(__file__)
 
@@ -86,6 +97,14 @@ class _Recorder:
     # -- observed inputs --------------------------------------------------------------------
 
     def audit(self, event: str, args: tuple) -> None:
+        if _tracer is not None and self.observing:
+            if event in _CHILD_EVENTS and (_tracer.windows or self._innermost_project_code() is not None):
+                _tracer.child_started(event)  # a plugin's own (pytest-benchmark's git) runs no project code
+            elif event == "open" and isinstance(args[0], (str, bytes, os.PathLike)) \
+                    and os.fsdecode(args[0]).endswith(".py") and not _imported(sys._getframe(2)):
+                rel = self._project_path(args[0])
+                if rel is not None:
+                    _tracer.current.sources.add(rel)
         if event not in _OBSERVED_EVENTS or not self.observing:
             return
         self.observing = False  # what this hook itself does is not observed
@@ -174,11 +193,35 @@ class _Recorder:
             frame = frame.f_back  # type: ignore[assignment]
         return None
 
+    def executed(self, window: Window) -> list[str]:
+        """The functions and methods `window` saw run (`path::qualname`), and the source files
+        it read as text (`path::*`)."""
+        found = {f"{path}::*" for path in window.sources}
+        for code in tuple(window.code):  # a copy: other threads' code may still be added to it
+            path = self.code_paths.get(code.co_filename, "?")
+            if path == "?":
+                path = self.code_paths[code.co_filename] = self._code_path(code.co_filename)
+            unit = code_unit(getattr(code, "co_qualname", "<3.10>")) if path is not None else None
+            if unit is not None:
+                found.add(f"{path}::{unit}")
+        return sorted(found)
+
     def _code_path(self, filename: str) -> str | None:
         if not filename.endswith(".py") or os.path.abspath(filename) == _THIS_FILE:
             return None
         rel = self.relative(os.path.abspath(filename))
         return None if rel is None or in_excluded_dir(rel) else rel
+
+
+def _imported(frame: Any) -> bool:
+    """Whether a file is opened by the import system (a module's source, to run it)."""
+    for _ in range(4):
+        if frame is None:
+            return False
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _source_of_bytecode(rel: str) -> str:
@@ -219,6 +262,8 @@ def pytest_configure(config: pytest.Config) -> None:
         _recorder.write({"event": "config", "addopts": [str(a) for a in config.getini("addopts")],
                          "inifile": None if config.inipath is None else str(config.inipath)})
     importlib.import_module = _import_module
+    if _tracer is not None:
+        pytest.FixtureRequest.getfixturevalue = _noting_getfixturevalue  # type: ignore[method-assign]
     if config.getoption("lf", False) or config.getoption("stepwise", False):
         # they collect or keep only what failed before: nothing of a file proves it whole
         _recorder.write({"event": "narrowed", "why": "--lf or --sw keep only what failed before"})
@@ -329,12 +374,40 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     doctest = type(item).__name__ == "DoctestItem"
     if doctest:
         builtins.__import__ = _observing_import
+    if _tracer is not None:
+        _tracer.open()
     try:
         return (yield)
     finally:
+        if _tracer is not None:
+            window = _tracer.with_fixtures(_tracer.close())
+            _recorder.write({"event": "executed", "path": _recorder.current, "code": _recorder.executed(window),
+                             "broken": window.broken})
         _recorder.current = previous
         if doctest:
             builtins.__import__ = _original_import
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: Any, request: Any):
+    if _tracer is None or not _tracer.windows:
+        return (yield)
+    _tracer.open()
+    try:
+        return (yield)
+    finally:
+        _tracer.close_fixture(fixturedef.argname)
+
+
+_original_getfixturevalue = pytest.FixtureRequest.getfixturevalue
+
+
+def _noting_getfixturevalue(self: Any, argname: str) -> Any:
+    """Every fixture a test uses, asked by name or not, set up now or earlier: pytest asks for
+    each one through here."""
+    if _tracer is not None and _tracer.windows:
+        _tracer.windows[-1].fixtures.add(argname)
+    return _original_getfixturevalue(self, argname)
 
 
 def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo) -> None:
@@ -399,6 +472,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     global _recorder
     if _recorder is None:
         return
+    if _tracer is not None:
+        _tracer.stop()
+        _recorder.write({"event": "executed_session", "code": _recorder.executed(_tracer.session),
+                         "broken": _tracer.session.broken})
     _recorder.write({"event": "finish", "exitstatus": int(exitstatus), "time": time.time()})
     stream, _recorder.stream = _recorder.stream, None
     if stream is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -32,6 +33,7 @@ from doit_scout.collection import (
 )
 from doit_scout.context import RunContext
 from doit_scout.environment import environment_key
+from doit_scout.executed import Bodies, ExecutedCode
 from doit_scout.execution import COUNT_WORDS, USAGE_ERROR, PytestRun, run_pytest, xdist_available
 from doit_scout.explain import ChangeExplainer, changed_since_tests_ran, follow_snapshot, save_snapshot
 from doit_scout.file_hashing import digest_on_disk
@@ -78,7 +80,9 @@ from doit_scout.workers import (
 class TestInputs:
     """Fingerprints of the test units (None for one doit-scout cannot fingerprint), the parts every
     unit shares, and the unit graph they were computed over (built when asked for, when the
-    fingerprints came from the last run's memo)."""
+    fingerprints came from the last run's memo). A unit's fingerprint is the one its frame and
+    executed code give (doit_scout.executed) when its runs were traced, else the static one
+    (`static`, over the static graph and observed inputs); `frames` are the units' frame fingerprints."""
 
     __test__ = False  # a domain name, not a pytest test class
 
@@ -86,6 +90,8 @@ class TestInputs:
     config_digest: str
     environment: str
     build_units: Callable[[], UnitGraph]
+    frames: dict[str, str | None] = field(default_factory=dict)
+    static: dict[str, str | None] = field(default_factory=dict)
 
     @cached_property
     def units(self) -> UnitGraph:
@@ -149,18 +155,31 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
     key = _fingerprints_key(state, units, observed, outside, config_digest, environment)
     remembered = _remembered_fingerprints(root)
     if key in remembered:
-        return TestInputs(remembered[key], config_digest, environment, build)
-    graph = build()
-    fingerprints = {path: graph.fingerprint_of(path, config_digest, environment) for path in units}
-    kept = list(remembered.items())[-(_FINGERPRINTS_KEPT - 1):]
-    write_state_json(state_dir(root) / _FINGERPRINTS_FILE, {"entries": {**dict(kept), key: fingerprints}})
-    return TestInputs(fingerprints, config_digest, environment, lambda: graph)
+        static, frames = remembered[key]
+        units_graph = build
+    else:
+        graph = build()
+        static = {path: graph.fingerprint_of(path, config_digest, environment) for path in units}
+        frames = {path: graph.frame_of(path, config_digest, environment) for path in units}
+        kept = list(remembered.items())[-(_FINGERPRINTS_KEPT - 1):]
+        write_state_json(state_dir(root) / _FINGERPRINTS_FILE,
+                         {"entries": {**{k: [s, f] for k, (s, f) in kept}, key: [static, frames]}})
+        units_graph = lambda: graph  # noqa: E731
+    fingerprints = dict(static)
+    if config.test.executed_code:
+        executed = ExecutedCode(context.cache).load({f for f in frames.values() if f})
+        bodies = Bodies(state)
+        for path, frame in frames.items():
+            ran = executed.get(frame) if frame else None
+            if ran is not None:
+                fingerprints[path] = bodies.fingerprint(frame, ran)  # type: ignore[arg-type]
+    return TestInputs(fingerprints, config_digest, environment, units_graph, frames, static)
 
 
 # The unit fingerprints of the last computation, with a digest of everything they were computed
 # from: a run where nothing changed reads them instead of building the unit graph again.
 _FINGERPRINTS_FILE = "unit-fingerprints.json"
-_FINGERPRINTS_VERSION = 2  # bump when the same inputs would give other fingerprints
+_FINGERPRINTS_VERSION = 3  # bump when the same inputs would give other fingerprints
 _FINGERPRINTS_KEPT = 4  # the plan's units and the units a run recorded differ
 
 
@@ -180,13 +199,20 @@ def _fingerprints_key(
     return hasher.hexdigest()
 
 
-def _remembered_fingerprints(root: Path) -> dict[str, dict[str, str | None]]:
+Fingerprints = dict[str, str | None]
+
+
+def _remembered_fingerprints(root: Path) -> dict[str, tuple[Fingerprints, Fingerprints]]:
+    """Memo key -> the units' static and frame fingerprints."""
     try:
         data = read_state_json(state_dir(root) / _FINGERPRINTS_FILE)
     except CorruptState:
         return {}
     entries = data.get("entries") if isinstance(data, dict) else None
-    return {k: v for k, v in entries.items() if isinstance(v, dict)} if isinstance(entries, dict) else {}
+    if not isinstance(entries, dict):
+        return {}
+    return {k: (v[0], v[1]) for k, v in entries.items()
+            if isinstance(v, list) and len(v) == 2 and all(isinstance(part, dict) for part in v)}
 
 
 def plan_tests(
@@ -252,13 +278,12 @@ def _plan(
         units |= {p for p, e in state.files.items() if e.category is Category.TEST}
     candidates = units if manifest.known else units | set(state.files)
     inputs = inputs or fingerprint_units(context, state, candidates)
-    records = RecordStore(context.cache).records(
-        {fp: path for path, fp in inputs.fingerprints.items() if fp and path in candidates})
+    records, fingerprints = _records_of(context, inputs, candidates)
     ignore = ignore or ("forgotten: `doit forget` was run" if is_forgotten(root, "test") else (
         "--all: every test runs" if run_all else None))
     explainer = ChangeExplainer(root, state, inputs.config_digest, inputs.environment, inputs.units) \
         if explain else None
-    mapped = {p: fp for p, fp in inputs.fingerprints.items() if fp is not None and p in units}
+    mapped = {p: fp for p, fp in fingerprints.items() if fp is not None and p in units}
     decisions = select_tests(
         mapped, records, ignore_records=ignore, always_run=GlobSet.of(config.test.always_run),
         why_changed=explainer.reasons if explainer else lambda path: (),
@@ -274,9 +299,21 @@ def _plan(
     ]
     hidden = set() if ignore else {d.path for d in decisions if not d.runs}
     if not manifest.known and not ignore:
-        hidden |= {p for p in candidates - units if _green(records.get(inputs.fingerprints.get(p) or ""))}
+        hidden |= {p for p in candidates - units if _green(records.get(fingerprints.get(p) or ""))}
     return TestPlan(state, inputs, manifest, sorted(decisions, key=lambda d: d.path), frozenset(hidden),
                     load_durations(root), 0.0, explainer=explainer)
+
+
+def _records_of(context: RunContext, inputs: TestInputs, paths: Collection[str],
+                ) -> tuple[dict[str, TestRecord], dict[str, str | None]]:
+    """The records of `paths`, and the fingerprint each is decided by: the one its executed code
+    gives, or the static one when only that has a record (a branch switched back to, whose code
+    was last run before these tests were traced). Both are sound: a run is recorded under both."""
+    wanted = {fp: path for path in paths for fp in (inputs.fingerprints.get(path), inputs.static.get(path)) if fp}
+    records = RecordStore(context.cache).records(wanted)
+    chosen = {path: fp if fp in records or inputs.static.get(path) not in records else inputs.static[path]
+              for path, fp in inputs.fingerprints.items()}
+    return records, chosen
 
 
 def _green(record: TestRecord | None) -> bool:
@@ -449,7 +486,8 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
     discard_stale_bytecode(root, plan.state.files)
     pytest_run = run_pytest(root, selected, hidden=plan.hidden, worker_args=choice.args,
                             extra_args=(*config.test.pytest_args, *pass_through.args),
-                            interactive=pass_through.interactive, timeout=timeout or config.test.timeout)
+                            interactive=pass_through.interactive, timeout=timeout or config.test.timeout,
+                            trace=_traces(context, plan))
     if pass_through.narrows_collection():
         pytest_run.narrowed = True  # what it did not collect may still be a test
     pytest_run.partial_files |= {*pass_through.node_files, *(d.path for d in selected if d.action == "rerun")}
@@ -473,10 +511,14 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
     # nothing changed while pytest ran, the second reads the first's fingerprints).
     fingerprinted = ran_units | conftest_paths(after_state)
     before = fingerprint_units(context, plan.state, fingerprinted)
+    if pytest_run.executed:
+        ExecutedCode(cache).add(plan.state, before.frames, pytest_run.executed, pytest_run.untraced)
+        before = fingerprint_units(context, plan.state, fingerprinted)  # with what this run ran
     after = fingerprint_units(context, after_state, fingerprinted)
     stale = sorted(p for p in ran_units if after.fingerprints[p] is not None
                    and before.fingerprints[p] != after.fingerprints[p])
-    _record(RecordStore(cache), plan, pytest_run, {p: after.fingerprints[p] for p in ran_units}, set(stale))
+    _record(RecordStore(cache), plan, pytest_run,
+            {p: {after.fingerprints[p], after.static.get(p)} - {None} for p in ran_units}, set(stale))
     if manifest.known and key_of(after_state, after.environment) == manifest.key:
         names_key = names_key_of(after_state, after.fingerprints, after.config_digest, after.environment)
         save_manifest(root, cache, after_state, after.environment, replace(manifest, names_key=names_key))
@@ -484,14 +526,23 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
         save_shard_durations(root, cache, pytest_run.durations)
     if pytest_run.completed:
         remember(root, "test")
-    newly_observed = sorted(d.path for d in selected if d.fingerprint and after.fingerprints.get(d.path)
-                            not in (None, d.fingerprint) and d.path not in stale)
+    newly_observed = sorted(d.path for d in selected if plan.inputs.static.get(d.path) and after.static.get(d.path)
+                            not in (None, plan.inputs.static[d.path]) and d.path not in stale)
     misses, changed = _audit_log_after(root, plan, pytest_run, newly_observed)
     save_snapshot(root, plan.state, plan.inputs.config_digest, plan.inputs.environment, units=plan.inputs.units)
     plan.warnings += cache.take_warnings()  # recording wrote to the cache (and to a remote one, if any)
     return TestRunResult(plan, pytest_run, stale, {
         "plan": plan.seconds, "pytest": ran - planned, "record": time.perf_counter() - ran,
     }, misses, config.test.audit_misses == "fail", changed, newly_observed, choice)
+
+
+def _traces(context: RunContext, plan: TestPlan) -> bool:
+    """Whether this run records which functions each test runs: it costs about as much again as
+    the tests' own code (on click's suite, 14 s instead of 6), so not on a file's first run in a
+    checkout, when there is no record to be more precise than yet. Python 3.11 names code by
+    qualified name (`Class.method`); 3.10 runs untraced."""
+    return context.config.test.executed_code and sys.version_info >= (3, 11) \
+        and any(d.path in plan.durations for d in plan.selected)
 
 
 class _WorkerDecision:
@@ -583,9 +634,10 @@ def _audit_log_after(
     return misses, changed
 
 
-def _record(store: RecordStore, plan: TestPlan, run: PytestRun, fingerprints: Mapping[str, str | None],
+def _record(store: RecordStore, plan: TestPlan, run: PytestRun, fingerprints: Mapping[str, Collection[str | None]],
             stale: set[str]) -> None:
-    """Write what ran, under each file's fingerprint as it is after the run. A file is recorded
+    """Write what ran, under each file's fingerprints as they are after the run (the executed
+    code's and the static one: doit_scout.executed). A file is recorded
     complete only when every item pytest collected from it ran to a verdict; nothing a failure,
     an error, a crash or an interruption touched is recorded green."""
     complete = run.complete_files()
@@ -595,18 +647,19 @@ def _record(store: RecordStore, plan: TestPlan, run: PytestRun, fingerprints: Ma
         if path is not None and node in run.outcomes:
             outcomes.setdefault(path, {})[node] = run.outcomes[node]
     with store.batch():
-        for path, fingerprint in fingerprints.items():
-            if fingerprint is None or path in stale:
-                continue
-            if path in run.error_files:
-                store.forget_file(fingerprint)  # a file that does not collect: the next run takes it whole
-                continue
-            decision = decisions.get(path)
-            if decision is not None and decision.action == "rerun" and path not in run.widened \
-                    and fingerprint == decision.fingerprint:
-                store.record_nodes(fingerprint, path, outcomes.get(path, {}))
-            else:
-                store.record_file(fingerprint, path, outcomes.get(path, {}), complete=path in complete)
+        for path, keys in fingerprints.items():
+            for fingerprint in keys:
+                if fingerprint is None or path in stale:
+                    continue
+                if path in run.error_files:
+                    store.forget_file(fingerprint)  # a file that does not collect: the next run takes it whole
+                    continue
+                decision = decisions.get(path)
+                if decision is not None and decision.action == "rerun" and path not in run.widened \
+                        and decision.fingerprint in keys:
+                    store.record_nodes(fingerprint, path, outcomes.get(path, {}))
+                else:
+                    store.record_file(fingerprint, path, outcomes.get(path, {}), complete=path in complete)
 
 
 def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:

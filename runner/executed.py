@@ -1,0 +1,107 @@
+"""Executed code: the function bodies a test file's runs were seen to run, kept in the shared
+cache under the file's frame fingerprint (UnitGraph.frame_of: everything the file depends on
+but the bodies of the definitions it reaches). Its fingerprint is then the frame with the digests
+of those bodies, and no other: a change inside a function that none of its tests ran leaves it
+as it was, however its code can reach that function by name.
+
+What a run saw is added to what is known under the same frame (a union): the same tests on the
+same code run the same bodies, and a test whose path depends on something else (the time, a
+random seed) has every path it was seen to take counted. A run whose record was incomplete (a
+child process, another trace function: doit_scout.tracing) marks its frame untraced, and the
+static fingerprint decides for it from then on.
+
+A body is named `path::qualname` (analyzers.symbols' bodies); `path::*` is the whole file: one
+code read as text, or that could not be parsed."""
+
+from __future__ import annotations
+
+from typing import Collection, Iterable, Iterator, Mapping
+
+import xxhash
+
+from doit_scout.cache_store import CacheStore
+from doit_scout.scout_state import ScoutState
+
+EXECUTED_KIND = "executed"
+WHOLE_FILE = "*"
+
+
+class ExecutedCode:
+    def __init__(self, cache: CacheStore) -> None:
+        self.cache = cache
+
+    def load(self, frames: Collection[str]) -> dict[str, tuple[str, ...] | None]:
+        """Frame -> the bodies its runs ran (None: untraced), for the frames that have a record."""
+        found: dict[str, tuple[str, ...] | None] = {}
+        for frame, value in self.cache.get_many(EXECUTED_KIND, list(frames)).items():
+            try:
+                if value.get("untraced"):
+                    found[frame] = None
+                else:
+                    found[frame] = tuple(str(b) for b in value["bodies"])
+            except (AttributeError, KeyError, TypeError):
+                self.cache.counts.dropped[EXECUTED_KIND] += 1
+                self.cache.delete(EXECUTED_KIND, frame)
+        return found
+
+    def add(self, state: ScoutState, frames: Mapping[str, str | None], executed: Mapping[str, Collection[str]],
+            untraced: Mapping[str, str]) -> None:
+        """Merge what a run saw each unit run (`executed`, with `untraced` units and why) into what
+        is known under its frame fingerprint (`frames`, over `state`: the code as it ran)."""
+        wanted = {frame: p for p in executed if (frame := frames.get(p))}
+        known = self.load(wanted)
+        known_bodies = Bodies(state)
+        merged: dict[str, dict[str, object]] = {}
+        for frame, path in wanted.items():
+            if frame in known and known[frame] is None:
+                continue
+            if path in untraced:
+                merged[frame] = {"untraced": untraced[path]}
+                continue
+            bodies = set(known.get(frame) or ()) | set(known_bodies.known(executed[path]))
+            if bodies != set(known.get(frame) or ()) or frame not in known:
+                merged[frame] = {"bodies": sorted(bodies)}
+        if merged:
+            self.cache.put_many(EXECUTED_KIND, merged)
+
+
+class Bodies:
+    """The bodies of the code as it is in `state`."""
+
+    def __init__(self, state: ScoutState) -> None:
+        self.state = state
+        self.module_of = state.module_of()
+
+    def fingerprint(self, frame: str, bodies: Iterable[str]) -> str:
+        """A unit's fingerprint from its frame and the bodies its runs ran."""
+        hasher = xxhash.xxh3_128(frame.encode())
+        for body in sorted(bodies):
+            hasher.update(f"\0{body}={self.digest(body)}".encode("utf-8", "surrogateescape"))
+        return hasher.hexdigest()
+
+    def digest(self, body: str) -> str:
+        path, _, qualname = body.rpartition("::")
+        entry = self.state.files.get(path)
+        if entry is None:
+            return "absent"
+        names = self._names(path)
+        if names is None or qualname == WHOLE_FILE:
+            return "file:" + entry.digest
+        return names.bodies.get(qualname, "absent")
+
+    def known(self, bodies: Iterable[str]) -> Iterator[str]:
+        """The bodies of project files; code whose name no function of its module has (a class
+        body, code compiled from a string) is module-level code, which the frame holds."""
+        for body in bodies:
+            path, _, qualname = body.rpartition("::")
+            if path not in self.state.files:
+                continue  # outside the inventory (a git-ignored file): as in the static graph, no input
+            names = self._names(path)
+            if names is None or qualname == WHOLE_FILE:
+                yield f"{path}::{WHOLE_FILE}"
+            elif qualname in names.bodies:
+                yield body
+
+    def _names(self, path: str):
+        node = self.module_of.get(path)
+        return self.state.graph.names.get(node) if node is not None else None

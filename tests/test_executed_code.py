@@ -1,0 +1,131 @@
+"""Executed code: a test file's fingerprint covers the function bodies its runs were seen to run,
+not every body its code can reach by name (doit_scout.executed, doit_scout.tracing). Real doit
+runs in real projects; a test file's first run is not traced, so each test runs the suite once,
+forgets, and runs it again traced before the edit it checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import doit_tests, git_init, run_doit, write_files
+
+OPS = {
+    "pkg/__init__.py": "from .ops import dispatch, f, g\n",
+    "pkg/ops.py": '''\
+        def f():
+            """Answers 1."""
+            return 1
+
+
+        def g():
+            return 2
+
+
+        def dispatch(name):
+            return {"f": f, "g": g}[name]()
+        ''',
+    "tests/test_f.py": "import pkg\n\n\ndef test_f():\n    assert pkg.dispatch('f') == 1\n",
+    "tests/test_g.py": "import pkg\n\n\ndef test_g():\n    assert pkg.dispatch('g') == 2\n",
+}
+
+
+def traced_project(root: Path, files: dict[str, str], table: str = "") -> Path:
+    write_files(root, {
+        "dodo.py": "from doit_scout.dodo import *\n",
+        "pyproject.toml": f'[project]\nname = "p"\nversion = "0"\n\n[tool.pytest.ini_options]\n'
+                          f'testpaths = ["tests"]\naddopts = "-p no:randomly"\n{table}',
+        **files,
+    })
+    git_init(root)
+    doit_tests(root)  # untraced: the files' first run
+    assert run_doit(root, "forget").returncode == 0
+    assert sorted(doit_tests(root)[1]["selected"]) == sorted(p for p in files if p.startswith("tests/test_"))
+    return root
+
+
+def edit(root: Path, path: str, old: str, new: str) -> None:
+    text = (root / path).read_text()
+    assert old in text
+    (root / path).write_text(text.replace(old, new))
+
+
+def selected(root: Path, ok: bool = True) -> list[str]:
+    return sorted(doit_tests(root, ok=ok)[1]["selected"])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_body_change_runs_only_the_test_files_that_ran_it(tmp_path: Path, workers: int):
+    root = traced_project(tmp_path, OPS, f"\n[tool.scout.test]\nworkers = {workers}\n")
+    edit(root, "pkg/ops.py", "return 1", "return 0 + 1")
+    assert selected(root) == ["tests/test_f.py"]  # both reach f through dispatch's table; one ran it
+    edit(root, "pkg/ops.py", "return 2", "return 3")
+    assert selected(root, ok=False) == ["tests/test_g.py"]
+    edit(root, "pkg/ops.py", "return 3", "return 2")
+    assert selected(root) == []  # g's body as it was when test_g passed
+
+
+def test_a_docstring_or_a_signature_reaches_every_test_that_can_name_it(tmp_path: Path):
+    root = traced_project(tmp_path, {**OPS, "tests/test_doc.py": "import pkg\n\n\ndef test_doc():\n"
+                                     "    assert pkg.f.__doc__ == 'Answers 1.'\n"})
+    edit(root, "pkg/ops.py", "Answers 1.", "Answers one.")
+    # test_doc reads the docstring without running f; test_g reaches f by name too
+    assert selected(root, ok=False) == ["tests/test_doc.py", "tests/test_f.py", "tests/test_g.py"]
+
+
+def test_a_session_fixture_counts_for_every_test_that_uses_it_not_only_the_first(tmp_path: Path):
+    root = traced_project(tmp_path, {
+        "pkg/__init__.py": "def make():\n    return 1\n\n\ndef other():\n    return 0\n",
+        "tests/conftest.py": "import pytest\n\nimport pkg\n\n\n@pytest.fixture(scope='session')\n"
+                             "def value():\n    return pkg.make()\n",
+        "tests/test_a.py": "import pkg\n\n\ndef test_a(value):\n    assert value == 1\n\n\n"
+                           "def test_other():\n    assert pkg.other() == 0\n",
+        "tests/test_b.py": "def test_b(request):\n    assert request.getfixturevalue('value') == 1\n",
+    })
+    edit(root, "pkg/__init__.py", "return 1", "return 2")
+    assert selected(root, ok=False) == ["tests/test_a.py", "tests/test_b.py"]
+
+
+def test_what_runs_at_import_counts_for_every_test(tmp_path: Path):
+    root = traced_project(tmp_path, {
+        "pkg/__init__.py": "from .settings import load\n\nLIMIT = load()\n",
+        "pkg/settings.py": "def load():\n    return 3\n",
+        "tests/test_a.py": "def test_a():\n    import pkg\n    assert pkg.LIMIT == 3\n",
+        "tests/test_b.py": "import pkg\n\n\ndef test_b():\n    assert pkg.LIMIT == 3\n",
+    })
+    edit(root, "pkg/settings.py", "return 3", "return 4")
+    assert selected(root, ok=False) == ["tests/test_a.py", "tests/test_b.py"]
+
+
+@pytest.mark.parametrize("blind_spot", [
+    pytest.param("import sys\n    sys.settrace(None)", id="another-trace-function"),
+    pytest.param("import multiprocessing\n    assert multiprocessing.get_context('fork').Pool(1).apply(pkg.g) == 2",
+                 id="a-child-process"),
+])
+def test_code_the_trace_cannot_see_leaves_the_static_fingerprint_deciding(tmp_path: Path, blind_spot: str):
+    root = traced_project(tmp_path, {**OPS, "tests/test_blind.py":
+                                     f"import pkg\n\n\ndef test_blind():\n    {blind_spot}\n"
+                                     "    assert pkg.dispatch('g') == 2\n"})
+    edit(root, "pkg/ops.py", "return 2", "return 3")
+    assert "tests/test_blind.py" in selected(root, ok=False)
+
+
+def test_source_read_as_text_counts_as_the_whole_file(tmp_path: Path):
+    root = traced_project(tmp_path, {**OPS, "tests/test_source.py": "import inspect\n\nimport pkg\n\n\n"
+                                     "def test_source():\n    assert 'return 2' in inspect.getsource(pkg.ops)\n"})
+    edit(root, "pkg/ops.py", "return 2", "return 3")
+    assert selected(root, ok=False) == ["tests/test_g.py", "tests/test_source.py"]
+
+
+def test_executed_code_can_be_turned_off(tmp_path: Path):
+    root = traced_project(tmp_path, OPS, "\n[tool.scout.test]\nexecuted_code = false\n")
+    edit(root, "pkg/ops.py", "return 1", "return 0 + 1")
+    assert selected(root) == ["tests/test_f.py", "tests/test_g.py"]  # the static fingerprints: both reach f
+
+
+def test_a_bad_executed_code_setting_is_named(tmp_path: Path):
+    write_files(tmp_path, {"dodo.py": "from doit_scout.dodo import *\n",
+                           "pyproject.toml": "[tool.scout.test]\nexecuted_code = 'yes'\n"})
+    result = run_doit(tmp_path)
+    assert result.returncode != 0
+    assert "test.executed_code = 'yes' is not allowed; expected true or false" in result.stdout + result.stderr
