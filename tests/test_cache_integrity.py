@@ -41,17 +41,17 @@ def _test_rows(folder: Path) -> list[tuple[str, dict, int]]:
     return [(key, json.loads(value), schema) for key, value, schema in rows]
 
 
-def _record_key(folder: Path, path: str, *, failing: bool, root: Path | None = None) -> str:
-    """The fingerprint a run recorded `path` under: its failing record, or its green one. A traced
-    run records under its executed code's fingerprint too: with `root`, the static one (in the
-    checkout's memo of unit fingerprints) is the one meant."""
+def _record_keys(folder: Path, path: str, *, failing: bool, root: Path | None = None) -> list[str]:
+    """The fingerprints a run recorded `path` under: its failing record, or its green one. A traced
+    run records under its executed code's fingerprint and the static one: with `root`, only the
+    static one (in the checkout's memo of unit fingerprints)."""
     keys = [k for k, record, _ in _test_rows(folder) if record["path"] == path
             and ("failed" in record["outcomes"].values()) == failing]
     if root is not None:
         memo = (root / ".scout" / "unit-fingerprints.json").read_text()
         keys = [k for k in keys if k in memo]
-    (key,) = keys
-    return key
+    assert keys
+    return keys
 
 
 def _failing_then_planted(root: Path, folder: Path) -> None:
@@ -60,12 +60,13 @@ def _failing_then_planted(root: Path, folder: Path) -> None:
     doit(root)
     _break_store(root)
     assert doit(root, ok=False)[1]["failed"] == [FAILING]
-    bad = _record_key(folder, STORE, failing=True)
-    (_, green, schema), = [row for row in _test_rows(folder) if row[1]["path"] == STORE and row[0] != bad]
-    planted = json.dumps({**green, "fingerprint": bad}, separators=(",", ":"))
-    with _db(folder) as db, db:
-        db.execute("UPDATE entries SET value = ?, checksum = ?, schema = ? WHERE kind = 'test' AND key = ?",
-                   (planted, xxhash.xxh3_64_hexdigest(planted.encode()), schema, bad))
+    bad = _record_keys(folder, STORE, failing=True)
+    (_, green, schema), = [row for row in _test_rows(folder) if row[1]["path"] == STORE and row[0] not in bad]
+    for key in bad:
+        planted = json.dumps({**green, "fingerprint": key}, separators=(",", ":"))
+        with _db(folder) as db, db:
+            db.execute("UPDATE entries SET value = ?, checksum = ?, schema = ? WHERE kind = 'test' AND key = ?",
+                       (planted, xxhash.xxh3_64_hexdigest(planted.encode()), schema, key))
 
 
 # Fault 1: a record read back for another file's fingerprint; a damaged database.
@@ -74,12 +75,13 @@ def test_another_files_green_record_under_this_fingerprint_is_not_trusted(todo_a
     doit(todo_app)
     _break_store(todo_app)
     assert doit(todo_app, ok=False)[1]["failed"] == [FAILING]
-    bad = _record_key(shared_cache_folder, STORE, failing=True)
-    cli = _record_key(shared_cache_folder, "tests/test_cli.py", failing=False)
+    bad = _record_keys(shared_cache_folder, STORE, failing=True)
+    cli = _record_keys(shared_cache_folder, "tests/test_cli.py", failing=False)[0]
     # What a truncated database did: test_cli's green row, value and checksum, read under test_store's key.
     with _db(shared_cache_folder) as db, db:
-        db.execute("DELETE FROM entries WHERE kind = 'test' AND key = ?", (bad,))
-        db.execute("UPDATE entries SET key = ? WHERE kind = 'test' AND key = ?", (bad, cli))
+        for key in bad:
+            db.execute("DELETE FROM entries WHERE kind = 'test' AND key = ?", (key,))
+        db.execute("UPDATE entries SET key = ? WHERE kind = 'test' AND key = ?", (bad[0], cli))
     out, tests = doit(todo_app, ok=False)
     assert tests["failed"] == [FAILING]
     assert "tests/test_store.py" in tests["selected"] and "tests/test_cli.py" in tests["selected"]
@@ -255,13 +257,15 @@ def test_entries_with_a_bad_mac_in_a_shared_folder_are_misses_with_one_warning(
     doit(todo_app)
     _break_store(todo_app)
     assert doit(todo_app, ok=False)[1]["failed"] == [FAILING]
-    bad = _record_key(shared_cache_folder, STORE, failing=True)
-    (green,) = [record for key, record, _ in _test_rows(shared_cache_folder) if record["path"] == STORE and key != bad]
+    bad = _record_keys(shared_cache_folder, STORE, failing=True)
+    (green,) = [record for key, record, _ in _test_rows(shared_cache_folder) if record["path"] == STORE
+                and key not in bad]
     # Someone who can write the folder, knows the format, but not the team's key.
-    planted = json.dumps({**green, "fingerprint": bad}, separators=(",", ":"))
-    mac = sc.entry_mac(b"a key of their own, not the team", "test", bad, planted)
-    with _db(shared_cache_folder) as db, db:
-        db.execute("UPDATE entries SET value = ?, checksum = ? WHERE kind = 'test' AND key = ?", (planted, mac, bad))
+    for key in bad:
+        planted = json.dumps({**green, "fingerprint": key}, separators=(",", ":"))
+        mac = sc.entry_mac(b"a key of their own, not the team", "test", key, planted)
+        with _db(shared_cache_folder) as db, db:
+            db.execute("UPDATE entries SET value = ?, checksum = ? WHERE kind = 'test' AND key = ?", (planted, mac, key))
     out, tests = doit(todo_app, ok=False)
     assert tests["failed"] == [FAILING]
     assert out.count("failed authentication") == 1 and sc.KEY_ENV in out
@@ -335,10 +339,10 @@ def test_a_moved_import_edge_in_state_json_means_a_fresh_scout(todo_app: Path):
 
 def test_remembered_fingerprints_edited_on_disk_are_computed_again(todo_app: Path, shared_cache_folder: Path):
     doit(todo_app)
-    green = _record_key(shared_cache_folder, STORE, failing=False, root=todo_app)
+    (green,) = _record_keys(shared_cache_folder, STORE, failing=False, root=todo_app)
     _break_store(todo_app)
     assert doit(todo_app, ok=False)[1]["failed"] == [FAILING]
-    bad = _record_key(shared_cache_folder, STORE, failing=True, root=todo_app)
+    (bad,) = _record_keys(shared_cache_folder, STORE, failing=True, root=todo_app)
     memo = todo_app / ".scout" / "unit-fingerprints.json"
     text = memo.read_text()
     assert bad in text
