@@ -98,16 +98,15 @@ def test_what_runs_at_import_counts_for_every_test(tmp_path: Path):
 
 
 @pytest.mark.parametrize("blind_spot", [
-    pytest.param("import sys\n    sys.settrace(None)", id="another-trace-function"),
-    pytest.param("import multiprocessing\n    assert multiprocessing.get_context('fork').Pool(1).apply(pkg.g) == 2",
-                 id="a-child-process"),
+    pytest.param("import sys\n    sys.settrace(None)\n    assert pkg.g() == 2", id="another-trace-function"),
+    pytest.param("import multiprocessing\n    with multiprocessing.get_context('fork').Pool(1) as pool:\n"
+                 "        assert pool.apply(pkg.g) == 2", id="a-child-process"),
 ])
 def test_code_the_trace_cannot_see_leaves_the_static_fingerprint_deciding(tmp_path: Path, blind_spot: str):
     root = traced_project(tmp_path, {**OPS, "tests/test_blind.py":
-                                     f"import pkg\n\n\ndef test_blind():\n    {blind_spot}\n"
-                                     "    assert pkg.dispatch('g') == 2\n"})
+                                     f"import pkg\n\n\ndef test_blind():\n    {blind_spot}\n"})
     edit(root, "pkg/ops.py", "return 2", "return 3")
-    assert "tests/test_blind.py" in selected(root, ok=False)
+    assert "tests/test_blind.py" in selected(root, ok=False)  # g ran where the trace could not see it
 
 
 def test_source_read_as_text_counts_as_the_whole_file(tmp_path: Path):
