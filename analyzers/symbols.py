@@ -160,13 +160,25 @@ def _bodies_to_docstrings(tree: ast.Module) -> dict[str, str]:
     """The body digest of every function and method by the qualified name Python gives its code
     (`Class.method`; functions nested in a body are part of that body), each left as its
     docstring (or `pass`). A name defined twice (a property's getter and setter, an `if`/`else`
-    pair) has one digest over all its bodies."""
+    pair) has one digest over all its bodies. A function whose decorator may answer a call without
+    running its body (`lru_cache`, a project's `memoize`: a test that reuses another test's result
+    ran no frame of it) keeps its body in its definition's frame."""
     found: dict[str, list[ast.AST]] = {}
     for qualname, function in _functions(tree.body, ""):
         docstring = function.body[:1] if _is_docstring(function.body[0]) else []
         found.setdefault(qualname, []).append(ast.Module(body=function.body[len(docstring):], type_ignores=[]))
-        function.body = docstring or [ast.Pass()]
+        if all(_name_of(d).rpartition(".")[2] in _CALLING_DECORATORS for d in function.decorator_list):
+            function.body = docstring or [ast.Pass()]
     return {qualname: _digest(bodies) for qualname, bodies in found.items()}
+
+
+# Decorators whose function's body runs, in a frame of its own, each time the function is called.
+_CALLING_DECORATORS = frozenset({
+    "property", "setter", "getter", "deleter", "staticmethod", "classmethod", "abstractmethod", "overload",
+    "override", "final", "wraps", "contextmanager", "asynccontextmanager", "no_type_check", "deprecated",
+    "singledispatch", "singledispatchmethod", "register", "fixture", "hookimpl", "hookspec", "parametrize",
+    "skip", "skipif", "xfail", "usefixtures", "filterwarnings",
+})
 
 
 def _functions(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:

@@ -259,16 +259,18 @@ class ChangeExplainer:
             hops.append(what)
         return " <- ".join(hops)
 
-    def unreached_changes(self, path: str) -> list[str]:
+    def unreached_changes(self, path: str, *, traced: bool = False) -> list[str]:
         """For a test that does not run: the changed modules it imports whose changes its code
-        cannot reach by name."""
+        cannot reach by name, and, `traced` (decided by the code its runs ran: doit_scout.executed),
+        those it can reach but did not run."""
         node = self._node_of(path)
         if not self.changed_names or node is None or path not in self.unit_inputs:
             return []
         graph = self.import_graph
         upstream = set().union(*(graph.find_upstream_modules(n) for n in self.unit_inputs[path] if n in graph.modules))
         changed = sorted(m for m in upstream & self.changed_nodes if m in self.graph.modules)
-        return [r for r in self._name_chains(path, changed) if r.endswith("by name")]
+        return [r if r.endswith("by name") else f"{r}, but its tests did not run that code when they last ran"
+                for r in self._name_chains(path, changed) if traced or r.endswith("by name")]
 
     def _describe(self, test_node: str, changed: str) -> str:
         if changed.startswith(DATA_PREFIX):

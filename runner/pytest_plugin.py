@@ -248,8 +248,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    global _recorder, _early_warnings
+    global _recorder, _early_warnings, _tracer
     early, _early_warnings = _early_warnings or [], None
+    if _tracer is not None and not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
+        _tracer.stop()  # an xdist controller runs no test: its workers trace their own
+        _tracer = None
     if not config.getoption("--scout-dir"):
         return
     _recorder = _Recorder(config)

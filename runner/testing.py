@@ -289,8 +289,8 @@ def _plan(
         why_changed=explainer.reasons if explainer else lambda path: (),
     )
     if explainer is not None:
-        decisions = [replace(d, reasons=(*d.reasons, *explainer.unreached_changes(d.path))) if not d.runs else d
-                     for d in decisions]
+        decisions = [replace(d, reasons=(*d.reasons, *explainer.unreached_changes(
+            d.path, traced=d.fingerprint != inputs.static.get(d.path)))) if not d.runs else d for d in decisions]
     decisions += [
         TestDecision(path, "", "run", reasons=(
             "pytest collects it, but it is not among the project files doit-scout lists (outside the "

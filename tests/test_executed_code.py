@@ -5,6 +5,7 @@ forgets, and runs it again traced before the edit it checks."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,11 @@ def selected(root: Path, ok: bool = True) -> list[str]:
 def test_a_body_change_runs_only_the_test_files_that_ran_it(tmp_path: Path, workers: int):
     root = traced_project(tmp_path, OPS, f"\n[tool.scout.test]\nworkers = {workers}\n")
     edit(root, "pkg/ops.py", "return 1", "return 0 + 1")
+    explained = {t["path"]: t for t in json.loads(run_doit(root, "explain", "--json").stdout)["tests"]}
+    assert explained["tests/test_g.py"]["decision"] == "skip"
+    assert explained["tests/test_g.py"]["reasons"][1:] == [
+        "tests/test_g.py <- tests.test_g:test_g <- pkg.ops:dispatch (as `pkg.dispatch`, re-exported by "
+        "pkg/__init__.py) <- pkg/ops.py:f changed, but its tests did not run that code when they last ran"]
     assert selected(root) == ["tests/test_f.py"]  # both reach f through dispatch's table; one ran it
     edit(root, "pkg/ops.py", "return 2", "return 3")
     assert selected(root, ok=False) == ["tests/test_g.py"]
@@ -94,6 +100,16 @@ def test_what_runs_at_import_counts_for_every_test(tmp_path: Path):
         "tests/test_b.py": "import pkg\n\n\ndef test_b():\n    assert pkg.LIMIT == 3\n",
     })
     edit(root, "pkg/settings.py", "return 3", "return 4")
+    assert selected(root, ok=False) == ["tests/test_a.py", "tests/test_b.py"]
+
+
+def test_a_memoized_function_counts_for_every_test_that_can_name_it(tmp_path: Path):
+    root = traced_project(tmp_path, {
+        "pkg/__init__.py": "import functools\n\n\n@functools.lru_cache\ndef rate(n):\n    return n * 2\n",
+        "tests/test_a.py": "import pkg\n\n\ndef test_a():\n    assert pkg.rate(1) == 2\n",
+        "tests/test_b.py": "import pkg\n\n\ndef test_b():\n    assert pkg.rate(1) == 2  # test_a's result\n",
+    }, "\n[tool.scout.test]\nworkers = 1\n")
+    edit(root, "pkg/__init__.py", "n * 2", "n * 3")
     assert selected(root, ok=False) == ["tests/test_a.py", "tests/test_b.py"]
 
 
