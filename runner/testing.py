@@ -119,6 +119,7 @@ class TestPlan:
     # tests (None: it said under these inputs). With the manifest known, pytest was asked while
     # planning (`doit explain`, --shard).
     collection_changes: str | None = None
+    full: bool = False  # records do not count (--all, `doit forget`, an audit): every test runs
 
     @property
     def selected(self) -> list[TestDecision]:
@@ -301,7 +302,7 @@ def _plan(
     if not manifest.known and not ignore:
         hidden |= {p for p in candidates - units if _green(records.get(fingerprints.get(p) or ""))}
     return TestPlan(state, inputs, manifest, sorted(decisions, key=lambda d: d.path), frozenset(hidden),
-                    load_durations(root), 0.0, explainer=explainer)
+                    load_durations(root), 0.0, explainer=explainer, full=ignore is not None)
 
 
 def _records_of(context: RunContext, inputs: TestInputs, paths: Collection[str],
@@ -487,7 +488,7 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
     pytest_run = run_pytest(root, selected, hidden=plan.hidden, worker_args=choice.args,
                             extra_args=(*config.test.pytest_args, *pass_through.args),
                             interactive=pass_through.interactive, timeout=timeout or config.test.timeout,
-                            trace=_traces(context, plan))
+                            trace=(traced := _traces(context, plan)))
     if pass_through.narrows_collection():
         pytest_run.narrowed = True  # what it did not collect may still be a test
     pytest_run.partial_files |= {*pass_through.node_files, *(d.path for d in selected if d.action == "rerun")}
@@ -517,8 +518,10 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
     after = fingerprint_units(context, after_state, fingerprinted)
     stale = sorted(p for p in ran_units if after.fingerprints[p] is not None
                    and before.fingerprints[p] != after.fingerprints[p])
+    # An untraced run says nothing of which bodies its tests ran: only the static fingerprint holds.
     _record(RecordStore(cache), plan, pytest_run,
-            {p: {after.fingerprints[p], after.static.get(p)} - {None} for p in ran_units}, set(stale))
+            {p: {after.fingerprints[p] if traced else None, after.static.get(p)} - {None} for p in ran_units},
+            set(stale))
     if manifest.known and key_of(after_state, after.environment) == manifest.key:
         names_key = names_key_of(after_state, after.fingerprints, after.config_digest, after.environment)
         save_manifest(root, cache, after_state, after.environment, replace(manifest, names_key=names_key))
@@ -539,9 +542,10 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
 def _traces(context: RunContext, plan: TestPlan) -> bool:
     """Whether this run records which functions each test runs: it costs about as much again as
     the tests' own code (on click's suite, 14 s instead of 6), so not on a file's first run in a
-    checkout, when there is no record to be more precise than yet. Python 3.11 names code by
+    checkout, when there is no record to be more precise than yet, nor on a full run (--all,
+    `doit forget`, an audit), which costs what plain pytest does. Python 3.11 names code by
     qualified name (`Class.method`); 3.10 runs untraced."""
-    return context.config.test.executed_code and sys.version_info >= (3, 11) \
+    return context.config.test.executed_code and sys.version_info >= (3, 11) and not plan.full \
         and any(d.path in plan.durations for d in plan.selected)
 
 
@@ -655,8 +659,8 @@ def _record(store: RecordStore, plan: TestPlan, run: PytestRun, fingerprints: Ma
                     store.forget_file(fingerprint)  # a file that does not collect: the next run takes it whole
                     continue
                 decision = decisions.get(path)
-                if decision is not None and decision.action == "rerun" and path not in run.widened \
-                        and decision.fingerprint in keys:
+                if decision is not None and decision.action == "rerun" and path not in run.widened:
+                    # Merged into what is known of these very inputs: every record is of its fingerprint.
                     store.record_nodes(fingerprint, path, outcomes.get(path, {}))
                 else:
                     store.record_file(fingerprint, path, outcomes.get(path, {}), complete=path in complete)

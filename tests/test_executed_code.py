@@ -1,11 +1,12 @@
 """Executed code: a test file's fingerprint covers the function bodies its runs were seen to run,
 not every body its code can reach by name (doit_scout.executed, doit_scout.tracing). Real doit
-runs in real projects; a test file's first run is not traced, so each test runs the suite once,
-forgets, and runs it again traced before the edit it checks."""
+runs in real projects; a test file's first run is not traced (nor a full run), so each test runs
+the suite once, then again, traced, before the edit it checks."""
 
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -32,15 +33,18 @@ OPS = {
 
 
 def traced_project(root: Path, files: dict[str, str], table: str = "") -> Path:
+    """A project whose tests ran once untraced (their first run), then again, traced, after an
+    edit of a conftest.py (its bytes are every test's input)."""
     write_files(root, {
         "dodo.py": "from doit_scout.dodo import *\n",
         "pyproject.toml": f'[project]\nname = "p"\nversion = "0"\n\n[tool.pytest.ini_options]\n'
                           f'testpaths = ["tests"]\naddopts = "-p no:randomly"\n{table}',
+        "tests/conftest.py": "",
         **files,
     })
     git_init(root)
-    doit_tests(root)  # untraced: the files' first run
-    assert run_doit(root, "forget").returncode == 0
+    doit_tests(root)
+    (root / "tests" / "conftest.py").write_text((root / "tests" / "conftest.py").read_text() + "# traced\n")
     assert sorted(doit_tests(root)[1]["selected"]) == sorted(p for p in files if p.startswith("tests/test_"))
     return root
 
@@ -136,6 +140,17 @@ def test_executed_code_can_be_turned_off(tmp_path: Path):
     root = traced_project(tmp_path, OPS, "\n[tool.scout.test]\nexecuted_code = false\n")
     edit(root, "pkg/ops.py", "return 1", "return 0 + 1")
     assert selected(root) == ["tests/test_f.py", "tests/test_g.py"]  # the static fingerprints: both reach f
+
+
+def test_a_full_run_is_not_traced_and_records_only_what_holds_without_a_trace(tmp_path: Path):
+    root = traced_project(tmp_path, {**OPS, "pkg/ops.py": textwrap.dedent(OPS["pkg/ops.py"]).replace(
+        "def g():\n    return 2", "def h():\n    return 2\n\n\ndef g():\n    return h() if False else 2")})
+    edit(root, "pkg/ops.py", "if False", "if True")  # the same names: only which of them run changes
+    assert sorted(doit_tests(root, "test", "--all")[1]["selected"]) == ["tests/test_f.py", "tests/test_g.py"]
+    edit(root, "pkg/ops.py", "def h():\n    return 2", "def h():\n    return 3")
+    # test_g now runs h, which its traced run never saw: the untraced --all run recorded nothing
+    # under the fingerprint that trace gives
+    assert selected(root, ok=False) == ["tests/test_g.py"]
 
 
 def test_a_bad_executed_code_setting_is_named(tmp_path: Path):
