@@ -518,9 +518,11 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
     after = fingerprint_units(context, after_state, fingerprinted)
     stale = sorted(p for p in ran_units if after.fingerprints[p] is not None
                    and before.fingerprints[p] != after.fingerprints[p])
-    # An untraced run says nothing of which bodies its tests ran: only the static fingerprint holds.
+    # A run that did not trace a file's tests says nothing of which bodies they ran: only the
+    # static fingerprint holds for it.
+    seen = {p for p in pytest_run.executed if traced and p not in pytest_run.untraced}
     _record(RecordStore(cache), plan, pytest_run,
-            {p: {after.fingerprints[p] if traced else None, after.static.get(p)} - {None} for p in ran_units},
+            {p: {after.fingerprints[p] if p in seen else None, after.static.get(p)} - {None} for p in ran_units},
             set(stale))
     if manifest.known and key_of(after_state, after.environment) == manifest.key:
         names_key = names_key_of(after_state, after.fingerprints, after.config_digest, after.environment)
