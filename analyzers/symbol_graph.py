@@ -34,7 +34,7 @@ from __future__ import annotations
 import builtins
 from typing import Collection, Mapping
 
-from doit_scout.analyzers.fingerprints import compute_fingerprints
+from doit_scout.analyzers.fingerprints import closure_of, compute_fingerprints
 from doit_scout.analyzers.graph import ProjectGraph
 from doit_scout.analyzers.symbols import Definition
 
@@ -87,8 +87,10 @@ class SymbolGraph:
                 self._lazy.setdefault(edge.importer, set()).add(edge.imported)
         self.contents: dict[str, str] = {}
         # A definition's content less its function bodies, for fingerprints whose tests' runs say
-        # which bodies they ran (doit_scout.executed).
+        # which bodies they ran (doit_scout.executed); and the definitions whose code may leave
+        # state behind for code that never runs it.
         self.frames: dict[str, str] = {}
+        self.leaving_state: set[str] = set()
         self.successors: dict[str, set[str]] = {}
         # Per module, the definitions importing it hands to code that may keep them: part of what
         # importing it runs, as if its module-level code named them.
@@ -119,6 +121,8 @@ class SymbolGraph:
             for name, definition in names.definitions.items():
                 self.contents[definition_node(node, name)] = definition.digest
                 self.frames[definition_node(node, name)] = definition.frame
+                if definition.leaves_state:
+                    self.leaving_state.add(definition_node(node, name))
                 found = self._resolve_all(node, definition.refs)
                 if definition.opaque:
                     found.add(whole_node(node))
@@ -183,6 +187,13 @@ class SymbolGraph:
     def _computed_exports(self, module: str) -> bool:
         names = self.names.get(module)
         return names is not None and names.exports is None and "__all__" in names.variables
+
+    def frame_contents(self) -> dict[str, str]:
+        """`contents` with each definition's frame for its content, but for what code that may
+        leave state behind can reach: a test that reads the state (a singleton another test
+        built) runs none of the code that made it, so that code counts as a whole."""
+        whole = closure_of(self.leaving_state, self.successors)
+        return {**self.contents, **{n: frame for n, frame in self.frames.items() if n not in whole}}
 
     def named_contents(self) -> dict[str, str]:
         """The contents of module and definition nodes: what a later run compares to say which
