@@ -172,7 +172,7 @@ def _bodies_to_docstrings(tree: ast.Module) -> dict[str, str]:
     for qualname, function in _functions(tree.body, ""):
         docstring = function.body[:1] if _is_docstring(function.body[0]) else []
         found.setdefault(qualname, []).append(ast.Module(body=function.body[len(docstring):], type_ignores=[]))
-        if all(_name_of(d).rpartition(".")[2] in _CALLING_DECORATORS for d in function.decorator_list):
+        if _calls_its_body(function):
             function.body = docstring or [ast.Pass()]
     return {qualname: _digest(bodies) for qualname, bodies in found.items()}
 
@@ -184,6 +184,10 @@ _CALLING_DECORATORS = frozenset({
     "singledispatch", "singledispatchmethod", "register", "fixture", "hookimpl", "hookspec", "parametrize",
     "skip", "skipif", "xfail", "usefixtures", "filterwarnings",
 })
+
+
+def _calls_its_body(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return all(_name_of(d).rpartition(".")[2] in _CALLING_DECORATORS for d in function.decorator_list)
 
 
 def _functions(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
@@ -217,8 +221,11 @@ _THREADS = frozenset({"Thread", "Timer", "start_new_thread", "ThreadPoolExecutor
 def _leaves_state(node: ast.AST, local: frozenset[str]) -> bool:
     """Whether the functions in `node` change something that outlives their call: a `global`
     name, an item or attribute of a name that is none of their own (a module-level
-    dict, a class, `cls`), through assignment or a mutating method; or start a thread. `self`'s
+    dict, a class, `cls`), through assignment or a mutating method; start a thread; or have a
+    decorator that may keep their results (anything outside _CALLING_DECORATORS). `self`'s
     attributes are the instance's own."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not _calls_its_body(node):
+        return True  # a memo (lru_cache) keeps what the body computed, for callers that never run it
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
         body = node.body if isinstance(node.body, list) else [node.body]
         inner = local | _parameters(node.args) | _assigned_in(body)

@@ -11,19 +11,24 @@ child process, another trace function: doit_scout.tracing) marks its frame untra
 static fingerprint decides for it from then on.
 
 A body is named `path::qualname` (analyzers.symbols' bodies); `path::*` is the whole file: one
-code read as text, or that could not be parsed."""
+code read as text, or that could not be parsed; `<environ>::NAME` is an environment variable the
+project's code read, whose value here and now is its digest: a test whose path depends on it runs
+again when it changes. The static fingerprint covers neither of the last two (it leaves comments
+out, and the environment but for `test.env`), so a unit whose runs read one has no static stand-in
+(Bodies.beyond_static)."""
 
 from __future__ import annotations
 
+import os
 from typing import Collection, Iterable, Iterator, Mapping
 
 import xxhash
 
 from doit_scout.cache_store import CacheStore
 from doit_scout.scout_state import ScoutState
+from doit_scout.tracing import ENVIRON, WHOLE_FILE
 
 EXECUTED_KIND = "executed"
-WHOLE_FILE = "*"
 
 
 class ExecutedCode:
@@ -81,6 +86,9 @@ class Bodies:
 
     def digest(self, body: str) -> str:
         path, _, qualname = body.rpartition("::")
+        if path == ENVIRON:
+            value = os.environ.get(qualname)
+            return "unset" if value is None else "=" + xxhash.xxh3_64_hexdigest(value.encode("utf-8", "surrogateescape"))
         entry = self.state.files.get(path)
         if entry is None:
             return "absent"
@@ -94,6 +102,9 @@ class Bodies:
         body, code compiled from a string) is module-level code, which the frame holds."""
         for body in bodies:
             path, _, qualname = body.rpartition("::")
+            if path == ENVIRON:
+                yield body
+                continue
             if path not in self.state.files:
                 continue  # outside the inventory (a git-ignored file): as in the static graph, no input
             names = self._names(path)
@@ -101,6 +112,11 @@ class Bodies:
                 yield f"{path}::{WHOLE_FILE}"
             elif qualname in names.bodies:
                 yield body
+
+    @staticmethod
+    def beyond_static(bodies: Iterable[str]) -> bool:
+        """Whether runs that ran `bodies` read something the static fingerprint does not cover."""
+        return any(body.startswith(ENVIRON + "::") or body.endswith("::" + WHOLE_FILE) for body in bodies)
 
     def _names(self, path: str):
         node = self.module_of.get(path)

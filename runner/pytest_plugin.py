@@ -26,6 +26,7 @@ doit-scout does not know are never hidden: pytest decides what a test is.
 from __future__ import annotations
 
 import builtins
+import functools
 import importlib
 import importlib.util
 import json
@@ -36,10 +37,19 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 import pytest
+from _pytest.fixtures import FixtureDef  # public as pytest.FixtureDef only from pytest 8.1
 
 from doit_scout.analyzers.inventory import in_excluded_dir
 from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
-from doit_scout.tracing import TRACE_VARIABLE, ExecutedCodeTracer, Window, code_unit
+from doit_scout.tracing import (
+    ENVIRON,
+    TRACE_VARIABLE,
+    WHOLE_FILE,
+    ExecutedCodeTracer,
+    Window,
+    code_unit,
+    read_by_pytest,
+)
 
 _tracer: ExecutedCodeTracer | None = None
 if os.environ.get(TRACE_VARIABLE) == "1":
@@ -60,6 +70,7 @@ class _Recorder:
     def __init__(self, config: pytest.Config) -> None:
         self.root = os.path.abspath(config.getoption("--scout-root") or str(config.rootpath))
         self.prefix = self.root + os.sep
+        self.real_prefix = os.path.realpath(self.root) + os.sep
         folder = Path(config.getoption("--scout-dir"))
         role = config.workerinput["workerid"] if hasattr(config, "workerinput") else "main"
         self.stream: TextIO | None = open(folder / f"{role}.jsonl", "w", encoding="utf-8", buffering=1)
@@ -89,9 +100,12 @@ class _Recorder:
 
     def relative(self, path: str) -> str | None:
         """The project-relative POSIX path of an absolute path, None outside the project."""
-        if not path.startswith(self.prefix):
+        if path.startswith(self.prefix):
+            rel = path[len(self.prefix):]
+        elif (real := _realpath(path)).startswith(self.real_prefix):
+            rel = real[len(self.real_prefix):]  # through a symlink (PYTHONPATH naming a link to the project)
+        else:
             return None
-        rel = path[len(self.prefix):]
         return rel.replace(os.sep, "/") if os.sep != "/" else rel
 
     # -- observed inputs --------------------------------------------------------------------
@@ -101,10 +115,12 @@ class _Recorder:
             if event in _CHILD_EVENTS and (_tracer.windows or self._innermost_project_code() is not None):
                 _tracer.child_started(event)  # a plugin's own (pytest-benchmark's git) runs no project code
             elif event == "open" and isinstance(args[0], (str, bytes, os.PathLike)) \
-                    and os.fsdecode(args[0]).endswith(".py") and not _imported(sys._getframe(2)):
-                rel = self._project_path(args[0])
-                if rel is not None:
-                    _tracer.current.sources.add(rel)
+                    and os.fsdecode(args[0]).endswith(".py") and not _imported(sys._getframe(2)) \
+                    and not read_by_pytest(sys._getframe(2)):
+                _tracer.current.sources.add(os.path.abspath(os.fsdecode(args[0])))
+            elif event == "sys.settrace" and not _tracer.setting_trace:
+                window = _tracer.current  # paused, replaced or put back: calls in between went unseen
+                window.broken = window.broken or "code set another trace function, or paused doit-scout's"
         if event not in _OBSERVED_EVENTS or not self.observing:
             return
         self.observing = False  # what this hook itself does is not observed
@@ -196,7 +212,8 @@ class _Recorder:
     def executed(self, window: Window) -> list[str]:
         """The functions and methods `window` saw run (`path::qualname`), and the source files
         it read as text (`path::*`)."""
-        found = {f"{path}::*" for path in window.sources}
+        found = {f"{path}::{WHOLE_FILE}" for path in map(self._project_path, window.sources) if path is not None}
+        found |= {f"{ENVIRON}::{name}" for name, reader in tuple(window.environ) if self._code_path(reader) is not None}
         for code in tuple(window.code):  # a copy: other threads' code may still be added to it
             path = self.code_paths.get(code.co_filename, "?")
             if path == "?":
@@ -213,9 +230,12 @@ class _Recorder:
         return None if rel is None or in_excluded_dir(rel) else rel
 
 
+_realpath = functools.lru_cache(maxsize=8192)(os.path.realpath)
+
+
 def _imported(frame: Any) -> bool:
     """Whether a file is opened by the import system (a module's source, to run it)."""
-    for _ in range(4):
+    for _ in range(6):  # pytest's assertion rewriter reads a test module through pathlib
         if frame is None:
             return False
         if frame.f_code.co_filename.startswith("<frozen importlib"):
@@ -267,6 +287,7 @@ def pytest_configure(config: pytest.Config) -> None:
     importlib.import_module = _import_module
     if _tracer is not None:
         pytest.FixtureRequest.getfixturevalue = _noting_getfixturevalue  # type: ignore[method-assign]
+        FixtureDef.finish = _tracing_finish  # type: ignore[method-assign]
     if config.getoption("lf", False) or config.getoption("stepwise", False):
         # they collect or keep only what failed before: nothing of a file proves it whole
         _recorder.write({"event": "narrowed", "why": "--lf or --sw keep only what failed before"})
@@ -383,9 +404,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
         return (yield)
     finally:
         if _tracer is not None:
-            window = _tracer.with_fixtures(_tracer.close())
-            _recorder.write({"event": "executed", "path": _recorder.current, "code": _recorder.executed(window),
-                             "broken": window.broken})
+            _tracer.close_item(_recorder.current)
         _recorder.current = previous
         if doctest:
             builtins.__import__ = _original_import
@@ -403,6 +422,19 @@ def pytest_fixture_setup(fixturedef: Any, request: Any):
 
 
 _original_getfixturevalue = pytest.FixtureRequest.getfixturevalue
+_original_finish = FixtureDef.finish
+
+
+def _tracing_finish(self: Any, request: Any) -> None:
+    """A fixture's teardown runs in whichever test's window ends its scope (a session fixture's in
+    the last test's, which may not use it): what it runs counts for the fixture's users too."""
+    if _tracer is None or not _tracer.windows:
+        return _original_finish(self, request)
+    _tracer.open()
+    try:
+        return _original_finish(self, request)
+    finally:
+        _tracer.close_fixture(self.argname)
 
 
 def _noting_getfixturevalue(self: Any, argname: str) -> Any:
@@ -477,6 +509,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if _tracer is not None:
         _tracer.stop()
+        # Written now, when every fixture has been torn down: a teardown runs in the window of
+        # the test that ends its scope, after its users' windows closed.
+        for path, window in _tracer.items_with_fixtures():
+            _recorder.write({"event": "executed", "path": path, "code": _recorder.executed(window),
+                             "broken": window.broken})
         _recorder.write({"event": "executed_session", "code": _recorder.executed(_tracer.session),
                          "broken": _tracer.session.broken})
     _recorder.write({"event": "finish", "exitstatus": int(exitstatus), "time": time.time()})

@@ -92,6 +92,9 @@ class TestInputs:
     build_units: Callable[[], UnitGraph]
     frames: dict[str, str | None] = field(default_factory=dict)
     static: dict[str, str | None] = field(default_factory=dict)
+    # Units whose runs read what the static fingerprint does not cover (a file as text, an
+    # environment variable): no record under the static one stands in for theirs.
+    exact: set[str] = field(default_factory=set)
 
     @cached_property
     def units(self) -> UnitGraph:
@@ -167,6 +170,7 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
                          {"entries": {**{k: [s, f] for k, (s, f) in kept}, key: [static, frames]}})
         units_graph = lambda: graph  # noqa: E731
     fingerprints = dict(static)
+    exact: set[str] = set()
     if config.test.executed_code:
         executed = ExecutedCode(context.cache).load({f for f in frames.values() if f})
         bodies = Bodies(state)
@@ -174,7 +178,9 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
             ran = executed.get(frame) if frame else None
             if ran is not None:
                 fingerprints[path] = bodies.fingerprint(frame, ran)  # type: ignore[arg-type]
-    return TestInputs(fingerprints, config_digest, environment, units_graph, frames, static)
+                if bodies.beyond_static(ran):
+                    exact.add(path)
+    return TestInputs(fingerprints, config_digest, environment, units_graph, frames, static, exact)
 
 
 # The unit fingerprints of the last computation, with a digest of everything they were computed
@@ -309,11 +315,12 @@ def _records_of(context: RunContext, inputs: TestInputs, paths: Collection[str],
                 ) -> tuple[dict[str, TestRecord], dict[str, str | None]]:
     """The records of `paths`, and the fingerprint each is decided by: the one its executed code
     gives, or the static one when only that has a record (a branch switched back to, whose code
-    was last run before these tests were traced). Both are sound: a run is recorded under both."""
+    was last run before these tests were traced) and its runs read nothing it leaves out. Both
+    are sound then: a run is recorded under both."""
     wanted = {fp: path for path in paths for fp in (inputs.fingerprints.get(path), inputs.static.get(path)) if fp}
     records = RecordStore(context.cache).records(wanted)
-    chosen = {path: fp if fp in records or inputs.static.get(path) not in records else inputs.static[path]
-              for path, fp in inputs.fingerprints.items()}
+    chosen = {path: fp if fp in records or path in inputs.exact or inputs.static.get(path) not in records
+              else inputs.static[path] for path, fp in inputs.fingerprints.items()}
     return records, chosen
 
 

@@ -14,22 +14,47 @@ debugger), or a compiler that runs functions without their frames (numba, torch.
 
 from __future__ import annotations
 
+import linecache
+import os
 import sys
 import threading
 from types import CodeType, FrameType
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 TRACE_VARIABLE = "DOIT_SCOUT_TRACE"  # "1": the pytest plugin traces from its import on
+# What a test's runs read, besides function bodies (`path::qualname`): `path::*`, a whole file
+# (code read it as text), and `<environ>::NAME`, an environment variable its code read.
+WHOLE_FILE = "*"
+ENVIRON = "<environ>"
 # Modules that run a Python function's code without a Python frame of it.
 _FRAMELESS_COMPILERS = ("numba", "torch._dynamo")
+# Code whose call says more than that it ran. Every read of os.environ (`[]`, `.get`, `in`,
+# os.getenv) goes through _Environ.__getitem__; source read as text through linecache
+# (inspect.getsource, after the first reader opened the file); multiprocessing's spawn and
+# forkserver start methods start processes with no audit event.
+_ENVIRON_READ = os._Environ.__getitem__.__code__
+_LINES_READ = linecache.getlines.__code__
+_PROCESS_STARTERS = frozenset({"spawnv_passfds", "connect_to_new_process"})
+# The frames between an environ read and its reader (frozen modules from Python 3.11 on).
+_MAPPING_FILES = ("os.py", "_collections_abc.py", "<frozen os>", "<frozen _collections_abc>")
 
 
 class Window:
     def __init__(self) -> None:
         self.code: set[CodeType] = set()
-        self.sources: set[str] = set()  # project .py files code read as text (inspect.getsource)
+        self.sources: set[str] = set()  # files code read as text (inspect.getsource), absolute
         self.fixtures: set[str] = set()
+        # Environment variables read, with the file of the code that read them: the path a test
+        # takes may depend on them.
+        self.environ: set[tuple[str, str]] = set()
         self.broken: str | None = None
+
+    def merge(self, other: "Window") -> None:
+        self.code |= other.code
+        self.sources |= other.sources
+        self.fixtures |= other.fixtures
+        self.environ |= other.environ
+        self.broken = self.broken or other.broken
 
 
 class ExecutedCodeTracer:
@@ -37,24 +62,50 @@ class ExecutedCodeTracer:
         self.session = Window()
         self.windows: list[Window] = []
         self.fixtures: dict[str, Window] = {}
+        self.items: dict[str | None, Window] = {}  # test file -> what its items' windows saw
         self._imports = 0
+        self.setting_trace = False  # this tracer itself calls sys.settrace (the audit hook asks)
 
     def start(self) -> None:
-        sys.settrace(self._call)
-        threading.settrace(self._call)
+        self._set_trace(self._call)
 
     def stop(self) -> None:
-        sys.settrace(None)
-        threading.settrace(None)  # type: ignore[arg-type]
+        self._set_trace(None)
+
+    def _set_trace(self, function: Callable | None) -> None:
+        self.setting_trace = True
+        try:
+            sys.settrace(function)
+            threading.settrace(function)  # type: ignore[arg-type]
+        finally:
+            self.setting_trace = False
 
     def _call(self, frame: FrameType, event: str, arg: Any) -> Callable | None:
         code = frame.f_code
-        if code.co_name == "<module>":
+        name = code.co_name
+        if name == "<module>":
             self._imports += 1
             frame.f_trace_lines = False
             return self._module_event
-        (self.windows[-1] if self.windows and not self._imports else self.session).code.add(code)
+        window = self.windows[-1] if self.windows and not self._imports else self.session
+        window.code.add(code)
+        if code is _ENVIRON_READ:
+            self._environ_read(frame, window)
+        elif code is _LINES_READ:
+            if isinstance(filename := frame.f_locals.get("filename"), str) and not read_by_pytest(frame):
+                window.sources.add(os.path.abspath(filename))
+        elif name in _PROCESS_STARTERS and "multiprocessing" in code.co_filename:
+            window.broken = window.broken or f"a test started a child process (multiprocessing: {name})"
         return None
+
+    @staticmethod
+    def _environ_read(frame: FrameType, window: Window) -> None:
+        key = frame.f_locals.get("key")
+        reader = frame.f_back
+        while reader is not None and reader.f_code.co_filename.endswith(_MAPPING_FILES):
+            reader = reader.f_back
+        if isinstance(key, str) and reader is not None:
+            window.environ.add((key, reader.f_code.co_filename))
 
     def _module_event(self, frame: FrameType, event: str, arg: Any) -> Callable | None:
         if event == "return":
@@ -78,34 +129,58 @@ class ExecutedCodeTracer:
         if loaded:
             window.broken = window.broken or f"{loaded} may run functions without their frames"
         if self.windows:
-            outer = self.windows[-1]
-            outer.code |= window.code
-            outer.sources |= window.sources
-            outer.fixtures |= window.fixtures
-            outer.broken = outer.broken or window.broken
+            self.windows[-1].merge(window)
         return window
 
     def close_fixture(self, name: str) -> None:
-        window = self.close()
-        known = self.fixtures.setdefault(name, Window())
-        known.code |= window.code
-        known.sources |= window.sources
-        known.broken = known.broken or window.broken
+        """The end of a fixture's setup or teardown: what it ran counts for every test that uses
+        the fixture (and, by close(), for the test in whose window it ran), and so do the
+        fixtures it asked for by name (getfixturevalue)."""
+        self.fixtures.setdefault(name, Window()).merge(self.close())
+
+    def close_item(self, path: str | None) -> None:
+        self.items.setdefault(path, Window()).merge(self.close())
+
+    def items_with_fixtures(self) -> Iterator[tuple[str | None, Window]]:
+        """Each test file's window, with what the fixtures its tests used ran."""
+        for path, window in self.items.items():
+            yield path, self.with_fixtures(window)
 
     def with_fixtures(self, window: Window) -> Window:
-        """`window` with what setting up the fixtures it used ran, whenever that was."""
-        for name in window.fixtures:
-            known = self.fixtures.get(name)
-            if known is not None:
-                window.code |= known.code
-                window.sources |= known.sources
-                window.broken = window.broken or known.broken
+        """`window` with what setting up the fixtures it used ran, whenever that was, and the
+        fixtures those asked for: a cached fixture's setup may have taken another's value from
+        the cache, which another test's window set up."""
+        pending, seen = list(window.fixtures), set(window.fixtures)
+        while pending:
+            known = self.fixtures.get(pending.pop())
+            if known is None:
+                continue
+            window.merge(known)
+            pending.extend(known.fixtures - seen)
+            seen |= known.fixtures
         return window
 
     def child_started(self, what: str) -> None:
         """A child process runs code no trace function here sees."""
         window = self.current
         window.broken = window.broken or f"a test started a child process ({what})"
+
+
+_READING_FILES = ("linecache.py", "tokenize.py", "inspect.py", "traceback.py", "pathlib.py")
+
+
+def read_by_pytest(frame: FrameType | None) -> bool:
+    """Whether the code that reads a source file as text (through `frame`, a frame of the reading
+    machinery) is pytest's own: it reads test files to report where a test is and to show
+    tracebacks, which changes no outcome."""
+    for _ in range(12):
+        if frame is None:
+            return False
+        filename = frame.f_code.co_filename
+        if not filename.endswith(_READING_FILES) and not filename.startswith("<frozen"):
+            return f"{os.sep}_pytest{os.sep}" in filename
+        frame = frame.f_back
+    return False
 
 
 def code_unit(qualname: str) -> str | None:

@@ -107,20 +107,68 @@ def test_what_runs_at_import_counts_for_every_test(tmp_path: Path):
     assert selected(root, ok=False) == ["tests/test_a.py", "tests/test_b.py"]
 
 
-def test_a_memoized_function_counts_for_every_test_that_can_name_it(tmp_path: Path):
+@pytest.mark.parametrize("edited", ["* 1", "n + n"])
+def test_a_memoized_function_and_what_it_calls_count_for_every_test_that_can_name_it(tmp_path: Path, edited: str):
     root = traced_project(tmp_path, {
-        "pkg/__init__.py": "import functools\n\n\n@functools.lru_cache\ndef rate(n):\n    return n * 2\n",
+        "pkg/__init__.py": "import functools\n\n\ndef _helper(n):\n    return n + n\n\n\n"
+                           "@functools.lru_cache\ndef rate(n):\n    return _helper(n) * 1\n",
         "tests/test_a.py": "import pkg\n\n\ndef test_a():\n    assert pkg.rate(1) == 2\n",
         "tests/test_b.py": "import pkg\n\n\ndef test_b():\n    assert pkg.rate(1) == 2  # test_a's result\n",
     }, "\n[tool.scout.test]\nworkers = 1\n")
-    edit(root, "pkg/__init__.py", "n * 2", "n * 3")
+    edit(root, "pkg/__init__.py", edited, "* 3" if edited == "* 1" else "n * 3")  # rate's body, or _helper's
     assert selected(root, ok=False) == ["tests/test_a.py", "tests/test_b.py"]
+
+
+def test_a_fixture_that_a_cached_fixture_asked_for_counts_for_the_tests_that_use_the_cached_one(tmp_path: Path):
+    root = traced_project(tmp_path, {
+        "pkg/__init__.py": "def make():\n    return 1\n",
+        "tests/conftest.py": "import pytest\n\nimport pkg\n\n\n@pytest.fixture(scope='session')\ndef inner():\n"
+                             "    return pkg.make()\n\n\n@pytest.fixture(scope='session')\ndef outer(request):\n"
+                             "    return {'v': request.getfixturevalue('inner')}\n",
+        "tests/test_0.py": "def test_0(inner):\n    assert inner\n",
+        "tests/test_a.py": "def test_a(outer):\n    assert outer\n",
+        "tests/test_b.py": "def test_b(outer):\n    assert outer['v'] == 1  # outer and inner set up before\n",
+    }, "\n[tool.scout.test]\nworkers = 1\n")
+    edit(root, "pkg/__init__.py", "return 1", "return 2")
+    assert selected(root, ok=False) == ["tests/test_0.py", "tests/test_a.py", "tests/test_b.py"]
+
+
+def test_a_fixture_teardown_counts_for_the_tests_that_use_the_fixture(tmp_path: Path):
+    root = traced_project(tmp_path, {
+        "pkg/__init__.py": "class Pool:\n    def __init__(self):\n        self.open = True\n\n"
+                           "    def close(self):\n        self.open = False\n",
+        "tests/conftest.py": "import pytest\n\nimport pkg\n\n\n@pytest.fixture(scope='session')\ndef pool():\n"
+                             "    p = pkg.Pool()\n    yield p\n    p.close()\n",
+        "tests/test_a.py": "def test_a(pool):\n    assert pool.open\n",
+        "tests/test_z.py": "def test_z():\n    pass  # runs last: the session's teardown is in its window\n",
+    }, "\n[tool.scout.test]\nworkers = 1\n")
+    edit(root, "pkg/__init__.py", "self.open = False", "raise RuntimeError('leak')")
+    assert selected(root, ok=False) == ["tests/test_a.py", "tests/test_z.py"]
+
+
+def test_an_environment_variable_the_code_read_is_an_input_of_its_tests(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("PKG_BACKEND", "fast")
+    root = traced_project(tmp_path, {
+        "pkg/__init__.py": "import os\n\n\ndef _fast(n):\n    return n + n\n\n\ndef _portable(n):\n"
+                           "    return n * 2\n\n\ndef double(n):\n"
+                           "    return _fast(n) if os.environ.get('PKG_BACKEND') == 'fast' else _portable(n)\n",
+        "tests/test_a.py": "import pkg\n\n\ndef test_a():\n    assert pkg.double(4) == 8\n",
+        "tests/test_other.py": "def test_other():\n    pass\n",
+    })
+    monkeypatch.delenv("PKG_BACKEND")
+    assert selected(root) == ["tests/test_a.py"]  # the other path, which its traced run never took
+    edit(root, "pkg/__init__.py", "n * 2", "n * 3")
+    assert selected(root, ok=False) == ["tests/test_a.py"]
 
 
 @pytest.mark.parametrize("blind_spot", [
     pytest.param("import sys\n    sys.settrace(None)\n    assert pkg.g() == 2", id="another-trace-function"),
+    pytest.param("import sys\n    paused = sys.gettrace()\n    sys.settrace(None)\n    assert pkg.g() == 2\n"
+                 "    sys.settrace(paused)", id="a-paused-trace"),
     pytest.param("import multiprocessing\n    with multiprocessing.get_context('fork').Pool(1) as pool:\n"
                  "        assert pool.apply(pkg.g) == 2", id="a-child-process"),
+    pytest.param("import multiprocessing\n    with multiprocessing.get_context('spawn').Pool(1) as pool:\n"
+                 "        assert pool.apply(pkg.g) == 2", id="a-spawned-process"),
 ])
 def test_code_the_trace_cannot_see_leaves_the_static_fingerprint_deciding(tmp_path: Path, blind_spot: str):
     root = traced_project(tmp_path, {**OPS, "tests/test_blind.py":
@@ -129,11 +177,32 @@ def test_code_the_trace_cannot_see_leaves_the_static_fingerprint_deciding(tmp_pa
     assert "tests/test_blind.py" in selected(root, ok=False)  # g ran where the trace could not see it
 
 
-def test_source_read_as_text_counts_as_the_whole_file(tmp_path: Path):
-    root = traced_project(tmp_path, {**OPS, "tests/test_source.py": "import inspect\n\nimport pkg\n\n\n"
-                                     "def test_source():\n    assert 'return 2' in inspect.getsource(pkg.ops)\n"})
-    edit(root, "pkg/ops.py", "return 2", "return 3")
-    assert selected(root, ok=False) == ["tests/test_g.py", "tests/test_source.py"]
+SOURCE_READER = "import inspect\n\nimport pkg\n\n\ndef test_source():\n    assert '# g' in inspect.getsource(pkg.ops)\n"
+
+
+@pytest.mark.parametrize("edit_of", [("return 2", "return 3"), ("# g", "# G")], ids=["code", "a-comment"])
+def test_source_read_as_text_counts_as_the_whole_file_for_every_reader(tmp_path: Path, edit_of: tuple[str, str]):
+    # The second reader in the process gets the lines from linecache: the file is not opened again.
+    # The static fingerprint leaves comments out: its record cannot stand in for a reader's.
+    root = traced_project(tmp_path, {**OPS, "pkg/ops.py": textwrap.dedent(OPS["pkg/ops.py"]) + "# g\n",
+                                     "tests/test_source.py": SOURCE_READER, "tests/test_source2.py": SOURCE_READER},
+                          "\n[tool.scout.test]\nworkers = 1\n")
+    edit(root, "pkg/ops.py", *edit_of)
+    assert set(selected(root, ok=False)) >= {"tests/test_source.py", "tests/test_source2.py"}
+
+
+def test_code_imported_through_a_symlink_is_the_project_s(tmp_path: Path, monkeypatch):
+    project, link = tmp_path / "project", tmp_path / "link"
+    project.mkdir()
+    link.symlink_to(project)
+    monkeypatch.setenv("PYTHONPATH", str(link / "src"))
+    root = traced_project(project, {
+        "src/pkg/__init__.py": "def f():\n    return 1\n\n\ndef g():\n    return 2\n",
+        "tests/test_f.py": "import pkg\n\n\ndef test_f():\n    assert pkg.f() == 1\n",
+        "tests/test_g.py": "import pkg\n\n\ndef test_g():\n    assert pkg.g() == 2\n",
+    })
+    edit(root, "src/pkg/__init__.py", "return 1", "return 0")
+    assert selected(root, ok=False) == ["tests/test_f.py"]
 
 
 def test_executed_code_can_be_turned_off(tmp_path: Path):
