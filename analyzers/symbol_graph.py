@@ -90,7 +90,7 @@ class SymbolGraph:
         # which bodies they ran (doit_scout.executed); and the definitions whose code may leave
         # state behind for code that never runs it.
         self.frames: dict[str, str] = {}
-        self.leaving_state: set[str] = set()
+        self.memoized: set[str] = set()
         self.successors: dict[str, set[str]] = {}
         # Per module, the definitions importing it hands to code that may keep them: part of what
         # importing it runs, as if its module-level code named them.
@@ -121,8 +121,8 @@ class SymbolGraph:
             for name, definition in names.definitions.items():
                 self.contents[definition_node(node, name)] = definition.digest
                 self.frames[definition_node(node, name)] = definition.frame
-                if definition.leaves_state:
-                    self.leaving_state.add(definition_node(node, name))
+                if definition.memoized:
+                    self.memoized.add(definition_node(node, name))
                 found = self._resolve_all(node, definition.refs)
                 if definition.opaque:
                     found.add(whole_node(node))
@@ -189,10 +189,10 @@ class SymbolGraph:
         return names is not None and names.exports is None and "__all__" in names.variables
 
     def frame_contents(self) -> dict[str, str]:
-        """`contents` with each definition's frame for its content, but for what code that may
-        leave state behind can reach: a test that reads the state (a singleton another test
-        built) runs none of the code that made it, so that code counts as a whole."""
-        whole = closure_of(self.leaving_state, self.successors)
+        """`contents` with each definition's frame for its content, but for what a memoized
+        function can reach: a test served from its memo runs none of the code that computed the
+        answer, so that code counts as a whole."""
+        whole = closure_of(self.memoized, self.successors)
         return {**self.contents, **{n: frame for n, frame in self.frames.items() if n not in whole}}
 
     def named_contents(self) -> dict[str, str]:

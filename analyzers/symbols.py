@@ -55,20 +55,19 @@ class Definition:
     bases: tuple[str, ...] = ()
     subclass_hook: bool = False
     frame: str = ""  # the digest of its code less its function bodies; a constant's is its digest
-    # Its code may leave state behind for later calls (a global, a module-level cache or registry,
-    # class attributes, a closure's variables, a thread): what it computes is then used by code
-    # that never runs it (a singleton built in one test, read in the next).
-    leaves_state: bool = False
+    # A function of it may answer from a memo without running (`_memoized`): its code and what
+    # it calls count as a whole.
+    memoized: bool = False
 
     def to_json(self) -> list[Any]:
         return [self.digest, list(self.refs), self.opaque, list(self.decorators), list(self.bases), self.subclass_hook,
-                self.frame, self.leaves_state]
+                self.frame, self.memoized]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> "Definition":
-        digest, refs, opaque, decorators, bases, subclass_hook, frame, leaves_state = data
+        digest, refs, opaque, decorators, bases, subclass_hook, frame, memoized = data
         return cls(digest, tuple(refs), bool(opaque), tuple(decorators), tuple(bases), bool(subclass_hook), str(frame),
-                   bool(leaves_state))
+                   bool(memoized))
 
 
 @dataclass(frozen=True)
@@ -187,7 +186,12 @@ _CALLING_DECORATORS = frozenset({
 
 
 def _calls_its_body(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    return all(_name_of(d).rpartition(".")[2] in _CALLING_DECORATORS for d in function.decorator_list)
+    return all(_calling(_name_of(d)) for d in function.decorator_list)
+
+
+def _calling(decorator: str) -> bool:
+    """A decorator in _CALLING_DECORATORS, or a pytest mark (`pytest.mark.slow`), which only labels."""
+    return decorator.rpartition(".")[2] in _CALLING_DECORATORS or decorator.startswith(("pytest.mark.", "mark."))
 
 
 def _functions(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
@@ -207,58 +211,18 @@ def _definition(name: str, nodes: list[ast.AST]) -> Definition:
         decorators=tuple(sorted({_name_of(d) for n in nodes for d in _import_time_decorators(n)})),
         bases=tuple(sorted({_name_of(b.value if isinstance(b, ast.Subscript) else b) for c in classes for b in c.bases})),
         subclass_hook=any(_has_subclass_hook(c) for c in classes),
-        leaves_state=any(_leaves_state(n, frozenset()) for n in nodes),
+        memoized=_memoized(nodes),
     )
 
 
-# Methods that change the object they are called on.
-_MUTATORS = frozenset({"append", "extend", "insert", "add", "update", "setdefault", "pop", "popitem", "clear",
-                       "remove", "discard", "appendleft", "extendleft", "put", "put_nowait", "register",
-                       "__setitem__", "__delitem__", "set"})
-_THREADS = frozenset({"Thread", "Timer", "start_new_thread", "ThreadPoolExecutor", "ProcessPoolExecutor"})
-
-
-def _leaves_state(node: ast.AST, local: frozenset[str]) -> bool:
-    """Whether the functions in `node` change something that outlives their call: a `global`
-    name, an item or attribute of a name that is none of their own (a module-level
-    dict, a class, `cls`), through assignment or a mutating method; start a thread; or have a
-    decorator that may keep their results (anything outside _CALLING_DECORATORS). `self`'s
-    attributes are the instance's own."""
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not _calls_its_body(node):
-        return True  # a memo (lru_cache) keeps what the body computed, for callers that never run it
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-        body = node.body if isinstance(node.body, list) else [node.body]
-        inner = local | _parameters(node.args) | _assigned_in(body)
-        return any(_leaves_state(stmt, inner) for stmt in body)
-    if isinstance(node, ast.Global):
-        return True
-    targets: list[ast.expr] = []
-    if isinstance(node, (ast.Assign, ast.Delete)):
-        targets = list(node.targets)
-    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-        targets = [node.target]
-    for target in targets:
-        for part in ast.walk(target):
-            if isinstance(part, (ast.Subscript, ast.Attribute)) and _outside(part.value, local):
-                return True
-    if isinstance(node, ast.Call):
-        if isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATORS and _outside(node.func.value, local):
-            return True
-        name = _name_of(node.func)
-        if name.rpartition(".")[2] in _THREADS or (name in ("setattr", "delattr") and node.args
-                                                    and _outside(node.args[0], local)):
-            return True
-    return any(_leaves_state(child, local) for child in ast.iter_child_nodes(node))
-
-
-def _outside(expr: ast.expr, local: frozenset[str]) -> bool:
-    """Whether the object `expr` names is none of the function's own: rooted at a name that is no
-    local, parameter nor `self` (or rooted at `cls`, a class)."""
-    while isinstance(expr, (ast.Attribute, ast.Subscript)):
-        expr = expr.value
-    if not isinstance(expr, ast.Name):
-        return False
-    return expr.id == "cls" or (expr.id not in local and expr.id != "self")
+def _memoized(nodes: list[ast.AST]) -> bool:
+    """Whether a function of the definition, or a method of its class, is behind a decorator that
+    may answer without running it (anything outside _CALLING_DECORATORS: lru_cache, a project's
+    memoize, a cache on disk): what its body and its callees computed may be served, in this
+    process or a later one, to callers that never run them. (State left in a process, a singleton
+    or a cache another test filled, is what the tests that ran before show: doit_scout.executed.)"""
+    return any(not _calls_its_body(function) for node in nodes if isinstance(node, ast.stmt)
+               for _, function in _functions([node], ""))
 
 
 def _import_time_decorators(node: ast.AST) -> Iterator[ast.expr]:

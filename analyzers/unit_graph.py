@@ -18,7 +18,7 @@ from typing import Callable, Collection, Iterable, Mapping
 import xxhash
 
 from doit_scout.analyzers.data_deps import data_node, is_data
-from doit_scout.analyzers.fingerprints import compute_fingerprints
+from doit_scout.analyzers.fingerprints import closure_of, compute_fingerprints
 from doit_scout.analyzers.graph import ImportEdge, ProjectGraph, node_contents
 from doit_scout.analyzers.layout import parent_dirs
 from doit_scout.analyzers.symbol_graph import SymbolGraph, whole_node
@@ -58,6 +58,10 @@ class UnitGraph:
         reaches: with the bodies its run was seen to execute, its fingerprint (doit_scout.executed)."""
         frame = self._combined(self.frame_fingerprints, path, config_digest, environment)
         return None if frame is None else "frame:" + frame
+
+    def reached(self, path: str) -> set[str]:
+        """The nodes a unit's fingerprint covers: its inputs and every node they reach by name."""
+        return closure_of(self.unit_inputs.get(path, ()), self.symbols.successors)
 
     def _combined(self, fingerprints: Mapping[str, str], path: str, config_digest: str, environment: str) -> str | None:
         inputs = self.unit_inputs.get(path)

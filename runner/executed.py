@@ -20,13 +20,14 @@ out, and the environment but for `test.env`), so a unit whose runs read one has 
 from __future__ import annotations
 
 import os
-from typing import Collection, Iterable, Iterator, Mapping
+from typing import Callable, Collection, Iterable, Iterator, Mapping
 
 import xxhash
 
+from doit_scout.analyzers.symbol_graph import definition_node, whole_node
 from doit_scout.cache_store import CacheStore
 from doit_scout.scout_state import ScoutState
-from doit_scout.tracing import ENVIRON, WHOLE_FILE
+from doit_scout.tracing import ENVIRON, ENVIRON_ALL, WHOLE_FILE
 
 EXECUTED_KIND = "executed"
 
@@ -50,9 +51,13 @@ class ExecutedCode:
         return found
 
     def add(self, state: ScoutState, frames: Mapping[str, str | None], executed: Mapping[str, Collection[str]],
-            untraced: Mapping[str, str]) -> None:
+            untraced: Mapping[str, str], ran_before: Mapping[str, Collection[str]],
+            reached: Callable[[str], Collection[str]]) -> None:
         """Merge what a run saw each unit run (`executed`, with `untraced` units and why) into what
-        is known under its frame fingerprint (`frames`, over `state`: the code as it ran)."""
+        is known under its frame fingerprint (`frames`, over `state`: the code as it ran), with
+        what ran before it in the same process (`ran_before`) that its code can reach by name
+        (`reached` nodes): a test reads a cache, a singleton or a memo that an earlier test's
+        call filled without running the code that filled it."""
         wanted = {frame: p for p in executed if (frame := frames.get(p))}
         known = self.load(wanted)
         known_bodies = Bodies(state)
@@ -63,7 +68,9 @@ class ExecutedCode:
             if path in untraced:
                 merged[frame] = {"untraced": untraced[path]}
                 continue
-            bodies = set(known.get(frame) or ()) | set(known_bodies.known(executed[path]))
+            others = set(ran_before.get(path, ())) - set(executed[path])
+            carried = known_bodies.within(others, reached(path)) if others else ()
+            bodies = set(known.get(frame) or ()) | set(known_bodies.known(executed[path])) | set(known_bodies.known(carried))
             if bodies != set(known.get(frame) or ()) or frame not in known:
                 merged[frame] = {"bodies": sorted(bodies)}
         if merged:
@@ -87,6 +94,8 @@ class Bodies:
     def digest(self, body: str) -> str:
         path, _, qualname = body.rpartition("::")
         if path == ENVIRON:
+            if qualname == ENVIRON_ALL:
+                return _environment_digest()
             value = os.environ.get(qualname)
             return "unset" if value is None else "=" + xxhash.xxh3_64_hexdigest(value.encode("utf-8", "surrogateescape"))
         entry = self.state.files.get(path)
@@ -113,6 +122,25 @@ class Bodies:
             elif qualname in names.bodies:
                 yield body
 
+    def within(self, bodies: Iterable[str], nodes: Collection[str]) -> list[str]:
+        """The `bodies` of definitions among `nodes` (a unit's reach), and the environment
+        variables among them when there are such bodies: what those computed may be what a
+        later test reads."""
+        found, environ = [], []
+        for body in bodies:
+            path, _, qualname = body.rpartition("::")
+            module = self.module_of.get(path)
+            if path == ENVIRON:
+                environ.append(body)
+            elif module is None:
+                continue
+            elif qualname == WHOLE_FILE:
+                if module in nodes or whole_node(module) in nodes:
+                    found.append(body)
+            elif definition_node(module, qualname.partition(".")[0]) in nodes:
+                found.append(body)
+        return found + environ if found else []
+
     @staticmethod
     def beyond_static(bodies: Iterable[str]) -> bool:
         """Whether runs that ran `bodies` read something the static fingerprint does not cover."""
@@ -121,3 +149,16 @@ class Bodies:
     def _names(self, path: str):
         node = self.module_of.get(path)
         return self.state.graph.names.get(node) if node is not None else None
+
+
+# What a shell changes on its own from one command to the next, which no program reads for
+# what it does.
+_SHELL_VARIABLES = frozenset({"_", "OLDPWD", "PWD", "SHLVL"})
+
+
+def _environment_digest() -> str:
+    hasher = xxhash.xxh3_128()
+    for name, value in sorted(os.environ.items()):
+        if name not in _SHELL_VARIABLES:
+            hasher.update(f"{name}={value}\0".encode("utf-8", "surrogateescape"))
+    return hasher.hexdigest()

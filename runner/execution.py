@@ -74,8 +74,9 @@ class PytestRun:
     is the number of tests that reported at all.
 
     `executed` maps a unit to the functions its tests were seen to run (`path::qualname`, with
-    what ran outside any test in the same process), for a run traced with `trace`; `untraced`
-    those units whose record is incomplete, and why (doit_scout.tracing).
+    what ran outside any test in the same process), for a run traced with `trace`; `ran_before`
+    to what ran in the same process before its last test ended, by any test; `untraced` those
+    units whose record is incomplete, and why (doit_scout.tracing).
 
     `workers` are the xdist workers that really ran (0: one process), whoever asked for them;
     `addopts` the project's ini-file addopts as pytest read them (None: not reported)."""
@@ -93,6 +94,7 @@ class PytestRun:
     widened: set[str] = field(default_factory=set)
     observed: dict[str, set[str]] = field(default_factory=dict)
     executed: dict[str, set[str]] = field(default_factory=dict)
+    ran_before: dict[str, set[str]] = field(default_factory=dict)
     untraced: dict[str, str] = field(default_factory=dict)
     finished: bool = False
     narrowed: bool = False  # pytest left files uncollected on purpose (--lf, paths given to it)
@@ -376,15 +378,20 @@ class _ExecutedInProcess:
 
     def __init__(self) -> None:
         self.units: dict[str, set[str]] = {}
+        self.before: dict[str, int] = {}
         self.broken: dict[str, str] = {}
+        self.log: list[str] = []
         self.session: set[str] | None = None
         self.session_broken: str | None = None
 
     def read(self, event: dict) -> None:
         if event.get("event") == "executed" and event.get("path") is not None:
             self.units.setdefault(event["path"], set()).update(event["code"])
+            self.before[event["path"]] = int(event.get("before") or 0)
             if event["broken"]:
                 self.broken.setdefault(event["path"], str(event["broken"]))
+        elif event.get("event") == "executed_log":
+            self.log = [str(name) for name in event["code"]]
         elif event.get("event") == "executed_session":
             self.session, self.session_broken = set(event["code"]), event["broken"]
 
@@ -395,6 +402,7 @@ class _ExecutedInProcess:
             if why:
                 run.untraced.setdefault(path, why)
             run.executed.setdefault(path, set()).update(code | (self.session or set()))
+            run.ran_before.setdefault(path, set()).update(self.log[:self.before.get(path, 0)])
 
 
 def _events(report: Path) -> Iterator[dict]:

@@ -38,6 +38,7 @@ from typing import Any, Iterator, TextIO
 
 import pytest
 from _pytest.fixtures import FixtureDef  # public as pytest.FixtureDef only from pytest 8.1
+from _pytest.nodes import Node
 
 from doit_scout.analyzers.inventory import in_excluded_dir
 from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
@@ -214,7 +215,7 @@ class _Recorder:
         it read as text (`path::*`)."""
         found = {f"{path}::{WHOLE_FILE}" for path in map(self._project_path, window.sources) if path is not None}
         found |= {f"{ENVIRON}::{name}" for name, reader in tuple(window.environ) if self._code_path(reader) is not None}
-        for code in tuple(window.code):  # a copy: other threads' code may still be added to it
+        for code in tuple(window.code.values()):  # a copy: other threads' code may still be added to it
             path = self.code_paths.get(code.co_filename, "?")
             if path == "?":
                 path = self.code_paths[code.co_filename] = self._code_path(code.co_filename)
@@ -288,6 +289,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if _tracer is not None:
         pytest.FixtureRequest.getfixturevalue = _noting_getfixturevalue  # type: ignore[method-assign]
         FixtureDef.finish = _tracing_finish  # type: ignore[method-assign]
+        Node.addfinalizer = _owned_addfinalizer  # type: ignore[method-assign]
     if config.getoption("lf", False) or config.getoption("stepwise", False):
         # they collect or keep only what failed before: nothing of a file proves it whole
         _recorder.write({"event": "narrowed", "why": "--lf or --sw keep only what failed before"})
@@ -399,7 +401,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     if doctest:
         builtins.__import__ = _observing_import
     if _tracer is not None:
-        _tracer.open()
+        _tracer.open(("item", _recorder.current))
     try:
         return (yield)
     finally:
@@ -414,7 +416,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
 def pytest_fixture_setup(fixturedef: Any, request: Any):
     if _tracer is None or not _tracer.windows:
         return (yield)
-    _tracer.open()
+    _tracer.open(("fixture", fixturedef.argname))
     try:
         return (yield)
     finally:
@@ -430,11 +432,18 @@ def _tracing_finish(self: Any, request: Any) -> None:
     the last test's, which may not use it): what it runs counts for the fixture's users too."""
     if _tracer is None or not _tracer.windows:
         return _original_finish(self, request)
-    _tracer.open()
+    _tracer.open(("fixture", self.argname))
     try:
         return _original_finish(self, request)
     finally:
         _tracer.close_fixture(self.argname)
+
+
+_original_addfinalizer = Node.addfinalizer
+
+
+def _owned_addfinalizer(self: Any, fin: Any) -> None:
+    _original_addfinalizer(self, _tracer.owned(fin) if _tracer is not None else fin)
 
 
 def _noting_getfixturevalue(self: Any, argname: str) -> Any:
@@ -510,10 +519,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _tracer is not None:
         _tracer.stop()
         # Written now, when every fixture has been torn down: a teardown runs in the window of
-        # the test that ends its scope, after its users' windows closed.
-        for path, window in _tracer.items_with_fixtures():
+        # the test that ends its scope, after its users' windows closed. What ran before each
+        # file's last test is a prefix of one log, in the order the code first ran.
+        log: dict[str, None] = {}
+        marks = [0]
+        for window in _tracer.closed:
+            log.update(dict.fromkeys(_recorder.executed(window)))
+            marks.append(len(log))
+        _recorder.write({"event": "executed_log", "code": list(log)})
+        for path, window, end in _tracer.items_with_fixtures():
             _recorder.write({"event": "executed", "path": path, "code": _recorder.executed(window),
-                             "broken": window.broken})
+                             "before": marks[end], "broken": window.broken})
         _recorder.write({"event": "executed_session", "code": _recorder.executed(_tracer.session),
                          "broken": _tracer.session.broken})
     _recorder.write({"event": "finish", "exitstatus": int(exitstatus), "time": time.time()})

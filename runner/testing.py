@@ -520,7 +520,8 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
     fingerprinted = ran_units | conftest_paths(after_state)
     before = fingerprint_units(context, plan.state, fingerprinted)
     if pytest_run.executed:
-        ExecutedCode(cache).add(plan.state, before.frames, pytest_run.executed, pytest_run.untraced)
+        ExecutedCode(cache).add(plan.state, before.frames, pytest_run.executed, pytest_run.untraced,
+                                pytest_run.ran_before, before.units.reached)
         before = fingerprint_units(context, plan.state, fingerprinted)  # with what this run ran
     after = fingerprint_units(context, after_state, fingerprinted)
     stale = sorted(p for p in ran_units if after.fingerprints[p] is not None

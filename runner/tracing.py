@@ -26,6 +26,7 @@ TRACE_VARIABLE = "DOIT_SCOUT_TRACE"  # "1": the pytest plugin traces from its im
 # (code read it as text), and `<environ>::NAME`, an environment variable its code read.
 WHOLE_FILE = "*"
 ENVIRON = "<environ>"
+ENVIRON_ALL = "*"  # `<environ>::*`: code went through every variable (os.environ.items())
 # Modules that run a Python function's code without a Python frame of it.
 _FRAMELESS_COMPILERS = ("numba", "torch._dynamo")
 # Code whose call says more than that it ran. Every read of os.environ (`[]`, `.get`, `in`,
@@ -33,6 +34,7 @@ _FRAMELESS_COMPILERS = ("numba", "torch._dynamo")
 # (inspect.getsource, after the first reader opened the file); multiprocessing's spawn and
 # forkserver start methods start processes with no audit event.
 _ENVIRON_READ = os._Environ.__getitem__.__code__
+_ENVIRON_SCAN = os._Environ.__iter__.__code__  # `.items()`, `dict(os.environ)`: every name, set or not
 _LINES_READ = linecache.getlines.__code__
 _PROCESS_STARTERS = frozenset({"spawnv_passfds", "connect_to_new_process"})
 # The frames between an environ read and its reader (frozen modules from Python 3.11 on).
@@ -40,8 +42,12 @@ _MAPPING_FILES = ("os.py", "_collections_abc.py", "<frozen os>", "<frozen _colle
 
 
 class Window:
-    def __init__(self) -> None:
-        self.code: set[CodeType] = set()
+    def __init__(self, owner: tuple[str, str | None] | None = None) -> None:
+        # ("item", test file) or ("fixture", name): what the window's code counts for.
+        self.owner = owner
+        # id -> code object: hashing a code object hashes its contents, an id costs a quarter of
+        # that on every call traced; the value keeps the object, so its id stays its own.
+        self.code: dict[int, CodeType] = {}
         self.sources: set[str] = set()  # files code read as text (inspect.getsource), absolute
         self.fixtures: set[str] = set()
         # Environment variables read, with the file of the code that read them: the path a test
@@ -50,7 +56,7 @@ class Window:
         self.broken: str | None = None
 
     def merge(self, other: "Window") -> None:
-        self.code |= other.code
+        self.code.update(other.code)
         self.sources |= other.sources
         self.fixtures |= other.fixtures
         self.environ |= other.environ
@@ -63,6 +69,11 @@ class ExecutedCodeTracer:
         self.windows: list[Window] = []
         self.fixtures: dict[str, Window] = {}
         self.items: dict[str | None, Window] = {}  # test file -> what its items' windows saw
+        # Every item's window in the order they closed, and per test file how many had closed
+        # when its last item's did: what ran in the process before then may have left state
+        # (a cache, a singleton, a memo) that its tests read without running the code that made it.
+        self.closed: list[Window] = []
+        self.ends: dict[str | None, int] = {}
         self._imports = 0
         self.setting_trace = False  # this tracer itself calls sys.settrace (the audit hook asks)
 
@@ -88,9 +99,11 @@ class ExecutedCodeTracer:
             frame.f_trace_lines = False
             return self._module_event
         window = self.windows[-1] if self.windows and not self._imports else self.session
-        window.code.add(code)
+        window.code[id(code)] = code
         if code is _ENVIRON_READ:
-            self._environ_read(frame, window)
+            self._environ_read(frame, window, frame.f_locals.get("key"))
+        elif code is _ENVIRON_SCAN:
+            self._environ_read(frame, window, ENVIRON_ALL)
         elif code is _LINES_READ:
             if isinstance(filename := frame.f_locals.get("filename"), str) and not read_by_pytest(frame):
                 window.sources.add(os.path.abspath(filename))
@@ -99,8 +112,7 @@ class ExecutedCodeTracer:
         return None
 
     @staticmethod
-    def _environ_read(frame: FrameType, window: Window) -> None:
-        key = frame.f_locals.get("key")
+    def _environ_read(frame: FrameType, window: Window, key: object) -> None:
         reader = frame.f_back
         while reader is not None and reader.f_code.co_filename.endswith(_MAPPING_FILES):
             reader = reader.f_back
@@ -116,13 +128,13 @@ class ExecutedCodeTracer:
     def current(self) -> Window:
         return self.windows[-1] if self.windows and not self._imports else self.session
 
-    def open(self) -> None:
-        self.windows.append(Window())
+    def open(self, owner: tuple[str, str | None] | None = None) -> None:
+        self.windows.append(Window(owner))
 
     def close(self) -> Window:
         """The window that ends, with what the windows it held saw; the enclosing window sees it too."""
         window = self.windows.pop()
-        window.code = set(tuple(window.code))  # from now on only this thread reads it
+        window.code = dict(tuple(window.code.items()))  # from now on only this thread reads it
         if sys.gettrace() != self._call:
             window.broken = window.broken or "another trace function replaced doit-scout's (coverage, a debugger)"
         loaded = next((m for m in _FRAMELESS_COMPILERS if m in sys.modules), None)
@@ -136,15 +148,42 @@ class ExecutedCodeTracer:
         """The end of a fixture's setup or teardown: what it ran counts for every test that uses
         the fixture (and, by close(), for the test in whose window it ran), and so do the
         fixtures it asked for by name (getfixturevalue)."""
-        self.fixtures.setdefault(name, Window()).merge(self.close())
+        self._credit(("fixture", name), self.close())
 
     def close_item(self, path: str | None) -> None:
-        self.items.setdefault(path, Window()).merge(self.close())
+        window = self.close()
+        self._credit(("item", path), window)
+        self.closed.append(window)
+        self.ends[path] = len(self.closed)
 
-    def items_with_fixtures(self) -> Iterator[tuple[str | None, Window]]:
-        """Each test file's window, with what the fixtures its tests used ran."""
+    def _credit(self, owner: tuple[str, str | None], window: Window) -> None:
+        kind, name = owner
+        if kind == "fixture":
+            self.fixtures.setdefault(str(name), Window()).merge(window)
+        else:
+            self.items.setdefault(name, Window()).merge(window)
+
+    def owned(self, finalizer: Callable[[], object]) -> Callable[[], object]:
+        """`finalizer` (given to a node's addfinalizer) run so that its code counts for the
+        fixture or the test file that registered it, not only for the test in whose teardown it
+        runs (`request.session.addfinalizer` runs in the last test's)."""
+        owner = next((w.owner for w in reversed(self.windows) if w.owner), None)
+        if owner is None:
+            return finalizer
+
+        def run() -> object:
+            self.open()
+            try:
+                return finalizer()
+            finally:
+                self._credit(owner, self.close())
+        return run
+
+    def items_with_fixtures(self) -> Iterator[tuple[str | None, Window, int]]:
+        """Each test file's window, with what the fixtures its tests used ran, and how many of
+        the `closed` windows ran before its last test ended (its own included)."""
         for path, window in self.items.items():
-            yield path, self.with_fixtures(window)
+            yield path, self.with_fixtures(window), self.ends[path]
 
     def with_fixtures(self, window: Window) -> Window:
         """`window` with what setting up the fixtures it used ran, whenever that was, and the
