@@ -113,7 +113,8 @@ class _Recorder:
 
     def audit(self, event: str, args: tuple) -> None:
         if _tracer is not None and self.observing:
-            if event in _CHILD_EVENTS and (_tracer.windows or self._innermost_project_code() is not None):
+            if event in _CHILD_EVENTS and not _runs_no_python(event, args) \
+                    and (_tracer.windows or self._innermost_project_code() is not None):
                 _tracer.child_started(event)  # a plugin's own (pytest-benchmark's git) runs no project code
             elif event == "open" and isinstance(args[0], (str, bytes, os.PathLike)) \
                     and os.fsdecode(args[0]).endswith(".py") and not _imported(sys._getframe(2)) \
@@ -152,6 +153,8 @@ class _Recorder:
             if rel is not None:
                 yield DIR_PREFIX + rel
         else:  # subprocess.Popen(executable, args, cwd, env)
+            if _runs_no_python(event, args):
+                return
             yield CONFIG_TARGET  # the child may read any config file, and is not audited
             _, argv, cwd, _ = args
             words = [argv] if isinstance(argv, (str, bytes, os.PathLike)) else list(argv or ())
@@ -232,6 +235,23 @@ class _Recorder:
 
 
 _realpath = functools.lru_cache(maxsize=8192)(os.path.realpath)
+
+
+# Programs a child process may run that read no project config file and run no project code:
+# versioneer and setuptools_scm ask git for a version at import.
+_NO_PYTHON_PROGRAMS = frozenset({"git", "git.exe"})
+
+
+def _runs_no_python(event: str, args: tuple) -> bool:
+    if event != "subprocess.Popen":
+        return False
+    executable, argv = args[0], args[1]
+    program = executable if executable else (
+        argv if isinstance(argv, (str, bytes, os.PathLike)) else next(iter(argv or ()), None))
+    if isinstance(program, (str, bytes, os.PathLike)):
+        words = os.fsdecode(program).split() if isinstance(argv, (str, bytes)) and not executable else [os.fsdecode(program)]
+        return bool(words) and os.path.basename(words[0]) in _NO_PYTHON_PROGRAMS
+    return False
 
 
 def _imported(frame: Any) -> bool:

@@ -33,6 +33,7 @@ _FRAMELESS_COMPILERS = ("numba", "torch._dynamo")
 # os.getenv) goes through _Environ.__getitem__; source read as text through linecache
 # (inspect.getsource, after the first reader opened the file); multiprocessing's spawn and
 # forkserver start methods start processes with no audit event.
+_settrace = sys.settrace
 _ENVIRON_READ = os._Environ.__getitem__.__code__
 _ENVIRON_SCAN = os._Environ.__iter__.__code__  # `.items()`, `dict(os.environ)`: every name, set or not
 _LINES_READ = linecache.getlines.__code__
@@ -86,8 +87,21 @@ class ExecutedCodeTracer:
     def _set_trace(self, function: Callable | None) -> None:
         self.setting_trace = True
         try:
-            sys.settrace(function)
+            _settrace(function)
             threading.settrace(function)  # type: ignore[arg-type]
+            sys.settrace = self._guarded_settrace if function is not None else _settrace  # type: ignore[assignment]
+        finally:
+            self.setting_trace = False
+
+    def _guarded_settrace(self, function: Callable | None) -> None:
+        """sys.settrace while tracing: putting this tracer back where it already is (doctest
+        restores the trace function it found) hides nothing; any other function does."""
+        if function != self._call:
+            window = self.current
+            window.broken = window.broken or "code set another trace function, or paused doit-scout's"
+        self.setting_trace = True
+        try:
+            _settrace(function)
         finally:
             self.setting_trace = False
 

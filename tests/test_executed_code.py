@@ -258,3 +258,19 @@ def test_code_that_leaves_state_behind_counts_as_a_whole_for_every_test_that_can
     }, "\n[tool.scout.test]\nworkers = 1\n")
     edit(root, "pkg/__init__.py", "n * 2", "n * 3")
     assert selected(root, ok=False) == ["tests/test_a.py", "tests/test_b.py"]
+
+
+def test_a_doctest_and_git_asked_for_a_version_at_import_leave_the_trace_whole(tmp_path: Path):
+    # doctest puts back the trace function it found; versioneer's git runs no project code
+    root = traced_project(tmp_path, {
+        **OPS,
+        "pkg/__init__.py": "import subprocess\n\nsubprocess.run(['git', '--version'], capture_output=True)\n"
+                           + OPS["pkg/__init__.py"],
+        "tests/test_g.py": OPS["tests/test_g.py"] + "\n\ndef test_example():\n    import doctest\n"
+                           "    example = doctest.DocTestParser().get_doctest('>>> 1 + 1\\n2\\n', {}, 'e', None, 0)\n"
+                           "    assert doctest.DocTestRunner().run(example).failed == 0\n",
+        "pkg/ops.py": textwrap.dedent(OPS["pkg/ops.py"]).replace('{"f": f, "g": g}', '{"f": f, "g": g, "h": h}')
+                      + "\n\ndef h():\n    return 3\n",
+    })
+    edit(root, "pkg/ops.py", "return 3", "return 4")
+    assert selected(root) == []  # both reach h; no test ran it (untraced, the static fingerprints would decide)
