@@ -75,6 +75,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -665,12 +666,14 @@ def mutation_table(name: str, data: dict) -> str:
                      f"{len(missed)} mutations" + ("" if missed else " - none")
                      + (f" ({unconfirmed} NOT CONFIRMED: they pass alone with the fault)" if unconfirmed else ""))
         for r in missed:
-            lines.append(f"    {r.mutation.describe()}")
-            lines.append(f"      selected: {sorted(r.selected[level])}")
-            lines.append(f"      failing:  {sorted(r.new_files(baseline))}")
-            for miss in r.misses[level]:
-                lines.append(f"      MISSED: {miss}")
+            lines += miss_lines(r.mutation, r.selected[level], r.new_files(baseline), r.misses[level])
     return "\n".join(lines)
+
+
+def miss_lines(mutation: Mutation, selected: Iterable[str], failing: Iterable[str], misses: Iterable[str]) -> list[str]:
+    """A mutation whose failing test files were not all selected, in full."""
+    return [f"    {mutation.describe()}", f"      selected: {sorted(selected)}", f"      failing:  {sorted(failing)}",
+            *(f"      MISSED: {miss}" for miss in misses)]
 
 
 # ---------------------------------------------------------------------------------------------

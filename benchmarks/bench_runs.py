@@ -84,6 +84,7 @@ from benchmarks.bench_history import (  # noqa: E402
     confirm,
     file_of,
     git,
+    miss_lines,
     run_driver,
     run_pytest,
     scout_env,
@@ -484,11 +485,7 @@ def mutation_table(name: str, data: dict) -> str:
                  + ("" if missed else " - none")
                  + (f" ({unconfirmed} NOT CONFIRMED: they pass alone with the fault)" if unconfirmed else ""))
     for f in missed:
-        lines.append(f"    {f.mutation.describe()}")
-        lines.append(f"      selected: {sorted(f.doit.selected)}")
-        lines.append(f"      failing:  {sorted(f.new_files(baseline))}")
-        for miss in f.misses:
-            lines.append(f"      MISSED: {miss}")
+        lines += miss_lines(f.mutation, f.doit.selected, f.new_files(baseline), f.misses)
     return "\n".join(lines)
 
 

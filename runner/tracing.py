@@ -14,6 +14,7 @@ debugger), or a compiler that runs functions without their frames (numba, torch.
 
 from __future__ import annotations
 
+import _thread
 import linecache
 import os
 import sys
@@ -34,6 +35,7 @@ _FRAMELESS_COMPILERS = ("numba", "torch._dynamo")
 # (inspect.getsource, after the first reader opened the file); multiprocessing's spawn and
 # forkserver start methods start processes with no audit event.
 _settrace = sys.settrace
+_start_new_thread = _thread.start_new_thread
 _ENVIRON_READ = os._Environ.__getitem__.__code__
 _ENVIRON_SCAN = os._Environ.__iter__.__code__  # `.items()`, `dict(os.environ)`: every name, set or not
 _LINES_READ = linecache.getlines.__code__
@@ -90,8 +92,16 @@ class ExecutedCodeTracer:
             _settrace(function)
             threading.settrace(function)  # type: ignore[arg-type]
             sys.settrace = self._guarded_settrace if function is not None else _settrace  # type: ignore[assignment]
+            # threading.settrace reaches threading's threads only: a raw _thread's is set here
+            _thread.start_new_thread = self._traced_thread if function is not None else _start_new_thread
         finally:
             self.setting_trace = False
+
+    def _traced_thread(self, function: Callable, args: tuple, kwargs: dict | None = None) -> int:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            _settrace(self._call)
+            return function(*args, **kwargs)
+        return _start_new_thread(run, args, kwargs or {})
 
     def _guarded_settrace(self, function: Callable | None) -> None:
         """sys.settrace while tracing: putting this tracer back where it already is (doctest

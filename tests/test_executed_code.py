@@ -274,3 +274,15 @@ def test_a_doctest_and_git_asked_for_a_version_at_import_leave_the_trace_whole(t
     })
     edit(root, "pkg/ops.py", "return 3", "return 4")
     assert selected(root) == []  # both reach h; no test ran it (untraced, the static fingerprints would decide)
+
+
+def test_code_a_raw_thread_runs_is_traced(tmp_path: Path):
+    # threading.settrace reaches threading.Thread's threads only
+    root = traced_project(tmp_path, {
+        "pkg/__init__.py": "import _thread\n\n\ndef _work(n, out, done):\n    out.append(n * 2)\n    done.release()\n\n\n"
+                           "def compute(n):\n    out, done = [], _thread.allocate_lock()\n    done.acquire()\n"
+                           "    _thread.start_new_thread(_work, (n, out, done))\n    done.acquire()\n    return out[0]\n",
+        "tests/test_a.py": "import pkg\n\n\ndef test_a():\n    assert pkg.compute(5) == 10\n",
+    })
+    edit(root, "pkg/__init__.py", "n * 2", "n * 3")
+    assert selected(root, ok=False) == ["tests/test_a.py"]
