@@ -77,6 +77,7 @@ class ExecutedCodeTracer:
         # (a cache, a singleton, a memo) that its tests read without running the code that made it.
         self.closed: list[Window] = []
         self.ends: dict[str | None, int] = {}
+        self._logged: dict[int, CodeType] = {}
         self._imports = 0
         self.setting_trace = False  # this tracer itself calls sys.settrace (the audit hook asks)
 
@@ -177,7 +178,12 @@ class ExecutedCodeTracer:
     def close_item(self, path: str | None) -> None:
         window = self.close()
         self._credit(("item", path), window)
-        self.closed.append(window)
+        # Only the code no earlier item ran: what `closed` holds grows with the code, not the items.
+        new = Window()
+        new.code = {key: code for key, code in window.code.items() if key not in self._logged}
+        new.sources, new.environ = window.sources, window.environ
+        self._logged.update(new.code)
+        self.closed.append(new)
         self.ends[path] = len(self.closed)
 
     def _credit(self, owner: tuple[str, str | None], window: Window) -> None:
