@@ -14,7 +14,7 @@ from typing import Collection, Mapping
 import xxhash
 
 from doit_scout.analyzers.unit_graph import SESSION_SOURCE
-from doit_scout.cache_store import CacheStore
+from doit_scout.context import RunContext
 from doit_scout.scout_state import ScoutState
 
 OBSERVED_KIND = "observed"
@@ -24,19 +24,20 @@ def _key(source: str, digest: str) -> str:
     return xxhash.xxh3_128_hexdigest(f"{source}\0{digest}".encode("utf-8", "surrogateescape"))
 
 
-def _session_digest(state: ScoutState) -> str:
-    """What pytest itself loads outside any project code depends on its configuration."""
-    return "session:" + state.config_digest()
-
-
 class ObservedInputs:
-    def __init__(self, cache: CacheStore) -> None:
-        self.cache = cache
+    def __init__(self, context: RunContext) -> None:
+        self.cache = context.cache
+        self.root = context.root
+
+    def _session_digest(self, state: ScoutState) -> str:
+        """What pytest itself loads outside any project code depends on what it reads of the config
+        files: a dependency group or a lock file edited leaves it as it was."""
+        return "session:" + state.test_config_digest(self.root)
 
     def _keys(self, state: ScoutState, units: Collection[str]) -> dict[str, str]:
         sources = {*state.summary.modules.values(), *units}
         keys = {_key(path, state.files[path].digest): path for path in sources if path in state.files}
-        keys[_key(SESSION_SOURCE, _session_digest(state))] = SESSION_SOURCE
+        keys[_key(SESSION_SOURCE, self._session_digest(state))] = SESSION_SOURCE
         return keys
 
     def load(self, state: ScoutState, units: Collection[str]) -> dict[str, frozenset[str]]:
@@ -61,7 +62,7 @@ class ObservedInputs:
         merged = {}
         for source, targets in unpredicted.items():
             if not targets <= known.get(source, frozenset()):
-                key = _key(source, _session_digest(state) if source == SESSION_SOURCE else digest[source])
+                key = _key(source, self._session_digest(state) if source == SESSION_SOURCE else digest[source])
                 merged[key] = {"source": source, "targets": sorted(targets | known.get(source, frozenset()))}
         if merged:
             self.cache.put_many(OBSERVED_KIND, merged)

@@ -146,7 +146,7 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
     root, config = context.root, context.config
     config_digest = state.test_config_digest(root)
     environment = environment_key(root, config.test.pytest_args, config.test.env)
-    observed = ObservedInputs(context.cache).load(state, units)
+    observed = ObservedInputs(context).load(state, units)
     # Files code was seen to read that the inventory does not list (git-ignored ones) are read now.
     outside = {t: digest_on_disk(root, t) for targets in observed.values() for t in targets
                if not t.startswith((DIR_PREFIX, MODULE_PREFIX)) and t != CONFIG_TARGET and t not in state.files}
@@ -510,7 +510,7 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
                              workers=workers.settle(pytest_run, choice))
     choice = workers.learn(pytest_run, choice)
     manifest = _manifest_after(plan.manifest, plan.hidden, pytest_run)
-    ObservedInputs(cache).add(plan.state, pytest_run.observed, manifest.files)
+    ObservedInputs(context).add(plan.state, pytest_run.observed, manifest.files)
     # Inputs are checked again, with what this run observed: a file that changed while pytest ran
     # keeps its tests stale; the others are recorded under their fingerprint as it is now.
     after_state = run_scout(context).state

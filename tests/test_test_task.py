@@ -343,3 +343,36 @@ def test_config_edits_no_test_can_see_run_nothing_and_pytest_settings_run_everyt
     assert doit(todo_app)["selected"] == []
     edit(todo_app, "pyproject.toml", 'pythonpath = ["."]', 'pythonpath = ["."]\naddopts = "-q"')
     assert doit(todo_app)["selected"] == ALL_TESTS
+
+
+def test_a_config_edit_no_test_can_see_keeps_what_pytest_itself_loaded(tmp_path: Path, monkeypatch):
+    """A plugin outside the project (here on PYTHONPATH, as an installed one would be) imports a
+    project module while pytest starts: the session's observed inputs. A dependency group or a lock
+    file edited leaves what pytest reads of the config as it was, and so what it loads."""
+    outside = tmp_path / "site"
+    write_files(outside, {"session_plugin.py": "def pytest_configure(config):\n    import pkg.tables  # noqa: F401\n"})
+    root = tmp_path / "p"
+    write_files(root, {
+        "dodo.py": "from doit_scout.dodo import *\n",
+        "pyproject.toml": '[project]\nname = "p"\nversion = "0"\n\n[dependency-groups]\ndev = ["pytest"]\n\n'
+                          '[tool.pytest.ini_options]\ntestpaths = ["tests"]\naddopts = "-p session_plugin -p no:randomly"\n',
+        "uv.lock": "version = 1\n",
+        "pkg/__init__.py": "",
+        "pkg/tables.py": "TABLE = {'a': 1}\n",
+        "tests/test_a.py": "def test_a():\n    assert 1\n",
+    })
+    git_init(root)
+    monkeypatch.setenv("PYTHONPATH", f"{outside}{os.pathsep}{root}")
+    assert doit(root)["selected"] == ["tests/test_a.py"]
+    from doit_scout.config import load_config_for_doit
+    from doit_scout.context import RunContext
+    from doit_scout.observed import ObservedInputs
+    from doit_scout.scout import current_state
+    context = RunContext(root, load_config_for_doit(root))
+    state = current_state(context)
+    assert "pkg/tables.py" in ObservedInputs(context).load(state, ["tests/test_a.py"])[""]
+    edit(root, "uv.lock", "version = 1\n", "version = 1\nrevision = 2\n")
+    edit(root, "pyproject.toml", 'dev = ["pytest"]', 'dev = ["pytest", "ruff"]')
+    assert doit(root)["selected"] == []
+    edit(root, "pkg/tables.py", "1", "2")
+    assert doit(root)["selected"] == ["tests/test_a.py"]
