@@ -34,7 +34,7 @@ from __future__ import annotations
 import builtins
 from typing import Collection, Mapping
 
-from doit_scout.analyzers.fingerprints import closure_of, compute_fingerprints
+from doit_scout.analyzers.fingerprints import compute_fingerprints
 from doit_scout.analyzers.graph import ProjectGraph
 from doit_scout.analyzers.symbols import Definition
 
@@ -188,12 +188,13 @@ class SymbolGraph:
         names = self.names.get(module)
         return names is not None and names.exports is None and "__all__" in names.variables
 
-    def frame_contents(self) -> dict[str, str]:
-        """`contents` with each definition's frame for its content, but for what a memoized
-        function can reach: a test served from its memo runs none of the code that computed the
-        answer, so that code counts as a whole."""
-        whole = closure_of(self.memoized, self.successors)
-        return {**self.contents, **{n: frame for n, frame in self.frames.items() if n not in whole}}
+    def frame_contents(self, fingerprints: Mapping[str, str]) -> dict[str, str]:
+        """`contents` with each definition's frame for its content, but a memoized function's
+        content is its whole fingerprint (`fingerprints`: over `contents`): a test served from its
+        memo runs none of the code that computed the answer, so what the function can reach counts
+        whole for the tests that reach the function, and only for them."""
+        frames = {n: frame for n, frame in self.frames.items() if n not in self.memoized}
+        return {**self.contents, **frames, **{n: "memoized:" + fingerprints[n] for n in self.memoized}}
 
     def named_contents(self) -> dict[str, str]:
         """The contents of module and definition nodes: what a later run compares to say which

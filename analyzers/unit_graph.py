@@ -144,7 +144,7 @@ def build_unit_graph(
     # pytest uses the names of conftest.py files without references (fixtures, hooks).
     symbols = SymbolGraph(extended, contents, whole=conftests.values())
     fingerprints = compute_fingerprints(symbols.contents, symbols.successors)
-    frames = compute_fingerprints(symbols.frame_contents(), symbols.successors)
+    frames = compute_fingerprints(symbols.frame_contents(fingerprints), symbols.successors)
     return UnitGraph(extended, fingerprints, frames, unit_nodes, unit_inputs, {p: digests[p] for p in unit_nodes},
                      symbols)
 

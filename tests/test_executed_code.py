@@ -123,6 +123,19 @@ def test_a_memoized_function_and_what_it_calls_count_for_every_test_that_can_nam
     assert selected(root, ok=False) == ["tests/test_a.py", "tests/test_b.py"]
 
 
+def test_what_a_memoized_function_calls_counts_whole_only_for_the_tests_that_can_name_the_function(tmp_path: Path):
+    root = traced_project(tmp_path, {
+        "pkg/__init__.py": "import functools\n\n\ndef _helper(n):\n    return n + n\n\n\n"
+                           "@functools.lru_cache\ndef rate(n):\n    return _helper(n)\n\n\n"
+                           "def other(flag):\n    return _helper(1) if flag else 0\n",
+        "tests/test_a.py": "import pkg\n\n\ndef test_a():\n    assert pkg.rate(1) == 2\n",
+        # Runs first, so no body test_a ran came before it in the process.
+        "tests/test_0.py": "import pkg\n\n\ndef test_0():\n    assert pkg.other(False) == 0\n",
+    }, "\n[tool.scout.test]\nworkers = 1\n")
+    edit(root, "pkg/__init__.py", "n + n", "n * 3")  # test_0 can call _helper, and its runs never did
+    assert selected(root, ok=False) == ["tests/test_a.py"]
+
+
 def test_a_fixture_that_a_cached_fixture_asked_for_counts_for_the_tests_that_use_the_cached_one(tmp_path: Path):
     root = traced_project(tmp_path, {
         "pkg/__init__.py": "def make():\n    return 1\n",
