@@ -42,8 +42,16 @@ class ObservedInputs:
 
     def load(self, state: ScoutState, units: Collection[str]) -> dict[str, frozenset[str]]:
         """Source path -> targets, for the sources as they are now: modules, and units that are
-        no module (a doctest file, a golden file a conftest hook runs)."""
+        no module (a doctest file, a golden file a conftest hook runs). A source seen before with
+        other content, and not yet with this one, has what it was last seen to read: an edit of
+        the function that starts a child process leaves that input standing (more inputs can only
+        run more tests), where dropping it would change every importer's fingerprint."""
         keys = self._keys(state, units)
+        found = self._targets(keys)
+        latest = {_latest_key(source): source for source in set(keys.values()) - found.keys()}
+        return {**self._targets(latest), **found}
+
+    def _targets(self, keys: Mapping[str, str]) -> dict[str, frozenset[str]]:
         found: dict[str, frozenset[str]] = {}
         for key, value in self.cache.get_many(OBSERVED_KIND, keys).items():
             try:
@@ -62,10 +70,17 @@ class ObservedInputs:
         merged = {}
         for source, targets in unpredicted.items():
             if not targets <= known.get(source, frozenset()):
-                key = _key(source, self._session_digest(state) if source == SESSION_SOURCE else digest[source])
-                merged[key] = {"source": source, "targets": sorted(targets | known.get(source, frozenset()))}
+                entry = {"source": source, "targets": sorted(targets | known.get(source, frozenset()))}
+                merged[_key(source, self._session_digest(state) if source == SESSION_SOURCE else digest[source])] = entry
+                merged[_latest_key(source)] = entry
         if merged:
             self.cache.put_many(OBSERVED_KIND, merged)
+
+
+def _latest_key(source: str) -> str:
+    # By path alone: shared by the checkouts, branches and projects that use the cache, where a
+    # stray target from another's file adds an input, never drops one.
+    return _key(source, "latest")
 
 
 def unpredicted_inputs(

@@ -136,6 +136,23 @@ def test_what_a_memoized_function_calls_counts_whole_only_for_the_tests_that_can
     assert selected(root, ok=False) == ["tests/test_a.py"]
 
 
+def test_a_body_edit_in_a_module_seen_starting_a_child_process_runs_only_the_tests_that_reach_the_body(tmp_path: Path):
+    """What the module was seen to read (a child may read any config file) stays its input after
+    the edit, so the fingerprints of the tests that only import the module stay as they were."""
+    root = traced_project(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/run.py": "import subprocess\nimport sys\n\n\ndef launch():\n"
+                      "    return subprocess.run([sys.executable, '-c', 'print(1)'], capture_output=True).stdout\n\n\n"
+                      "def size():\n    return 2\n",
+        "tests/test_a.py": "from pkg import run\n\n\ndef test_a():\n    assert run.launch().strip() == b'1'\n",
+        "tests/test_b.py": "from pkg import run\n\n\ndef test_b():\n    assert run.size() == 2\n",
+    }, "\n[tool.scout.test]\nworkers = 1\n")
+    edit(root, "pkg/run.py", "print(1)", "print(0 + 1)")
+    assert selected(root) == ["tests/test_a.py"]
+    edit(root, "pyproject.toml", 'version = "0"', 'version = "1"')  # no test can see it; the child can
+    assert selected(root) == ["tests/test_a.py", "tests/test_b.py"]
+
+
 def test_a_fixture_that_a_cached_fixture_asked_for_counts_for_the_tests_that_use_the_cached_one(tmp_path: Path):
     root = traced_project(tmp_path, {
         "pkg/__init__.py": "def make():\n    return 1\n",
