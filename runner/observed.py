@@ -42,14 +42,18 @@ class ObservedInputs:
 
     def load(self, state: ScoutState, units: Collection[str]) -> dict[str, frozenset[str]]:
         """Source path -> targets, for the sources as they are now: modules, and units that are
-        no module (a doctest file, a golden file a conftest hook runs). A source seen before with
-        other content, and not yet with this one, has what it was last seen to read: an edit of
-        the function that starts a child process leaves that input standing (more inputs can only
-        run more tests), where dropping it would change every importer's fingerprint."""
+        no module (a doctest file, a golden file a conftest hook runs). A source seen before in
+        this checkout with other content, and not yet with this one, has what it was last seen to
+        read: an edit of the function that starts a child process leaves that input standing (more
+        inputs can only run more tests), where dropping it would change every importer's fingerprint."""
+        own, latest = self._load(state, units)
+        return {**latest, **own}
+
+    def _load(self, state: ScoutState, units: Collection[str]) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+        """What is known of the sources' current content, and the latest of the others'."""
         keys = self._keys(state, units)
-        found = self._targets(keys)
-        latest = {_latest_key(source): source for source in set(keys.values()) - found.keys()}
-        return {**self._targets(latest), **found}
+        own = self._targets(keys)
+        return own, self._targets({self._latest_key(source): source for source in set(keys.values()) - own.keys()})
 
     def _targets(self, keys: Mapping[str, str]) -> dict[str, frozenset[str]]:
         found: dict[str, frozenset[str]] = {}
@@ -60,27 +64,28 @@ class ObservedInputs:
                 self.cache.delete(OBSERVED_KIND, key)
         return found
 
+    def _latest_key(self, source: str) -> str:
+        # Per checkout: a content is a fact shared with every clone, what was last seen is not.
+        return _key(source, f"latest:{self.root}")
+
     def add(self, state: ScoutState, observed: Mapping[str, Collection[str]], units: Collection[str]) -> None:
-        """Merge what a run observed into what is known, for sources whose content is `state`'s."""
+        """Merge what a run observed into what is known, for sources whose content is `state`'s.
+        A content first seen takes what its file was last seen to read, so what it depends on is
+        its own from then on."""
         unpredicted = unpredicted_inputs(state, observed, units)
         if not unpredicted:
             return
-        known = self.load(state, units)
+        own, latest = self._load(state, units)
         digest = {p: e.digest for p, e in state.files.items()}
         merged = {}
         for source, targets in unpredicted.items():
-            if not targets <= known.get(source, frozenset()):
-                entry = {"source": source, "targets": sorted(targets | known.get(source, frozenset()))}
+            known = own.get(source, latest.get(source, frozenset()))
+            if source not in own or not targets <= known:
+                entry = {"source": source, "targets": sorted(targets | known)}
                 merged[_key(source, self._session_digest(state) if source == SESSION_SOURCE else digest[source])] = entry
-                merged[_latest_key(source)] = entry
+                merged[self._latest_key(source)] = entry
         if merged:
             self.cache.put_many(OBSERVED_KIND, merged)
-
-
-def _latest_key(source: str) -> str:
-    # By path alone: shared by the checkouts, branches and projects that use the cache, where a
-    # stray target from another's file adds an input, never drops one.
-    return _key(source, "latest")
 
 
 def unpredicted_inputs(

@@ -345,13 +345,12 @@ def test_config_edits_no_test_can_see_run_nothing_and_pytest_settings_run_everyt
     assert doit(todo_app)["selected"] == ALL_TESTS
 
 
-def test_a_config_edit_no_test_can_see_keeps_what_pytest_itself_loaded(tmp_path: Path, monkeypatch):
-    """A plugin outside the project (here on PYTHONPATH, as an installed one would be) imports a
-    project module while pytest starts: the session's observed inputs. A dependency group or a lock
-    file edited leaves what pytest reads of the config as it was, and so what it loads."""
+def _session_plugin_project(tmp_path: Path, monkeypatch, name: str = "p") -> Path:
+    """A project where a plugin outside it (on PYTHONPATH, as an installed one would be) imports
+    a project module while pytest starts: what the session is observed to load."""
     outside = tmp_path / "site"
     write_files(outside, {"session_plugin.py": "def pytest_configure(config):\n    import pkg.tables  # noqa: F401\n"})
-    root = tmp_path / "p"
+    root = tmp_path / name
     write_files(root, {
         "dodo.py": "from doit_scout.dodo import *\n",
         "pyproject.toml": '[project]\nname = "p"\nversion = "0"\n\n[dependency-groups]\ndev = ["pytest"]\n\n'
@@ -363,16 +362,44 @@ def test_a_config_edit_no_test_can_see_keeps_what_pytest_itself_loaded(tmp_path:
     })
     git_init(root)
     monkeypatch.setenv("PYTHONPATH", f"{outside}{os.pathsep}{root}")
-    assert doit(root)["selected"] == ["tests/test_a.py"]
+    return root
+
+
+def _session_observations(root: Path) -> frozenset[str]:
     from doit_scout.config import load_config_for_doit
     from doit_scout.context import RunContext
     from doit_scout.observed import ObservedInputs
     from doit_scout.scout import current_state
     context = RunContext(root, load_config_for_doit(root))
-    state = current_state(context)
-    assert "pkg/tables.py" in ObservedInputs(context).load(state, ["tests/test_a.py"])[""]
+    return ObservedInputs(context).load(current_state(context), ["tests/test_a.py"]).get("", frozenset())
+
+
+def test_a_config_edit_no_test_can_see_keeps_what_pytest_itself_loaded(tmp_path: Path, monkeypatch):
+    """A dependency group or a lock file edited leaves what pytest reads of the config as it was,
+    and so what it loads."""
+    root = _session_plugin_project(tmp_path, monkeypatch)
+    assert doit(root)["selected"] == ["tests/test_a.py"]
+    assert "pkg/tables.py" in _session_observations(root)
     edit(root, "uv.lock", "version = 1\n", "version = 1\nrevision = 2\n")
     edit(root, "pyproject.toml", 'dev = ["pytest"]', 'dev = ["pytest", "ruff"]')
     assert doit(root)["selected"] == []
     edit(root, "pkg/tables.py", "1", "2")
     assert doit(root)["selected"] == ["tests/test_a.py"]
+
+
+def test_what_another_project_was_seen_to_load_is_no_input_of_this_one(tmp_path: Path, monkeypatch):
+    """Two projects share the cache; what one's files were last seen to read stays its own."""
+    plain = tmp_path / "plain"
+    write_files(plain, {
+        "dodo.py": "from doit_scout.dodo import *\n",
+        "pyproject.toml": '[project]\nname = "q"\nversion = "0"\n\n[tool.pytest.ini_options]\n'
+                          'testpaths = ["tests"]\naddopts = "-p no:randomly"\n',
+        "tests/test_a.py": "def test_a():\n    assert 1\n",
+    })
+    git_init(plain)
+    assert doit(plain)["selected"] == ["tests/test_a.py"]
+    assert doit(plain)["selected"] == []
+    root = _session_plugin_project(tmp_path, monkeypatch)
+    assert doit(root)["selected"] == ["tests/test_a.py"] and _session_observations(root)
+    assert _session_observations(plain) == frozenset()
+    assert doit(plain)["selected"] == []
