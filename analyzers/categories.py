@@ -25,10 +25,11 @@ class Category(str, Enum):
 # of the linters and type checkers that build steps run. Python files count only at the project
 # root ("/"-anchored): a runner/dodo.py deeper down is ordinary source.
 CONFIG_GLOBS = GlobSet.of([
-    "pyproject.toml", "setup.cfg", "tox.ini", "pytest.ini", "/setup.py", "/noxfile.py", "/dodo.py",
+    "pyproject.toml", "setup.cfg", "tox.ini", "pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini",
+    "/setup.py", "/noxfile.py", "/dodo.py",
     "requirements*.txt", "constraints*.txt", "*.lock", "Pipfile", ".python-version",
     "ruff.toml", ".ruff.toml", "mypy.ini", ".mypy.ini", ".flake8", ".pylintrc", "pylintrc",
-    "pyrightconfig.json",
+    "pyrightconfig.json", ".coveragerc",
 ])
 DOCS_GLOBS = GlobSet.of([
     "docs/", "doc/", "*.md", "*.rst", "*.txt", "LICENSE*", "COPYING*", "AUTHORS*", "CHANGELOG*",

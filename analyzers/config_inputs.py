@@ -3,8 +3,10 @@
 A commit that bumps a version, edits a linter's settings or refreshes a lock file changes a config
 file, and every test's fingerprint with it. What a pytest run can see of config files is less:
 
-- pytest's own settings: `pytest.ini`, `[tool.pytest.ini_options]` in pyproject.toml, `[pytest]` in
-  tox.ini, `[tool:pytest]` in setup.cfg;
+- pytest's own settings: `pytest.toml`, `.pytest.toml`, `pytest.ini`, `.pytest.ini`,
+  `[tool.pytest.ini_options]` (and `[tool.pytest]`) in pyproject.toml, `[pytest]` in tox.ini,
+  `[tool:pytest]` in setup.cfg; coverage's settings (`.coveragerc`, `[coverage:run]` and
+  `[coverage:report]` in tox.ini and setup.cfg), which pytest-cov applies in the test run;
 - the rest of pyproject.toml other than the settings of linters, formatters, type checkers,
   packaging and release tools, and what the package declares to installers (its metadata, its
   dependencies, `requires-python`, `[build-system]`). A linter's table counts when a pytest plugin
@@ -50,8 +52,11 @@ _INSTALLER_KEYS = frozenset({
     "version", "description", "readme", "classifiers", "urls", "authors", "maintainers", "keywords",
     "license", "license-files", "dependencies", "optional-dependencies", "requires-python",
 })
-_INI_SECTIONS = {"tox.ini": "pytest", "setup.cfg": "tool:pytest"}
-_WHOLE = frozenset({"pytest.ini", "dodo.py"})
+# pytest's section, and coverage's measuring and reporting ones (pytest-cov measures in the test
+# run, and `fail_under` changes its exit status).
+_INI_SECTIONS = {"tox.ini": ("pytest", "coverage:run", "coverage:report"),
+                 "setup.cfg": ("tool:pytest", "coverage:run", "coverage:report")}
+_WHOLE = frozenset({"pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", ".coveragerc", "dodo.py"})
 
 
 def config_seen_by_tests(path: str, text: str, linted_in_tests: Collection[str] = ()) -> str:
@@ -62,7 +67,7 @@ def config_seen_by_tests(path: str, text: str, linted_in_tests: Collection[str] 
     if name == "pyproject.toml":
         return _pyproject(text, frozenset(linted_in_tests))
     if name in _INI_SECTIONS:
-        return _ini_section(text, _INI_SECTIONS[name])
+        return _ini_sections(text, _INI_SECTIONS[name])
     if name in _WHOLE:
         return text
     return ""
@@ -98,12 +103,11 @@ def linted_in_tests(distributions: Iterable[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-def _ini_section(text: str, section: str) -> str:
+def _ini_sections(text: str, sections: tuple[str, ...]) -> str:
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(text)
     except configparser.Error:
         return text
-    if not parser.has_section(section):
-        return ""
-    return json.dumps(sorted(parser.items(section, raw=True)))
+    present = {section: sorted(parser.items(section, raw=True)) for section in sections if parser.has_section(section)}
+    return json.dumps(present, sort_keys=True) if present else ""

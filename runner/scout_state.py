@@ -26,12 +26,14 @@ from doit_scout.project_state import (
     read_checked,
 )
 
-SCHEMA = 14
+SCHEMA = 15
 STATE_FILE = "state.json"
 _test_config_digests: dict[tuple[str, str], str] = {}
 # Files whose presence alone decides which configuration pytest reads and where its rootdir is;
 # another config file no test can see anything of (a new requirements file) changes nothing.
-_PYTEST_CONFIG_NAMES = frozenset({"pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "setup.py"})
+_PYTEST_CONFIG_NAMES = frozenset({
+    "pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "setup.py",
+})
 
 
 class FileEntry(NamedTuple):

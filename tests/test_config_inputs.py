@@ -61,6 +61,16 @@ def test_ini_files_count_only_pytest_s_section_and_unparsable_files_count_whole(
     assert relevant("pytest.ini", "[pytest]\n") == "[pytest]\n"
 
 
+@pytest.mark.parametrize("name, pytest_section", [("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")])
+def test_ini_files_count_coverage_s_measuring_and_reporting_sections(name: str, pytest_section: str):
+    text = f"[{pytest_section}]\naddopts = --cov\n\n[coverage:report]\nfail_under = 90\n\n[coverage:html]\ndirectory = h\n"
+    assert relevant(name, text.replace("90", "95")) != relevant(name, text)  # pytest-cov's exit status
+    assert relevant(name, text.replace("= h", "= html")) == relevant(name, text)
+    assert relevant(name, "[coverage:run]\nbranch = true\n") != ""
+    for whole in ("pytest.toml", ".pytest.toml", ".pytest.ini", ".coveragerc"):
+        assert relevant(whole, "[run]\nbranch = true\n") == "[run]\nbranch = true\n"
+
+
 def test_a_linter_s_table_counts_when_a_pytest_plugin_runs_that_linter():
     """pytest-mypy and pytest-ruff make the tools' settings part of the test run."""
     edited = PYPROJECT.replace("line-length = 100", "line-length = 120")

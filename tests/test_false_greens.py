@@ -720,3 +720,13 @@ def test_a_file_rewritten_in_the_same_second_at_the_same_size_runs_as_written(ne
     run = p.doit()
     assert not run.green, f"false green: {path} ran as its old bytecode:\n{run.output}"
     assert "tests/test_core.py::test_core" in run.ran
+
+
+@pytest.mark.parametrize("config_file", ["pytest.toml", ".pytest.toml", ".pytest.ini"])
+def test_an_edit_of_any_file_pytest_takes_its_settings_from(new_project, config_file: str):
+    """pytest 9 reads pytest.toml and .pytest.toml first, then pytest.ini and .pytest.ini."""
+    p = new_project({
+        "tests/test_x.py": "import pytest\n\n\n@pytest.mark.xfail(reason='not yet')\ndef test_x():\n    pass\n",
+        config_file: "[pytest]\nxfail_strict = false\n",
+    })
+    green_then_red(p, config_file, "xfail_strict = false", "xfail_strict = true", "tests/test_x.py::test_x")
