@@ -28,7 +28,10 @@ from doit_scout.project_state import (
 
 SCHEMA = 15
 STATE_FILE = "state.json"
+# (root, config digest) -> test config digest, for the last few config contents (`doit watch`
+# lives through many).
 _test_config_digests: dict[tuple[str, str], str] = {}
+_TEST_CONFIG_DIGESTS_KEPT = 8
 # Files whose presence alone decides which configuration pytest reads and where its rootdir is;
 # another config file no test can see anything of (a new requirements file) changes nothing.
 _PYTEST_CONFIG_NAMES = frozenset({
@@ -213,6 +216,8 @@ class ScoutState:
                     seen = config_seen_by_tests(path, text, linted)
                     if seen or posixpath.basename(path) in _PYTEST_CONFIG_NAMES:
                         hasher.update(f"{path}\0{seen}\0".encode("utf-8", "surrogateescape"))
+            if len(_test_config_digests) >= _TEST_CONFIG_DIGESTS_KEPT:
+                del _test_config_digests[next(iter(_test_config_digests))]
             _test_config_digests[key] = hasher.hexdigest()
         return _test_config_digests[key]
 
