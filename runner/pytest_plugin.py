@@ -31,6 +31,7 @@ import importlib
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -153,23 +154,30 @@ class _Recorder:
             if rel is not None:
                 yield DIR_PREFIX + rel
         else:  # subprocess.Popen(executable, args, cwd, env)
-            if _runs_no_python(event, args):
+            program = _child_program(args)
+            if program is not None and os.path.basename(program) in _NO_PYTHON_PROGRAMS:
                 return
-            yield CONFIG_TARGET  # the child may read any config file, and is not audited
-            _, argv, cwd, _ = args
-            words = [argv] if isinstance(argv, (str, bytes, os.PathLike)) else list(argv or ())
-            for i, word in enumerate(words):
-                if not isinstance(word, (str, bytes, os.PathLike)):
-                    continue
-                word = os.fsdecode(word)
-                if i > 0 and words[i - 1] == "-m":
-                    yield MODULE_PREFIX + word
-                    continue
-                candidate = os.path.join(os.fsdecode(cwd) if cwd else os.getcwd(), word)
-                if os.path.isfile(candidate):
-                    rel = self._project_path(candidate)
-                    if rel is not None:
-                        yield rel
+            if not _reads_only_its_arguments(program, args[3]):
+                yield CONFIG_TARGET  # the child may read any config file, and is not audited
+            yield from self._named_in_arguments(args)  # a text tool's files: each its input whole
+
+    def _named_in_arguments(self, args: tuple) -> Iterator[str]:
+        """The project files a child's arguments name (a script it runs, a file a text tool
+        reads) and the modules `-m` names."""
+        _, argv, cwd, _ = args
+        words = [argv] if isinstance(argv, (str, bytes, os.PathLike)) else list(argv or ())
+        for i, word in enumerate(words):
+            if not isinstance(word, (str, bytes, os.PathLike)):
+                continue
+            word = os.fsdecode(word)
+            if i > 0 and words[i - 1] == "-m":
+                yield MODULE_PREFIX + word
+                continue
+            candidate = os.path.join(os.fsdecode(cwd) if cwd else os.getcwd(), word)
+            if os.path.isfile(candidate):
+                rel = self._project_path(candidate)
+                if rel is not None:
+                    yield rel
 
     def _project_path(self, path: Any) -> str | None:
         """The project file (the source of a bytecode file) at `path`, None for anything else."""
@@ -240,18 +248,39 @@ _realpath = functools.lru_cache(maxsize=8192)(os.path.realpath)
 # Programs a child process may run that read no project config file and run no project code:
 # versioneer and setuptools_scm ask git for a version at import.
 _NO_PYTHON_PROGRAMS = frozenset({"git", "git.exe"})
+# Text tools that read only the files their arguments name (a pager a CLI library's tests start,
+# `sed -i` an editor's test runs), when they are the system's own: a test's own script named `cat`
+# may run anything. What they read is the argument files, each an input.
+_TEXT_TOOLS = frozenset({"cat", "less", "more", "head", "tail", "sed", "sort", "wc", "tr", "cut", "uniq", "tee",
+                         "echo", "printf", "true", "false"})
+_SYSTEM_BIN = ("/usr/bin/", "/bin/")
+
+
+def _child_program(args: tuple) -> str | None:
+    """The program a `subprocess.Popen` audit event starts (its arguments: executable, args, cwd,
+    env; with shell=True the program is the shell)."""
+    executable, argv = args[0], args[1]
+    program = executable if executable else (
+        argv if isinstance(argv, (str, bytes, os.PathLike)) else next(iter(argv or ()), None))
+    if not isinstance(program, (str, bytes, os.PathLike)):
+        return None
+    words = os.fsdecode(program).split() if isinstance(argv, (str, bytes)) and not executable else [os.fsdecode(program)]
+    return words[0] if words else None
+
+
+def _reads_only_its_arguments(program: str | None, env: Any) -> bool:
+    if program is None or os.path.basename(program) not in _TEXT_TOOLS:
+        return False
+    path = program if os.sep in program else shutil.which(program, path=(env or os.environ).get("PATH"))
+    return path is not None and _realpath(path).startswith(_SYSTEM_BIN)
 
 
 def _runs_no_python(event: str, args: tuple) -> bool:
     if event != "subprocess.Popen":
         return False
-    executable, argv = args[0], args[1]
-    program = executable if executable else (
-        argv if isinstance(argv, (str, bytes, os.PathLike)) else next(iter(argv or ()), None))
-    if isinstance(program, (str, bytes, os.PathLike)):
-        words = os.fsdecode(program).split() if isinstance(argv, (str, bytes)) and not executable else [os.fsdecode(program)]
-        return bool(words) and os.path.basename(words[0]) in _NO_PYTHON_PROGRAMS
-    return False
+    program = _child_program(args)
+    return program is not None and (os.path.basename(program) in _NO_PYTHON_PROGRAMS
+                                    or _reads_only_its_arguments(program, args[3]))
 
 
 def _imported(frame: Any) -> bool:

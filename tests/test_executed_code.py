@@ -6,6 +6,7 @@ the suite once, then again, traced, before the edit it checks."""
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -151,6 +152,41 @@ def test_a_body_edit_in_a_module_seen_starting_a_child_process_runs_only_the_tes
     assert selected(root) == ["tests/test_a.py"]
     edit(root, "pyproject.toml", 'version = "0"', 'version = "1"')  # no test can see it; the child can
     assert selected(root) == ["tests/test_a.py", "tests/test_b.py"]
+
+
+PAGER = {
+    "pkg/__init__.py": "",
+    "pkg/page.py": "import os\nimport subprocess\n\n\ndef page(text):\n"
+                   "    return subprocess.run(['cat'], input=text, capture_output=True, text=True, env=os.environ).stdout\n"
+                   "\n\ndef size():\n    return 2\n",
+    "tests/test_a.py": "from pkg.page import page\n\n\ndef test_a():\n    assert page('x') == 'x'\n",
+    "tests/test_b.py": "from pkg.page import size\n\n\ndef test_b():\n    assert size() == 2\n",
+}
+
+
+def test_a_pager_the_tests_start_reads_no_config_file_and_leaves_the_trace_whole(tmp_path: Path):
+    root = traced_project(tmp_path, PAGER, "\n[tool.scout.test]\nworkers = 1\n")
+    edit(root, "pyproject.toml", 'version = "0"', 'version = "1"')  # no test, and no cat, can see it
+    assert selected(root) == []
+    edit(root, "pkg/page.py", "input=text", "input=text + ''")
+    assert selected(root) == ["tests/test_a.py"]  # traced: test_b never ran page
+
+
+@pytest.mark.parametrize("how", ["not_the_system_s", "names_a_project_file"])
+def test_a_text_tool_that_is_not_the_system_s_or_reads_a_project_file_may_read_any_config_file(
+        tmp_path: Path, monkeypatch, how: str):
+    files = dict(PAGER)
+    if how == "not_the_system_s":
+        fake = tmp_path / "fakebin"
+        write_files(fake, {"cat": "#!/bin/sh\nexec /bin/cat \"$@\"\n"})
+        (fake / "cat").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    else:  # the whole file is the input, not only the part of it tests can see in-process
+        files["pkg/page.py"] = files["pkg/page.py"].replace("['cat']", "['cat', '-', 'pyproject.toml']")
+        files["tests/test_a.py"] = files["tests/test_a.py"].replace("== 'x'", ".startswith('x')")
+    root = traced_project(tmp_path / "p", files, "\n[tool.scout.test]\nworkers = 1\n")
+    edit(root, "pyproject.toml", 'version = "0"', 'version = "1"')
+    assert selected(root) == ["tests/test_a.py", "tests/test_b.py"]  # both reach pkg/page.py, which started it
 
 
 def test_a_fixture_that_a_cached_fixture_asked_for_counts_for_the_tests_that_use_the_cached_one(tmp_path: Path):
