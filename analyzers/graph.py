@@ -198,11 +198,13 @@ class NamesOverlay(Mapping[str, ModuleNames]):
 def _edges_of(
     module: ModuleFile, parsed: ParseResult, resolver: "_Resolver", structural: list[tuple[str, str]]
 ) -> list[ImportEdge]:
-    """One edge per imported node: the first line that imports it (structural edges have line 0)."""
+    """One edge per imported node: the first line that imports it at import time, or else the first
+    line at all (structural edges have line 0)."""
     edges: dict[str, ImportEdge] = {}
     for target, kind in structural:
         edges.setdefault(target, ImportEdge(module.node, target, 0, kind))
-    for record in parsed.imports:
+    # A module imported both at module level and in a function body is imported when the module is.
+    for record in sorted(parsed.imports, key=lambda r: r.in_function or r.type_checking):
         for target in resolver.resolve(module, record):
             edges.setdefault(target, ImportEdge(module.node, target, record.line, _kind_of(record)))
     return list(edges.values())
@@ -291,8 +293,15 @@ class _Resolver:
             if targets:
                 bindings[name] = targets
         stars = tuple(t[0] for t in (self._binding_target(module, b) for b in symbols.stars) if t is not None)
+        function_imports = {}
+        for name, definition in symbols.definitions.items():
+            nodes = tuple(dict.fromkeys(t[0] for t in (self._binding_target(module, b) for b in definition.imports)
+                                        if t is not None))
+            if nodes:
+                function_imports[name] = nodes
         return ModuleNames(symbols.skeleton, symbols.interface, symbols.skeleton_refs, symbols.definitions, bindings, stars,
-                           symbols.opaque, symbols.module_getattr, symbols.variables, symbols.exports, symbols.bodies)
+                           symbols.opaque, symbols.module_getattr, symbols.variables, symbols.exports, symbols.bodies,
+                           function_imports)
 
     def _binding_target(self, module: ModuleFile, binding: Binding) -> tuple[str, str | None] | None:
         """The project module (node; a namespace package has none of its own) and attribute an

@@ -51,6 +51,7 @@ _INERT_DECORATORS = frozenset({
 })
 _INERT_BASES = frozenset({"ABC", "Generic", "Protocol", "NamedTuple", "TypedDict", "Enum", "IntEnum", "StrEnum",
                           "Flag", "IntFlag"})
+_NOT_AT_IMPORT_EDGE_KINDS = frozenset({"function", "type_checking"})
 # Edges by which a module is reached without a name that can be followed.
 _UNNAMED_EDGE_KINDS = frozenset({"dynamic", "plugin", "observed"})
 
@@ -97,6 +98,9 @@ class SymbolGraph:
         self.kept: dict[str, set[str]] = {}
         self.whole = self._whole(whole)
         graph_successors = graph.successors()
+        # What a module imports in function bodies or for type checkers only, importing it does not
+        # run: those imports are the inputs of the definitions that run them.
+        not_at_import = {(e.importer, e.imported) for e in graph.edges if e.kind in _NOT_AT_IMPORT_EDGE_KINDS}
         for node, targets in graph_successors.items():
             names = self.names.get(node)
             if node not in self.modules or names is None:
@@ -117,13 +121,14 @@ class SymbolGraph:
                 # Importing runs it: `from m import x` asks m for `__path__`, and tools ask modules
                 # for dunders they do not bind (click's deprecation __getattr__ warned on any name).
                 refs.add(definition_node(node, "__getattr__"))
-            self.successors[node] = set(targets) | refs
+            self.successors[node] = {t for t in targets if (node, t) not in not_at_import} | refs
             for name, definition in names.definitions.items():
                 self.contents[definition_node(node, name)] = definition.digest
                 self.frames[definition_node(node, name)] = definition.frame
                 if definition.memoized:
                     self.memoized.add(definition_node(node, name))
                 found = self._resolve_all(node, definition.refs)
+                found |= {m for m in names.function_imports.get(name, ()) if m in self.modules}
                 if definition.opaque:
                     found.add(whole_node(node))
                 self.successors[definition_node(node, name)] = found
@@ -145,8 +150,10 @@ class SymbolGraph:
 
     def _hooked(self, module: str, definition: Definition, seen: set[str]) -> bool:
         """Whether code runs for this class when it is defined: its own metaclass, class keywords or
-        `__init_subclass__`, or those of a base, however far up; an outside base may have them."""
-        if definition.subclass_hook:
+        `__init_subclass__`, or those of a base, however far up; an outside base may have them. A
+        base that is no class statement (a function, a value) is unknown too: module-level code
+        does not name a class's bases (analyzers.symbols), so what they are is found here."""
+        if definition.subclass_hook or (definition.bases and not definition.is_class):
             return True
         for base in definition.bases:
             targets = self.resolve(module, base) if base != "?" else frozenset({"?"})
@@ -156,9 +163,12 @@ class SymbolGraph:
                 owner = self.module_of_definition(target)
                 if owner is None:  # an outside class, a module attribute, an expression: unknown
                     return True
+                base_definition = self.names[owner].definitions[target.rpartition(":")[2]]
+                if not base_definition.is_class:
+                    return True
                 if target not in seen:
                     seen.add(target)
-                    if self._hooked(owner, self.names[owner].definitions[target.rpartition(":")[2]], seen):
+                    if self._hooked(owner, base_definition, seen):
                         return True
         return False
 

@@ -58,16 +58,20 @@ class Definition:
     # A function of it may answer from a memo without running (`_memoized`): its code and what
     # it calls count as a whole.
     memoized: bool = False
+    is_class: bool = False  # a class statement (a subclass of it names a class, not a function or a value)
+    # The imports its function bodies run (`def pager(): from ._impl import Pager`): running them
+    # runs what importing those modules runs, which importing this definition's module does not.
+    imports: tuple["Binding", ...] = ()
 
     def to_json(self) -> list[Any]:
         return [self.digest, list(self.refs), self.opaque, list(self.decorators), list(self.bases), self.subclass_hook,
-                self.frame, self.memoized]
+                self.frame, self.memoized, self.is_class, [[b.module, b.level, b.name] for b in self.imports]]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> "Definition":
-        digest, refs, opaque, decorators, bases, subclass_hook, frame, memoized = data
+        digest, refs, opaque, decorators, bases, subclass_hook, frame, memoized, is_class, imports = data
         return cls(digest, tuple(refs), bool(opaque), tuple(decorators), tuple(bases), bool(subclass_hook), str(frame),
-                   bool(memoized))
+                   bool(memoized), bool(is_class), tuple(Binding(m, level, name) for m, level, name in imports))
 
 
 @dataclass(frozen=True)
@@ -142,17 +146,20 @@ def module_symbols(tree: ast.Module) -> ModuleSymbols:
     definitions = {name: replace(d, frame=_digest(found[name])) for name, d in definitions.items()}
     definitions.update({name: Definition(_digest([stmt]), (), frame=_digest([stmt])) for name, stmt in constants.items()})
     _strip_bodies(tree)
-    skeleton_refs = _refs([s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))])
+    interface = _digest([tree])
+    _skip_type_checking_blocks(tree.body, bindings, variables)
+    lazy = _lazy_annotations(tree)
+    skeleton_refs = _refs([s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))],
+                          import_time=True, lazy_annotations=lazy)
     if not any(isinstance(n, ast.Name) and n.id == "__all__" and isinstance(n.ctx, ast.Load) for n in ast.walk(tree)):
         skeleton_refs = tuple(r for r in skeleton_refs if r != "__all__")  # assigning it is no use of it
     opaque = _opaque_uses(tree.body)
-    interface = _digest([tree])
     tree.body = [stmt for stmt in tree.body if stmt not in constants.values()]
     bound_here = set(found) | set(variables) | set(bindings) | set(constants)
     # Where module-level code uses a function, or the name is bound twice, the order matters.
     keep = {ref.partition(".")[0] for ref in skeleton_refs} | set(variables) | set(bindings) \
         | {name for name, nodes in found.items() if len(nodes) > 1}
-    _drop_plain_functions(tree.body, _plain_function_test(tree, keep, bound_here))
+    _drop_plain_functions(tree.body, _plain_function_test(lazy, keep, bound_here))
     exports = _literal_exports(tree)
     if exports is not None:  # star imports resolve through it, and `mod.__all__` reaches it (symbol_graph)
         tree.body = [stmt for stmt in tree.body if not _binds_all(stmt)]
@@ -212,7 +219,22 @@ def _definition(name: str, nodes: list[ast.AST]) -> Definition:
         bases=tuple(sorted({_name_of(b.value if isinstance(b, ast.Subscript) else b) for c in classes for b in c.bases})),
         subclass_hook=any(_has_subclass_hook(c) for c in classes),
         memoized=_memoized(nodes),
+        is_class=bool(classes) and len(classes) == len(nodes),
+        imports=_imports_in_bodies(nodes),
     )
+
+
+def _imports_in_bodies(nodes: list[ast.AST]) -> tuple[Binding, ...]:
+    """The modules the import statements inside the definition's function bodies name: `import
+    a.b` runs a.b (it binds `a`), `from .m import x` runs .m, or the submodule .m.x."""
+    found: list[Binding] = []
+    for function in (n for node in nodes for n in ast.walk(node) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+        for stmt in (n for body in function.body for n in ast.walk(body)):
+            if isinstance(stmt, ast.Import):
+                found.extend(Binding(alias.name, 0, None) for alias in stmt.names)
+            elif isinstance(stmt, ast.ImportFrom):
+                found.extend(Binding(stmt.module or "", stmt.level, alias.name) for alias in stmt.names if alias.name != "*")
+    return tuple(dict.fromkeys(found))
 
 
 def _memoized(nodes: list[ast.AST]) -> bool:
@@ -286,14 +308,27 @@ _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
-def _refs(nodes: Iterable[ast.AST]) -> tuple[str, ...]:
+def _refs(nodes: Iterable[ast.AST], import_time: bool = False, lazy_annotations: bool = False) -> tuple[str, ...]:
     """Every name and dotted chain rooted at a name that the code mentions (the longest chain
     only: `a.b.c` stands for `a` and `a.b` too), leaving out the local variables and parameters of
-    the functions, lambdas and comprehensions it contains: they name nothing of any module."""
+    the functions, lambdas and comprehensions it contains: they name nothing of any module.
+
+    `import_time`: only what running module-level code may call or read. Annotations Python does
+    not evaluate (`lazy_annotations`) are left out, and so are a class's bases that are plain
+    names (`class Group(Command)`): creating the class runs no code of theirs but the hooks that
+    make it kept (analyzers.symbol_graph), and their class statements are part of the skeleton
+    of their own module."""
     found: set[str] = set()
     stack: list[tuple[ast.AST, frozenset[str]]] = [(node, frozenset()) for node in nodes]
     while stack:
         node, local = stack.pop()
+        if import_time and isinstance(node, ast.ClassDef):
+            named = [b for b in node.bases if isinstance(b, ast.Name) or (isinstance(b, ast.Attribute) and _chain(b))]
+            stack.extend((child, local) for child in ast.iter_child_nodes(node) if child not in named)
+            continue
+        if import_time and lazy_annotations and isinstance(node, ast.AnnAssign):
+            stack.extend((child, local) for child in (node.target, node.value) if child is not None)
+            continue
         if isinstance(node, ast.Attribute):
             chain = _chain(node)
             if chain is not None:
@@ -311,7 +346,8 @@ def _refs(nodes: Iterable[ast.AST]) -> tuple[str, ...]:
         elif isinstance(node, _FUNCTIONS):
             # Decorators, defaults and annotations run in the enclosing scope; the body in its own.
             outer = [*getattr(node, "decorator_list", ()), *node.args.defaults,
-                     *(d for d in node.args.kw_defaults if d is not None), *_annotations(node)]
+                     *(d for d in node.args.kw_defaults if d is not None),
+                     *(_annotations(node) if not (import_time and lazy_annotations) else ())]
             stack.extend((child, local) for child in outer)
             body = node.body if isinstance(node.body, list) else [node.body]
             inner = local | _parameters(node.args) | _assigned_in(body)
@@ -568,13 +604,36 @@ _GENERIC_BUILTINS = frozenset({"list", "dict", "set", "frozenset", "tuple", "typ
 _BUILTINS = frozenset(dir(builtins))
 
 
-def _plain_function_test(tree: ast.Module, keep: set[str], bound: set[str]) -> Callable[[ast.stmt], bool]:
+def _lazy_annotations(tree: ast.Module) -> bool:
+    """`from __future__ import annotations`: Python keeps annotations as strings, unevaluated."""
+    return any(isinstance(s, ast.ImportFrom) and s.module == "__future__"
+               and any(a.name == "annotations" for a in s.names) for s in tree.body)
+
+
+def _skip_type_checking_blocks(body: list[ast.stmt], bindings: Mapping[str, tuple[Binding, ...]],
+                               variables: Sequence[str]) -> None:
+    """Empties the blocks of `if TYPE_CHECKING:` (typing's, `typing.TYPE_CHECKING` or `t.TYPE_CHECKING`
+    through `import typing as t`): only a type checker takes them; importing never runs them. Their
+    `else` runs and stays."""
+    def typing_module(name: str) -> bool:
+        return name not in variables and bindings.get(name) in ((Binding("typing", 0, None),),)
+
+    def type_checking(test: ast.expr) -> bool:
+        if isinstance(test, ast.Name):
+            return test.id not in variables and bindings.get(test.id) == (Binding("typing", 0, "TYPE_CHECKING"),)
+        return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING" \
+            and isinstance(test.value, ast.Name) and typing_module(test.value.id)
+
+    for stmt in body:
+        if isinstance(stmt, ast.If) and type_checking(stmt.test):
+            stmt.body = [ast.Pass()]
+
+
+def _plain_function_test(lazy_annotations: bool, keep: set[str], bound: set[str]) -> Callable[[ast.stmt], bool]:
     """Whether a module-level function statement only binds its name when it runs: no decorator,
-    defaults that are constants, annotations that Python does not evaluate (`from __future__
-    import annotations`) or that name builtins the module does not rebind, and a name neither
-    pytest nor module-level code looks up (`keep`)."""
-    lazy_annotations = any(isinstance(s, ast.ImportFrom) and s.module == "__future__"
-                           and any(a.name == "annotations" for a in s.names) for s in tree.body)
+    defaults that are constants, annotations that Python does not evaluate (`lazy_annotations`)
+    or that name builtins the module does not rebind, and a name neither pytest nor module-level
+    code looks up (`keep`)."""
     shadowed = bound & _BUILTINS
 
     def builtin_annotation(node: ast.expr) -> bool:
@@ -632,21 +691,26 @@ class ModuleNames:
     variables: tuple[str, ...]
     exports: tuple[str, ...] | None
     bodies: Mapping[str, str]
+    # Per definition, the project modules (nodes) the imports in its function bodies run.
+    function_imports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_json(self) -> list[Any]:
         return [self.skeleton, self.interface, list(self.skeleton_refs),
                 {n: d.to_json() for n, d in self.definitions.items()},
                 {n: [list(t) for t in targets] for n, targets in self.bindings.items()},
                 list(self.stars), list(self.opaque), self.module_getattr, list(self.variables),
-                None if self.exports is None else list(self.exports), dict(self.bodies)]
+                None if self.exports is None else list(self.exports), dict(self.bodies),
+                {n: list(nodes) for n, nodes in self.function_imports.items()}]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> "ModuleNames":
-        skeleton, interface, refs, definitions, bindings, stars, opaque, module_getattr, variables, exports, bodies = data
+        (skeleton, interface, refs, definitions, bindings, stars, opaque, module_getattr, variables, exports, bodies,
+         function_imports) = data
         return cls(
             str(skeleton), str(interface), tuple(refs),
             {n: Definition.from_json(d) for n, d in definitions.items()},
             {n: tuple((node, attr) for node, attr in targets) for n, targets in bindings.items()},
             tuple(stars), tuple(opaque), bool(module_getattr), tuple(variables),
             None if exports is None else tuple(exports), {str(k): str(v) for k, v in bodies.items()},
+            {str(n): tuple(nodes) for n, nodes in function_imports.items()},
         )

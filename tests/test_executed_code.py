@@ -112,6 +112,24 @@ def test_what_runs_at_import_counts_for_every_test(tmp_path: Path):
     assert selected(root, ok=False) == ["tests/test_a.py", "tests/test_b.py"]
 
 
+def test_what_runs_importing_a_module_a_function_imports_counts_only_for_the_tests_that_call_it(tmp_path: Path):
+    """click's `_termui_impl`: imported inside the few functions that need it, so an edit of its
+    import-time code (or of what only a type checker imports) is not every importer's input."""
+    root = traced_project(tmp_path, {
+        "pkg/__init__.py": "from .ui import page, size\n",
+        "pkg/ui.py": "from __future__ import annotations\n\nimport typing as t\n\nif t.TYPE_CHECKING:\n"
+                     "    from ._impl import Pager\n\n\ndef page(text: str) -> str:\n    from ._impl import Pager\n\n"
+                     "    return Pager().show(text)\n\n\ndef size() -> int:\n    return 2\n\n\n"
+                     "def pager_of(pager: Pager) -> Pager:\n    return pager\n",
+        "pkg/_impl.py": "MODE = str(1)\n\n\nclass Pager:\n    def show(self, text):\n        return MODE + text\n",
+        "tests/test_page.py": "import pkg\n\n\ndef test_page():\n    assert pkg.page('x') == '1x'\n",
+        "tests/test_size.py": "import pkg\n\n\ndef test_size():\n    assert pkg.size() == 2\n",
+    })
+    edit(root, "pkg/_impl.py", "str(1)", "str(0 + 1)")
+    assert selected(root) == ["tests/test_page.py"]
+    edit(root, "pkg/ui.py", "if t.TYPE_CHECKING:\n    from ._impl import Pager\n", "if t.TYPE_CHECKING:\n    from ._impl import Pager, MODE\n")
+    assert selected(root) == []  # only a type checker runs it
+
 @pytest.mark.parametrize("edited", ["* 1", "n + n"])
 def test_a_memoized_function_and_what_it_calls_count_for_every_test_that_can_name_it(tmp_path: Path, edited: str):
     root = traced_project(tmp_path, {

@@ -27,6 +27,7 @@ from helpers import write_files
 from doit_scout.analyzers.graph import build_project_graph
 from doit_scout.analyzers.imports import parse_imports
 from doit_scout.analyzers.modules import locate_modules
+from doit_scout.analyzers.symbol_graph import whole_node
 from doit_scout.analyzers.unit_graph import UnitGraph, build_unit_graph
 
 
@@ -174,6 +175,65 @@ def test_code_that_reads_its_module_globals_reaches_every_name_in_the_module():
     assert changed_units(files, {"pkg/ops.py": ("3 * x", "4 * x")}) == {"tests/test_by_name.py"}
 
 
+# click's shape: a module that imports a heavy one only inside the functions that need it.
+LAZY_IMPORT = {
+    "pkg/__init__.py": "from .ui import page, size, setup\n",
+    "pkg/ui.py": "def page(text):\n    from ._impl import Pager\n    return Pager().show(text)\n\n\n"
+                 "def size():\n    return 2\n\n\ndef setup():\n    import pkg.plugin\n    return 1\n",
+    "pkg/_impl.py": "MODE = str(1)\n\n\nclass Pager:\n    def show(self, text):\n        return MODE + text\n",
+    "pkg/plugin.py": "import os\n\nos.environ['PKG_PLUGIN'] = str(1)\n",
+    "tests/test_page.py": "import pkg\n\n\ndef test():\n    assert pkg.page('x') == '1x'\n",
+    "tests/test_size.py": "import pkg\n\n\ndef test():\n    assert pkg.size() == 2\n",
+    "tests/test_setup.py": "import os\n\nimport pkg\n\n\ndef test():\n    pkg.setup()\n"
+                           "    assert os.environ['PKG_PLUGIN'] == '1'\n",
+}
+
+
+def test_what_a_function_imports_in_its_body_is_an_input_of_the_code_that_can_call_it_not_of_every_importer():
+    assert changed_units(LAZY_IMPORT, {"pkg/_impl.py": ("str(1)", "str(2)")}) == {"tests/test_page.py"}
+    # An import run for what importing does (its name unused) counts too.
+    assert changed_units(LAZY_IMPORT, {"pkg/plugin.py": ("str(1)", "str(3)")}) == {"tests/test_setup.py"}
+    # Imported at module level as well, even below the function that imports it: every importer.
+    files = {**LAZY_IMPORT, "pkg/ui.py": LAZY_IMPORT["pkg/ui.py"] + "\n\nfrom . import _impl\n"}
+    assert changed_units(files, {"pkg/_impl.py": ("str(1)", "str(2)")}) == set(unit_fingerprints(files))
+
+
+# Classes that name each other in what importing runs, and what only a type checker reads.
+TYPED = {
+    "pkg/__init__.py": "from .core import *\n",
+    "pkg/core.py": "from __future__ import annotations\n\nimport typing as t\n\nif t.TYPE_CHECKING:\n"
+                   "    from .heavy import Heavy\n\n\nclass Command:\n    def run(self):\n        return 1\n\n\n"
+                   "class Group(Command):\n    kind: Command | None = None\n\n"
+                   "    def add(self, cmd: Command, extra: Heavy | None = None) -> Command:\n        return cmd\n\n\n"
+                   "def double(x):\n    return 2 * x\n",
+    "pkg/heavy.py": "class Heavy:\n    pass\n",
+    "tests/test_command.py": "from pkg import Command\n\n\ndef test():\n    assert Command().run() == 1\n",
+    "tests/test_double.py": "from pkg import double\n\n\ndef test():\n    assert double(1) == 2\n",
+}
+
+
+def test_names_module_level_code_only_annotates_or_subclasses_reach_only_the_code_that_uses_them():
+    everything = set(unit_fingerprints(TYPED))
+    assert changed_units(TYPED, {"pkg/core.py": ("return 1", "return 3")}) == {"tests/test_command.py"}
+    # Annotations Python evaluates at import are module-level code that names Command.
+    eager = {**TYPED, "pkg/core.py": TYPED["pkg/core.py"].replace("from __future__ import annotations\n", "")
+             .replace("Heavy | None", "'Heavy | None'")}
+    assert changed_units(eager, {"pkg/core.py": ("return 1", "return 3")}) == everything
+    # A base whose `__init_subclass__` runs when the subclass is made: importing runs its code.
+    hooked = {**TYPED, "pkg/core.py": TYPED["pkg/core.py"].replace(
+        "class Command:\n", "class Command:\n    def __init_subclass__(cls):\n        cls.made = 1\n\n")}
+    assert changed_units(hooked, {"pkg/core.py": ("cls.made = 1", "cls.made = 2")}) == everything
+    # What only a type checker reads is not run.
+    assert changed_units(TYPED, {"pkg/core.py": ("from .heavy import Heavy\n", "from .heavy import Heavy\n    X = 1\n")}) \
+        == set()
+    assert changed_units(TYPED, {"pkg/heavy.py": ("pass", "size = 1")}) == set()
+    # Unless TYPE_CHECKING is the project's own name, which may well be true.
+    own = {**TYPED, "pkg/core.py": TYPED["pkg/core.py"].replace("if t.TYPE_CHECKING:", "TYPE_CHECKING = bool(1)\n\n"
+                                                                 "if TYPE_CHECKING:")}
+    assert changed_units(own, {"pkg/core.py": ("from .heavy import Heavy\n", "from .heavy import Heavy\n    X = 1\n")}) \
+        == everything
+
+
 # ---------------------------------------------------------------------------------------------
 # The generated programs. Every constant an edit may change is written «key» in the templates.
 
@@ -250,6 +310,14 @@ def _module(program: Program, rng: random.Random, i: int) -> str:
                     "        REGISTRY[cls.__name__] = cls\n\n\n"
                     "def lookup(name, x):\n    found = REGISTRY[name]\n"
                     "    return found().value(x) if isinstance(found, type) else found(x)\n")
+        # A module only a function body imports (and a type checker), outside the package (whose
+        # `__getattr__` may import any of its modules): its import-time code runs for the code
+        # that calls the function.
+        imports.append("import typing\n\nif typing.TYPE_CHECKING:\n    import lazymod\n")
+        # Imported for what importing it does (it fills the registry), or for a name.
+        body.append("\n\ndef uses_lazy(x):\n    " + program.choice("lazy.how", random.Random(-1), [
+            "import lazymod\n\n    return x + REGISTRY['lazy']\n", "import lazymod as _\n\n    return x + REGISTRY['lazy']\n",
+            "from lazymod import VALUE\n\n    return x + VALUE\n"]))
     body.append(f"\n\ndef f{i}_0(x):\n    # note {program.const(f'm{i}.note', rng)}\n"
                 f"    return x + {program.const(f'm{i}.f0', rng)}\n")
     expr = call()
@@ -313,6 +381,10 @@ def generate(seed: int) -> Program:
         "    if name in ('extra',):\n        return importlib.import_module('.' + name, __name__)\n"
         "    raise AttributeError(name)\n")
     program.templates["pkg/extra.py"] = f"def e(x):\n    return x + {program.const('extra', rng)}\n"
+    program.templates["lazymod.py"] = ("from pkg.m0 import REGISTRY\n\n"
+                                      f"REGISTRY['lazy'] = {program.const('lazy', random.Random(-1))}\n"
+                                      "VALUE = REGISTRY['lazy']\n")
+    program.templates["tests/test_lazy.py"] = "import pkg\n\n\ndef test_lazy():\n    assert pkg.uses_lazy(1) % 2 == 0\n"
     entries = [e.format(i=i) for i in range(MODULES) for e in ENTRIES] + ["pkg.extra.e(1)", "len(pkg.__version__)"]
     for t in range(6):
         chosen = rng.sample(entries, 3)
@@ -353,7 +425,11 @@ def check_edits(root: Path, program: Program, edits: Iterable[tuple[str, int]], 
         if key.endswith(".note"):
             assert not selected, f"a comment edit ({key}) selected {sorted(selected)}"
         if key.endswith(".extra") and {was % 3, program.constants[key] % 3} == {0, 1}:
-            assert not selected, f"adding or removing a function nothing uses selected {sorted(selected)}"
+            # Code that uses the module as a whole (a lazy package's `__getattr__` may hand it out)
+            # uses every name in it.
+            units, module = unit_graph_of(files), "pkg." + key.partition(".")[0]
+            naming = {t for t in selected if whole_node(module) not in units.reached(t)}
+            assert not naming, f"adding or removing a function nothing uses selected {sorted(naming)}"
         before, prints = after, new_prints
 
 
@@ -375,9 +451,11 @@ def test_each_structural_edit_reaches_every_test_it_breaks(tmp_path: Path):
     modules import renamed, given a default that names nothing, defined after module-level code
     that calls it; a function added that nothing uses; a variable rebound by a function; and the
     bodies of what a registry keeps (a decorated function, a class a base's __init_subclass__
-    registers), which tests look up by key."""
+    registers), which tests look up by key; what importing a module only a function body imports
+    runs, with each way of importing it."""
     program = generate(1)
     edits = [("m1.pname", 1), ("m1.pname", 1), ("m0.pdefault", 3), ("m0.pdefault", 1), ("m2.order", 1),
              ("m2.order", 1), ("m3.extra", 1), ("m3.extra", 1), ("m3.extra", 1), ("m2.pdefault", 2),
-             ("m2.pdefault", 2), ("m1.reg", 1), ("m2.plug", 1), ("m0.reg", 1), ("m3.plug", 1)]
+             ("m2.pdefault", 2), ("m1.reg", 1), ("m2.plug", 1), ("m0.reg", 1), ("m3.plug", 1),
+             ("lazy", 1), ("lazy.how", 1), ("lazy", 1), ("lazy.how", 1), ("lazy", 1)]
     check_edits(tmp_path, program, edits, "scripted")
