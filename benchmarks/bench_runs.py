@@ -152,6 +152,8 @@ class Checkout:
         env["PYTHONPATH"] = str((self.root / self.project.import_root).resolve())
         env["DOIT_SCOUT_CACHE"] = str(self.cache)
         env["CI"] = "true"
+        if args.pytest_addopts:
+            env["PYTEST_ADDOPTS"] = args.pytest_addopts
         self.env = env
 
     def create(self, commit: str) -> None:
@@ -502,8 +504,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default="/work/trials/history", help="clones (WORK/NAME); worktrees, caches, logs")
     parser.add_argument("--venvs", default="/work/trials/venvs")
     parser.add_argument("--json", help="write the per-commit and per-mutation figures here")
+    parser.add_argument("--pytest-addopts", default="",
+                        help="PYTEST_ADDOPTS of every run, doit's and the full ones: e.g. '-W ignore::pytest."
+                             "PytestRemovedIn10Warning' for old commits that today's pytest refuses to collect")
     args = parser.parse_args(argv)
     args.name_scout, args.file_scout = str(REPO), ""  # what bench_history's check_runner reads
+    if args.pytest_addopts:  # bench_history's full runs take the environment as it is
+        os.environ["PYTEST_ADDOPTS"] = args.pytest_addopts
     names = [n.strip() for n in args.projects.split(",") if n.strip()]
     unknown = [n for n in names if n not in PROJECTS]
     if unknown:
