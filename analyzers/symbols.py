@@ -699,7 +699,7 @@ def _overloaded(tree: ast.Module, found: Mapping[str, list[ast.AST]], bindings: 
     module-level statement below the import of `overload`: running them binds the implementation,
     whatever the stubs say (typing keeps them only for `get_overloads`)."""
     position = {id(stmt): index for index, stmt in enumerate(tree.body)}
-    imported_at: dict[str, int] = {}
+    imported_at = {}
     for index, stmt in enumerate(tree.body):
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             for alias in stmt.names:
