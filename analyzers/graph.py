@@ -299,10 +299,7 @@ class _Resolver:
                                         if t is not None))
             if nodes:
                 function_imports[name] = nodes
-        # A project module named like the standard library's takes the import: it runs project code.
-        project = [m for m in symbols.stdlib_imports if self._binding_target(module, Binding(m, 0, None)) is not None]
-        skeleton = symbols.skeleton + (f":imports:{','.join(project)}" if project else "")
-        return ModuleNames(skeleton, symbols.interface, symbols.skeleton_refs, symbols.definitions, bindings, stars,
+        return ModuleNames(symbols.skeleton, symbols.interface, symbols.skeleton_refs, symbols.definitions, bindings, stars,
                            symbols.opaque, symbols.module_getattr, symbols.variables, symbols.exports, symbols.bodies,
                            function_imports)
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import sys
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, cast
 
@@ -98,9 +97,6 @@ class ModuleSymbols:
     variables: tuple[str, ...]  # names module-level code binds by assignment: the skeleton holds them
     exports: tuple[str, ...] | None = None  # a literal `__all__`; None when computed or absent
     bodies: Mapping[str, str] = field(default_factory=dict)  # qualified name -> body digest
-    # The standard library modules module-level `import x` statements left out of the skeleton
-    # import (a project module of that name would make the import the project's: ProjectGraph).
-    stdlib_imports: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -115,7 +111,6 @@ class ModuleSymbols:
             "variables": list(self.variables),
             "exports": None if self.exports is None else list(self.exports),
             "bodies": dict(self.bodies),
-            "stdlib_imports": list(self.stdlib_imports),
         }
 
     @classmethod
@@ -132,7 +127,6 @@ class ModuleSymbols:
             variables=tuple(data["variables"]),
             exports=None if data["exports"] is None else tuple(data["exports"]),
             bodies={str(k): str(v) for k, v in data["bodies"].items()},
-            stdlib_imports=tuple(data["stdlib_imports"]),
         )
 
 
@@ -148,7 +142,7 @@ def module_symbols(tree: ast.Module) -> ModuleSymbols:
     module_getattr = "__getattr__" in variables or "__getattr__" in found or "__getattr__" in bindings
     constants = _constants(tree, set(found) | set(bindings))
     variables = tuple(v for v in variables if v not in constants)
-    bodies, body_names = _bodies_to_docstrings(tree)
+    bodies = _bodies_to_docstrings(tree)
     definitions = {name: replace(d, frame=_digest(found[name])) for name, d in definitions.items()}
     definitions.update({name: Definition(_digest([stmt]), (), frame=_digest([stmt])) for name, stmt in constants.items()})
     _strip_bodies(tree)
@@ -163,85 +157,30 @@ def module_symbols(tree: ast.Module) -> ModuleSymbols:
     tree.body = [stmt for stmt in tree.body if stmt not in constants.values()]
     bound_here = set(found) | set(variables) | set(bindings) | set(constants)
     # Where module-level code uses a function, or the name is bound twice, the order matters.
-    overloaded = _overloaded(tree, found, bindings, variables)
     keep = {ref.partition(".")[0] for ref in skeleton_refs} | set(variables) | set(bindings) \
-        | {name for name, nodes in found.items() if len(nodes) > 1 and name not in overloaded}
-    _drop_plain_functions(tree.body, _plain_function_test(lazy, keep, bound_here, overloaded))
-    imported = _stdlib_imports(tree, {ref.partition(".")[0] for ref in skeleton_refs} | set(variables) | set(found)
-                               | set(constants), bindings)
-    tree.body = [stmt for stmt in tree.body if stmt not in imported]
-    stdlib = {alias.asname or alias.name: alias.name for stmt in imported for alias in stmt.names}
-    binding_of = _binding_facts(tree, stdlib, set(found) | set(variables) | set(constants))
-    definitions = {name: replace(d, digest=_salted(d.digest, binding_of(d.refs))) for name, d in definitions.items()}
-    bodies = {name: _salted(digest, binding_of(body_names[name])) for name, digest in bodies.items()}
+        | {name for name, nodes in found.items() if len(nodes) > 1}
+    _drop_plain_functions(tree.body, _plain_function_test(lazy, keep, bound_here))
     exports = _literal_exports(tree)
     if exports is not None:  # star imports resolve through it, and `mod.__all__` reaches it (symbol_graph)
         tree.body = [stmt for stmt in tree.body if not _binds_all(stmt)]
     return ModuleSymbols(_digest([tree]), interface, skeleton_refs, definitions, bindings, stars, opaque,
-                         module_getattr, variables, exports, bodies, tuple(sorted(set(stdlib.values()))))
+                         module_getattr, variables, exports, bodies)
 
 
-# Standard library modules whose import does more than bind a name (an input hook, a printout).
-_IMPORT_SIDE_EFFECTS = frozenset({"__future__", "readline", "rlcompleter", "this", "antigravity", "site",
-                                  "sitecustomize", "usercustomize", "idlelib", "turtledemo", "__hello__", "__phello__"})
-_STDLIB = frozenset(sys.stdlib_module_names) - _IMPORT_SIDE_EFFECTS
-
-
-def _stdlib_imports(tree: ast.Module, used: set[str], bindings: Mapping[str, tuple[Binding, ...]]) -> list[ast.Import]:
-    """Module-level `import re` and `import re as _re` statements of standard library modules
-    that only bind their name: no module-level code uses it (`used`), nothing else binds it, and
-    it is no builtin. Importing runs nothing of the project's, so adding or removing one reaches
-    only the code that names it (`_binding_facts`)."""
-    if any(isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names) for stmt in _module_level(tree.body)):
-        return []  # a star import may bind the same name, before or after: the order matters
-    declared_global = {name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names}
-    rebound = set(_bound_in_module_scope(tree.body)) | declared_global  # `del os` at the end, `global os`
-
-    def only_binds(alias: ast.alias) -> bool:
-        local = alias.asname or alias.name
-        return alias.name in _STDLIB and local not in used and local not in rebound \
-            and local not in _BUILTINS and bindings.get(local) == (Binding(alias.name, 0, None),)
-
-    return [stmt for stmt in tree.body if isinstance(stmt, ast.Import) and all(only_binds(a) for a in stmt.names)]
-
-
-def _binding_facts(tree: ast.Module, stdlib: Mapping[str, str], bound: set[str]) -> Callable[[Iterable[str]], str]:
-    """What the names some code refers to are bound to, for the names the skeleton does not show:
-    the standard library modules of `stdlib`, or nothing at all (`import os` removed, or not yet
-    added: the code fails or works by that alone)."""
-    module_level = bound | {alias.asname or alias.name.partition(".")[0] for stmt in _module_level(tree.body)
-                            if isinstance(stmt, (ast.Import, ast.ImportFrom)) for alias in stmt.names}
-    module_level |= set(_bound_in_module_scope(tree.body))
-
-    def facts(refs: Iterable[str]) -> str:
-        roots = {ref.partition(".")[0] for ref in refs}
-        return ",".join(sorted(f"{root}={stdlib.get(root, '?')}" for root in roots if root in stdlib or (
-            root not in module_level and root not in _BUILTINS)))
-
-    return facts
-
-
-def _salted(digest: str, facts: str) -> str:
-    return xxhash.xxh3_128_hexdigest(f"{digest}:{facts}".encode("utf-8", "surrogateescape")) if facts else digest
-
-
-def _bodies_to_docstrings(tree: ast.Module) -> tuple[dict[str, str], dict[str, set[str]]]:
+def _bodies_to_docstrings(tree: ast.Module) -> dict[str, str]:
     """The body digest of every function and method by the qualified name Python gives its code
     (`Class.method`; functions nested in a body are part of that body), each left as its
     docstring (or `pass`). A name defined twice (a property's getter and setter, an `if`/`else`
     pair) has one digest over all its bodies. A function whose decorator may answer a call without
     running its body (`lru_cache`, a project's `memoize`: a test that reuses another test's result
-    ran no frame of it) keeps its body in its definition's frame. With the digests, the names
-    each body refers to."""
+    ran no frame of it) keeps its body in its definition's frame."""
     found: dict[str, list[ast.AST]] = {}
-    names: dict[str, set[str]] = {}
     for qualname, function in _functions(tree.body, ""):
         docstring = function.body[:1] if _is_docstring(function.body[0]) else []
         found.setdefault(qualname, []).append(ast.Module(body=function.body[len(docstring):], type_ignores=[]))
-        names.setdefault(qualname, set()).update(_refs([function]))
         if _calls_its_body(function):
             function.body = docstring or [ast.Pass()]
-    return {qualname: _digest(bodies) for qualname, bodies in found.items()}, names
+    return {qualname: _digest(bodies) for qualname, bodies in found.items()}
 
 
 # Decorators whose function's body runs, in a frame of its own, each time the function is called.
@@ -690,47 +629,11 @@ def _skip_type_checking_blocks(body: list[ast.stmt], bindings: Mapping[str, tupl
             stmt.body = [ast.Pass()]
 
 
-_TYPING_MODULES = ("typing", "typing_extensions")
-
-
-def _overloaded(tree: ast.Module, found: Mapping[str, list[ast.AST]], bindings: Mapping[str, tuple[Binding, ...]],
-                variables: Sequence[str]) -> set[str]:
-    """Names defined by `@typing.overload` stubs and then one undecorated implementation, each a
-    module-level statement below the import of `overload`: running them binds the implementation,
-    whatever the stubs say (typing keeps them only for `get_overloads`)."""
-    position = {id(stmt): index for index, stmt in enumerate(tree.body)}
-    imported_at = {}
-    for index, stmt in enumerate(tree.body):
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            for alias in stmt.names:
-                imported_at.setdefault(alias.asname or alias.name, index)
-
-    def typing_overload(decorator: ast.expr, before: int) -> bool:
-        if isinstance(decorator, ast.Name):
-            root, bound = decorator.id, {(Binding(m, 0, "overload"),) for m in _TYPING_MODULES}
-        elif isinstance(decorator, ast.Attribute) and decorator.attr == "overload" and isinstance(decorator.value, ast.Name):
-            root, bound = decorator.value.id, {(Binding(m, 0, None),) for m in _TYPING_MODULES}
-        else:
-            return False
-        return bindings.get(root) in bound and root not in variables and imported_at.get(root, before) < before
-
-    def group(nodes: list[ast.AST]) -> bool:
-        *stubs, implementation = nodes
-        return bool(stubs) and all(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(n) in position
-                                   for n in nodes) \
-            and not implementation.decorator_list and all(  # type: ignore[attr-defined]
-                len(stub.decorator_list) == 1 and typing_overload(stub.decorator_list[0], position[id(nodes[0])])  # type: ignore[attr-defined]
-                for stub in stubs)
-
-    return {name for name, nodes in found.items() if group(nodes)}
-
-
-def _plain_function_test(lazy_annotations: bool, keep: set[str], bound: set[str],
-                         overloaded: set[str]) -> Callable[[ast.stmt], bool]:
-    """Whether a module-level function statement only binds its name when it runs: no decorator
-    (but typing's `overload`, for the `overloaded` names), defaults that are constants,
-    annotations that Python does not evaluate (`lazy_annotations`) or that name builtins the
-    module does not rebind, and a name neither pytest nor module-level code looks up (`keep`)."""
+def _plain_function_test(lazy_annotations: bool, keep: set[str], bound: set[str]) -> Callable[[ast.stmt], bool]:
+    """Whether a module-level function statement only binds its name when it runs: no decorator,
+    defaults that are constants, annotations that Python does not evaluate (`lazy_annotations`)
+    or that name builtins the module does not rebind, and a name neither pytest nor module-level
+    code looks up (`keep`)."""
     shadowed = bound & _BUILTINS
 
     def builtin_annotation(node: ast.expr) -> bool:
@@ -745,8 +648,7 @@ def _plain_function_test(lazy_annotations: bool, keep: set[str], bound: set[str]
         return False
 
     def plain(stmt: ast.stmt) -> bool:
-        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) or (
-                stmt.decorator_list and stmt.name not in overloaded):
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) or stmt.decorator_list:
             return False
         if stmt.name in keep or stmt.name.startswith(_LOOKED_UP_PREFIXES):
             return False

@@ -130,21 +130,6 @@ def test_what_runs_importing_a_module_a_function_imports_counts_only_for_the_tes
     edit(root, "pkg/ui.py", "if t.TYPE_CHECKING:\n    from ._impl import Pager\n", "if t.TYPE_CHECKING:\n    from ._impl import Pager, MODE\n")
     assert selected(root) == []  # only a type checker runs it
 
-def test_a_standard_library_import_added_with_the_code_that_uses_it_runs_only_the_tests_that_ran_that_code(
-        tmp_path: Path):
-    root = traced_project(tmp_path, {
-        "pkg/__init__.py": "from .files import name_of, size\n",
-        "pkg/files.py": "def name_of(path):\n    return str(path)\n\n\ndef size():\n    return 2\n",
-        "tests/test_name.py": "import pkg\n\n\ndef test_name():\n    assert pkg.name_of('a') == 'a'\n",
-        "tests/test_size.py": "import pkg\n\n\ndef test_size():\n    assert pkg.size() == 2\n",
-    })
-    edit(root, "pkg/files.py", "def name_of(path):\n    return str(path)", "import os\n\n\ndef name_of(path):\n"
-                                                                          "    return os.fspath(path)")
-    assert selected(root) == ["tests/test_name.py"]
-    edit(root, "pkg/files.py", "import os\n", "")  # name_of fails: os is no name any more
-    assert selected(root, ok=False) == ["tests/test_name.py"]
-
-
 @pytest.mark.parametrize("edited", ["* 1", "n + n"])
 def test_a_memoized_function_and_what_it_calls_count_for_every_test_that_can_name_it(tmp_path: Path, edited: str):
     root = traced_project(tmp_path, {
