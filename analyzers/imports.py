@@ -5,12 +5,12 @@ from __future__ import annotations
 import ast
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
-from doit_scout.analyzers.symbols import ModuleSymbols, module_symbols
+from doit_scout.analyzers.symbols import ModuleSymbols, module_symbols, type_checking_test
 
 # Bump when the parse result for the same bytes would differ: cached results are keyed by it.
-PARSER_VERSION = 17
+PARSER_VERSION = 19
 
 # A file larger than this is not parsed: its imports count as unknown, like a syntax error.
 MAX_PARSE_BYTES = 4 * 1024 * 1024
@@ -89,10 +89,11 @@ def parse_imports(source: bytes) -> ParseResult:
         return ParseResult(error=f"syntax error at line {err.lineno}: {err.msg}")
     except (ValueError, UnicodeDecodeError) as err:  # null bytes, undecodable source
         return ParseResult(error=f"cannot decode: {err}")
-    collector = _ImportCollector(look_for_calls=b"import_module" in source or b"__import__" in source)
+    is_type_checking = type_checking_test(tree)
+    collector = _ImportCollector(b"import_module" in source or b"__import__" in source, is_type_checking)
     collector.visit(tree)
     imports = [*collector.imports, *_attribute_chains(tree, collector.imports)]
-    symbols = module_symbols(tree)  # last: it empties the tree's function bodies
+    symbols = module_symbols(tree, is_type_checking)  # last: it empties the tree's function bodies
     return ParseResult(tuple(imports), None, tuple(collector.unresolved_dynamic), symbols)
 
 
@@ -130,8 +131,9 @@ def _attribute_chains(tree: ast.Module, imports: list[ImportRecord]) -> list[Imp
 
 
 class _ImportCollector(ast.NodeVisitor):
-    def __init__(self, look_for_calls: bool) -> None:
+    def __init__(self, look_for_calls: bool, is_type_checking: Callable[[ast.expr], bool]) -> None:
         self.imports: list[ImportRecord] = []
+        self.is_type_checking = is_type_checking
         self.unresolved_dynamic: list[int] = []
         self.look_for_calls = look_for_calls
         self.function_depth = 0
@@ -158,7 +160,7 @@ class _ImportCollector(ast.NodeVisitor):
     visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _visit_function
 
     def visit_If(self, node: ast.If) -> None:
-        if _is_type_checking(node.test):
+        if self.is_type_checking(node.test):
             self.type_checking_depth += 1
             for stmt in node.body:
                 self.visit(stmt)
@@ -186,12 +188,6 @@ class _ImportCollector(ast.NodeVisitor):
             else:
                 self.unresolved_dynamic.append(node.lineno)
         self.generic_visit(node)
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
 
 
 def _call_name(func: ast.expr) -> str | None:

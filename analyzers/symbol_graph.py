@@ -98,8 +98,8 @@ class SymbolGraph:
         self.kept: dict[str, set[str]] = {}
         self.whole = self._whole(whole)
         graph_successors = graph.successors()
-        # What a module imports in function bodies or for type checkers only, importing it does not
-        # run: those imports are the inputs of the definitions that run them.
+        # What a module imports in function bodies or for typing's TYPE_CHECKING only, importing
+        # it does not run: the function imports are inputs of the definitions that run them.
         not_at_import = {(e.importer, e.imported) for e in graph.edges if e.kind in _NOT_AT_IMPORT_EDGE_KINDS}
         for node, targets in graph_successors.items():
             names = self.names.get(node)
@@ -150,10 +150,8 @@ class SymbolGraph:
 
     def _hooked(self, module: str, definition: Definition, seen: set[str]) -> bool:
         """Whether code runs for this class when it is defined: its own metaclass, class keywords or
-        `__init_subclass__`, or those of a base, however far up; an outside base may have them. A
-        base that is no class statement (a function, a value) is unknown too: module-level code
-        does not name a class's bases (analyzers.symbols), so what they are is found here."""
-        if definition.subclass_hook or (definition.bases and not definition.is_class):
+        `__init_subclass__`, or those of a base, however far up; an outside base may have them."""
+        if definition.subclass_hook:
             return True
         for base in definition.bases:
             targets = self.resolve(module, base) if base != "?" else frozenset({"?"})
@@ -163,12 +161,9 @@ class SymbolGraph:
                 owner = self.module_of_definition(target)
                 if owner is None:  # an outside class, a module attribute, an expression: unknown
                     return True
-                base_definition = self.names[owner].definitions[target.rpartition(":")[2]]
-                if not base_definition.is_class:
-                    return True
                 if target not in seen:
                     seen.add(target)
-                    if self._hooked(owner, base_definition, seen):
+                    if self._hooked(owner, self.names[owner].definitions[target.rpartition(":")[2]], seen):
                         return True
         return False
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, cast
 
@@ -58,20 +59,19 @@ class Definition:
     # A function of it may answer from a memo without running (`_memoized`): its code and what
     # it calls count as a whole.
     memoized: bool = False
-    is_class: bool = False  # a class statement (a subclass of it names a class, not a function or a value)
     # The imports its function bodies run (`def pager(): from ._impl import Pager`): running them
     # runs what importing those modules runs, which importing this definition's module does not.
     imports: tuple["Binding", ...] = ()
 
     def to_json(self) -> list[Any]:
         return [self.digest, list(self.refs), self.opaque, list(self.decorators), list(self.bases), self.subclass_hook,
-                self.frame, self.memoized, self.is_class, [[b.module, b.level, b.name] for b in self.imports]]
+                self.frame, self.memoized, [[b.module, b.level, b.name] for b in self.imports]]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> "Definition":
-        digest, refs, opaque, decorators, bases, subclass_hook, frame, memoized, is_class, imports = data
+        digest, refs, opaque, decorators, bases, subclass_hook, frame, memoized, imports = data
         return cls(digest, tuple(refs), bool(opaque), tuple(decorators), tuple(bases), bool(subclass_hook), str(frame),
-                   bool(memoized), bool(is_class), tuple(Binding(m, level, name) for m, level, name in imports))
+                   bool(memoized), tuple(Binding(m, level, name) for m, level, name in imports))
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,9 @@ class ModuleSymbols:
         )
 
 
-def module_symbols(tree: ast.Module) -> ModuleSymbols:
-    """The facts of a parsed module. Leaves the tree's function bodies emptied (it is done with)."""
+def module_symbols(tree: ast.Module, is_type_checking: Callable[[ast.expr], bool]) -> ModuleSymbols:
+    """The facts of a parsed module; `is_type_checking` is its `type_checking_test`. Leaves the
+    tree's function bodies emptied (it is done with)."""
     found: dict[str, list[ast.AST]] = {}
     for stmt in _module_level(tree.body):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -147,7 +148,7 @@ def module_symbols(tree: ast.Module) -> ModuleSymbols:
     definitions.update({name: Definition(_digest([stmt]), (), frame=_digest([stmt])) for name, stmt in constants.items()})
     _strip_bodies(tree)
     interface = _digest([tree])
-    _skip_type_checking_blocks(tree.body, bindings, variables)
+    _skip_type_checking_blocks(tree.body, is_type_checking)
     lazy = _lazy_annotations(tree)
     skeleton_refs = _refs([s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))],
                           import_time=True, lazy_annotations=lazy)
@@ -219,7 +220,6 @@ def _definition(name: str, nodes: list[ast.AST]) -> Definition:
         bases=tuple(sorted({_name_of(b.value if isinstance(b, ast.Subscript) else b) for c in classes for b in c.bases})),
         subclass_hook=any(_has_subclass_hook(c) for c in classes),
         memoized=_memoized(nodes),
-        is_class=bool(classes) and len(classes) == len(nodes),
         imports=_imports_in_bodies(nodes),
     )
 
@@ -314,18 +314,13 @@ def _refs(nodes: Iterable[ast.AST], import_time: bool = False, lazy_annotations:
     the functions, lambdas and comprehensions it contains: they name nothing of any module.
 
     `import_time`: only what running module-level code may call or read. Annotations Python does
-    not evaluate (`lazy_annotations`) are left out, and so are a class's bases that are plain
-    names (`class Group(Command)`): creating the class runs no code of theirs but the hooks that
-    make it kept (analyzers.symbol_graph), and their class statements are part of the skeleton
-    of their own module."""
+    not evaluate (`lazy_annotations`) are left out. A class's bases stay: creating a class runs
+    what its bases' metaclass takes from them (Enum's `_generate_next_value_`), whatever the
+    base is named."""
     found: set[str] = set()
     stack: list[tuple[ast.AST, frozenset[str]]] = [(node, frozenset()) for node in nodes]
     while stack:
         node, local = stack.pop()
-        if import_time and isinstance(node, ast.ClassDef):
-            named = [b for b in node.bases if isinstance(b, ast.Name) or (isinstance(b, ast.Attribute) and _chain(b))]
-            stack.extend((child, local) for child in ast.iter_child_nodes(node) if child not in named)
-            continue
         if import_time and lazy_annotations and isinstance(node, ast.AnnAssign):
             stack.extend((child, local) for child in (node.target, node.value) if child is not None)
             continue
@@ -610,22 +605,51 @@ def _lazy_annotations(tree: ast.Module) -> bool:
                and any(a.name == "annotations" for a in s.names) for s in tree.body)
 
 
-def _skip_type_checking_blocks(body: list[ast.stmt], bindings: Mapping[str, tuple[Binding, ...]],
-                               variables: Sequence[str]) -> None:
-    """Empties the blocks of `if TYPE_CHECKING:` (typing's, `typing.TYPE_CHECKING` or `t.TYPE_CHECKING`
-    through `import typing as t`): only a type checker takes them; importing never runs them. Their
-    `else` runs and stays."""
-    def typing_module(name: str) -> bool:
-        return name not in variables and bindings.get(name) in ((Binding("typing", 0, None),),)
+def type_checking_test(tree: ast.Module) -> Callable[[ast.expr], bool]:
+    """Whether an `if` test is typing's own flag, which only a type checker takes as true:
+    `TYPE_CHECKING` bound by `from typing import TYPE_CHECKING`, or `t.TYPE_CHECKING` through
+    `import typing as t`, where the module binds that name nowhere else. A project's own flag
+    of that name (`TYPE_CHECKING = False`, a `global` rebinding it) may be true when the code runs."""
+    bound: Counter[str] = Counter()
+    flags: set[str] = set()
+    modules: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                name = alias.asname or alias.name.partition(".")[0]
+                bound[name] += 1
+                if isinstance(node, ast.Import) and alias.name == "typing":
+                    modules.add(name)
+                elif isinstance(node, ast.ImportFrom) and (node.module, node.level, alias.name) == \
+                        ("typing", 0, "TYPE_CHECKING"):
+                    flags.add(name)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound[node.id] += 1
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound[node.name] += 1
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bound.update({name: 2 for name in node.names})
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            bound[node.name] += 1
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound[node.rest] += 1
+    flags = {name for name in flags if bound[name] == 1}
+    modules = {name for name in modules if bound[name] == 1}
 
-    def type_checking(test: ast.expr) -> bool:
+    def is_type_checking(test: ast.expr) -> bool:
         if isinstance(test, ast.Name):
-            return test.id not in variables and bindings.get(test.id) == (Binding("typing", 0, "TYPE_CHECKING"),)
+            return test.id in flags
         return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING" \
-            and isinstance(test.value, ast.Name) and typing_module(test.value.id)
+            and isinstance(test.value, ast.Name) and test.value.id in modules
 
+    return is_type_checking
+
+
+def _skip_type_checking_blocks(body: list[ast.stmt], is_type_checking: Callable[[ast.expr], bool]) -> None:
+    """Empties the blocks of typing's `if TYPE_CHECKING:`: importing never runs them. Their `else`
+    runs and stays."""
     for stmt in body:
-        if isinstance(stmt, ast.If) and type_checking(stmt.test):
+        if isinstance(stmt, ast.If) and is_type_checking(stmt.test):
             stmt.body = [ast.Pass()]
 
 

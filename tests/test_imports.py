@@ -26,6 +26,28 @@ else:
     assert flags == {"typing": False, "a": True, "b": False}
 
 
+def test_only_typings_own_type_checking_flag_marks_imports_for_a_type_checker():
+    source = b"""
+from typing import TYPE_CHECKING
+import typing as t
+from flags import TYPE_CHECKING as OWN
+if TYPE_CHECKING:
+    import a
+if t.TYPE_CHECKING:
+    import b
+if OWN:
+    import c
+if other.TYPE_CHECKING:
+    import d
+"""
+    flags = {i.module: i.type_checking for i in parse_imports(source).imports if not i.attribute}
+    assert flags == {"typing": False, "flags": False, "a": True, "b": True, "c": False, "d": False}
+    # Bound again anywhere in the module, the flag may be true when the code runs.
+    rebound = source + b"def enable():\n    global TYPE_CHECKING\n    TYPE_CHECKING = True\n"
+    flags = {i.module: i.type_checking for i in parse_imports(rebound).imports if not i.attribute}
+    assert flags["a"] is False and flags["b"] is True
+
+
 def test_attribute_chains_on_imported_names_and_a_module_getattr():
     source = b"""
 import pkg

@@ -198,12 +198,12 @@ def test_what_a_function_imports_in_its_body_is_an_input_of_the_code_that_can_ca
     assert changed_units(files, {"pkg/_impl.py": ("str(1)", "str(2)")}) == set(unit_fingerprints(files))
 
 
-# Classes that name each other in what importing runs, and what only a type checker reads.
+# A class that names another in annotations only, and what only a type checker reads.
 TYPED = {
     "pkg/__init__.py": "from .core import *\n",
     "pkg/core.py": "from __future__ import annotations\n\nimport typing as t\n\nif t.TYPE_CHECKING:\n"
                    "    from .heavy import Heavy\n\n\nclass Command:\n    def run(self):\n        return 1\n\n\n"
-                   "class Group(Command):\n    kind: Command | None = None\n\n"
+                   "class Group:\n    kind: Command | None = None\n\n"
                    "    def add(self, cmd: Command, extra: Heavy | None = None) -> Command:\n        return cmd\n\n\n"
                    "def double(x):\n    return 2 * x\n",
     "pkg/heavy.py": "class Heavy:\n    pass\n",
@@ -212,26 +212,50 @@ TYPED = {
 }
 
 
-def test_names_module_level_code_only_annotates_or_subclasses_reach_only_the_code_that_uses_them():
+def test_names_module_level_code_only_annotates_reach_only_the_code_that_uses_them():
     everything = set(unit_fingerprints(TYPED))
     assert changed_units(TYPED, {"pkg/core.py": ("return 1", "return 3")}) == {"tests/test_command.py"}
     # Annotations Python evaluates at import are module-level code that names Command.
     eager = {**TYPED, "pkg/core.py": TYPED["pkg/core.py"].replace("from __future__ import annotations\n", "")
              .replace("Heavy | None", "'Heavy | None'")}
     assert changed_units(eager, {"pkg/core.py": ("return 1", "return 3")}) == everything
-    # A base whose `__init_subclass__` runs when the subclass is made: importing runs its code.
-    hooked = {**TYPED, "pkg/core.py": TYPED["pkg/core.py"].replace(
-        "class Command:\n", "class Command:\n    def __init_subclass__(cls):\n        cls.made = 1\n\n")}
-    assert changed_units(hooked, {"pkg/core.py": ("cls.made = 1", "cls.made = 2")}) == everything
     # What only a type checker reads is not run.
     assert changed_units(TYPED, {"pkg/core.py": ("from .heavy import Heavy\n", "from .heavy import Heavy\n    X = 1\n")}) \
         == set()
     assert changed_units(TYPED, {"pkg/heavy.py": ("pass", "size = 1")}) == set()
-    # Unless TYPE_CHECKING is the project's own name, which may well be true.
-    own = {**TYPED, "pkg/core.py": TYPED["pkg/core.py"].replace("if t.TYPE_CHECKING:", "TYPE_CHECKING = bool(1)\n\n"
-                                                                 "if TYPE_CHECKING:")}
+
+
+def test_a_base_class_is_module_level_code_that_runs_what_its_metaclass_takes_from_it():
+    # Enum's metaclass calls the base's `_generate_next_value_` when the subclass is created: an
+    # inert-looking base still runs project code at import.
+    files = {
+        "pkg/__init__.py": "from .kinds import Kind, Color\n",
+        "pkg/kinds.py": "import enum\n\n\nclass Kind(enum.Enum):\n"
+                        "    def _generate_next_value_(name, start, count, last_values):\n        return name.lower()\n\n\n"
+                        "class Color(Kind):\n    RED = enum.auto()\n",
+        "tests/test_color.py": "from pkg import Color\n\n\ndef test():\n    assert Color.RED.value == 'red'\n",
+        "tests/test_other.py": "import pkg\n\n\ndef test():\n    assert pkg\n",
+    }
+    assert changed_units(files, {"pkg/kinds.py": ("name.lower()", "name.upper()")}) == set(unit_fingerprints(files))
+    # A subclass of a class with a hook: importing runs the hook's code.
+    hooked = {**TYPED, "pkg/core.py": TYPED["pkg/core.py"].replace("class Group:", "class Group(Command):").replace(
+        "class Command:\n", "class Command:\n    def __init_subclass__(cls):\n        cls.made = 1\n\n")}
+    assert changed_units(hooked, {"pkg/core.py": ("cls.made = 1", "cls.made = 2")}) == set(unit_fingerprints(hooked))
+
+
+@pytest.mark.parametrize("flag", [
+    "TYPE_CHECKING = bool(1)\n\nif TYPE_CHECKING:",
+    "from typing import TYPE_CHECKING\n\nTYPE_CHECKING = bool(1)\n\nif TYPE_CHECKING:",
+    "from typing import TYPE_CHECKING\n\n\ndef enable():\n    global TYPE_CHECKING\n    TYPE_CHECKING = True\n\n\n"
+    "if TYPE_CHECKING:",
+])
+def test_a_type_checking_flag_that_may_be_true_when_the_code_runs_is_module_level_code(flag: str):
+    own = {**TYPED, "pkg/core.py": TYPED["pkg/core.py"].replace("if t.TYPE_CHECKING:", flag)}
+    everything = set(unit_fingerprints(own))
     assert changed_units(own, {"pkg/core.py": ("from .heavy import Heavy\n", "from .heavy import Heavy\n    X = 1\n")}) \
         == everything
+    # What the block imports is imported with the module.
+    assert changed_units(own, {"pkg/heavy.py": ("pass", "size = 1")}) == everything
 
 
 # ---------------------------------------------------------------------------------------------
