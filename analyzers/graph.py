@@ -16,11 +16,15 @@ from doit_scout.analyzers.modules import ModuleFile
 from doit_scout.analyzers.symbols import Binding, ModuleNames, ModuleSymbols
 
 MISSING_PREFIX = "missing:"
+# What importing the importer does not run: imports in function bodies, and for type checkers only
+# (typing's TYPE_CHECKING), and what a function body was seen to read.
+NOT_AT_IMPORT_EDGE_KINDS = frozenset({"function", "type_checking", "body"})
 
 
 class ImportEdge(NamedTuple):
     """`importer` depends on `imported`. `kind` says why: import, type_checking, function, dynamic,
-    plugin (pytest_plugins), parent (importing a.b runs a/__init__.py), conftest, or data.
+    plugin (pytest_plugins), parent (importing a.b runs a/__init__.py), conftest, or data; in a
+    unit graph, observed (running code read it) or body (a function body of it did).
     A named tuple: projects have tens of thousands of edges, loaded on every run."""
 
     importer: str
@@ -51,10 +55,12 @@ class ProjectGraph:
     def nodes(self) -> tuple[str, ...]:
         return (*self.modules, *self.missing, *self.data)
 
-    def successors(self) -> dict[str, set[str]]:
+    def successors(self, at_import: bool = False) -> dict[str, set[str]]:
+        """With `at_import`, only the edges that importing the importer follows."""
         out: dict[str, set[str]] = {node: set() for node in self.nodes()}
-        for importer, imported, _, _ in self.edges:
-            out.setdefault(importer, set()).add(imported)
+        for importer, imported, _, kind in self.edges:
+            if not (at_import and kind in NOT_AT_IMPORT_EDGE_KINDS):
+                out.setdefault(importer, set()).add(imported)
             if imported not in out:  # observed folders and the session node
                 out[imported] = set()
         return out

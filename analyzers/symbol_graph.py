@@ -51,7 +51,6 @@ _INERT_DECORATORS = frozenset({
 })
 _INERT_BASES = frozenset({"ABC", "Generic", "Protocol", "NamedTuple", "TypedDict", "Enum", "IntEnum", "StrEnum",
                           "Flag", "IntFlag"})
-_NOT_AT_IMPORT_EDGE_KINDS = frozenset({"function", "type_checking"})
 # Edges by which a module is reached without a name that can be followed.
 _UNNAMED_EDGE_KINDS = frozenset({"dynamic", "plugin", "observed"})
 
@@ -97,11 +96,10 @@ class SymbolGraph:
         # importing it runs, as if its module-level code named them.
         self.kept: dict[str, set[str]] = {}
         self.whole = self._whole(whole)
-        graph_successors = graph.successors()
         # What a module imports in function bodies or for typing's TYPE_CHECKING only, importing
         # it does not run: the function imports are inputs of the definitions that run them.
-        not_at_import = {(e.importer, e.imported) for e in graph.edges if e.kind in _NOT_AT_IMPORT_EDGE_KINDS}
-        for node, targets in graph_successors.items():
+        at_import = graph.successors(at_import=True)
+        for node, targets in graph.successors().items():
             names = self.names.get(node)
             if node not in self.modules or names is None:
                 self.contents[node] = contents[node]
@@ -121,7 +119,7 @@ class SymbolGraph:
                 # Importing runs it: `from m import x` asks m for `__path__`, and tools ask modules
                 # for dunders they do not bind (click's deprecation __getattr__ warned on any name).
                 refs.add(definition_node(node, "__getattr__"))
-            self.successors[node] = {t for t in targets if (node, t) not in not_at_import} | refs
+            self.successors[node] = at_import[node] | refs
             for name, definition in names.definitions.items():
                 self.contents[definition_node(node, name)] = definition.digest
                 self.frames[definition_node(node, name)] = definition.frame
@@ -192,6 +190,15 @@ class SymbolGraph:
     def _computed_exports(self, module: str) -> bool:
         names = self.names.get(module)
         return names is not None and names.exports is None and "__all__" in names.variables
+
+    def add_read_in_body(self, definition: str, contents: Mapping[str, str], targets: Collection[str]) -> None:
+        """What a function body of `definition` was seen to read (`targets`, with the `contents`
+        of those that are new nodes): an input of the code that reaches the definition by name."""
+        for target in targets:
+            if target not in self.contents:
+                self.contents[target] = contents[target]
+                self.successors[target] = set()
+        self.successors[definition] |= set(targets)
 
     def frame_contents(self, fingerprints: Mapping[str, str]) -> dict[str, str]:
         """`contents` with each definition's frame for its content, but a memoized function's

@@ -6,3 +6,6 @@ MODULE_PREFIX = "module:"  # `module:<name>`: code ran `python -m <name>`
 # Code started a child process: it may read any config file (a type checker a test runs reads its
 # settings), so the unit depends on every config file whole, not only on what tests read of them.
 CONFIG_TARGET = "config:"
+
+# What read it: a project file (its module-level code), or `path::qualname`, a function body of it.
+BODY_SEPARATOR = "::"

@@ -4,8 +4,10 @@ pytest decides what a test is; doit-scout learns it from pytest's runs (the coll
 and fingerprints each collected file, whatever it is: a test module, a module whose doctests run,
 a golden `.txt` file a conftest hook collects. A unit depends on its own content, its import
 closure, the conftest.py files above it, and on what running code was observed to read
-(`observed`: source file -> targets), which becomes edges of the graph its fingerprint is computed
-over. Targets are project paths, `dir:<folder>` (a folder code listed), `module:<name>` (run
+(`observed`: source -> targets), which becomes edges of the graph its fingerprint is computed
+over. A source is a file, for what its module-level code read, or `path::qualname`, for what a
+function body read: that is an input of the definition (code that reaches it by name), and of
+the tests seen running that body (`body_inputs`), not of every importer. Targets are project paths, `dir:<folder>` (a folder code listed), `module:<name>` (run
 with `python -m`) and `config:` (a child process ran).
 """
 
@@ -21,8 +23,8 @@ from doit_scout.analyzers.data_deps import data_node, is_data
 from doit_scout.analyzers.fingerprints import closure_of, compute_fingerprints
 from doit_scout.analyzers.graph import ImportEdge, ProjectGraph, node_contents
 from doit_scout.analyzers.layout import parent_dirs
-from doit_scout.analyzers.symbol_graph import SymbolGraph, whole_node
-from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
+from doit_scout.analyzers.symbol_graph import SymbolGraph, definition_node, whole_node
+from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
 
 # The node for what code outside any project file read (a pytest plugin from an entry point):
 # every unit depends on it.
@@ -39,7 +41,9 @@ class UnitGraph:
     `unit_digests` the unit file's bytes. They are not edges of the graph, so that no unit's
     fingerprint depends on which other units exist. `frame_fingerprints` are computed over the
     same graph with each definition's frame (its code less its function bodies) for content: the
-    part of a unit's inputs that its runs cannot show it does not use."""
+    part of a unit's inputs that its runs cannot show it does not use; what a body was seen to
+    read is left out of them, and is the body's (`body_inputs`: `path::qualname` -> the digest of
+    what it read)."""
 
     graph: ProjectGraph
     fingerprints: Mapping[str, str]
@@ -48,6 +52,7 @@ class UnitGraph:
     unit_inputs: Mapping[str, tuple[str, ...]]
     unit_digests: Mapping[str, str]
     symbols: SymbolGraph
+    body_inputs: Mapping[str, str]
 
     def fingerprint_of(self, path: str, config_digest: str, environment: str) -> str | None:
         """None for a unit doit-scout cannot fingerprint (not a project file it knows)."""
@@ -85,7 +90,7 @@ def build_unit_graph(
     node_of_path = {path: node for node, path in graph.modules.items()}
     conftests = {posixpath.dirname(p): n for p, n in node_of_path.items() if posixpath.basename(p) == "conftest.py"}
     contents = node_contents(graph, digests)
-    edges: dict[str, set[str]] = {}
+    edges: dict[tuple[str, str], set[str]] = {}  # (source node, kind) -> targets
     listings: dict[str, set[str]] = {}
 
     def node_for(target: str) -> str | None:
@@ -121,32 +126,55 @@ def build_unit_graph(
         own = (node, whole_node(node)) if node in graph.modules else (node,)
         chain = [conftests[d] for d in parent_dirs(path) if d in conftests and conftests[d] != node]
         unit_inputs[path] = (*own, *chain, *([SESSION_NODE] if SESSION_SOURCE in observed else []))
+    in_bodies: dict[str, tuple[str, set[str]]] = {}  # body source -> its definition node, targets
     for source, targets in observed.items():
-        source_node = SESSION_NODE if source == SESSION_SOURCE else node_of_path.get(source, unit_nodes.get(source))
+        path, _, qualname = source.partition(BODY_SEPARATOR)
+        source_node = SESSION_NODE if source == SESSION_SOURCE else node_of_path.get(path, unit_nodes.get(path))
         if source_node is None:
             continue  # neither a module of the graph nor a unit (any more): nothing depends on it
+        names = graph.names.get(source_node)
+        top = qualname.partition(".")[0]
+        # A body whose definition is no more (the file changed since) counts for the whole module.
+        body = bool(qualname) and names is not None and top in names.definitions
         for target in targets:
             target_node = node_for(target)
-            if target_node is not None and target_node != source_node:
-                edges.setdefault(source_node, set()).add(target_node)
+            if target_node is None or target_node == source_node:
+                continue
+            if body:
+                # A module a body loaded or read is reached with no name to follow: all of it.
+                reached = whole_node(target_node) if target_node in graph.modules else target_node
+                in_bodies.setdefault(source, (definition_node(source_node, top), set()))[1].add(reached)
+            edges.setdefault((source_node, "body" if body else "observed"), set()).add(target_node)
     if SESSION_SOURCE in observed:
         contents[SESSION_NODE] = "session"
 
-    existing = {(e.importer, e.imported) for e in graph.edges if e.importer in edges}
-    new_edges = [
-        ImportEdge(source, target, 0, "observed")
-        for source, targets in edges.items() for target in sorted(targets) if (source, target) not in existing
-    ]
+    # A body's reads are edges that importing the module does not follow (like a function's
+    # imports); what reads them is the definition (SymbolGraph.add_read_in_body).
+    existing = {(e.importer, e.imported) for e in graph.edges}
+    new_edges: dict[tuple[str, str], ImportEdge] = {}
+    for (source, kind), targets in sorted(edges.items(), key=lambda item: item[0][1] == "body"):
+        for target in sorted(targets):
+            if (source, target) not in existing:
+                new_edges.setdefault((source, target), ImportEdge(source, target, 0, kind))
     extended = replace(
-        graph, edges=tuple(sorted((*graph.edges, *new_edges))),
+        graph, edges=tuple(sorted((*graph.edges, *new_edges.values()))),
         data=graph.data | {n for n in contents if is_data(n)},
     )
     # pytest uses the names of conftest.py files without references (fixtures, hooks).
     symbols = SymbolGraph(extended, contents, whole=conftests.values())
+    frame_successors = {node: set(targets) for node, targets in symbols.successors.items()}
+    for definition, targets in in_bodies.values():
+        symbols.add_read_in_body(definition, contents, targets)
     fingerprints = compute_fingerprints(symbols.contents, symbols.successors)
-    frames = compute_fingerprints(symbols.frame_contents(fingerprints), symbols.successors)
+    frames = compute_fingerprints(symbols.frame_contents(fingerprints), frame_successors)
+    body_inputs = {source: _digest_of(targets, fingerprints) for source, (_, targets) in in_bodies.items()}
     return UnitGraph(extended, fingerprints, frames, unit_nodes, unit_inputs, {p: digests[p] for p in unit_nodes},
-                     symbols)
+                     symbols, body_inputs)
+
+
+def _digest_of(nodes: Iterable[str], fingerprints: Mapping[str, str]) -> str:
+    return xxhash.xxh3_128_hexdigest("\0".join(f"{n}={fingerprints[n]}" for n in sorted(nodes)).encode(
+        "utf-8", "surrogateescape"))
 
 
 def _folder_entries(paths: Iterable[str]) -> dict[str, set[str]]:

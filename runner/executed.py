@@ -78,17 +78,21 @@ class ExecutedCode:
 
 
 class Bodies:
-    """The bodies of the code as it is in `state`."""
+    """The bodies of the code as it is in `state`, and the digests of what they were seen to read
+    (`inputs`: analyzers.unit_graph's body_inputs)."""
 
-    def __init__(self, state: ScoutState) -> None:
+    def __init__(self, state: ScoutState, inputs: Mapping[str, str] | None = None) -> None:
         self.state = state
         self.module_of = state.module_of()
+        self.inputs = inputs or {}
 
     def fingerprint(self, frame: str, bodies: Iterable[str]) -> str:
-        """A unit's fingerprint from its frame and the bodies its runs ran."""
+        """A unit's fingerprint from its frame and the bodies its runs ran, with what they read."""
         hasher = xxhash.xxh3_128(frame.encode())
         for body in sorted(bodies):
-            hasher.update(f"\0{body}={self.digest(body)}".encode("utf-8", "surrogateescape"))
+            read = self.inputs.get(body)
+            hasher.update(f"\0{body}={self.digest(body)}{'' if read is None else ':' + read}".encode(
+                "utf-8", "surrogateescape"))
         return hasher.hexdigest()
 
     def digest(self, body: str) -> str:

@@ -137,6 +137,7 @@ class ChangeExplainer:
         if before:
             self.changed_nodes |= nodes_of(self.graph, changed_paths, before.keys() ^ now.keys()) - set(node_of.values())
         self.symbols = units.symbols if units is not None else None
+        self.units = units
         self.changed_names = self._changed_names(snapshot.get("names") or {}, changed_paths)
 
     def _changed_names(self, before: dict[str, str], changed_paths: set[str]) -> set[str]:
@@ -209,6 +210,8 @@ class ChangeExplainer:
         for input_node in self.unit_inputs.get(path, (node,)):
             upstream |= {input_node} - {node}
             upstream |= graph.find_upstream_modules(input_node) if input_node in graph.modules else set()
+        if self.units is not None:  # and what the function bodies it reaches were seen to read
+            upstream |= self.units.reached(path) - {node}
         reasons = [own_change] if node in self.changed_nodes else []
         changed = sorted(upstream & self.changed_nodes)
         if self.changed_names and path in self.unit_inputs:

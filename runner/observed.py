@@ -13,6 +13,8 @@ from typing import Collection, Mapping
 
 import xxhash
 
+from doit_scout.analyzers.fingerprints import closure_of
+from doit_scout.analyzers.targets import BODY_SEPARATOR
 from doit_scout.analyzers.unit_graph import SESSION_SOURCE
 from doit_scout.context import RunContext
 from doit_scout.scout_state import ScoutState
@@ -41,27 +43,35 @@ class ObservedInputs:
         return keys
 
     def load(self, state: ScoutState, units: Collection[str]) -> dict[str, frozenset[str]]:
-        """Source path -> targets, for the sources as they are now: modules, and units that are
-        no module (a doctest file, a golden file a conftest hook runs). A source seen before in
-        this checkout with other content, and not yet with this one, has what it was last seen to
-        read: an edit of the function that starts a child process leaves that input standing (more
-        inputs can only run more tests), where dropping it would change every importer's fingerprint."""
+        """Source -> targets, for the sources as they are now: modules, and units that are no
+        module (a doctest file, a golden file a conftest hook runs). A source is a path, for what
+        its module-level code read, or `path::qualname`, for what a function body of it read.
+        A file seen before in this checkout with other content, and not yet with this one, has
+        what it was last seen to read: an edit of the function that starts a child process
+        leaves that input standing (more inputs can only run more tests), where dropping it would
+        change every importer's fingerprint."""
         own, latest = self._load(state, units)
-        return {**latest, **own}
+        return {source: targets for sources in {**latest, **own}.values() for source, targets in sources.items()}
 
-    def _load(self, state: ScoutState, units: Collection[str]) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
-        """What is known of the sources' current content, and the latest of the others'."""
+    def _load(self, state: ScoutState, units: Collection[str]) -> tuple[dict[str, Observations], dict[str, Observations]]:
+        """What is known of the files' current content, and the latest of the others'."""
         keys = self._keys(state, units)
-        own = self._targets(keys)
-        return own, self._targets({self._latest_key(source): source for source in set(keys.values()) - own.keys()})
+        own = self._observations(keys)
+        return own, self._observations({self._latest_key(path): path for path in set(keys.values()) - own.keys()})
 
-    def _targets(self, keys: Mapping[str, str]) -> dict[str, frozenset[str]]:
-        found: dict[str, frozenset[str]] = {}
+    def _observations(self, keys: Mapping[str, str]) -> dict[str, Observations]:
+        """Path -> its observations, for the cache keys (-> path) that have an entry."""
+        found: dict[str, Observations] = {}
         for key, value in self.cache.get_many(OBSERVED_KIND, keys).items():
+            path = keys[key]
             try:
-                found[keys[key]] = frozenset(str(t) for t in value["targets"])
-            except (KeyError, TypeError):
+                sources = {path: frozenset(str(t) for t in value["targets"])}
+                sources.update({_body_source(path, str(qualname)): frozenset(str(t) for t in targets)
+                                for qualname, targets in value.get("bodies", {}).items()})
+            except (AttributeError, KeyError, TypeError):
                 self.cache.delete(OBSERVED_KIND, key)
+                continue
+            found[path] = {source: targets for source, targets in sources.items() if targets}
         return found
 
     def _latest_key(self, source: str) -> str:
@@ -69,53 +79,80 @@ class ObservedInputs:
         return _key(source, f"latest:{self.root}")
 
     def add(self, state: ScoutState, observed: Mapping[str, Collection[str]], units: Collection[str]) -> None:
-        """Merge what a run observed into what is known, for sources whose content is `state`'s.
+        """Merge what a run observed into what is known, for files whose content is `state`'s.
         A content first seen takes what its file was last seen to read, so what it depends on is
         its own from then on."""
         unpredicted = unpredicted_inputs(state, observed, units)
         if not unpredicted:
             return
+        by_path: dict[str, Observations] = {}
+        for source, targets in unpredicted.items():
+            by_path.setdefault(source_path(source), {})[source] = targets
         own, latest = self._load(state, units)
         digest = {p: e.digest for p, e in state.files.items()}
         merged = {}
-        for source, targets in unpredicted.items():
-            known = own.get(source, latest.get(source, frozenset()))
-            if source not in own or not targets <= known:
-                entry = {"source": source, "targets": sorted(targets | known)}
-                merged[_key(source, self._session_digest(state) if source == SESSION_SOURCE else digest[source])] = entry
-                merged[self._latest_key(source)] = entry
+        for path, sources in by_path.items():
+            known = own.get(path, latest.get(path, {}))
+            if path in own and all(targets <= known.get(source, frozenset()) for source, targets in sources.items()):
+                continue
+            union = {source: known.get(source, frozenset()) | sources.get(source, frozenset())
+                     for source in {*known, *sources}}
+            entry = {"source": path, "targets": sorted(union.get(path, ())),
+                     "bodies": {source.partition(BODY_SEPARATOR)[2]: sorted(targets)
+                                for source, targets in sorted(union.items()) if source != path}}
+            merged[_key(path, self._session_digest(state) if path == SESSION_SOURCE else digest[path])] = entry
+            merged[self._latest_key(path)] = entry
         if merged:
             self.cache.put_many(OBSERVED_KIND, merged)
+
+
+# An observation source (a path, or `path::qualname`) -> what it was seen to read.
+Observations = dict[str, frozenset[str]]
+
+
+def source_path(source: str) -> str:
+    """The file of an observation source."""
+    return source.partition(BODY_SEPARATOR)[0]
+
+
+def _body_source(path: str, qualname: str) -> str:
+    return f"{path}{BODY_SEPARATOR}{qualname}"
 
 
 def unpredicted_inputs(
     state: ScoutState, observed: Mapping[str, Collection[str]], units: Collection[str],
 ) -> dict[str, frozenset[str]]:
-    """The observations the static graph does not already hold: a source's direct imports and
-    data files, and the packages above them (importing a.b.c runs a/__init__.py), are dropped.
+    """The observations the static graph does not already hold: what importing the source's
+    module imports, its data files, and the packages above them (importing a.b.c runs
+    a/__init__.py), are dropped; the same for a function body of it (`path::qualname`), as code
+    that reaches the function reaches its module.
     For code outside the project (pytest itself), conftest.py files, config files and the units
     themselves are dropped: the graph and the fingerprints hold them already. A unit that is no
     module (a doctest .rst file) has no static inputs: what its examples imported and read is kept."""
     graph = state.graph
     node_of = state.module_of()
-    successors = graph.successors()
+    # What importing a module runs: a function body's imports run for the code that calls it only.
+    successors = graph.successors(at_import=True)
     closures: dict[str, set[str]] = {}
     result: dict[str, frozenset[str]] = {}
     for source, targets in observed.items():
+        path = source_path(source)
         if source == SESSION_SOURCE:
             kept = {t for t in targets if not _known_to_every_unit(state, t, units)}
-        elif source in node_of:
-            node = node_of[source]
+        elif path in node_of:
+            node = node_of[path]
             direct = _paths_of(graph, successors.get(node, set()))
+            if node not in closures:
+                closures[node] = closure_of([node], successors)
             kept = set()
             for target in targets:
-                if target in direct or _is_package_above(target, direct) or target == source:
+                if target in direct or _is_package_above(target, direct) or target == path:
                     continue
-                if target in node_of and node_of[target] in _closure(state, node, closures):
+                if target in node_of and node_of[target] in closures[node]:
                     continue
                 kept.add(target)
-        elif source in units and source in state.files:
-            kept = {t for t in targets if t != source}
+        elif path in units and path in state.files:
+            kept = {t for t in targets if t != path}
         else:
             continue  # not a module of the graph nor a unit: no fingerprint reaches it
         if kept:
@@ -139,9 +176,3 @@ def _is_package_above(target: str, direct: set[str]) -> bool:
         return False
     folder = posixpath.dirname(target) + "/"
     return any(path.startswith(folder) for path in direct)
-
-
-def _closure(state: ScoutState, node: str, closures: dict[str, set[str]]) -> set[str]:
-    if node not in closures:
-        closures[node] = state.import_graph.find_upstream_modules(node)
-    return closures[node]

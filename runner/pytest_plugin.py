@@ -9,7 +9,8 @@ and the running code say; doit_scout.execution interprets it after pytest is don
 - test reports and warnings (in the process that sees them all: the controller under xdist);
 - observed inputs: an audit hook records the project files that running code opened (imports
   included, through their source or bytecode), the folders it listed and the files it ran in a
-  subprocess, each with the innermost project source file on the stack (the code that did it);
+  subprocess, each with the innermost project code on the stack (the code that did it): its file,
+  and the function body it ran in (`path::qualname`) when it was one;
 - executed code (with DOIT_SCOUT_TRACE=1): which project functions each test ran, and which ran
   outside any test (doit_scout.tracing); tracing starts when this plugin is imported, before
   any conftest.py is;
@@ -42,7 +43,7 @@ from _pytest.fixtures import FixtureDef  # public as pytest.FixtureDef only from
 from _pytest.nodes import Node
 
 from doit_scout.analyzers.inventory import in_excluded_dir
-from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
+from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
 from doit_scout.tracing import (
     ENVIRON,
     TRACE_VARIABLE,
@@ -202,13 +203,15 @@ class _Recorder:
             # with click.open_file): the unit's fingerprint holds it, and other tests that reach
             # that code read their own files through it, not this one.
             return
-        source = self._innermost_project_code() or self.current or ""
-        if target == source or (source, target) in self.seen:
+        source = self._innermost_project_code(body=True) or self.current or ""
+        if target == source.partition(BODY_SEPARATOR)[0] or (source, target) in self.seen:
             return
         self.seen.add((source, target))
         self.write({"event": "input", "source": source, "target": target})
 
-    def _innermost_project_code(self) -> str | None:
+    def _innermost_project_code(self, body: bool = False) -> str | None:
+        """The project file of the innermost project frame; with `body`, `path::qualname` when
+        that frame runs a function body (what reads there is an input of the code that runs it)."""
         frame = sys._getframe(1)  # this file's own frames are never project code
         while frame is not None:
             filename = frame.f_code.co_filename
@@ -217,7 +220,8 @@ class _Recorder:
                 rel = self._code_path(filename)
                 self.code_paths[filename] = rel
             if rel is not None:
-                return rel
+                unit = code_unit(getattr(frame.f_code, "co_qualname", "<3.10>")) if body else None
+                return rel if unit is None else f"{rel}{BODY_SEPARATOR}{unit}"
             frame = frame.f_back  # type: ignore[assignment]
         return None
 

@@ -159,21 +159,22 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
     key = _fingerprints_key(state, units, observed, outside, config_digest, environment)
     remembered = _remembered_fingerprints(root)
     if key in remembered:
-        static, frames = remembered[key]
+        static, frames, body_inputs = remembered[key]
         units_graph = build
     else:
         graph = build()
         static = {path: graph.fingerprint_of(path, config_digest, environment) for path in units}
         frames = {path: graph.frame_of(path, config_digest, environment) for path in units}
+        body_inputs = dict(graph.body_inputs)
         kept = list(remembered.items())[-(_FINGERPRINTS_KEPT - 1):]
         write_state_json(state_dir(root) / _FINGERPRINTS_FILE,
-                         {"entries": {**{k: [s, f] for k, (s, f) in kept}, key: [static, frames]}})
+                         {"entries": {**{k: list(v) for k, v in kept}, key: [static, frames, body_inputs]}})
         units_graph = lambda: graph  # noqa: E731
     fingerprints = dict(static)
     exact: set[str] = set()
     if config.test.executed_code:
         executed = ExecutedCode(context.cache).load({f for f in frames.values() if f})
-        bodies = Bodies(state)
+        bodies = Bodies(state, body_inputs)
         for path, frame in frames.items():
             ran = executed.get(frame) if frame else None
             if ran is not None:
@@ -186,7 +187,7 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
 # The unit fingerprints of the last computation, with a digest of everything they were computed
 # from: a run where nothing changed reads them instead of building the unit graph again.
 _FINGERPRINTS_FILE = "unit-fingerprints.json"
-_FINGERPRINTS_VERSION = 4  # bump when the same inputs would give other fingerprints
+_FINGERPRINTS_VERSION = 5  # bump when the same inputs would give other fingerprints
 _FINGERPRINTS_KEPT = 4  # the plan's units and the units a run recorded differ
 
 
@@ -209,8 +210,8 @@ def _fingerprints_key(
 Fingerprints = dict[str, str | None]
 
 
-def _remembered_fingerprints(root: Path) -> dict[str, tuple[Fingerprints, Fingerprints]]:
-    """Memo key -> the units' static and frame fingerprints."""
+def _remembered_fingerprints(root: Path) -> dict[str, tuple[Fingerprints, Fingerprints, dict[str, str]]]:
+    """Memo key -> the units' static and frame fingerprints, and the digests of what bodies read."""
     try:
         data = read_state_json(state_dir(root) / _FINGERPRINTS_FILE)
     except CorruptState:
@@ -218,8 +219,8 @@ def _remembered_fingerprints(root: Path) -> dict[str, tuple[Fingerprints, Finger
     entries = data.get("entries") if isinstance(data, dict) else None
     if not isinstance(entries, dict):
         return {}
-    return {k: (v[0], v[1]) for k, v in entries.items()
-            if isinstance(v, list) and len(v) == 2 and all(isinstance(part, dict) for part in v)}
+    return {k: (v[0], v[1], v[2]) for k, v in entries.items()
+            if isinstance(v, list) and len(v) == 3 and all(isinstance(part, dict) for part in v)}
 
 
 def plan_tests(

@@ -156,8 +156,8 @@ def test_what_a_memoized_function_calls_counts_whole_only_for_the_tests_that_can
 
 
 def test_a_body_edit_in_a_module_seen_starting_a_child_process_runs_only_the_tests_that_reach_the_body(tmp_path: Path):
-    """What the module was seen to read (a child may read any config file) stays its input after
-    the edit, so the fingerprints of the tests that only import the module stay as they were."""
+    """What a body was seen to read (a child may read any config file) stays its input after the
+    edit, and is an input of the tests that reach that body only."""
     root = traced_project(tmp_path, {
         "pkg/__init__.py": "",
         "pkg/run.py": "import subprocess\nimport sys\n\n\ndef launch():\n"
@@ -169,7 +169,46 @@ def test_a_body_edit_in_a_module_seen_starting_a_child_process_runs_only_the_tes
     edit(root, "pkg/run.py", "print(1)", "print(0 + 1)")
     assert selected(root) == ["tests/test_a.py"]
     edit(root, "pyproject.toml", 'version = "0"', 'version = "1"')  # no test can see it; the child can
-    assert selected(root) == ["tests/test_a.py", "tests/test_b.py"]
+    assert selected(root) == ["tests/test_a.py"]  # test_b imports pkg.run but cannot call launch
+
+
+# click's `_expand_args` shape: a function that lists folders, in a module every test imports.
+LISTER = {
+    "pkg/__init__.py": "from .utils import expand, size\n",
+    "pkg/utils.py": "import glob\n\n\ndef expand(pattern):\n    return sorted(glob.glob(pattern, recursive=True))\n\n\n"
+                    "def size():\n    return 2\n",
+    "docs/a.md": "a\n",
+    "tests/test_expand.py": "import pkg\n\n\ndef test_expand():\n    assert len(pkg.expand('docs/**/*.md')) == 1\n",
+    "tests/test_size.py": "import pkg\n\n\ndef test_size():\n    assert pkg.size() == 2\n",
+}
+
+
+@pytest.mark.parametrize("level", ["executed", "static"])
+def test_what_a_function_body_lists_is_an_input_of_the_tests_that_reach_it_not_of_every_importer(
+        tmp_path: Path, level: str):
+    table = "\n[tool.scout.test]\nworkers = 1\n" + ("executed_code = false\n" if level == "static" else "")
+    root = traced_project(tmp_path, LISTER, table)
+    write_files(root, {"docs/b.md": "b\n"})  # test_expand now fails: no false green
+    explained = run_doit(root, "explain", "--json", "tests/test_expand.py")
+    assert "a file was added to or removed from docs/, which its code lists" in \
+        json.loads(explained.stdout)["tests"][0]["reasons"], explained.stdout
+    result = doit_tests(root, ok=False)[1]
+    assert sorted(result["selected"]) == ["tests/test_expand.py"]
+    assert result["failed"] == ["tests/test_expand.py::test_expand"]
+    # With the folder as it was, test_expand's green record serves again; an edit elsewhere in
+    # the module keeps what the body read: the listing still counts.
+    edit(root, "pkg/utils.py", "return 2", "return 1 + 1")
+    (root / "docs" / "b.md").unlink()
+    assert selected(root) == ["tests/test_size.py"]
+    write_files(root, {"docs/c.md": "c\n"})
+    assert selected(root, ok=False) == ["tests/test_expand.py"]
+
+
+def test_what_module_level_code_lists_is_an_input_of_every_importer(tmp_path: Path):
+    files = {**LISTER, "pkg/utils.py": LISTER["pkg/utils.py"] + "\n\nDOCS = len(expand('docs/*.md'))\n"}
+    root = traced_project(tmp_path, files, "\n[tool.scout.test]\nworkers = 1\n")
+    write_files(root, {"docs/b.md": "b\n"})
+    assert selected(root, ok=False) == ["tests/test_expand.py", "tests/test_size.py"]
 
 
 PAGER = {
@@ -204,7 +243,7 @@ def test_a_text_tool_that_is_not_the_system_s_or_reads_a_project_file_may_read_a
         files["tests/test_a.py"] = files["tests/test_a.py"].replace("== 'x'", ".startswith('x')")
     root = traced_project(tmp_path / "p", files, "\n[tool.scout.test]\nworkers = 1\n")
     edit(root, "pyproject.toml", 'version = "0"', 'version = "1"')
-    assert selected(root) == ["tests/test_a.py", "tests/test_b.py"]  # both reach pkg/page.py, which started it
+    assert selected(root) == ["tests/test_a.py"]  # only test_a reaches page, which started it
 
 
 def test_a_fixture_that_a_cached_fixture_asked_for_counts_for_the_tests_that_use_the_cached_one(tmp_path: Path):
