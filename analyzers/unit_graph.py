@@ -167,7 +167,11 @@ def build_unit_graph(
         symbols.add_read_in_body(definition, contents, targets)
     fingerprints = compute_fingerprints(symbols.contents, symbols.successors)
     frames = compute_fingerprints(symbols.frame_contents(fingerprints), frame_successors)
-    body_inputs = {source: _digest_of(targets, fingerprints) for source, (_, targets) in in_bodies.items()}
+    # A body's reads count at the frame level: a module it imported counts with its frame (its
+    # code less the function bodies), and the bodies of it that ran are in the run's own record.
+    # Its whole fingerprint would count what that module's code can reach by name, and never ran
+    # (click's wrap_text imports _textwrap, whose package reaches _expand_args's docs/ listing).
+    body_inputs = {source: _digest_of(targets, frames) for source, (_, targets) in in_bodies.items()}
     return UnitGraph(extended, fingerprints, frames, unit_nodes, unit_inputs, {p: digests[p] for p in unit_nodes},
                      symbols, body_inputs)
 

@@ -211,6 +211,28 @@ def test_what_module_level_code_lists_is_an_input_of_every_importer(tmp_path: Pa
     assert selected(root, ok=False) == ["tests/test_expand.py", "tests/test_size.py"]
 
 
+def test_a_module_a_body_imports_counts_with_the_bodies_of_it_that_ran_not_with_all_its_code_can_reach(
+        tmp_path: Path):
+    """click's wrap_text imports _textwrap, whose import of the package reaches, by name,
+    _expand_args and what it lists: a test that wraps text and never expands runs no listing."""
+    # The listing test runs last (click's test_utils): what ran earlier counts for later tests.
+    files = {
+        **{("tests/test_z.py" if p == "tests/test_expand.py" else p): text for p, text in LISTER.items()},
+        "pkg/__init__.py": "from .utils import expand, size\nfrom .fmt import wrap\n",
+        "pkg/utils.py": LISTER["pkg/utils.py"] + "\n\nclass Base:\n    def run(self, p):\n        return expand(p)\n"
+                                                 "\n\nclass Sub(Base):\n    pass\n",
+        "pkg/fmt.py": "def wrap(text):\n    from ._tw import fill\n    return fill(text)\n",
+        "pkg/_tw.py": "from .utils import size\n\n\ndef fill(text):\n    return text.upper() * size()\n",
+        "tests/test_wrap.py": "import pkg\n\n\ndef test_wrap():\n    assert pkg.wrap('a') == 'AA'\n",
+    }
+    root = traced_project(tmp_path, files, "\n[tool.scout.test]\nworkers = 1\n")
+    write_files(root, {"docs/b.md": "b\n"})
+    assert selected(root, ok=False) == ["tests/test_z.py"]
+    (root / "docs" / "b.md").unlink()
+    edit(root, "pkg/_tw.py", "text.upper()", "text.lower()")  # what the body imported still counts
+    assert selected(root, ok=False) == ["tests/test_wrap.py"]
+
+
 PAGER = {
     "pkg/__init__.py": "",
     "pkg/page.py": "import os\nimport subprocess\n\n\ndef page(text):\n"
