@@ -23,7 +23,7 @@ from doit_scout.analyzers.data_deps import data_node, is_data
 from doit_scout.analyzers.fingerprints import closure_of, compute_fingerprints
 from doit_scout.analyzers.graph import ImportEdge, ProjectGraph, node_contents
 from doit_scout.analyzers.layout import parent_dirs
-from doit_scout.analyzers.symbol_graph import SymbolGraph, definition_node, whole_node
+from doit_scout.analyzers.symbol_graph import WHOLE_SUFFIX, SymbolGraph, definition_node, whole_node
 from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
 
 # The node for what code outside any project file read (a pytest plugin from an entry point):
@@ -134,8 +134,9 @@ def build_unit_graph(
             continue  # neither a module of the graph nor a unit (any more): nothing depends on it
         names = graph.names.get(source_node)
         top = qualname.partition(".")[0]
-        # A body whose definition is no more (the file changed since) counts for the whole module.
-        body = bool(qualname) and names is not None and top in names.definitions
+        # What a class body read is module-level code's (the trace records no class body), and so is
+        # a body's that is no more (the file changed since).
+        body = bool(qualname) and names is not None and qualname in names.bodies and top in names.definitions
         for target in targets:
             target_node = node_for(target)
             if target_node is None or target_node == source_node:
@@ -171,14 +172,18 @@ def build_unit_graph(
     # code less the function bodies), and the bodies of it that ran are in the run's own record.
     # Its whole fingerprint would count what that module's code can reach by name, and never ran
     # (click's wrap_text imports _textwrap, whose package reaches _expand_args's docs/ listing).
-    body_inputs = {source: _digest_of(targets, frames) for source, (_, targets) in in_bodies.items()}
+    # A module it read counts with its bytes too: read as text (a `cat` the trace sees nothing of),
+    # a function body's edit is an edit of what it read.
+    body_inputs = {source: _digest_of(targets, frames, contents) for source, (_, targets) in in_bodies.items()}
     return UnitGraph(extended, fingerprints, frames, unit_nodes, unit_inputs, {p: digests[p] for p in unit_nodes},
                      symbols, body_inputs)
 
 
-def _digest_of(nodes: Iterable[str], fingerprints: Mapping[str, str]) -> str:
-    return xxhash.xxh3_128_hexdigest("\0".join(f"{n}={fingerprints[n]}" for n in sorted(nodes)).encode(
-        "utf-8", "surrogateescape"))
+def _digest_of(nodes: Iterable[str], fingerprints: Mapping[str, str], contents: Mapping[str, str]) -> str:
+    """`nodes`' fingerprints, and the bytes of the modules among them counted whole."""
+    return xxhash.xxh3_128_hexdigest("\0".join(
+        f"{n}={fingerprints[n]}:{contents.get(n.removesuffix(WHOLE_SUFFIX), '') if n.endswith(WHOLE_SUFFIX) else ''}"
+        for n in sorted(nodes)).encode("utf-8", "surrogateescape"))
 
 
 def _folder_entries(paths: Iterable[str]) -> dict[str, set[str]]:

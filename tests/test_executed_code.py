@@ -233,6 +233,40 @@ def test_a_module_a_body_imports_counts_with_the_bodies_of_it_that_ran_not_with_
     assert selected(root, ok=False) == ["tests/test_wrap.py"]
 
 
+@pytest.mark.parametrize("where", ["imported_by_a_body", "a_test_class"])
+def test_what_a_class_body_reads_is_read_by_module_level_code(tmp_path: Path, where: str):
+    """No trace records a class body: its reads are its module's, whoever imports the module."""
+    reader = "class C:\n    V = int(open(os.path.join(ROOT, 'data', 'n.txt')).read())\n"
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/api.py": "import importlib\n\n\ndef use(name):\n    return importlib.import_module('pkg.' + name)\n",
+        "pkg/m.py": f"import os\n\nROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))\n\n\n{reader}",
+        "data/n.txt": "1\n",
+        "tests/test_a.py": "from pkg import api\n\n\ndef test_a():\n    assert api.use('m').C.V == 1\n",
+        "tests/test_b.py": "def test_b():\n    pass\n",
+    }
+    if where == "a_test_class":
+        files["tests/test_a.py"] = f"import os\n\nROOT = os.getcwd()\n\n\n{reader}\n\nclass TestA:\n    def test_a(self):\n" \
+                                   f"        assert C.V == 1\n"
+    root = traced_project(tmp_path, files, "\n[tool.scout.test]\nworkers = 1\n")
+    write_files(root, {"data/n.txt": "2\n"})
+    assert selected(root, ok=False) == ["tests/test_a.py"]
+
+
+def test_a_module_a_text_tool_reads_counts_whole_for_the_tests_that_ran_it(tmp_path: Path):
+    """`cat pkg/m.py` in a child process the trace sees nothing of: the body's edit is in what it read."""
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/m.py": "def f():\n    return 1\n",
+        "tests/test_a.py": "import subprocess\n\n\ndef test_a():\n"
+                           "    assert 'return 1' in subprocess.run(['cat', 'pkg/m.py'], capture_output=True, text=True).stdout\n",
+        "tests/test_b.py": "def test_b():\n    pass\n",
+    }
+    root = traced_project(tmp_path, files, "\n[tool.scout.test]\nworkers = 1\n")
+    edit(root, "pkg/m.py", "return 1", "return 2")
+    assert selected(root, ok=False) == ["tests/test_a.py"]
+
+
 PAGER = {
     "pkg/__init__.py": "",
     "pkg/page.py": "import os\nimport subprocess\n\n\ndef page(text):\n"
