@@ -66,3 +66,38 @@ def test_a_disk_that_refuses_writes_says_so_in_one_line_and_loses_nothing(projec
     assert last["selected"] == ["tests/test_new.py"] and last["failed"] == []
     _, third = doit_tests(project)
     assert third["selected"] == []
+
+
+READS_EVERY_DATA_FILE = "import os\n\ndef test_data():\n    for name in sorted(os.listdir(b'data')):\n" \
+                        "        with open(os.path.join(b'data', name), 'rb') as f:\n            assert f.read()\n"
+
+
+def test_file_names_that_are_not_utf8_are_explained_and_run(project: Path, monkeypatch):
+    # A terminal whose encoding refuses what it cannot encode, as a UTF-8 locale other than C.UTF-8 does.
+    monkeypatch.setenv("PYTHONIOENCODING", "utf-8:strict")
+    tracked, untracked = project / os.fsdecode(b"data/caf\xe9.txt"), project / os.fsdecode(b"data/new-\xff.txt")
+    write_files(project, {"dodo.py": "from doit_scout.dodo import *\n", "tests/test_data.py": READS_EVERY_DATA_FILE})
+    tracked.parent.mkdir()
+    tracked.write_bytes(b"1")
+    git_init(project)
+    untracked.write_bytes(b"1")
+    _, first = doit_tests(project)
+    assert "tests/test_data.py" in first["selected"]
+
+    tracked.write_bytes(b"2")
+    untracked.write_bytes(b"2")
+    explained = run_doit(project, "explain")
+    assert explained.returncode == 0 and "Traceback" not in explained.stderr, explained.stdout + explained.stderr
+    text = " ".join(explained.stdout.split())  # a table cell wraps
+    assert "data file changed: data/caf\\xe9.txt" in text and "data file changed: data/new-\\xff.txt" in text, text
+    as_json = run_doit(project, "explain", "--json")
+    assert as_json.returncode == 0, as_json.stdout + as_json.stderr
+    (reasons,) = [t["reasons"] for t in json.loads(as_json.stdout)["tests"] if t["path"] == "tests/test_data.py"]
+    # The names as Python reads them from the disk: os.fsencode gives back the bytes.
+    assert {os.fsencode(r.removeprefix("data file changed: ")) for r in reasons} == \
+        {b"data/caf\xe9.txt", b"data/new-\xff.txt"}
+
+    _, ran = doit_tests(project)
+    assert ran["selected"] == ["tests/test_data.py"] and ran["failed"] == []
+    _, again = doit_tests(project)
+    assert again["selected"] == []
