@@ -56,9 +56,9 @@ class RemoteSettings:
         if environ.get(TOKEN_ENV):
             authorization = f"Bearer {environ[TOKEN_ENV]}"
         elif environ.get(USER_ENV):
-            pair = f"{environ[USER_ENV]}:{environ.get(PASSWORD_ENV, '')}".encode()
+            pair = f"{environ[USER_ENV]}:{environ.get(PASSWORD_ENV, '')}".encode("utf-8", "surrogateescape")
             authorization = "Basic " + base64.b64encode(pair).decode("ascii")
-        secret = environ.get(SECRET_ENV, "").encode() or None
+        secret = environ.get(SECRET_ENV, "").encode("utf-8", "surrogateescape") or None
         return cls(config.remote_cache, config.remote_cache_write, config.remote_cache_timeout, authorization,
                    secret, config.remote_cache_trust)
 
