@@ -13,6 +13,7 @@ from doit_scout.analyzers.data_deps import DATA_PREFIX, is_data
 from doit_scout.analyzers.imports import ImportRecord, ParseResult
 from doit_scout.analyzers.layout import parent_dirs
 from doit_scout.analyzers.modules import ModuleFile
+from doit_scout.analyzers.path_graph import PathImportGraph
 from doit_scout.analyzers.symbols import Binding, ModuleNames, ModuleSymbols
 
 MISSING_PREFIX = "missing:"
@@ -66,7 +67,7 @@ class ProjectGraph:
         return out
 
     def to_import_graph(self) -> grimp.ImportGraph:
-        graph = grimp.ImportGraph()
+        graph = PathImportGraph()  # a data file's name need not be UTF-8
         for node in self.nodes():
             graph.add_module(node)
         for edge in self.edges:

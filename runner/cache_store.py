@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence
 
 if TYPE_CHECKING:  # both modules implement this one: imported for the annotations only
-    from doit_scout.remote_cache import RemoteCounts
+    from doit_scout.remote_counts import RemoteCounts
     from doit_scout.shared_cache import RunCounts
 
 

@@ -11,7 +11,7 @@ from doit.exceptions import InvalidCommand
 from rich.console import Console
 
 from doit_scout.config import ScoutConfig, load_config_for_doit, parse_age, parse_size
-from doit_scout.remote_cache import remote_totals
+from doit_scout.remote_counts import remote_totals
 from doit_scout.report import add_row, make_console, make_table, print_warning
 from doit_scout.shared_cache import SharedCache, cache_location, cache_trust
 

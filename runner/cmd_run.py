@@ -17,10 +17,13 @@ from doit.cmd_run import Run as DoitRun
 from doit.exceptions import InvalidDodoFile
 
 from doit_scout import invocation
+from doit_scout.doit_database import database_failure, failure_line
 from doit_scout.pass_through import absolute_paths
+from doit_scout.safe_output import make_output_safe
 
 # pytest's exit statuses that the run's own status repeats (0 and 1 are doit's too).
 _PYTEST_STATUSES = (2, 3, 4)
+DATABASE_FAILED = 3  # doit's status for a run it could not carry out
 
 
 class SeeksProject:
@@ -32,7 +35,15 @@ class SeeksProject:
 
     def parse_execute(self, in_args: list[str]) -> int:
         self.opt_vals["seek_file"] = True
-        return super().parse_execute(in_args)  # type: ignore[misc]
+        make_output_safe()  # a file name that is not UTF-8 is printed, not a traceback
+        try:
+            return super().parse_execute(in_args)  # type: ignore[misc]
+        except Exception as err:  # doit's database on a full disk: one line, not doit's traceback
+            failure = database_failure(err)
+            if failure is None:
+                raise
+            print(failure_line(failure), file=sys.stderr)
+            return DATABASE_FAILED
 
 
 class Run(SeeksProject, DoitRun):

@@ -88,11 +88,13 @@ class ScoutConfig:
     remote_cache: str | None = None  # a Bazel HTTP cache's base URL (doit_scout.remote_cache)
     remote_cache_write: bool = False  # only trusted writers (CI on main) upload
     remote_cache_timeout: float = 2.0  # seconds per request; the first failure switches it off for the run
+    remote_cache_trust: str = "signed"  # or "server": see REMOTE_CACHE_TRUSTS
 
 
 _FOLDER_LISTS = ("packages", "test_dirs", "source_roots")
 ALLOWED_KEYS = (*_FOLDER_LISTS, "exclude", "categories", "parse_workers", "test", "cache_dir", "cache_max_size",
-                "cache_trust", "steps", "remote_cache", "remote_cache_write", "remote_cache_timeout")
+                "cache_trust", "steps", "remote_cache", "remote_cache_write", "remote_cache_timeout",
+                "remote_cache_trust")
 # Whose writes the shared cache may hold. "private": the user's alone; a folder that another user
 # owns or that anyone else can write is refused. "shared": a folder a team shares on purpose; every
 # entry is authenticated with the team's key (DOIT_SCOUT_CACHE_KEY).
@@ -110,7 +112,7 @@ def load_config(project_root: Path) -> ScoutConfig:
     try:
         text = pyproject.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return ScoutConfig()
+        return remote_from_environment(ScoutConfig(), os.environ)  # the variables need no pyproject.toml
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read {pyproject}: {err}") from err
     try:
@@ -187,6 +189,13 @@ def parse_config(table: Mapping[str, Any]) -> ScoutConfig:
 
 REMOTE_ENV = "DOIT_SCOUT_REMOTE_CACHE"
 REMOTE_WRITE_ENV = "DOIT_SCOUT_REMOTE_CACHE_WRITE"
+REMOTE_TRUST_ENV = "DOIT_SCOUT_REMOTE_CACHE_TRUST"
+# Which action entries on the server a reader believes. "signed": only those signed with the team
+# secret (DOIT_SCOUT_REMOTE_CACHE_SECRET; without it the remote is not used). "server": any entry
+# that passes the content checks, so whoever can write to the server decides what is green.
+REMOTE_CACHE_TRUSTS = ("signed", "server")
+_REMOTE_TRUST_ALLOWED = '"signed" (the default: only entries signed with DOIT_SCOUT_REMOTE_CACHE_SECRET) or ' \
+                        '"server" (whoever can write to the server is trusted)'
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 _REMOTE_URL = 'an http:// or https:// URL such as "https://cache.example.com/doit-scout", without user or ' \
               'password (those come from DOIT_SCOUT_REMOTE_CACHE_USER/_PASSWORD or _TOKEN)'
@@ -203,6 +212,11 @@ def _remote_values(table: Mapping[str, Any]) -> dict[str, Any]:
         values["remote_cache_write"] = table["remote_cache_write"]
     if "remote_cache_timeout" in table:
         values["remote_cache_timeout"] = parse_timeout(table["remote_cache_timeout"], "remote_cache_timeout")
+    if "remote_cache_trust" in table:
+        if table["remote_cache_trust"] not in REMOTE_CACHE_TRUSTS:
+            raise _bad("remote_cache_trust", table["remote_cache_trust"],
+                       f"{_REMOTE_TRUST_ALLOWED} ({REMOTE_TRUST_ENV} overrides it)")
+        values["remote_cache_trust"] = table["remote_cache_trust"]
     return values
 
 
@@ -223,8 +237,8 @@ def parse_remote_url(value: Any, where: str) -> str:
 
 
 def remote_from_environment(config: ScoutConfig, environ: Mapping[str, str]) -> ScoutConfig:
-    """DOIT_SCOUT_REMOTE_CACHE (a URL, or "off") and DOIT_SCOUT_REMOTE_CACHE_WRITE (1 or 0) win over
-    the table, as DOIT_SCOUT_CACHE does: CI sets them without editing the project."""
+    """DOIT_SCOUT_REMOTE_CACHE (a URL, or "off"), DOIT_SCOUT_REMOTE_CACHE_WRITE (1 or 0) and
+    DOIT_SCOUT_REMOTE_CACHE_TRUST win over the table, as DOIT_SCOUT_CACHE does: CI sets them without editing the project."""
     changes: dict[str, Any] = {}
     url = environ.get(REMOTE_ENV)
     if url == "off":
@@ -237,6 +251,11 @@ def remote_from_environment(config: ScoutConfig, environ: Mapping[str, str]) -> 
         if flag not in _TRUE + _FALSE:
             raise ConfigError(f"{REMOTE_WRITE_ENV}={write!r} is not allowed; expected 1 or 0 (true or false)")
         changes["remote_cache_write"] = flag in _TRUE
+    trust = environ.get(REMOTE_TRUST_ENV)
+    if trust:
+        if trust not in REMOTE_CACHE_TRUSTS:
+            raise ConfigError(f"{REMOTE_TRUST_ENV}={trust!r} is not allowed; expected {_REMOTE_TRUST_ALLOWED}")
+        changes["remote_cache_trust"] = trust
     return replace(config, **changes) if changes else config
 
 

@@ -88,7 +88,7 @@ class Bodies:
 
     def fingerprint(self, frame: str, bodies: Iterable[str]) -> str:
         """A unit's fingerprint from its frame and the bodies its runs ran, with what they read."""
-        hasher = xxhash.xxh3_128(frame.encode())
+        hasher = xxhash.xxh3_128(frame.encode("utf-8", "surrogateescape"))
         for body in sorted(bodies):
             read = self.inputs.get(body)
             hasher.update(f"\0{body}={self.digest(body)}{'' if read is None else ':' + read}".encode(

@@ -153,7 +153,7 @@ def save_machine_costs(cache: CacheStore, costs: MachineCosts) -> None:
 def pytest_config_key(config_digest: str, args: Sequence[str]) -> str:
     """What the project's ini-file addopts, as pytest reads them, depend on: the config files the
     tests see, and doit-scout's own pytest arguments (`-c` or `-o addopts=` would change them)."""
-    return xxhash.xxh3_128_hexdigest("\0".join([config_digest, *args]).encode())
+    return xxhash.xxh3_128_hexdigest("\0".join([config_digest, *args]).encode("utf-8", "surrogateescape"))
 
 
 def _file_digest(path: str) -> str:

@@ -4,11 +4,8 @@ The protocol is Bazel's HTTP remote cache (GET/PUT/HEAD `<base>/ac/<sha256>` and
 as bazel-remote, nginx with WebDAV and hosted caches serve it, so that a team runs an existing server
 rather than ours:
 
-- `/cas/<sha256>` holds content: JSON `{"doit_scout": 1, "kind", "key", "value"}`, checked on every read
-  against its name (sha256 of the bytes) and against the kind and key that were asked for;
-- `/ac/<sha256 of kind and key>` is the action entry: JSON `{"doit_scout": 1, "kind", "key", "cas",
-  "size"}` mapping our key (a content fingerprint) to the content's digest, with an HMAC when the team
-  shares a secret (DOIT_SCOUT_REMOTE_CACHE_SECRET).
+What is on the server, and which entries a reader believes (only those signed with the team secret,
+unless the configuration trusts the server), is remote_entries.py's; the counts are remote_counts.py's.
 
 JSON only, never pickle. Reads happen on every lookup the local cache misses (in parallel, with a
 short timeout); writes only from trusted writers (`remote_cache_write`, meant for CI on main), so a
@@ -24,33 +21,35 @@ which store served.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import http.client
-import json
-import os
 import queue
 import ssl
 import threading
 import time
-from collections import Counter
 from concurrent.futures import Future, wait
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from doit_scout.cache_store import CacheStore
 from doit_scout.config import ScoutConfig
-from doit_scout.shared_cache import RunCounts, SharedCache
+from doit_scout.remote_counts import MEMO_FOLDER, RemoteCounts, TieredCounts, add_remote_totals
+from doit_scout.remote_entries import (
+    MAX_BODY,
+    PASSWORD_ENV,
+    TOKEN_ENV,
+    USER_ENV,
+    Rejected,
+    RemoteSettings,
+    action_digest,
+    action_entry,
+    content_blob,
+    parse_action,
+    parse_content,
+)
+from doit_scout.shared_cache import SharedCache
 
-TOKEN_ENV = "DOIT_SCOUT_REMOTE_CACHE_TOKEN"  # sent as `Authorization: Bearer <token>`
-USER_ENV = "DOIT_SCOUT_REMOTE_CACHE_USER"  # with _PASSWORD: HTTP basic authentication
-PASSWORD_ENV = "DOIT_SCOUT_REMOTE_CACHE_PASSWORD"
-SECRET_ENV = "DOIT_SCOUT_REMOTE_CACHE_SECRET"  # optional: action entries carry an HMAC with it
-
-FORMAT = 1
 # What travels: results that are pure functions of content and that another machine can reuse. Parse
 # results stay local (parsing is cheaper than a round trip); worker costs describe this machine.
 REMOTE_KINDS = frozenset({"test", "step", "scout", "observed", "collection", "durations"})
@@ -62,176 +61,14 @@ INDEX_MIN_KEYS = 64
 _WIRE_KINDS = REMOTE_KINDS | {INDEX_KIND}
 THREADS = 8
 BUDGET_SECONDS = 5.0  # the most wall time the remote may cost one run, whatever its timeout
-MAX_BODY = 64 * 1024**2
 # A key the server did not have is not asked for again for this long: a warm no-op run would otherwise
 # ask for every module's observed inputs, which most modules never have. Only ever costs a reuse.
 MISS_MEMO_SECONDS = 3600.0
-MEMO_FOLDER = "remote"  # inside the local cache folder: remembered misses and cumulative counts
 MEMO_KIND = "miss"
-TOTALS_KIND = "totals"
 
 
 class RemoteFailure(Exception):
     """The server cannot be used for the rest of this run (down, slow, refusing, erroring)."""
-
-
-class Rejected(Exception):
-    """One entry failed a check: it is not used, and the run goes on with the others."""
-
-
-@dataclass(frozen=True)
-class RemoteSettings:
-    url: str
-    write: bool
-    timeout: float
-    authorization: str | None = None
-    secret: bytes | None = None
-
-    @classmethod
-    def of(cls, config: ScoutConfig, environ: Mapping[str, str] = os.environ) -> RemoteSettings | None:
-        if not config.remote_cache:
-            return None
-        authorization = None
-        if environ.get(TOKEN_ENV):
-            authorization = f"Bearer {environ[TOKEN_ENV]}"
-        elif environ.get(USER_ENV):
-            pair = f"{environ[USER_ENV]}:{environ.get(PASSWORD_ENV, '')}".encode()
-            authorization = "Basic " + base64.b64encode(pair).decode("ascii")
-        secret = environ.get(SECRET_ENV, "").encode() or None
-        return cls(config.remote_cache, config.remote_cache_write, config.remote_cache_timeout, authorization,
-                   secret)
-
-
-@dataclass
-class RemoteCounts:
-    """What the remote did for this process: per kind hits, misses and rejected entries; requests,
-    bytes both ways and time spent waiting for answers."""
-
-    hits: Counter = field(default_factory=Counter)
-    misses: Counter = field(default_factory=Counter)
-    rejected: Counter = field(default_factory=Counter)
-    uploads: Counter = field(default_factory=Counter)
-    requests: int = 0
-    bytes_down: int = 0
-    bytes_up: int = 0
-    seconds: float = 0.0
-    failures: int = 0
-
-    def as_json(self) -> dict[str, Any]:
-        return {"hits": dict(self.hits), "misses": dict(self.misses), "rejected": dict(self.rejected),
-                "uploads": dict(self.uploads), "requests": self.requests, "bytes_down": self.bytes_down,
-                "bytes_up": self.bytes_up, "seconds": round(self.seconds, 6), "failures": self.failures}
-
-    def add(self, other: Mapping[str, Any]) -> None:
-        """Cumulative totals: `other` is an as_json() of another run (or of the totals so far)."""
-        for name in ("hits", "misses", "rejected", "uploads"):
-            counter = getattr(self, name)
-            for kind, n in (other.get(name) or {}).items():
-                counter[kind] += int(n)
-        self.requests += int(other.get("requests", 0))
-        self.bytes_down += int(other.get("bytes_down", 0))
-        self.bytes_up += int(other.get("bytes_up", 0))
-        self.seconds += float(other.get("seconds", 0.0))
-        self.failures += int(other.get("failures", 0))
-
-    @property
-    def latency_ms(self) -> float | None:
-        return 1000 * self.seconds / self.requests if self.requests else None
-
-    def summary(self) -> str:
-        hits, misses = sum(self.hits.values()), sum(self.misses.values())
-        text = f"remote {hits} hits / {misses} misses"
-        if self.rejected:
-            text += f" / {sum(self.rejected.values())} rejected"
-        if self.uploads:
-            text += f" · {sum(self.uploads.values())} uploaded"
-        if self.requests:
-            text += f" · {_size(self.bytes_down + self.bytes_up)} in {self.requests} requests, " \
-                    f"{self.latency_ms:.1f} ms each"
-        return text
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
-
-
-@dataclass
-class TieredCounts(RunCounts):
-    """The local cache's counts and the remote's, summed up and reported together."""
-
-    remote: RemoteCounts = field(default_factory=RemoteCounts)
-
-    @classmethod
-    def of(cls, local: RunCounts, remote: RemoteCounts) -> TieredCounts:
-        # The local cache's very counters, not copies: what it counts from now on is counted here.
-        return cls(local.hits, local.misses, local.dropped, local.rejected, remote)
-
-    def as_json(self) -> dict[str, Any]:
-        return {**super().as_json(), "remote": self.remote.as_json()}
-
-    def summary(self) -> str:
-        return f"{super().summary()} · {self.remote.summary()}"
-
-
-def action_digest(kind: str, key: str) -> str:
-    """The /ac/ name of (kind, key): a sha256, as Bazel's action keys are."""
-    return hashlib.sha256(f"doit-scout\0{FORMAT}\0{kind}\0{key}".encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
-
-
-def content_blob(kind: str, key: str, value: Any) -> bytes:
-    return _dumps({"doit_scout": FORMAT, "kind": kind, "key": key, "value": value})
-
-
-def action_entry(kind: str, key: str, blob: bytes, secret: bytes | None) -> bytes:
-    entry: dict[str, Any] = {"doit_scout": FORMAT, "kind": kind, "key": key,
-                             "cas": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
-    if secret is not None:
-        entry["mac"] = hmac.new(secret, _dumps(entry), hashlib.sha256).hexdigest()
-    return _dumps(entry)
-
-
-def parse_action(kind: str, key: str, body: bytes, secret: bytes | None) -> tuple[str, int]:
-    """The content digest and size an action entry names; Rejected unless it is ours, for this very
-    kind and key, and (with a secret) signed with it."""
-    try:
-        entry = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Rejected("an action entry that is not JSON") from None
-    if not isinstance(entry, dict) or entry.get("doit_scout") != FORMAT:
-        raise Rejected("an action entry of another format")
-    if entry.get("kind") != kind or entry.get("key") != key:
-        raise Rejected("an action entry for another key")
-    digest, size = entry.get("cas"), entry.get("size")
-    if not isinstance(digest, str) or len(digest) != 64 or not isinstance(size, int) or not 0 <= size <= MAX_BODY:
-        raise Rejected("an action entry without a valid content digest")
-    if secret is not None:
-        mac = entry.pop("mac", None)
-        if not isinstance(mac, str) or not hmac.compare_digest(
-                mac, hmac.new(secret, _dumps(entry), hashlib.sha256).hexdigest()):
-            raise Rejected(f"an action entry not signed with {SECRET_ENV}")
-    return digest, size
-
-
-def parse_content(kind: str, key: str, digest: str, body: bytes) -> Any:
-    """The value in a /cas/ blob; Rejected unless its sha256 is its name and it is for (kind, key)."""
-    if hashlib.sha256(body).hexdigest() != digest:
-        raise Rejected("content whose sha256 is not its name")
-    try:
-        blob = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Rejected("content that is not JSON") from None
-    if not isinstance(blob, dict) or blob.get("doit_scout") != FORMAT or blob.get("kind") != kind \
-            or blob.get("key") != key or "value" not in blob:
-        raise Rejected("content for another key")
-    return blob["value"]
 
 
 class _Pool:
@@ -368,7 +205,7 @@ class RemoteStore:
             status, body = self._request("GET", f"/ac/{action_digest(kind, key)}")
             if status == 404:
                 return "miss", None
-            digest, size = parse_action(kind, key, body, self.settings.secret)
+            digest, size = parse_action(kind, key, body, self.settings)
             status, body = self._request("GET", f"/cas/{digest}")
             if status == 404:
                 return "miss", None  # servers evict content and action entries independently
@@ -590,40 +427,15 @@ def _memo_key(kind: str, key: str) -> str:
     return f"{kind}\0{key}"
 
 
-def add_remote_totals(memo: SharedCache, url: str, counts: RemoteCounts) -> None:
-    totals = RemoteCounts()
-    previous = memo.get_many(TOTALS_KIND, [url]).get(url)
-    if isinstance(previous, dict):
-        try:
-            totals.add(previous)
-        except (TypeError, ValueError, AttributeError):
-            pass  # damaged totals start again
-    totals.add(counts.as_json())
-    memo.put_many(TOTALS_KIND, {url: totals.as_json()})
-
-
-def remote_totals(cache_folder: Path, url: str) -> RemoteCounts | None:
-    """The cumulative counts of the remote at `url`, as `doit cache stats` shows them."""
-    folder = cache_folder / MEMO_FOLDER
-    if not (folder / "cache.sqlite").exists():
-        return None
-    memo = SharedCache(folder)
-    try:
-        value = memo.get_many(TOTALS_KIND, [url]).get(url)
-    finally:
-        memo.close()
-    counts = RemoteCounts()
-    try:
-        counts.add(value if isinstance(value, dict) else {})
-    except (TypeError, ValueError, AttributeError):
-        return None
-    return counts
-
-
 def tiered(local: SharedCache, config: ScoutConfig) -> CacheStore:
-    """The store a run uses: the local cache alone when no remote is configured or the local cache
-    is switched off (then nothing is reused, remote or not)."""
+    """The store a run uses: the local cache alone when no remote is configured, when its entries
+    could not be trusted (no team secret, and the server not trusted), or when the local cache is
+    switched off (then nothing is reused, remote or not)."""
     settings = RemoteSettings.of(config)
     if settings is None or local.folder is None:
+        return local
+    refusal = settings.refusal()
+    if refusal:  # neither read nor written: the run goes on with the local cache, and says why
+        local.warnings.append(refusal)
         return local
     return TieredCache(local, RemoteStore(settings))

@@ -23,7 +23,7 @@ from doit_scout.shared_cache import RunCounts
 from doit_scout.testing import OUTSIDE_THE_PATHS
 
 if TYPE_CHECKING:
-    from doit_scout.remote_cache import RemoteCounts
+    from doit_scout.remote_counts import RemoteCounts
     from doit_scout.steps import StepRunResult
     from doit_scout.testing import TestRunResult
 

@@ -35,7 +35,7 @@ from doit_scout.cache_store import CacheStore
 from doit_scout.config import CACHE_TRUSTS
 
 if TYPE_CHECKING:
-    from doit_scout.remote_cache import RemoteCounts
+    from doit_scout.remote_counts import RemoteCounts
 
 CACHE_ENV = "DOIT_SCOUT_CACHE"
 TRUST_ENV = "DOIT_SCOUT_CACHE_TRUST"

@@ -29,7 +29,7 @@ def shared_cache_folder(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     for variable in ("DOIT_SCOUT_CACHE_TRUST", "DOIT_SCOUT_CACHE_KEY"):
         monkeypatch.delenv(variable, raising=False)
-    for variable in ("", "_WRITE", "_TOKEN", "_USER", "_PASSWORD", "_SECRET"):  # no team server in tests
+    for variable in ("", "_WRITE", "_TOKEN", "_USER", "_PASSWORD", "_SECRET", "_TRUST"):  # no team server in tests
         monkeypatch.delenv(f"DOIT_SCOUT_REMOTE_CACHE{variable}", raising=False)
     monkeypatch.setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS)
     return folder

@@ -3,6 +3,7 @@ cache on localhost, each "machine" with its own shared cache folder and its own 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -38,14 +39,23 @@ def nginx_server(tmp_path_factory) -> Iterator[NginxCache]:
     server.stop()
 
 
-def machine(tmp_path: Path, name: str, url: str, *, writer: bool, credentials: bool | None = None) -> dict[str, str]:
-    """The environment of one machine: its own shared cache folder, the remote, and for a writer
-    (CI on main) the write flag and the credentials nginx asks writers for."""
+TEAM_SECRET = "the-team-secret-for-action-entries"
+
+
+def machine(tmp_path: Path, name: str, url: str, *, writer: bool, credentials: bool | None = None,
+            secret: str | None = TEAM_SECRET, trust: str | None = None) -> dict[str, str]:
+    """The environment of one machine: its own shared cache folder, the remote, the team's secret
+    (or none), and for a writer (CI on main) the write flag and the credentials nginx asks writers for."""
     env = {**os.environ, "DOIT_SCOUT_CACHE": str(tmp_path / f"cache-{name}"), "DOIT_SCOUT_REMOTE_CACHE": url,
            "COLUMNS": "200"}
     for variable in ("DOIT_SCOUT_REMOTE_CACHE_WRITE", "DOIT_SCOUT_REMOTE_CACHE_USER",
-                     "DOIT_SCOUT_REMOTE_CACHE_PASSWORD", "DOIT_SCOUT_REMOTE_CACHE_TOKEN"):
+                     "DOIT_SCOUT_REMOTE_CACHE_PASSWORD", "DOIT_SCOUT_REMOTE_CACHE_TOKEN",
+                     "DOIT_SCOUT_REMOTE_CACHE_SECRET", "DOIT_SCOUT_REMOTE_CACHE_TRUST"):
         env.pop(variable, None)
+    if secret is not None:
+        env["DOIT_SCOUT_REMOTE_CACHE_SECRET"] = secret
+    if trust is not None:
+        env["DOIT_SCOUT_REMOTE_CACHE_TRUST"] = trust
     if writer:
         env["DOIT_SCOUT_REMOTE_CACHE_WRITE"] = "1"
     if writer if credentials is None else credentials:
@@ -229,3 +239,67 @@ def test_the_server_stopped_mid_run_warns_once_and_the_run_goes_on(project: Path
     out, fresh = doit(laptop, machine(tmp_path, "dev", url, writer=False))
     assert len(fresh["tests"]["selected"]) == 3 and fresh["tests"]["failed"] == []
     assert out.count("cannot be used") == 1
+
+
+def _forge_green(server: NginxCache, url: str) -> int:
+    """What anyone who can write to the server can do: for each red test record, content that says
+    green, under its correct sha256 name, and the record's action entry re-pointed at it (no MAC:
+    the forger has no team secret). Every check but the signature passes."""
+    base = server.root / "data" / url.rsplit("/", 1)[1]
+    forged = 0
+    for action in (base / "ac").iterdir():
+        entry = json.loads(action.read_bytes())
+        blob = json.loads((base / "cas" / entry["cas"]).read_bytes())
+        if blob["kind"] != "test" or "failed" not in blob["value"]["outcomes"].values():
+            continue
+        blob["value"]["outcomes"] = {node: "passed" for node in blob["value"]["outcomes"]}
+        content = json.dumps(blob).encode()
+        digest = hashlib.sha256(content).hexdigest()
+        (base / "cas" / digest).write_bytes(content)
+        entry.pop("mac", None)
+        action.write_bytes(json.dumps({**entry, "cas": digest, "size": len(content)}).encode())
+        forged += 1
+    return forged
+
+
+RED_ON_EVERY_MACHINE = {"dodo.py": "from doit_scout.dodo import *\n",
+                        "tests/test_red.py": "def test_red():\n    assert 1 == 2\n"}
+
+
+@pytest.mark.parametrize("setup", ["no secret, no trust", "secret", "server trusted"])
+def test_a_forged_action_entry_is_trusted_only_where_the_server_is(project: Path, tmp_path: Path,
+                                                                    nginx_server: NginxCache, setup: str):
+    url = nginx_server.url()
+    commit(project, RED_ON_EVERY_MACHINE)
+    secret = TEAM_SECRET if setup == "secret" else None
+    # CI writes real entries (unsigned unless there is a secret; trusting the server where there is not).
+    doit(project, machine(tmp_path, "ci", url, writer=True, secret=secret, trust=None if secret else "server"),
+         ok=False)
+    assert _forge_green(nginx_server, url) == 1
+
+    laptop = clone(project, tmp_path / "laptop")
+    requests_before = len(nginx_server.requests(url))
+    trust = "server" if setup == "server trusted" else None
+    out, last = doit(laptop, machine(tmp_path, "dev", url, writer=False, secret=secret, trust=trust),
+                     ok=setup == "server trusted")
+    if setup == "server trusted":  # what trusting the server means: its writers decide what is green
+        assert last["tests"]["selected"] == [] and remote_counts(last)["hits"]["test"] == 3
+        return
+    assert "tests/test_red.py" in last["tests"]["selected"]
+    assert last["tests"]["failed"] == ["tests/test_red.py::test_red"]  # run, not served green
+    if setup == "secret":  # the genuine, signed entries still serve
+        assert remote_counts(last)["rejected"]["test"] == 1 and remote_counts(last)["hits"]["test"] == 2
+        return
+    # Neither a secret nor explicit trust: the remote is not read at all, and one line says how to fix it.
+    assert len(nginx_server.requests(url)) == requests_before
+    (line,) = [line for line in out.splitlines() if "DOIT_SCOUT_REMOTE_CACHE_SECRET" in line]
+    assert 'remote_cache_trust = "server"' in line and "DOIT_SCOUT_REMOTE_CACHE_TRUST=server" in line
+
+
+def test_a_writer_without_a_secret_or_trust_uploads_nothing_and_says_why(project: Path, tmp_path: Path,
+                                                                          nginx_server: NginxCache):
+    url = nginx_server.url()
+    commit(project, {"dodo.py": "from doit_scout.dodo import *\n"})
+    out, _ = doit(project, machine(tmp_path, "ci", url, writer=True, secret=None))
+    assert nginx_server.requests(url) == [] and nginx_server.files(url) == {}
+    assert out.count("DOIT_SCOUT_REMOTE_CACHE_SECRET") == 1

@@ -15,15 +15,10 @@ from typing import Iterator
 import pytest
 from helpers import run_doit, write_files
 
-from doit_scout.config import ConfigError, ScoutConfig, parse_config, remote_from_environment
-from doit_scout.remote_cache import (
-    REMOTE_KINDS,
-    RemoteSettings,
-    RemoteStore,
-    TieredCache,
-    action_digest,
-    remote_totals,
-)
+from doit_scout.config import ConfigError, ScoutConfig, load_config, parse_config, remote_from_environment
+from doit_scout.remote_cache import REMOTE_KINDS, RemoteStore, TieredCache
+from doit_scout.remote_counts import remote_totals
+from doit_scout.remote_entries import RemoteSettings, action_digest
 from doit_scout.shared_cache import SharedCache
 
 
@@ -81,8 +76,11 @@ def stub() -> Iterator[Stub]:
     server.server_close()
 
 
-def store(url: str, *, write: bool = False, timeout: float = 2.0, **env: str) -> RemoteStore:
-    config = ScoutConfig(remote_cache=url, remote_cache_write=write, remote_cache_timeout=timeout)
+def store(url: str, *, write: bool = False, timeout: float = 2.0, trust: str = "server", **env: str) -> RemoteStore:
+    """A store that trusts the server unless told otherwise: these tests are about the protocol
+    (a secret set is checked whatever the trust)."""
+    config = ScoutConfig(remote_cache=url, remote_cache_write=write, remote_cache_timeout=timeout,
+                         remote_cache_trust=trust)
     return RemoteStore(RemoteSettings.of(config, env))
 
 
@@ -134,6 +132,7 @@ def test_a_real_run_names_the_entry_a_failing_request_asked_for(stub: Stub, proj
     stub.status = 500
     write_files(project, {"dodo.py": "from doit_scout.dodo import *\n"})
     monkeypatch.setenv("DOIT_SCOUT_REMOTE_CACHE", stub.url)
+    monkeypatch.setenv("DOIT_SCOUT_REMOTE_CACHE_SECRET", "the-team-secret")
     result = run_doit(project)
     assert result.returncode == 0, result.stdout + result.stderr  # the run goes on locally
     failed = re.search(r"cannot be used: it answered 500 Internal Server Error to GET (ac/[0-9a-f]{64});", result.stdout)
@@ -239,6 +238,9 @@ def test_with_a_team_secret_only_signed_entries_count(stub: Stub):
         {"signed": RECORD}
     other = store(stub.url, DOIT_SCOUT_REMOTE_CACHE_SECRET="wrong")
     assert other.get_many("test", ["signed"]) == {} and other.counts.rejected["test"] == 1
+    # Without a secret, only a store that trusts the server believes an unsigned entry.
+    assert store(stub.url, trust="signed").get_many("test", ["unsigned"]) == {}
+    assert store(stub.url, trust="server").get_many("test", ["unsigned"]) == {"unsigned": RECORD}
 
 
 def test_the_tiered_cache_keeps_remote_hits_and_remembers_misses(stub: Stub, tmp_path: Path):
@@ -272,6 +274,7 @@ def test_remote_kinds_are_the_kinds_callers_use():
     ({"remote_cache": 7}, "remote_cache = 7 is not allowed"),
     ({"remote_cache_write": "yes"}, "remote_cache_write = 'yes' is not allowed; expected true or false"),
     ({"remote_cache_timeout": -1}, "remote_cache_timeout = -1 is not allowed"),
+    ({"remote_cache_trust": "yes"}, "remote_cache_trust = 'yes' is not allowed; expected \"signed\""),
 ])
 def test_bad_remote_settings_name_the_key(table: dict, message: str):
     with pytest.raises(ConfigError, match=message.replace("?", r"\?").replace(".", r"\.").replace("/", "/")):
@@ -287,10 +290,22 @@ def test_the_environment_wins_over_the_table():
     assert remote_from_environment(config, {"DOIT_SCOUT_REMOTE_CACHE": "off"}).remote_cache is None
     assert remote_from_environment(ScoutConfig(), {"DOIT_SCOUT_REMOTE_CACHE": "http://h:8080"}).remote_cache == \
         "http://h:8080"
+    assert config.remote_cache_trust == "signed"
+    assert parse_config({"remote_cache_trust": "server"}).remote_cache_trust == "server"
+    assert remote_from_environment(config, {"DOIT_SCOUT_REMOTE_CACHE_TRUST": "server"}).remote_cache_trust == "server"
+    with pytest.raises(ConfigError, match="DOIT_SCOUT_REMOTE_CACHE_TRUST='all' is not allowed"):
+        remote_from_environment(config, {"DOIT_SCOUT_REMOTE_CACHE_TRUST": "all"})
     with pytest.raises(ConfigError, match="DOIT_SCOUT_REMOTE_CACHE_WRITE='maybe' is not allowed"):
         remote_from_environment(config, {"DOIT_SCOUT_REMOTE_CACHE_WRITE": "maybe"})
     with pytest.raises(ConfigError, match="DOIT_SCOUT_REMOTE_CACHE = 'cache:80'"):
         remote_from_environment(config, {"DOIT_SCOUT_REMOTE_CACHE": "cache:80"})
+
+
+def test_the_environment_configures_a_project_without_pyproject(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("DOIT_SCOUT_REMOTE_CACHE", "http://h:8080")
+    monkeypatch.setenv("DOIT_SCOUT_REMOTE_CACHE_TRUST", "server")
+    config = load_config(tmp_path)
+    assert (config.remote_cache, config.remote_cache_trust) == ("http://h:8080", "server")
 
 
 def test_an_index_spares_a_reader_one_request_per_absent_key(stub: Stub, tmp_path: Path):
