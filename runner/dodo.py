@@ -193,7 +193,7 @@ class _TestGate:
             return False
         # doit will not call the action: the report of this run is written here.
         if task.options.get("shard"):
-            print_test_summary(result, self._cache_counts())
+            print_test_summary(result, self._cache_counts(), details=invocation.current().verbose)
         else:
             self._remote_summary()
         write_last_run(self.root, result, self._cache_counts())
@@ -217,7 +217,7 @@ class _TestGate:
         if result.pytest is not None:
             invocation.current().pytest_status = result.pytest.exit_code
             invocation.current().interrupted |= result.pytest.interrupted == "Ctrl-C"
-        print_test_summary(result, self._cache_counts())
+        print_test_summary(result, self._cache_counts(), details=invocation.current().verbose)
         write_last_run(self.root, result, self._cache_counts())
         return result.ok
 

@@ -153,11 +153,12 @@ def _count(count: int, word: str) -> str:
 
 
 def _counts_phrase(result: "TestRunResult") -> str:
-    """`1,573 tests: 1,570 passed, 3 failed`, in pytest's words, zeros left out as pytest does."""
+    """`1,570 passed, 3 failed, 40 skipped`: the counts of pytest's own final line, in its words,
+    zeros left out as pytest does."""
     run = result.pytest
     assert run is not None
     parts = [_count(run.counts[word], word) for word in COUNT_WORDS if run.counts[word]]
-    return _plural(run.tests, "test") + (": " + ", ".join(parts) if parts else "")
+    return ", ".join(parts) or "no tests ran"
 
 
 def _served_phrase(result: "TestRunResult", served: list[str]) -> str:
@@ -187,13 +188,30 @@ def _tests_line(result: "TestRunResult") -> str:
     return line + (f" · xdist {run.workers} workers" if run.workers else " · one process")
 
 
-def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Console | None = None) -> None:
+def print_cache_counts(console: Console, cache: RunCounts, *, details: bool) -> None:
+    """The local cache's counters are doit-scout's own business: printed with `-v 2` (and by `doit
+    cache stats`). What a team's remote cache served says where results came from, and a damaged
+    or unauthenticated entry the run refused is a warning: those are printed either way."""
+    if details:
+        print_row(console, "cache", f"{cache.summary()} (this run)")
+        return
+    remote: RemoteCounts | None = getattr(cache, "remote", None)
+    if remote is not None and remote.requests:
+        print_row(console, "cache", f"{remote.summary()} (this run)")
+    problems = cache.problems()
+    if problems:
+        print_warning(console, f"cache: {problems} (this run; `doit cache stats` has the counts)")
+
+
+def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Console | None = None, *,
+                       details: bool = False) -> None:
+    """What ran and what it said; with `details` (doit's `-v 2`), the cache's counters too."""
     console = console or make_console()
     plan = result.plan
     run = result.pytest
     print_row(console, "tests", _tests_line(result))
     print_row(console, "time", " · ".join(f"{phase} {seconds:.2f} s" for phase, seconds in result.seconds.items()))
-    print_row(console, "cache", f"{cache.summary()} (this run)")
+    print_cache_counts(console, cache, details=details)
     failed = result.failed_nodes
     for node in failed[:MAX_FAILURES_SHOWN]:
         print_failure(console, node)

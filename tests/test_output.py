@@ -107,13 +107,15 @@ def test_the_summary_counts_tests_in_pytest_words_and_files_served_from_records(
     first = run_doit(root)
     assert first.returncode == 1, first.stdout + first.stderr
     assert summary_lines(first.stdout, "tests") == [
-        "tests      2 of 2 files selected · 7 tests: 2 passed, 1 failed, 1 error, 1 skipped, 1 xfailed, "
+        "tests      2 of 2 files selected · 2 passed, 1 failed, 1 error, 1 skipped, 1 xfailed, "
         "1 xpassed, 1 warning · 0 files served from records · one process"], first.stdout
     counts = json.loads((root / ".scout" / "last-run.json").read_text())["tests"]["counts"]
-    assert counts == {"passed": 2, "failed": 1, "errors": 1, "skipped": 1, "xfailed": 1, "xpassed": 1, "warnings": 1}
+    assert counts == {"passed": 2, "failed": 1, "errors": 1, "skipped": 1, "xfailed": 1, "xpassed": 1,
+                      "deselected": 0, "warnings": 1}
     second = run_doit(root)  # the failed and errored nodes run again, alone; test_slow.py is served
     line = summary_lines(second.stdout, "tests")[0]
-    assert re.fullmatch(r"tests      1 of 2 files selected · 2 tests: 1 failed, 1 error · "
+    # pytest's own line counts the passing nodes of the file that doit-scout's re-run deselected
+    assert re.fullmatch(r"tests      1 of 2 files selected · 1 failed, 1 error, 4 deselected · "
                         r"1 file served from records \(about 0\.[3-9] s saved\) · one process", line), line
 
 
@@ -125,7 +127,7 @@ def test_xdist_counts_every_worker_s_warnings_once(tmp_path: Path):
     result = run_doit(root)
     assert result.returncode == 0, result.stdout + result.stderr
     line = summary_lines(result.stdout, "tests")[0]
-    assert line == "tests      4 of 4 files selected · 4 tests: 4 passed, 4 warnings · 0 files served from records · " \
+    assert line == "tests      4 of 4 files selected · 4 passed, 4 warnings · 0 files served from records · " \
                    "xdist 2 workers", line
 
 
@@ -273,3 +275,44 @@ def test_a_file_edited_and_reverted_is_no_reason_once_a_run_matched_its_records(
         "tests/test_ab.py <- pkg.ab:total <- pkg/b.py:fb changed"], test
     unit = next(s for s in explained["steps"] if s["unit"] == "pkg/ab.py")
     assert unit["decision"] == "run" and unit["reasons"] == ["imports changed module pkg.b (pkg.ab -> pkg.b)"], unit
+
+
+# What pytest skips while collecting, which no test report shows: a module that skips itself, an
+# importorskip, a doctest module (with --doctest-modules every .py file is one) that does.
+SKIPS = {
+    "pyproject.toml": "[project]\nname = 'proj'\n\n[tool.pytest.ini_options]\naddopts = '--doctest-modules'\n",
+    "pkg/__init__.py": 'def f():\n    """\n    >>> f()  # doctest: +SKIP\n    1\n    """\n',
+    "tests/test_module_skip.py": "import pytest\n\npytest.skip('not here', allow_module_level=True)\n\n"
+                                 "def test_a():\n    pass\n",
+    "tests/test_importorskip.py": "import pytest\n\npytest.importorskip('not_installed_here')\n\n"
+                                  "def test_a():\n    pass\n",
+    "tests/test_marked.py": "import pytest\n\npytestmark = pytest.mark.skipif(True, reason='never')\n\n"
+                            "def test_a():\n    pass\n\ndef test_b():\n    pass\n",
+    "tests/test_ok.py": "def test_ok():\n    pass\n",
+}
+PYTEST_FINAL_LINE = re.compile(r"^=+ (.+) in [\d.]+s(?: \([^)]*\))? =+$", re.M)
+
+
+def test_the_summary_counts_what_pytest_s_final_line_counts(tmp_path: Path):
+    root = new_project(tmp_path / "proj", SKIPS)
+    for args in ((), ("--all", "--", "-n", "2")):  # one process, then xdist's controller
+        result = run_doit(root, "test", *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        said = PYTEST_FINAL_LINE.findall(result.stdout)
+        assert len(said) == 1 and "skipped" in said[0], result.stdout
+        line = summary_lines(result.stdout, "tests")[0]
+        # the counts of pytest's own final line, whatever their order
+        ours = line.split(" · ")[1]
+        assert sorted(ours.split(", ")) == sorted(said[0].split(", ")), (line, said)
+
+
+def test_the_cache_counters_are_printed_with_v2_only(tmp_path: Path):
+    root = new_project(tmp_path / "proj", {"tests/test_ok.py": "def test_ok():\n    pass\n"})
+    plain = run_doit(root)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert summary_lines(plain.stdout, "tests") and not summary_lines(plain.stdout, "cache"), plain.stdout
+    assert "hits /" not in plain.stdout
+    detailed = run_doit(root, "-v", "2", "test", "--all")
+    assert detailed.returncode == 0, detailed.stdout + detailed.stderr
+    cache = summary_lines(detailed.stdout, "cache")
+    assert cache and cache[-1].endswith("(this run)") and "hits /" in cache[-1], detailed.stdout
