@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from doit_scout.analyzers.categories import Category
-from doit_scout.execution import COUNT_WORDS, USAGE_ERROR
+from doit_scout.execution import COUNT_WORDS, USAGE_ERROR, PytestRun
 from doit_scout.scout import ScoutRun
 from doit_scout.shared_cache import RunCounts
 from doit_scout.testing import OUTSIDE_THE_PATHS
@@ -238,11 +238,14 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
                       f"would have skipped it. Changed since tests last ran: {changed}. Why: {cause}.",
                       style="bold red")
     if run is not None:
-        incomplete = result.incomplete
-        if incomplete and run.exit_code != USAGE_ERROR:
-            print_warning(console, f"{len(incomplete)} selected test files did not run to completion (pytest "
+        reached, unreached = _reached(run, result.incomplete)
+        if reached and run.exit_code != USAGE_ERROR:
+            print_warning(console, f"{len(reached)} selected test files did not run to completion (pytest "
                           "deselected or did not collect some of their tests: -k, -m, -x, --maxfail, --lf, or "
-                          f"the session stopped): they stay stale: {_listing(incomplete)}")
+                          f"the session stopped): they stay stale: {_listing(reached)}")
+        if unreached and run.exit_code != USAGE_ERROR:
+            print_warning(console, f"{_plural(len(unreached), 'more selected test file')} pytest did not collect"
+                          f"{' before it stopped' if run.interrupted else ''}: they stay stale")
         if run.exit_code == USAGE_ERROR:
             print_failure(console, "pytest stopped with a usage error (exit status 4), before running any test: "
                           "its message is above")
@@ -262,6 +265,13 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
         print_warning(console, f"{path} changed while its tests ran: its results were not recorded")
     for warning in plan.warnings:
         print_warning(console, warning)
+
+
+def _reached(run: PytestRun, incomplete: list[str]) -> tuple[list[str], list[str]]:
+    """The incomplete files pytest reported on (collected, with items or errors), and those it never
+    got to: a session stopped while collecting names only the first."""
+    reported = run.collected | run.error_files | {p for p in run.items.values() if p is not None}
+    return [p for p in incomplete if p in reported], [p for p in incomplete if p not in reported]
 
 
 def print_remote_summary(counts: RemoteCounts, warnings: Collection[str], console: Console | None = None) -> None:

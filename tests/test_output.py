@@ -316,3 +316,23 @@ def test_the_cache_counters_are_printed_with_v2_only(tmp_path: Path):
     assert detailed.returncode == 0, detailed.stdout + detailed.stderr
     cache = summary_lines(detailed.stdout, "cache")
     assert cache and cache[-1].endswith("(this run)") and "hits /" in cache[-1], detailed.stdout
+
+
+def test_ctrl_c_while_collecting_names_only_the_files_pytest_collected(tmp_path: Path):
+    # test_c.py, while pytest collects it, sends doit the SIGINT a CI runner would (pytest is its
+    # child) and waits for doit-scout's own to stop the session: test_d.py and test_e.py are never
+    # collected, test_a.py and test_b.py are collected and never run.
+    files = {f"tests/test_{n}.py": f"def test_{n}():\n    pass\n" for n in "abde"}
+    files["tests/test_c.py"] = ("import os, signal, time\n\nos.kill(os.getppid(), signal.SIGINT)\ntime.sleep(120)\n\n"
+                                "def test_c():\n    pass\n")
+    root = new_project(tmp_path / "proj", {**files, "pyproject.toml": "[project]\nname = 'proj'\n\n"
+                                           "[tool.scout.test]\nworkers = 0\n"})
+    result = run_doit(root, "test")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "collected 2 items" in result.stdout and "KeyboardInterrupt" in result.stdout, result.stdout
+    warned = [line for line in result.stdout.splitlines() if line.startswith("! ")]
+    assert any(line.endswith("they stay stale: tests/test_a.py, tests/test_b.py") for line in warned), warned
+    assert not any(name in line for line in warned for name in ("test_c.py", "test_d.py", "test_e.py")), warned
+    assert "! 3 more selected test files pytest did not collect before it stopped: they stay stale" in warned
+    tests = json.loads((root / ".scout" / "last-run.json").read_text())["tests"]
+    assert tests["interrupted"] == "Ctrl-C" and len(tests["incomplete"]) == 5  # all of them stay stale
