@@ -336,3 +336,25 @@ def test_ctrl_c_while_collecting_names_only_the_files_pytest_collected(tmp_path:
     assert "! 3 more selected test files pytest did not collect before it stopped: they stay stale" in warned
     tests = json.loads((root / ".scout" / "last-run.json").read_text())["tests"]
     assert tests["interrupted"] == "Ctrl-C" and len(tests["incomplete"]) == 5  # all of them stay stale
+
+
+DYNAMIC = {
+    "pkg/__init__.py": "",
+    "pkg/plugins.py": "import importlib\n\n\ndef load(name):\n    return importlib.import_module('pkg.' + name)\n",
+    **{f"tests/test_p{i}.py": f"from pkg.plugins import load\n\n\ndef test_p{i}():\n    assert load\n"
+       for i in range(4)},
+    "tests/test_plain.py": "def test_plain():\n    pass\n",
+}
+
+
+def test_explain_names_each_unfollowed_dynamic_import_once_with_the_files_it_concerns(tmp_path: Path):
+    root = new_project(tmp_path / "proj", DYNAMIC)
+    result = run_piped(root, "explain")
+    assert result.returncode == 0, result.stderr
+    mentions = [line for line in result.stdout.splitlines() if "pkg/plugins.py:5" in line]
+    assert mentions == ["cannot follow the dynamic import at pkg/plugins.py:5 (a computed name: what it loads is "
+                        "not in the import graph), which the imports of 4 test files (tests/test_p0.py, "
+                        "tests/test_p1.py, tests/test_p2.py and 1 more) reach"], result.stdout
+    tests = {t["path"]: t for t in explain_json(root)["tests"]}  # machines still get it per file
+    assert tests["tests/test_p3.py"]["unfollowed_imports"] == ["pkg/plugins.py:5"]
+    assert tests["tests/test_plain.py"]["unfollowed_imports"] == []
