@@ -19,6 +19,7 @@ from doit_scout.project_state import (
     update_last_run,
 )
 from doit_scout.report import (
+    print_green_already,
     print_remote_summary,
     print_scout_summary,
     print_step_summary,
@@ -196,6 +197,8 @@ class _TestGate:
             print_test_summary(result, self._cache_counts(), details=invocation.current().verbose)
         else:
             self._remote_summary()
+            if self._pass_through().args:
+                print_green_already(result, self._pass_through().args)
         write_last_run(self.root, result, self._cache_counts())
         return True
 

@@ -274,6 +274,17 @@ def _reached(run: PytestRun, incomplete: list[str]) -> tuple[list[str], list[str
     return [p for p in incomplete if p in reported], [p for p in incomplete if p not in reported]
 
 
+def print_green_already(result: "TestRunResult", pytest_args: Collection[str], console: Console | None = None) -> None:
+    """Arguments for pytest (`-k`, `-m`, paths) and nothing to run: whatever they select is green in
+    its records, which the run says, with how to run it anyway, rather than end in doit's `-- test`."""
+    console = console or make_console()
+    served = sum(1 for d in result.plan.decisions if not d.runs and d.reasons != (OUTSIDE_THE_PATHS,))
+    args = shlex.join(pytest_args)
+    print_row(console, "tests", f"nothing ran: {_plural(served, 'test file')} green in their records (unchanged "
+              f"since they passed), so what `{args}` selects of them passed already. To run it anyway: "
+              f"doit test --all -- {args}")
+
+
 def print_remote_summary(counts: RemoteCounts, warnings: Collection[str], console: Console | None = None) -> None:
     """A run that ran no test prints no tests line: it still says what the remote cache served, and
     why it stopped using it."""

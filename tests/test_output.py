@@ -358,3 +358,17 @@ def test_explain_names_each_unfollowed_dynamic_import_once_with_the_files_it_con
     tests = {t["path"]: t for t in explain_json(root)["tests"]}  # machines still get it per file
     assert tests["tests/test_p3.py"]["unfollowed_imports"] == ["pkg/plugins.py:5"]
     assert tests["tests/test_plain.py"]["unfollowed_imports"] == []
+
+
+def test_pytest_arguments_that_select_only_green_tests_say_so_and_how_to_run_them(tmp_path: Path):
+    root = new_project(tmp_path / "proj", {"tests/test_a.py": "def test_one():\n    pass\n\ndef test_two():\n    pass\n",
+                                           "tests/test_b.py": "def test_three():\n    pass\n"})
+    assert run_doit(root).returncode == 0
+    result = run_doit(root, "test", "--", "-k", "one or three")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert summary_lines(result.stdout, "tests") == [
+        "tests      nothing ran: 2 test files green in their records (unchanged since they passed), so what "
+        "`-k 'one or three'` selects of them passed already. To run it anyway: doit test --all -- -k 'one or three'"
+    ], result.stdout
+    anyway = run_doit(root, "test", "--all", "--", "-k", "one or three")  # the hint works
+    assert anyway.returncode == 0 and "2 passed, 1 deselected" in summary_lines(anyway.stdout, "tests")[0], anyway.stdout
