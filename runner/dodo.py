@@ -19,12 +19,15 @@ from doit_scout.project_state import (
     update_last_run,
 )
 from doit_scout.report import (
+    make_console,
     print_green_already,
     print_remote_summary,
+    print_row,
     print_scout_summary,
     print_step_summary,
     print_test_summary,
     scout_warnings,
+    since_line,
 )
 from doit_scout.reporter import ScoutReporter
 from doit_scout.scout import current_state, run_scout
@@ -197,6 +200,8 @@ class _TestGate:
             print_test_summary(result, self._cache_counts(), details=invocation.current().verbose)
         else:
             self._remote_summary()
+            if (since := since_line(self.plan)) is not None:
+                print_row(make_console(), "since", since)
             if self._pass_through().args:
                 print_green_already(result, self._pass_through().args)
         write_last_run(self.root, result, self._cache_counts())

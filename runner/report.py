@@ -25,7 +25,7 @@ from doit_scout.testing import OUTSIDE_THE_PATHS
 if TYPE_CHECKING:
     from doit_scout.remote_cache import RemoteCounts
     from doit_scout.steps import StepRunResult
-    from doit_scout.testing import TestRunResult
+    from doit_scout.testing import TestPlan, TestRunResult
 
 MAX_LISTED = 5
 MAX_FAILURES_SHOWN = 20  # past this, a count: pytest's own output above has every failure
@@ -188,6 +188,22 @@ def _tests_line(result: "TestRunResult") -> str:
     return line + (f" · xdist {run.workers} workers" if run.workers else " · one process")
 
 
+def since_line(plan: "TestPlan") -> str | None:
+    """`--since REV`: what changed since it, and what that selects (None without --since)."""
+    changes = plan.since
+    if changes is None:
+        return None
+    changed = sorted(changes.changed)
+    affected = [d for d in plan.decisions if d.path in changes.affected]
+    running = sum(1 for d in affected if d.runs)
+    line = (f"{changes.revision} (merge base {changes.base[:10]}): {_plural(len(changed), 'file')} changed"
+            + (f" ({_listing(changed)})" if changed else "") + " · ")
+    if changes.everything:
+        line += "a config file among them: every test file is affected · "
+    return line + (f"{_plural(len(affected), 'test file')} affected: {running:,} to run, {len(affected) - running:,} "
+                   f"green in their records · {len(plan.decisions) - len(affected):,} not affected")
+
+
 def print_cache_counts(console: Console, cache: RunCounts, *, details: bool) -> None:
     """The local cache's counters are doit-scout's own business: printed with `-v 2` (and by `doit
     cache stats`). What a team's remote cache served says where results came from, and a damaged
@@ -209,6 +225,8 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
     console = console or make_console()
     plan = result.plan
     run = result.pytest
+    if (since := since_line(plan)) is not None:
+        print_row(console, "since", since)
     print_row(console, "tests", _tests_line(result))
     print_row(console, "time", " · ".join(f"{phase} {seconds:.2f} s" for phase, seconds in result.seconds.items()))
     print_cache_counts(console, cache, details=details)
