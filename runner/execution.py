@@ -231,6 +231,7 @@ def run_pytest(
 
 
 INTERRUPTED = 2  # pytest's own status for a session stopped by Ctrl-C
+INTERNAL_ERROR = 3  # pytest's INTERNALERROR: a plugin or a conftest.py hook raised
 USAGE_ERROR = 4  # pytest's exit status for options or paths it does not accept
 _STOP_GRACE_SECONDS = 15.0
 

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from doit_scout.analyzers.categories import Category
-from doit_scout.execution import COUNT_WORDS, USAGE_ERROR, PytestRun
+from doit_scout.execution import COUNT_WORDS, INTERNAL_ERROR, USAGE_ERROR, PytestRun
 from doit_scout.scout import ScoutRun
 from doit_scout.shared_cache import RunCounts
 from doit_scout.testing import OUTSIDE_THE_PATHS
@@ -257,16 +257,21 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
                       style="bold red")
     if run is not None:
         reached, unreached = _reached(run, result.incomplete)
-        if reached and run.exit_code != USAGE_ERROR:
+        said_why = run.exit_code in (USAGE_ERROR, INTERNAL_ERROR)  # in a line of its own below
+        if reached and not said_why:
             print_warning(console, f"{len(reached)} selected test files did not run to completion (pytest "
                           "deselected or did not collect some of their tests: -k, -m, -x, --maxfail, --lf, or "
                           f"the session stopped): they stay stale: {_listing(reached)}")
-        if unreached and run.exit_code != USAGE_ERROR:
+        if unreached and not said_why:
             print_warning(console, f"{_plural(len(unreached), 'more selected test file')} pytest did not collect"
                           f"{' before it stopped' if run.interrupted else ''}: they stay stale")
         if run.exit_code == USAGE_ERROR:
             print_failure(console, "pytest stopped with a usage error (exit status 4), before running any test: "
                           "its message is above")
+        elif run.exit_code == INTERNAL_ERROR:
+            print_failure(console, "pytest stopped with an internal error (exit status 3, pytest's own: its "
+                          "INTERNALERROR lines are above; a plugin or a conftest.py hook raised): nothing it ran "
+                          "was recorded green")
         elif run.interrupted is not None:
             print_failure(console, f"the pytest session was stopped early ({run.interrupted}): the files it did "
                           "not finish stay stale, and this run is not green")

@@ -372,3 +372,18 @@ def test_pytest_arguments_that_select_only_green_tests_say_so_and_how_to_run_the
     ], result.stdout
     anyway = run_doit(root, "test", "--all", "--", "-k", "one or three")  # the hint works
     assert anyway.returncode == 0 and "2 passed, 1 deselected" in summary_lines(anyway.stdout, "tests")[0], anyway.stdout
+
+
+def test_a_pytest_internal_error_is_pytest_s_status_and_says_so(tmp_path: Path):
+    root = new_project(tmp_path / "proj", {
+        "tests/test_a.py": "def test_a():\n    pass\n",
+        "tests/conftest.py": "def pytest_collection_modifyitems(items):\n    raise RuntimeError('broken hook')\n",
+    })
+    result = run_doit(root)
+    assert result.returncode == 3, result.stdout + result.stderr  # pytest's INTERNAL_ERROR, passed on
+    assert "INTERNALERROR> RuntimeError: broken hook" in result.stdout
+    assert failures(result.stdout) == [
+        "✗ pytest stopped with an internal error (exit status 3, pytest's own: its INTERNALERROR lines are above; "
+        "a plugin or a conftest.py hook raised): nothing it ran was recorded green"], result.stdout
+    assert not [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR: ")]  # as doit's
+    assert json.loads((root / ".scout" / "last-run.json").read_text())["tests"]["exit_code"] == 3
