@@ -387,3 +387,27 @@ def test_a_pytest_internal_error_is_pytest_s_status_and_says_so(tmp_path: Path):
         "a plugin or a conftest.py hook raised): nothing it ran was recorded green"], result.stdout
     assert not [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR: ")]  # as doit's
     assert json.loads((root / ".scout" / "last-run.json").read_text())["tests"]["exit_code"] == 3
+
+
+# pkg/mod.py counts as a whole (its module-level code uses globals()): its node's content is all of
+# its bytes, so an edit of a function body reached every importer through the module's node.
+WHOLE = {
+    "pkg/__init__.py": "",
+    "pkg/mod.py": "__all__ = [n for n in globals() if not n.startswith('_')]\n\n\ndef f():\n    return 1\n\n\n"
+                  "class C:\n    def m(self):\n        return 3\n",
+    "tests/test_m.py": "from pkg.mod import f, C\n\n\ndef test_f():\n    assert f() == 1\n\n\n"
+                       "def test_c():\n    assert C().m() == 3\n",
+}
+
+
+def test_explain_names_the_function_body_that_changed_in_a_module_that_counts_as_a_whole(tmp_path: Path):
+    root = new_project(tmp_path / "proj", WHOLE)
+    assert run_doit(root).returncode == 0
+    edit(root, "pkg/mod.py", "return 3", "return 1 + 2")
+    reasons = {t["path"]: t for t in explain_json(root)["tests"]}["tests/test_m.py"]["reasons"]
+    assert reasons == ["tests/test_m.py <- pkg/mod.py: function body C.m changed (its module-level code uses "
+                       "globals(), so it counts as a whole)"], reasons
+    edit(root, "pkg/mod.py", "class C:", "X = 1\n\n\nclass C:")  # module-level code: import time indeed
+    reasons = {t["path"]: t for t in explain_json(root)["tests"]}["tests/test_m.py"]["reasons"]
+    assert reasons == ["tests/test_m.py <- pkg/mod.py changed at import time (module-level code, a class body or "
+                       "a signature)"], reasons
