@@ -16,7 +16,7 @@ from doit_scout.audit import load_audit_log, next_audit
 from doit_scout.cmd_run import SeeksProject
 from doit_scout.config import load_config_for_doit
 from doit_scout.context import RunContext
-from doit_scout.report import add_row, make_console, make_table
+from doit_scout.report import add_row, make_console, make_table, since_line
 from doit_scout.scout import run_scout
 from doit_scout.since import RevisionError
 from doit_scout.steps import StepError, plan_step
@@ -109,6 +109,8 @@ class Explain(SeeksProject, DoitCmdBase):
         console.print(table)
         running = sum(1 for r in rows if r["decision"] == "run")
         console.print(f"{running} of {len(rows)} test files would run")
+        if (changes := since_line(plan)) is not None:
+            console.print(Text(f"since {changes}"), soft_wrap=True)
         for line in unfollowed_lines(rows):
             console.print(Text(line), soft_wrap=True)
         if asked:

@@ -302,6 +302,8 @@ def print_green_already(result: "TestRunResult", pytest_args: Collection[str], c
     its records, which the run says, with how to run it anyway, rather than end in doit's `-- test`."""
     console = console or make_console()
     served = sum(1 for d in result.plan.decisions if not d.runs and d.reasons != (OUTSIDE_THE_PATHS,))
+    if not served:
+        return
     args = shlex.join(pytest_args)
     print_row(console, "tests", f"nothing ran: {_plural(served, 'test file')} green in their records (unchanged "
               f"since they passed), so what `{args}` selects of them passed already. To run it anyway: "

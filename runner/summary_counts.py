@@ -20,5 +20,5 @@ def final_line_counts(config: Any) -> dict[str, int] | None:
     if not isinstance(stats, dict):
         return None
     # as pytest's `_get_reports_to_display`: a report counts unless it says it does not (subtests)
-    return {_WORDS.get(key, key): sum(1 for r in reports if getattr(r, "count_towards_summary", True))
+    return {_WORDS.get(key) or key: sum(1 for r in reports if getattr(r, "count_towards_summary", True))
             for key, reports in stats.items() if key}
