@@ -19,11 +19,15 @@ from doit_scout.project_state import (
     update_last_run,
 )
 from doit_scout.report import (
+    make_console,
+    print_green_already,
     print_remote_summary,
+    print_row,
     print_scout_summary,
     print_step_summary,
     print_test_summary,
     scout_warnings,
+    since_line,
 )
 from doit_scout.reporter import ScoutReporter
 from doit_scout.scout import current_state, run_scout
@@ -193,9 +197,13 @@ class _TestGate:
             return False
         # doit will not call the action: the report of this run is written here.
         if task.options.get("shard"):
-            print_test_summary(result, self._cache_counts())
+            print_test_summary(result, self._cache_counts(), details=invocation.current().verbose)
         else:
             self._remote_summary()
+            if (since := since_line(self.plan)) is not None:
+                print_row(make_console(), "since", since)
+            if self._pass_through().args:
+                print_green_already(result, self._pass_through().args)
         write_last_run(self.root, result, self._cache_counts())
         return True
 
@@ -217,7 +225,7 @@ class _TestGate:
         if result.pytest is not None:
             invocation.current().pytest_status = result.pytest.exit_code
             invocation.current().interrupted |= result.pytest.interrupted == "Ctrl-C"
-        print_test_summary(result, self._cache_counts())
+        print_test_summary(result, self._cache_counts(), details=invocation.current().verbose)
         write_last_run(self.root, result, self._cache_counts())
         return result.ok
 

@@ -25,7 +25,7 @@ from doit_scout.tracing import TRACE_VARIABLE
 # none collected. Others are an interruption (2), an internal error (3) or a usage error (4).
 COMPLETED_STATUSES = (0, 1, 5)
 # pytest's own words for what its summary line counts, in the order doit-scout prints them.
-COUNT_WORDS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "warnings")
+COUNT_WORDS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed", "deselected", "warnings")
 
 
 class PytestMissing(Exception):
@@ -69,9 +69,10 @@ class PytestRun:
     file ran; `observed` maps a source file to what running code read ("" for no project file);
     `finished` is False when the session did not reach its end; `interrupted` says why a session
     stopped early (Ctrl-C, or pytest.exit() in a test or a plugin, whatever status it gave).
-    `counts` counts as pytest's summary line does (COUNT_WORDS): a report each, so a test that
-    fails and then errors in its teardown counts once in `failed` and once in `errors`; `tests`
-    is the number of tests that reported at all.
+    `counts` are the counts of pytest's final line (COUNT_WORDS, and `deselected`), as its terminal
+    reporter said them; without it, a report each as it counts, so a test that fails and then
+    errors in its teardown counts once in `failed` and once in `errors`; `tests` is the number of
+    tests that reported at all.
 
     `executed` maps a unit to the functions its tests were seen to run (`path::qualname`, with
     what ran outside any test in the same process), for a run traced with `trace`; `ran_before`
@@ -230,6 +231,7 @@ def run_pytest(
 
 
 INTERRUPTED = 2  # pytest's own status for a session stopped by Ctrl-C
+INTERNAL_ERROR = 3  # pytest's INTERNALERROR: a plugin or a conftest.py hook raised
 USAGE_ERROR = 4  # pytest's exit status for options or paths it does not accept
 _STOP_GRACE_SECONDS = 15.0
 
@@ -310,6 +312,7 @@ def read_reports(folder: Path, root: Path, exit_code: int) -> PytestRun:
     phases: dict[str, dict[str, dict]] = {}
     ready: dict[str, float] = {}
     alive: set[str] = set()
+    said: dict[str, int] | None = None  # pytest's counts (doit_scout.summary_counts)
     for report in sorted(folder.glob("*.jsonl")):
         rootdir = root
         controller = report.name == "main.jsonl"
@@ -357,6 +360,7 @@ def read_reports(folder: Path, root: Path, exit_code: int) -> PytestRun:
             elif kind == "finish" and controller:
                 run.finished = True
                 run.timeline.finished = event.get("time")
+                said = event.get("counts")
         executed.add_to(run)
     run.timeline.workers_ready = max(ready.values(), default=None)
     for node, reports in phases.items():
@@ -369,6 +373,8 @@ def read_reports(folder: Path, root: Path, exit_code: int) -> PytestRun:
         run.counts.update(word for r in reports.values() if (word := count_word(r)) is not None)
     run.tests = len(phases)
     run.counts["errors"] += len(run.collection_errors)  # pytest counts a file that does not collect as an error
+    if said is not None:  # pytest's own final line, which counts what skips while collecting too
+        run.counts = Counter({word: int(n) for word, n in said.items()})
     return run
 
 

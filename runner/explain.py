@@ -49,6 +49,7 @@ def save_snapshot(
         "environment": environment,
         "missing": sorted(units.graph.missing if units is not None else state.summary.missing),
         "names": units.symbols.named_contents() if units is not None else {},
+        "wholes": whole_modules_parts(units) if units is not None else {},
     }
     if not ran:
         before = _read_snapshot(root, name)
@@ -56,6 +57,15 @@ def save_snapshot(
     write_state_json(state_dir(root) / name, snapshot)
     keys = _snapshot_keys(root)
     write_state_json(state_dir(root) / SNAPSHOT_KEYS_FILE, {**keys, name: snapshot_key(state, config_digest, environment)})
+
+
+def whole_modules_parts(units: UnitGraph) -> dict[str, list]:
+    """Of each module that counts as a whole (its content is its file's: module-level code that
+    uses `globals()`, a module imported by a computed name), its interface and function bodies:
+    what the next explanation compares to say which part of it changed."""
+    symbols = units.symbols
+    return {m: [symbols.names[m].interface, dict(symbols.names[m].bodies)]
+            for m in sorted(symbols.whole) if symbols.names.get(m) is not None}
 
 
 def follow_snapshot(
@@ -139,6 +149,7 @@ class ChangeExplainer:
         self.symbols = units.symbols if units is not None else None
         self.units = units
         self.changed_names = self._changed_names(snapshot.get("names") or {}, changed_paths)
+        self.wholes_before: dict[str, list] = snapshot.get("wholes") or {}
 
     def _changed_names(self, before: dict[str, str], changed_paths: set[str]) -> set[str]:
         """Module skeletons and definitions of changed files whose content differs from the snapshot
@@ -242,7 +253,7 @@ class ChangeExplainer:
         changed = chain[-1]
         module = self.symbols.module_of_definition(changed)
         if module is None:
-            what = f"{self.graph.modules[changed]} changed at import time (module-level code, a class body or a signature)"
+            what = self._module_change(changed)
         else:
             what = f"{self.graph.modules[module]}:{changed.rpartition(':')[2]} changed"
         hops = [path]
@@ -261,6 +272,24 @@ class ChangeExplainer:
         if chain[-1] in self.unit_inputs[path]:
             hops.append(what)
         return " <- ".join(hops)
+
+    def _module_change(self, module: str) -> str:
+        """What changed in a module the chain reaches as a module. Its content is its import-time
+        skeleton, unless it counts as a whole: then any byte of it, and what changed may be a body."""
+        path = self.graph.modules[module]
+        import_time = f"{path} changed at import time (module-level code, a class body or a signature)"
+        assert self.symbols is not None
+        names, before = self.symbols.names.get(module), self.wholes_before.get(module)
+        if module not in self.symbols.whole or names is None or before is None or before[0] != names.interface:
+            return import_time
+        bodies_before: dict[str, str] = before[1]
+        bodies = sorted(q for q in names.bodies.keys() | bodies_before.keys()
+                        if names.bodies.get(q) != bodies_before.get(q))
+        whole = (f"its module-level code uses {', '.join(names.opaque)}, so it counts as a whole" if names.opaque
+                 else "it counts as a whole: imported by a computed name, or seen imported while tests ran")
+        if not bodies:
+            return f"{path} changed (only comments, blank lines or formatting; {whole})"
+        return f"{path}: function bod{'ies' if len(bodies) > 1 else 'y'} {', '.join(bodies)} changed ({whole})"
 
     def unreached_changes(self, path: str, *, traced: bool = False) -> list[str]:
         """For a test that does not run: the changed modules it imports whose changes its code

@@ -44,6 +44,7 @@ from _pytest.nodes import Node
 
 from doit_scout.analyzers.inventory import in_excluded_dir
 from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
+from doit_scout.summary_counts import final_line_counts
 from doit_scout.tracing import (
     ENVIRON,
     TRACE_VARIABLE,
@@ -199,9 +200,8 @@ class _Recorder:
 
     def _observe(self, target: str) -> None:
         if target == self.current:
-            # A test's own file, read through project code (click's test_termui opens __file__
-            # with click.open_file): the unit's fingerprint holds it, and other tests that reach
-            # that code read their own files through it, not this one.
+            # A test's own file, read through project code (click's test_termui opens __file__ with
+            # click.open_file): the unit's fingerprint holds it; other tests read their own through it.
             return
         source = self._innermost_project_code(body=True) or self.current or ""
         if target == source.partition(BODY_SEPARATOR)[0] or (source, target) in self.seen:
@@ -515,9 +515,8 @@ def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo) -> None:
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
-    # Under xdist the controller collects nothing: it hears of a worker's failed collection, and
-    # of workers that collected different tests, only here (in other processes the collect
-    # report wrapper above has written it already).
+    # Under xdist the controller collects nothing: it hears of a worker's failed collection, and of workers
+    # that collected different tests, only here (elsewhere the collect report wrapper above wrote it).
     if _recorder is not None and _recorder.distributed and report.failed:
         _recorder.write({"event": "collect_error", "nodeid": report.nodeid, "path": None,
                          "message": str(report.longrepr)[-2000:]})
@@ -585,7 +584,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                              "before": marks[end], "broken": window.broken})
         _recorder.write({"event": "executed_session", "code": _recorder.executed(_tracer.session),
                          "broken": _tracer.session.broken})
-    _recorder.write({"event": "finish", "exitstatus": int(exitstatus), "time": time.time()})
+    _recorder.write({"event": "finish", "exitstatus": int(exitstatus), "time": time.time(),
+                     "counts": final_line_counts(session.config)})
     stream, _recorder.stream = _recorder.stream, None
     if stream is not None:
         stream.close()

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from doit_scout.analyzers.categories import Category
-from doit_scout.execution import COUNT_WORDS, USAGE_ERROR
+from doit_scout.execution import COUNT_WORDS, INTERNAL_ERROR, USAGE_ERROR, PytestRun
 from doit_scout.scout import ScoutRun
 from doit_scout.shared_cache import RunCounts
 from doit_scout.testing import OUTSIDE_THE_PATHS
@@ -25,7 +25,7 @@ from doit_scout.testing import OUTSIDE_THE_PATHS
 if TYPE_CHECKING:
     from doit_scout.remote_counts import RemoteCounts
     from doit_scout.steps import StepRunResult
-    from doit_scout.testing import TestRunResult
+    from doit_scout.testing import TestPlan, TestRunResult
 
 MAX_LISTED = 5
 MAX_FAILURES_SHOWN = 20  # past this, a count: pytest's own output above has every failure
@@ -153,11 +153,12 @@ def _count(count: int, word: str) -> str:
 
 
 def _counts_phrase(result: "TestRunResult") -> str:
-    """`1,573 tests: 1,570 passed, 3 failed`, in pytest's words, zeros left out as pytest does."""
+    """`1,570 passed, 3 failed, 40 skipped`: the counts of pytest's own final line, in its words,
+    zeros left out as pytest does."""
     run = result.pytest
     assert run is not None
     parts = [_count(run.counts[word], word) for word in COUNT_WORDS if run.counts[word]]
-    return _plural(run.tests, "test") + (": " + ", ".join(parts) if parts else "")
+    return ", ".join(parts) or "no tests ran"
 
 
 def _served_phrase(result: "TestRunResult", served: list[str]) -> str:
@@ -187,13 +188,48 @@ def _tests_line(result: "TestRunResult") -> str:
     return line + (f" · xdist {run.workers} workers" if run.workers else " · one process")
 
 
-def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Console | None = None) -> None:
+def since_line(plan: "TestPlan") -> str | None:
+    """`--since REV`: what changed since it, and what that selects (None without --since)."""
+    changes = plan.since
+    if changes is None:
+        return None
+    changed = sorted(changes.changed)
+    affected = [d for d in plan.decisions if d.path in changes.affected]
+    running = sum(1 for d in affected if d.runs)
+    line = (f"{changes.revision} (merge base {changes.base[:10]}): {_plural(len(changed), 'file')} changed"
+            + (f" ({_listing(changed)})" if changed else "") + " · ")
+    if changes.everything:
+        line += "a config file among them: every test file is affected · "
+    return line + (f"{_plural(len(affected), 'test file')} affected: {running:,} to run, {len(affected) - running:,} "
+                   f"green in their records · {len(plan.decisions) - len(affected):,} not affected")
+
+
+def print_cache_counts(console: Console, cache: RunCounts, *, details: bool) -> None:
+    """The local cache's counters are doit-scout's own business: printed with `-v 2` (and by `doit
+    cache stats`). What a team's remote cache served says where results came from, and a damaged
+    or unauthenticated entry the run refused is a warning: those are printed either way."""
+    if details:
+        print_row(console, "cache", f"{cache.summary()} (this run)")
+        return
+    remote: RemoteCounts | None = getattr(cache, "remote", None)
+    if remote is not None and remote.requests:
+        print_row(console, "cache", f"{remote.summary()} (this run)")
+    problems = cache.problems()
+    if problems:
+        print_warning(console, f"cache: {problems} (this run; `doit cache stats` has the counts)")
+
+
+def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Console | None = None, *,
+                       details: bool = False) -> None:
+    """What ran and what it said; with `details` (doit's `-v 2`), the cache's counters too."""
     console = console or make_console()
     plan = result.plan
     run = result.pytest
+    if (since := since_line(plan)) is not None:
+        print_row(console, "since", since)
     print_row(console, "tests", _tests_line(result))
     print_row(console, "time", " · ".join(f"{phase} {seconds:.2f} s" for phase, seconds in result.seconds.items()))
-    print_row(console, "cache", f"{cache.summary()} (this run)")
+    print_cache_counts(console, cache, details=details)
     failed = result.failed_nodes
     for node in failed[:MAX_FAILURES_SHOWN]:
         print_failure(console, node)
@@ -220,14 +256,22 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
                       f"would have skipped it. Changed since tests last ran: {changed}. Why: {cause}.",
                       style="bold red")
     if run is not None:
-        incomplete = result.incomplete
-        if incomplete and run.exit_code != USAGE_ERROR:
-            print_warning(console, f"{len(incomplete)} selected test files did not run to completion (pytest "
+        reached, unreached = _reached(run, result.incomplete)
+        said_why = run.exit_code in (USAGE_ERROR, INTERNAL_ERROR)  # in a line of its own below
+        if reached and not said_why:
+            print_warning(console, f"{len(reached)} selected test files did not run to completion (pytest "
                           "deselected or did not collect some of their tests: -k, -m, -x, --maxfail, --lf, or "
-                          f"the session stopped): they stay stale: {_listing(incomplete)}")
+                          f"the session stopped): they stay stale: {_listing(reached)}")
+        if unreached and not said_why:
+            print_warning(console, f"{_plural(len(unreached), 'more selected test file')} pytest did not collect"
+                          f"{' before it stopped' if run.interrupted else ''}: they stay stale")
         if run.exit_code == USAGE_ERROR:
             print_failure(console, "pytest stopped with a usage error (exit status 4), before running any test: "
                           "its message is above")
+        elif run.exit_code == INTERNAL_ERROR:
+            print_failure(console, "pytest stopped with an internal error (exit status 3, pytest's own: its "
+                          "INTERNALERROR lines are above; a plugin or a conftest.py hook raised): nothing it ran "
+                          "was recorded green")
         elif run.interrupted is not None:
             print_failure(console, f"the pytest session was stopped early ({run.interrupted}): the files it did "
                           "not finish stay stale, and this run is not green")
@@ -244,6 +288,26 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
         print_warning(console, f"{path} changed while its tests ran: its results were not recorded")
     for warning in plan.warnings:
         print_warning(console, warning)
+
+
+def _reached(run: PytestRun, incomplete: list[str]) -> tuple[list[str], list[str]]:
+    """The incomplete files pytest reported on (collected, with items or errors), and those it never
+    got to: a session stopped while collecting names only the first."""
+    reported = run.collected | run.error_files | {p for p in run.items.values() if p is not None}
+    return [p for p in incomplete if p in reported], [p for p in incomplete if p not in reported]
+
+
+def print_green_already(result: "TestRunResult", pytest_args: Collection[str], console: Console | None = None) -> None:
+    """Arguments for pytest (`-k`, `-m`, paths) and nothing to run: whatever they select is green in
+    its records, which the run says, with how to run it anyway, rather than end in doit's `-- test`."""
+    console = console or make_console()
+    served = sum(1 for d in result.plan.decisions if not d.runs and d.reasons != (OUTSIDE_THE_PATHS,))
+    if not served:
+        return
+    args = shlex.join(pytest_args)
+    print_row(console, "tests", f"nothing ran: {_plural(served, 'test file')} green in their records (unchanged "
+              f"since they passed), so what `{args}` selects of them passed already. To run it anyway: "
+              f"doit test --all -- {args}")
 
 
 def print_remote_summary(counts: RemoteCounts, warnings: Collection[str], console: Console | None = None) -> None:

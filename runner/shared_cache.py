@@ -226,9 +226,13 @@ class RunCounts:
     def summary(self) -> str:
         kinds = sorted(set(self.hits) | set(self.misses))
         parts = [f"{k} {self.hits[k]} hits / {self.misses[k]} misses" for k in kinds]
-        parts += [f"{n} damaged {k} entries dropped" for k, n in sorted(self.dropped.items()) if n]
+        return " · ".join(parts + [self.problems()] * bool(self.problems())) or "not used"
+
+    def problems(self) -> str:
+        """Entries the run refused to use, "" for none."""
+        parts = [f"{n} damaged {k} entries dropped" for k, n in sorted(self.dropped.items()) if n]
         parts += [f"{n} unauthenticated {k} entries refused" for k, n in sorted(self.rejected.items()) if n]
-        return " · ".join(parts) or "not used"
+        return " · ".join(parts)
 
 
 @dataclass(frozen=True)

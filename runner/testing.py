@@ -117,7 +117,7 @@ class TestPlan:
     audit_of: TestPlan | None = None
     explainer: ChangeExplainer | None = None  # when planned for `doit explain`
     sharded: bool = False
-    since: str | None = None  # --since REV: tests it does not affect are skipped without a record
+    since: ChangesSince | None = None  # --since REV: tests what changed does not affect skip without a record
     # What changed, among what pytest's collection depends on, since it last said which files are
     # tests (None: it said under these inputs). With the manifest known, pytest was asked while
     # planning (`doit explain`, --shard).
@@ -260,7 +260,7 @@ def plan_tests(
     if since:
         changes = changes_since(context, since, state, plan.inputs.units)
         plan.decisions = _keep_affected(plan.decisions, changes)
-        plan.since = since
+        plan.since = changes
     if paths:
         plan.decisions = _keep_under(plan.decisions, paths)
     if shard is not None:

@@ -107,13 +107,15 @@ def test_the_summary_counts_tests_in_pytest_words_and_files_served_from_records(
     first = run_doit(root)
     assert first.returncode == 1, first.stdout + first.stderr
     assert summary_lines(first.stdout, "tests") == [
-        "tests      2 of 2 files selected · 7 tests: 2 passed, 1 failed, 1 error, 1 skipped, 1 xfailed, "
+        "tests      2 of 2 files selected · 2 passed, 1 failed, 1 error, 1 skipped, 1 xfailed, "
         "1 xpassed, 1 warning · 0 files served from records · one process"], first.stdout
     counts = json.loads((root / ".scout" / "last-run.json").read_text())["tests"]["counts"]
-    assert counts == {"passed": 2, "failed": 1, "errors": 1, "skipped": 1, "xfailed": 1, "xpassed": 1, "warnings": 1}
+    assert counts == {"passed": 2, "failed": 1, "errors": 1, "skipped": 1, "xfailed": 1, "xpassed": 1,
+                      "deselected": 0, "warnings": 1}
     second = run_doit(root)  # the failed and errored nodes run again, alone; test_slow.py is served
     line = summary_lines(second.stdout, "tests")[0]
-    assert re.fullmatch(r"tests      1 of 2 files selected · 2 tests: 1 failed, 1 error · "
+    # pytest's own line counts the passing nodes of the file that doit-scout's re-run deselected
+    assert re.fullmatch(r"tests      1 of 2 files selected · 1 failed, 1 error, 4 deselected · "
                         r"1 file served from records \(about 0\.[3-9] s saved\) · one process", line), line
 
 
@@ -125,7 +127,7 @@ def test_xdist_counts_every_worker_s_warnings_once(tmp_path: Path):
     result = run_doit(root)
     assert result.returncode == 0, result.stdout + result.stderr
     line = summary_lines(result.stdout, "tests")[0]
-    assert line == "tests      4 of 4 files selected · 4 tests: 4 passed, 4 warnings · 0 files served from records · " \
+    assert line == "tests      4 of 4 files selected · 4 passed, 4 warnings · 0 files served from records · " \
                    "xdist 2 workers", line
 
 
@@ -273,3 +275,139 @@ def test_a_file_edited_and_reverted_is_no_reason_once_a_run_matched_its_records(
         "tests/test_ab.py <- pkg.ab:total <- pkg/b.py:fb changed"], test
     unit = next(s for s in explained["steps"] if s["unit"] == "pkg/ab.py")
     assert unit["decision"] == "run" and unit["reasons"] == ["imports changed module pkg.b (pkg.ab -> pkg.b)"], unit
+
+
+# What pytest skips while collecting, which no test report shows: a module that skips itself, an
+# importorskip, a doctest module (with --doctest-modules every .py file is one) that does.
+SKIPS = {
+    "pyproject.toml": "[project]\nname = 'proj'\n\n[tool.pytest.ini_options]\naddopts = '--doctest-modules'\n",
+    "pkg/__init__.py": 'def f():\n    """\n    >>> f()  # doctest: +SKIP\n    1\n    """\n',
+    "tests/test_module_skip.py": "import pytest\n\npytest.skip('not here', allow_module_level=True)\n\n"
+                                 "def test_a():\n    pass\n",
+    "tests/test_importorskip.py": "import pytest\n\npytest.importorskip('not_installed_here')\n\n"
+                                  "def test_a():\n    pass\n",
+    "tests/test_marked.py": "import pytest\n\npytestmark = pytest.mark.skipif(True, reason='never')\n\n"
+                            "def test_a():\n    pass\n\ndef test_b():\n    pass\n",
+    "tests/test_ok.py": "def test_ok():\n    pass\n",
+}
+PYTEST_FINAL_LINE = re.compile(r"^=+ (.+) in [\d.]+s(?: \([^)]*\))? =+$", re.M)
+
+
+def test_the_summary_counts_what_pytest_s_final_line_counts(tmp_path: Path):
+    root = new_project(tmp_path / "proj", SKIPS)
+    for args in ((), ("--all", "--", "-n", "2")):  # one process, then xdist's controller
+        result = run_doit(root, "test", *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        said = PYTEST_FINAL_LINE.findall(result.stdout)
+        assert len(said) == 1 and "skipped" in said[0], result.stdout
+        line = summary_lines(result.stdout, "tests")[0]
+        # the counts of pytest's own final line, whatever their order
+        ours = line.split(" · ")[1]
+        assert sorted(ours.split(", ")) == sorted(said[0].split(", ")), (line, said)
+
+
+def test_the_cache_counters_are_printed_with_v2_only(tmp_path: Path):
+    root = new_project(tmp_path / "proj", {"tests/test_ok.py": "def test_ok():\n    pass\n"})
+    plain = run_doit(root)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert summary_lines(plain.stdout, "tests") and not summary_lines(plain.stdout, "cache"), plain.stdout
+    assert "hits /" not in plain.stdout
+    detailed = run_doit(root, "-v", "2", "test", "--all")
+    assert detailed.returncode == 0, detailed.stdout + detailed.stderr
+    cache = summary_lines(detailed.stdout, "cache")
+    assert cache and cache[-1].endswith("(this run)") and "hits /" in cache[-1], detailed.stdout
+
+
+def test_ctrl_c_while_collecting_names_only_the_files_pytest_collected(tmp_path: Path):
+    # test_c.py, while pytest collects it, sends doit the SIGINT a CI runner would (pytest is its
+    # child) and waits for doit-scout's own to stop the session: test_d.py and test_e.py are never
+    # collected, test_a.py and test_b.py are collected and never run.
+    files = {f"tests/test_{n}.py": f"def test_{n}():\n    pass\n" for n in "abde"}
+    files["tests/test_c.py"] = ("import os, signal, time\n\nos.kill(os.getppid(), signal.SIGINT)\ntime.sleep(120)\n\n"
+                                "def test_c():\n    pass\n")
+    root = new_project(tmp_path / "proj", {**files, "pyproject.toml": "[project]\nname = 'proj'\n\n"
+                                           "[tool.scout.test]\nworkers = 0\n"})
+    result = run_doit(root, "test")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "collected 2 items" in result.stdout and "KeyboardInterrupt" in result.stdout, result.stdout
+    warned = [line for line in result.stdout.splitlines() if line.startswith("! ")]
+    assert any(line.endswith("they stay stale: tests/test_a.py, tests/test_b.py") for line in warned), warned
+    assert not any(name in line for line in warned for name in ("test_c.py", "test_d.py", "test_e.py")), warned
+    assert "! 3 more selected test files pytest did not collect before it stopped: they stay stale" in warned
+    tests = json.loads((root / ".scout" / "last-run.json").read_text())["tests"]
+    assert tests["interrupted"] == "Ctrl-C" and len(tests["incomplete"]) == 5  # all of them stay stale
+
+
+DYNAMIC = {
+    "pkg/__init__.py": "",
+    "pkg/plugins.py": "import importlib\n\n\ndef load(name):\n    return importlib.import_module('pkg.' + name)\n",
+    **{f"tests/test_p{i}.py": f"from pkg.plugins import load\n\n\ndef test_p{i}():\n    assert load\n"
+       for i in range(4)},
+    "tests/test_plain.py": "def test_plain():\n    pass\n",
+}
+
+
+def test_explain_names_each_unfollowed_dynamic_import_once_with_the_files_it_concerns(tmp_path: Path):
+    root = new_project(tmp_path / "proj", DYNAMIC)
+    result = run_piped(root, "explain")
+    assert result.returncode == 0, result.stderr
+    mentions = [line for line in result.stdout.splitlines() if "pkg/plugins.py:5" in line]
+    assert mentions == ["cannot follow the dynamic import at pkg/plugins.py:5 (a computed name: what it loads is "
+                        "not in the import graph), which the imports of 4 test files (tests/test_p0.py, "
+                        "tests/test_p1.py, tests/test_p2.py and 1 more) reach"], result.stdout
+    tests = {t["path"]: t for t in explain_json(root)["tests"]}  # machines still get it per file
+    assert tests["tests/test_p3.py"]["unfollowed_imports"] == ["pkg/plugins.py:5"]
+    assert tests["tests/test_plain.py"]["unfollowed_imports"] == []
+
+
+def test_pytest_arguments_that_select_only_green_tests_say_so_and_how_to_run_them(tmp_path: Path):
+    root = new_project(tmp_path / "proj", {"tests/test_a.py": "def test_one():\n    pass\n\ndef test_two():\n    pass\n",
+                                           "tests/test_b.py": "def test_three():\n    pass\n"})
+    assert run_doit(root).returncode == 0
+    result = run_doit(root, "test", "--", "-k", "one or three")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert summary_lines(result.stdout, "tests") == [
+        "tests      nothing ran: 2 test files green in their records (unchanged since they passed), so what "
+        "`-k 'one or three'` selects of them passed already. To run it anyway: doit test --all -- -k 'one or three'"
+    ], result.stdout
+    anyway = run_doit(root, "test", "--all", "--", "-k", "one or three")  # the hint works
+    assert anyway.returncode == 0 and "2 passed, 1 deselected" in summary_lines(anyway.stdout, "tests")[0], anyway.stdout
+
+
+def test_a_pytest_internal_error_is_pytest_s_status_and_says_so(tmp_path: Path):
+    root = new_project(tmp_path / "proj", {
+        "tests/test_a.py": "def test_a():\n    pass\n",
+        "tests/conftest.py": "def pytest_collection_modifyitems(items):\n    raise RuntimeError('broken hook')\n",
+    })
+    result = run_doit(root)
+    assert result.returncode == 3, result.stdout + result.stderr  # pytest's INTERNAL_ERROR, passed on
+    assert "INTERNALERROR> RuntimeError: broken hook" in result.stdout
+    assert failures(result.stdout) == [
+        "✗ pytest stopped with an internal error (exit status 3, pytest's own: its INTERNALERROR lines are above; "
+        "a plugin or a conftest.py hook raised): nothing it ran was recorded green"], result.stdout
+    assert not [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR: ")]  # as doit's
+    assert json.loads((root / ".scout" / "last-run.json").read_text())["tests"]["exit_code"] == 3
+
+
+# pkg/mod.py counts as a whole (its module-level code uses globals()): its node's content is all of
+# its bytes, so an edit of a function body reached every importer through the module's node.
+WHOLE = {
+    "pkg/__init__.py": "",
+    "pkg/mod.py": "__all__ = [n for n in globals() if not n.startswith('_')]\n\n\ndef f():\n    return 1\n\n\n"
+                  "class C:\n    def m(self):\n        return 3\n",
+    "tests/test_m.py": "from pkg.mod import f, C\n\n\ndef test_f():\n    assert f() == 1\n\n\n"
+                       "def test_c():\n    assert C().m() == 3\n",
+}
+
+
+def test_explain_names_the_function_body_that_changed_in_a_module_that_counts_as_a_whole(tmp_path: Path):
+    root = new_project(tmp_path / "proj", WHOLE)
+    assert run_doit(root).returncode == 0
+    edit(root, "pkg/mod.py", "return 3", "return 1 + 2")
+    reasons = {t["path"]: t for t in explain_json(root)["tests"]}["tests/test_m.py"]["reasons"]
+    assert reasons == ["tests/test_m.py <- pkg/mod.py: function body C.m changed (its module-level code uses "
+                       "globals(), so it counts as a whole)"], reasons
+    edit(root, "pkg/mod.py", "class C:", "X = 1\n\n\nclass C:")  # module-level code: import time indeed
+    reasons = {t["path"]: t for t in explain_json(root)["tests"]}["tests/test_m.py"]["reasons"]
+    assert reasons == ["tests/test_m.py <- pkg/mod.py changed at import time (module-level code, a class body or "
+                       "a signature)"], reasons

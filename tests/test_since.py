@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers import TODO_TESTS, doit_tests, git, run_doit, write_files
+from helpers import TODO_TESTS, doit_tests, git, git_init, run_doit, write_files
 
 
 def since(root: Path, rev: str = "main") -> dict[str, dict]:
@@ -118,3 +118,26 @@ def test_revision_with_another_layout(todo_app: Path):
     explained = since(todo_app)
     assert running(explained) == TODO_TESTS
     assert doit_tests(todo_app, "test", "--since", "main")[1]["passed"] == 10
+
+
+def test_since_says_what_changed_since_the_revision_and_what_that_selects(tmp_path: Path):
+    root = tmp_path / "proj"
+    write_files(root, {
+        "pyproject.toml": "[project]\nname = 'proj'\n", "dodo.py": "from doit_scout.dodo import *\n",
+        "pkg/__init__.py": "", "pkg/a.py": "def fa():\n    return 1\n", "pkg/b.py": "def fb():\n    return 2\n",
+        "tests/test_a.py": "from pkg.a import fa\n\ndef test_a():\n    assert fa() == 1\n",
+        "tests/test_b.py": "from pkg.b import fb\n\ndef test_b():\n    assert fb() == 2\n",
+    })
+    git_init(root)
+    assert run_doit(root).returncode == 0
+    branch(root)
+    write_files(root, {"pkg/a.py": "def fa():\n    return 0 + 1\n"})
+    git(root, "commit", "-qam", "edit fa")
+    expected = "since      main (merge base {}): 1 file changed (pkg/a.py) · 1 test file affected: {} · 1 not affected"
+    base = git(root, "merge-base", "main", "HEAD").strip()[:10]
+    first = run_doit(root, "test", "--since", "main")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert expected.format(base, "1 to run, 0 green in their records") in first.stdout.splitlines(), first.stdout
+    again = run_doit(root, "test", "--since", "main")  # nothing runs: it still says what changed and why
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert expected.format(base, "0 to run, 1 green in their records") in again.stdout.splitlines(), again.stdout
