@@ -1,0 +1,49 @@
+"""Runs that cover part of the tests (a shard, `-k`, pytest's own `--lf`) never make the records of
+what they left out worse, and never stand in for a run of it: real doit, real pytest, real git.
+
+Which tests ran is what the project itself logs (test_false_greens' logging conftest.py)."""
+
+from __future__ import annotations
+
+import pytest
+import test_false_greens
+from helpers import run_doit
+
+new_project = test_false_greens.new_project  # the fixture: a real project with a logging conftest.py
+
+PASSING = {f"tests/test_{name}.py": f"def test_{name}_x():\n    pass\n\n\ndef test_{name}_y():\n    pass\n"
+           for name in "abcd"}
+EVERY_FILE = set(PASSING)
+
+
+@pytest.mark.parametrize("order", [(1, 2), (2, 1)], ids=["1-then-2", "2-then-1"])
+def test_a_forget_holds_for_every_shard_until_each_has_run_its_part(new_project, order: tuple[int, int]):
+    p = new_project({"pkg/__init__.py": "", **PASSING})
+    assert p.doit().files == EVERY_FILE
+    assert run_doit(p.root, "forget", "test").returncode == 0
+    first, second = (p.doit("test", "--shard", f"{k}/2") for k in order)
+    assert first.green and second.green, first.output + second.output
+    assert first.files and second.files, f"a shard ran nothing after the forget:\n{first.output}\n{second.output}"
+    assert first.files | second.files == EVERY_FILE and not first.files & second.files
+    after = p.doit()
+    assert after.green and after.ran == [], after.output  # every file ran since the forget: it is used up
+
+
+def test_a_forget_one_shard_used_leaves_the_rest_forgotten(new_project):
+    p = new_project({"pkg/__init__.py": "", **PASSING})
+    assert p.doit().files == EVERY_FILE
+    assert run_doit(p.root, "forget", "test").returncode == 0
+    shard = p.doit("test", "--shard", "1/2")
+    rest = p.doit()  # a plain run: what shard 1 did not run since the forget runs now
+    assert rest.green and rest.files == EVERY_FILE - shard.files, rest.output
+    assert p.doit().ran == []
+
+
+def test_a_run_narrowed_by_k_leaves_the_records_of_what_it_did_not_run_green(new_project):
+    p = new_project({"pkg/__init__.py": "", **PASSING})
+    assert p.doit().files == EVERY_FILE
+    narrowed = p.doit("test", "--all", "--", "-k", "a_x or b")
+    assert narrowed.green and sorted(narrowed.ran) == [
+        "tests/test_a.py::test_a_x", "tests/test_b.py::test_b_x", "tests/test_b.py::test_b_y"], narrowed.output
+    after = p.doit()
+    assert after.green and after.ran == [], after.output
