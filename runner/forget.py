@@ -70,6 +70,7 @@ def _forgotten(folder: Path) -> tuple[set[str], dict[str, set[str]]]:
         return {t for t in data if isinstance(t, str)}, {}
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
         return (set() if data is None else {"scout", "test"}), {}
-    fresh = data.get("fresh") if isinstance(data.get("fresh"), dict) else {}
+    fresh = data.get("fresh")
+    fresh = fresh if isinstance(fresh, dict) else {}
     return ({t for t in data["tasks"] if isinstance(t, str)},
             {t: {k for k in keys if isinstance(k, str)} for t, keys in fresh.items() if isinstance(keys, list)})
