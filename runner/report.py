@@ -225,6 +225,10 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
             print_warning(console, f"{len(incomplete)} selected test files did not run to completion (pytest "
                           "deselected or did not collect some of their tests: -k, -m, -x, --maxfail, --lf, or "
                           f"the session stopped): they stay stale: {_listing(incomplete)}")
+        if result.left_out:
+            print_failure(console, "pytest's own configuration (--lf or --sw in its addopts) kept tests of "
+                          f"{_listing(result.left_out)} from running: this run is not green (pytest's --lf "
+                          "takes them again once none of the failures it knows of is left)")
         if run.exit_code == USAGE_ERROR:
             print_failure(console, "pytest stopped with a usage error (exit status 4), before running any test: "
                           "its message is above")

@@ -451,8 +451,14 @@ class TestRunResult:
         return sorted(d.path for d in self.plan.selected if d.path not in complete | failing and d.action == "run")
 
     @property
+    def left_out(self) -> list[str]:
+        """Selected files the project's own --lf or --sw kept tests of from running: not green."""
+        kept_out = set() if self.pytest is None else self.pytest.left_out_by_config()
+        return [p for p in self.incomplete if p in kept_out]
+
+    @property
     def ok(self) -> bool:
-        if self.misses and self.misses_fail:
+        if self.misses and self.misses_fail or self.left_out:
             return False
         run = self.pytest
         return run is None or (

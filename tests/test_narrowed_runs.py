@@ -5,9 +5,14 @@ Which tests ran is what the project itself logs (test_false_greens' logging conf
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import test_false_greens
-from helpers import run_doit
+from helpers import git, run_doit
+from test_false_greens import Project
 
 new_project = test_false_greens.new_project  # the fixture: a real project with a logging conftest.py
 
@@ -47,3 +52,47 @@ def test_a_run_narrowed_by_k_leaves_the_records_of_what_it_did_not_run_green(new
         "tests/test_a.py::test_a_x", "tests/test_b.py::test_b_x", "tests/test_b.py::test_b_y"], narrowed.output
     after = p.doit()
     assert after.green and after.ran == [], after.output
+
+
+LF_INI = 'addopts = "--lf"'
+
+
+def _lf_project(new_project) -> Project:
+    """--lf in the project's addopts; test_a fails and pytest's cache knows it; then test_b breaks
+    where pytest's cache does not know it."""
+    p = new_project({"tests/test_a.py": "def test_a():\n    assert False\n",
+                     "tests/test_b.py": "def test_b():\n    assert True\n",
+                     "tests/test_c.py": "def test_c():\n    assert True\n",
+                     ".gitignore": ".pytest_cache/\n"}, pytest_ini=LF_INI)
+    first = p.doit()
+    assert not first.green and first.files == {"tests/test_a.py", "tests/test_b.py", "tests/test_c.py"}
+    p.edit("tests/test_b.py", "assert True", "assert False")
+    broken = p.doit()
+    assert not broken.green, broken.output
+    return p
+
+
+def test_a_file_lf_in_the_addopts_never_collected_is_never_green(new_project):
+    p = _lf_project(new_project)
+    p.edit("tests/test_a.py", "assert False", "assert 1")  # fix one of the two failing files
+    fixed = p.doit()
+    assert not fixed.green, f"test_b fails and never ran, and doit is green:\n{fixed.output}"
+    assert "tests/test_b.py" in fixed.output
+    again = p.doit()  # pytest's cache no longer narrows: test_b runs, and fails
+    assert not again.green and "tests/test_b.py::test_b" in again.ran, again.output
+    oracle = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=p.root, capture_output=True, text=True, timeout=120)
+    assert oracle.returncode != 0, oracle.stdout
+
+
+def test_a_fresh_clone_sharing_the_cache_runs_what_lf_kept_from_running(new_project, tmp_path: Path):
+    p = _lf_project(new_project)
+    p.edit("tests/test_a.py", "assert False", "assert 1")
+    p.doit()
+    git(p.root, "add", "-A")
+    git(p.root, "commit", "-qm", "fix a, break b")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(p.root), str(clone)], check=True)
+    # The shared cache: DOIT_SCOUT_CACHE, set for this test, points both clones at one folder.
+    result = run_doit(clone)
+    assert result.returncode != 0, f"a fresh clone is green while test_b fails:\n{result.stdout}"
+    assert "tests/test_b.py::test_b" in result.stdout
