@@ -254,8 +254,7 @@ def plan_tests(
     audit_reason = "audit: doit test --audit" if audit else audit_due(
         load_audit_log(root), config.test, time.time())
     if audit_reason:
-        incremental = plan if not run_all else _plan(
-            context, state, manifest, inputs=inputs)
+        incremental = plan if not run_all else _plan(context, state, manifest, inputs=inputs)
         plan = _plan(context, state, manifest, explain=explain, ignore=audit_reason, inputs=inputs)
         plan.audit_of = incremental
     plan.collection_changes = collection_changes

@@ -57,13 +57,14 @@ def test_a_run_narrowed_by_k_leaves_the_records_of_what_it_did_not_run_green(new
 LF_INI = 'addopts = "--lf"'
 
 
-def _lf_project(new_project) -> Project:
+def _lf_project(new_project, workers: int = 0) -> Project:
     """--lf in the project's addopts; test_a fails and pytest's cache knows it; then test_b breaks
-    where pytest's cache does not know it."""
+    where pytest's cache does not know it. `workers`: xdist workers (0: one process)."""
     p = new_project({"tests/test_a.py": "def test_a():\n    assert False\n",
                      "tests/test_b.py": "def test_b():\n    assert True\n",
                      "tests/test_c.py": "def test_c():\n    assert True\n",
-                     ".gitignore": ".pytest_cache/\n"}, pytest_ini=LF_INI)
+                     ".gitignore": ".pytest_cache/\n"}, pytest_ini=LF_INI,
+                    extra_toml=f"[tool.scout.test]\nworkers = {workers}\n")
     first = p.doit()
     assert not first.green and first.files == {"tests/test_a.py", "tests/test_b.py", "tests/test_c.py"}
     p.edit("tests/test_b.py", "assert True", "assert False")
@@ -72,8 +73,9 @@ def _lf_project(new_project) -> Project:
     return p
 
 
-def test_a_file_lf_in_the_addopts_never_collected_is_never_green(new_project):
-    p = _lf_project(new_project)
+@pytest.mark.parametrize("workers", [0, 2], ids=["one-process", "xdist"])
+def test_a_file_lf_in_the_addopts_never_collected_is_never_green(new_project, workers: int):
+    p = _lf_project(new_project, workers)
     p.edit("tests/test_a.py", "assert False", "assert 1")  # fix one of the two failing files
     fixed = p.doit()
     assert not fixed.green, f"test_b fails and never ran, and doit is green:\n{fixed.output}"
