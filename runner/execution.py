@@ -102,6 +102,10 @@ class PytestRun:
     # Files pytest was given some nodes of (`tests/test_x.py::test_a`, a re-run of failed nodes):
     # never complete, whatever ran of them.
     partial_files: set[str] = field(default_factory=set)
+    # Files pytest's collection did not examine whole, deselecting nothing (--lf's skipped files, and
+    # the tests it drops from a file with a failure): doit_scout.collection_kept.
+    left_out: set[str] = field(default_factory=set)
+    kept_failed_only: bool = False  # --lf or --sw was on: pytest's cache decided what runs
     # The only deselections are the project's own configuration's (addopts `-m 'not slow'`), which
     # every fingerprint covers: a file whose other items all ran is complete, as plain pytest
     # would have run it.
@@ -138,13 +142,20 @@ class PytestRun:
         only those can be recorded as a whole."""
         if not self.completed:
             return set()
-        incomplete = self.error_files | self.partial_files
+        incomplete = self.error_files | self.partial_files | self.left_out
         by_config = self.deselected_by_config and not self.narrowed  # --lf in addopts is no marker filter
         for node, path in self.items.items():
             deselected = node in self.deselected
             if (deselected and not by_config) or (not deselected and node not in self.outcomes):
                 incomplete.add(path or "")
         return self.collected - incomplete
+
+    def left_out_by_config(self) -> set[str]:
+        """Files some tests of which the project's own --lf or --sw (its addopts) kept from running,
+        with nothing on the command line deselecting: the run says nothing of those tests."""
+        if not (self.kept_failed_only and self.deselected_by_config):
+            return set()
+        return self.left_out | {path for node in self.deselected if (path := self.items.get(node))}
 
     def tests_and_longest(self) -> tuple[dict[str, int], dict[str, float]]:
         """Per test file: how many of its tests reported, and the longest one's seconds."""
@@ -346,7 +357,9 @@ def read_reports(folder: Path, root: Path, exit_code: int) -> PytestRun:
             elif kind == "interrupted":
                 run.interrupted = run.interrupted or event["why"]
             elif kind == "narrowed":
-                run.narrowed = True
+                run.narrowed = run.kept_failed_only = True
+            elif kind == "left_out":
+                run.left_out.add(event["path"])
             elif kind == "widened":
                 run.widened.add(event["path"])
             elif kind == "input":

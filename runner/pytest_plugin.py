@@ -5,7 +5,7 @@ JSON-lines file into the folder named by --scout-dir, and the hooks only write d
 and the running code say; doit_scout.execution interprets it after pytest is done:
 
 - collection (in the processes that collect): every file pytest made a collector for, every item
-  with the file it belongs to, items any plugin deselected (-k, -m, --lf), collection errors;
+  with its file, items any plugin deselected (-k, -m, --lf) or left out (collection_kept), errors;
 - test reports and warnings (in the process that sees them all: the controller under xdist);
 - observed inputs: an audit hook records the project files that running code opened (imports
   included, through their source or bytecode), the folders it listed and the files it ran in a
@@ -42,6 +42,7 @@ import pytest
 from _pytest.fixtures import FixtureDef  # public as pytest.FixtureDef only from pytest 8.1
 from _pytest.nodes import Node
 
+from doit_scout import collection_kept
 from doit_scout.analyzers.inventory import in_excluded_dir
 from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
 from doit_scout.summary_counts import final_line_counts
@@ -309,8 +310,8 @@ def _source_of_bytecode(rel: str) -> str:
 
 
 _recorder: _Recorder | None = None
-# Warnings recorded before our recorder exists (those a plugin's pytest_configure that runs before
-# ours issues), written once it does: pytest counts them in its summary too. None once configured.
+# Warnings a plugin's pytest_configure issues before our recorder exists, written once it does:
+# pytest counts them in its summary too. None once configured.
 _early_warnings: list[dict[str, Any]] | None = []
 
 
@@ -343,9 +344,7 @@ def pytest_configure(config: pytest.Config) -> None:
         pytest.FixtureRequest.getfixturevalue = _noting_getfixturevalue  # type: ignore[method-assign]
         FixtureDef.finish = _tracing_finish  # type: ignore[method-assign]
         Node.addfinalizer = _owned_addfinalizer  # type: ignore[method-assign]
-    if config.getoption("lf", False) or config.getoption("stepwise", False):
-        # they collect or keep only what failed before: nothing of a file proves it whole
-        _recorder.write({"event": "narrowed", "why": "--lf or --sw keep only what failed before"})
+    collection_kept.register(config, _recorder.relative, _recorder.write)  # --lf, --sw: what they leave out
     sys.addaudithook(_audit)
 
 

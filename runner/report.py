@@ -265,6 +265,10 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
         if unreached and not said_why:
             print_warning(console, f"{_plural(len(unreached), 'more selected test file')} pytest did not collect"
                           f"{' before it stopped' if run.interrupted else ''}: they stay stale")
+        if result.left_out:
+            print_failure(console, "pytest's own configuration (--lf or --sw in its addopts) kept tests of "
+                          f"{_listing(result.left_out)} from running: this run is not green (pytest's --lf "
+                          "takes them again once none of the failures it knows of is left)")
         if run.exit_code == USAGE_ERROR:
             print_failure(console, "pytest stopped with a usage error (exit status 4), before running any test: "
                           "its message is above")

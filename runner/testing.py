@@ -37,7 +37,7 @@ from doit_scout.executed import Bodies, ExecutedCode
 from doit_scout.execution import COUNT_WORDS, USAGE_ERROR, PytestRun, run_pytest, xdist_available
 from doit_scout.explain import ChangeExplainer, changed_since_tests_ran, follow_snapshot, save_snapshot
 from doit_scout.file_hashing import digest_on_disk
-from doit_scout.forget import is_forgotten, remember
+from doit_scout.forget import add_fresh, fresh_since_forget, remember
 from doit_scout.observed import ObservedInputs
 from doit_scout.pass_through import PassThrough
 from doit_scout.project_state import (
@@ -47,6 +47,7 @@ from doit_scout.project_state import (
     update_last_run,
     write_state_json,
 )
+from doit_scout.recording import record_run
 from doit_scout.records import (
     RecordStore,
     load_durations,
@@ -123,6 +124,7 @@ class TestPlan:
     # planning (`doit explain`, --shard).
     collection_changes: str | None = None
     full: bool = False  # records do not count (--all, `doit forget`, an audit): every test runs
+    forgotten: frozenset[str] | None = None  # after `doit forget test`: the fingerprints recorded since
 
     @property
     def selected(self) -> list[TestDecision]:
@@ -252,8 +254,7 @@ def plan_tests(
     audit_reason = "audit: doit test --audit" if audit else audit_due(
         load_audit_log(root), config.test, time.time())
     if audit_reason:
-        incremental = plan if not (run_all or is_forgotten(root, "test")) else _plan(
-            context, state, manifest, inputs=inputs)
+        incremental = plan if not run_all else _plan(context, state, manifest, inputs=inputs)
         plan = _plan(context, state, manifest, explain=explain, ignore=audit_reason, inputs=inputs)
         plan.audit_of = incremental
     plan.collection_changes = collection_changes
@@ -286,15 +287,16 @@ def _plan(
         units |= {p for p, e in state.files.items() if e.category is Category.TEST}
     candidates = units if manifest.known else units | set(state.files)
     inputs = inputs or fingerprint_units(context, state, candidates)
-    records, fingerprints = _records_of(context, inputs, candidates)
-    ignore = ignore or ("forgotten: `doit forget` was run" if is_forgotten(root, "test") else (
-        "--all: every test runs" if run_all else None))
+    fresh = fresh_since_forget(root, "test")  # only records written since `doit forget` count
+    records, fingerprints = _records_of(context, inputs, candidates, fresh)
+    ignore = ignore or ("--all: every test runs" if run_all else None)
     explainer = ChangeExplainer(root, state, inputs.config_digest, inputs.environment, inputs.units) \
         if explain else None
     mapped = {p: fp for p, fp in fingerprints.items() if fp is not None and p in units}
     decisions = select_tests(
         mapped, records, ignore_records=ignore, always_run=GlobSet.of(config.test.always_run),
-        why_changed=explainer.reasons if explainer else lambda path: (),
+        why_changed=(lambda path: (FORGOTTEN,)) if fresh is not None else explainer.reasons if explainer
+        else lambda path: (),
     )
     if explainer is not None:
         decisions = [replace(d, reasons=(*d.reasons, *explainer.unreached_changes(
@@ -309,16 +311,21 @@ def _plan(
     if not manifest.known and not ignore:
         hidden |= {p for p in candidates - units if _green(records.get(fingerprints.get(p) or ""))}
     return TestPlan(state, inputs, manifest, sorted(decisions, key=lambda d: d.path), frozenset(hidden),
-                    load_durations(root), 0.0, explainer=explainer, full=ignore is not None)
+                    load_durations(root), 0.0, explainer=explainer, full=ignore is not None or fresh is not None,
+                    forgotten=fresh)
 
 
-def _records_of(context: RunContext, inputs: TestInputs, paths: Collection[str],
+FORGOTTEN = "forgotten: `doit forget` was run"
+
+
+def _records_of(context: RunContext, inputs: TestInputs, paths: Collection[str], fresh: frozenset[str] | None,
                 ) -> tuple[dict[str, TestRecord], dict[str, str | None]]:
-    """The records of `paths`, and the fingerprint each is decided by: the one its executed code
-    gives, or the static one when only that has a record (a branch switched back to, whose code
-    was last run before these tests were traced) and its runs read nothing it leaves out. Both
-    are sound then: a run is recorded under both."""
-    wanted = {fp: path for path in paths for fp in (inputs.fingerprints.get(path), inputs.static.get(path)) if fp}
+    """The records of `paths` (of `fresh` fingerprints only, unless None), and the fingerprint
+    each is decided by: the one its executed code gives, or the static one when only that has a
+    record (a branch switched back to, whose code was last run before these tests were traced)
+    and its runs read nothing it leaves out. Both are sound then: a run is recorded under both."""
+    wanted = {fp: path for path in paths for fp in (inputs.fingerprints.get(path), inputs.static.get(path))
+              if fp and (fresh is None or fp in fresh)}
     records = RecordStore(context.cache).records(wanted)
     chosen = {path: fp if fp in records or path in inputs.exact or inputs.static.get(path) not in records
               else inputs.static[path] for path, fp in inputs.fingerprints.items()}
@@ -443,8 +450,14 @@ class TestRunResult:
         return sorted(d.path for d in self.plan.selected if d.path not in complete | failing and d.action == "run")
 
     @property
+    def left_out(self) -> list[str]:
+        """Selected files the project's own --lf or --sw kept tests of from running: not green."""
+        kept_out = set() if self.pytest is None else self.pytest.left_out_by_config()
+        return [p for p in self.incomplete if p in kept_out]
+
+    @property
     def ok(self) -> bool:
-        if self.misses and self.misses_fail:
+        if self.misses and self.misses_fail or self.left_out:
             return False
         run = self.pytest
         return run is None or (
@@ -478,6 +491,7 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
         if refused is not None:
             return TestRunResult(plan, refused, [], {"plan": plan.seconds})
         _audit_log_after(root, plan, None, [])
+        _use_up_forget(root, plan, {})
         if plan.since is None and not plan.sharded and not pass_through.paths:  # every skip: a green record matched
             follow_snapshot(root, plan.state, plan.inputs.config_digest, plan.inputs.environment,
                             units=lambda: plan.inputs.units)
@@ -530,16 +544,14 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
     # A run that did not trace a file's tests says nothing of which bodies they ran: only the
     # static fingerprint holds for it.
     seen = {p for p in pytest_run.executed if traced and p not in pytest_run.untraced}
-    _record(RecordStore(cache), plan, pytest_run,
-            {p: {after.fingerprints[p] if p in seen else None, after.static.get(p)} - {None} for p in ran_units},
-            set(stale))
+    recorded = record_run(RecordStore(cache), plan.decisions, pytest_run, {
+        p: {after.fingerprints[p] if p in seen else None, after.static.get(p)} - {None} for p in ran_units}, set(stale))
+    _use_up_forget(root, plan, recorded)
     if manifest.known and key_of(after_state, after.environment) == manifest.key:
         names_key = names_key_of(after_state, after.fingerprints, after.config_digest, after.environment)
         save_manifest(root, cache, after_state, after.environment, replace(manifest, names_key=names_key))
     if not plan.sharded and pytest_run.completed:
         save_shard_durations(root, cache, pytest_run.durations)
-    if pytest_run.completed:
-        remember(root, "test")
     newly_observed = sorted(d.path for d in selected if plan.inputs.static.get(d.path) and after.static.get(d.path)
                             not in (None, plan.inputs.static[d.path]) and d.path not in stale)
     misses, changed = _audit_log_after(root, plan, pytest_run, newly_observed)
@@ -649,32 +661,15 @@ def _audit_log_after(
     return misses, changed
 
 
-def _record(store: RecordStore, plan: TestPlan, run: PytestRun, fingerprints: Mapping[str, Collection[str | None]],
-            stale: set[str]) -> None:
-    """Write what ran, under each file's fingerprints as they are after the run (the executed
-    code's and the static one: doit_scout.executed). A file is recorded
-    complete only when every item pytest collected from it ran to a verdict; nothing a failure,
-    an error, a crash or an interruption touched is recorded green."""
-    complete = run.complete_files()
-    decisions = {d.path: d for d in plan.decisions}
-    outcomes: dict[str, dict[str, str]] = {}
-    for node, path in run.items.items():
-        if path is not None and node in run.outcomes:
-            outcomes.setdefault(path, {})[node] = run.outcomes[node]
-    with store.batch():
-        for path, keys in fingerprints.items():
-            for fingerprint in keys:
-                if fingerprint is None or path in stale:
-                    continue
-                if path in run.error_files:
-                    store.forget_file(fingerprint)  # a file that does not collect: the next run takes it whole
-                    continue
-                decision = decisions.get(path)
-                if decision is not None and decision.action == "rerun" and path not in run.widened:
-                    # Merged into what is known of these very inputs: every record is of its fingerprint.
-                    store.record_nodes(fingerprint, path, outcomes.get(path, {}))
-                else:
-                    store.record_file(fingerprint, path, outcomes.get(path, {}), complete=path in complete)
+def _use_up_forget(root: Path, plan: TestPlan, recorded: Mapping[str, Collection[str]]) -> None:
+    """After `doit forget test`: what was recorded complete counts again (`recorded`: path -> its
+    fingerprints); the forget is cleared once every test file has such a record."""
+    if plan.forgotten is None:
+        return
+    add_fresh(root, "test", {fp for fps in recorded.values() for fp in fps})
+    if all(d.path in recorded or {plan.inputs.fingerprints.get(d.path), plan.inputs.static.get(d.path)}
+           & plan.forgotten for d in plan.decisions):
+        remember(root, "test")
 
 
 def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
