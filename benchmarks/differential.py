@@ -972,14 +972,15 @@ def format_row(label: str, t: dict[str, float]) -> str:
 def run_session(seed: int, ops: int, *, workdir: Path | None = None, parallel: bool = False,
                 scout_path: Path | None = None, workers: str = "0",
                 progress: Callable[[str], None] | None = None,
-                stop_after_false_greens: int | None = None, script: list[str] | None = None) -> Session:
+                stop_after_false_greens: int | None = None, script: dict[int, str] | None = None) -> Session:
     """Generate the project of `seed`, run doit and the oracle on it, then `ops` random operations,
     each followed by doit and the oracle. `workdir` (created if missing) keeps the project and its
     cache; otherwise a temporary folder is used and removed. `parallel` runs the oracle while doit
     runs (they share nothing but bytecode files, which Python writes atomically; the oracle keeps
     no pytest cache); timings then compete for the cores. `scout_path` puts another doit-scout
     checkout (say a `git archive` of a commit) first on doit's PYTHONPATH. `workers`: see
-    `generate`. `script` forces the names of the first operations (a test's way to reach each kind).
+    `generate`. `script` forces operations by number ({21: "k_all"}): a test's way to reach a kind;
+    the operations before the first forced one are the seed's own.
     """
     temp = None
     if workdir is None:
@@ -1000,7 +1001,7 @@ def run_session(seed: int, ops: int, *, workdir: Path | None = None, parallel: b
 
 def _session(seed: int, ops: int, base: Path, parallel: bool, scout_path: Path | None, workers: str,
              progress: Callable[[str], None] | None, stop_after: int | None,
-             script: list[str] | None = None) -> Session:
+             script: dict[int, str] | None = None) -> Session:
     env = clean_env(base / "cache", scout_path)
     oracle_env = clean_env()
     project = Project(base / "project", generate(seed, workers), env)
@@ -1055,7 +1056,9 @@ def _session(seed: int, ops: int, base: Path, parallel: bool, scout_path: Path |
             kinds.append("false red")
         replay = (f"python -m benchmarks.bench_differential --seed {seed} --ops {index}"
                   + (f" --workers {workers}" if workers != "0" else "")
-                  + (f" --scout-path {scout_path}" if scout_path else "") + " --keep /tmp/diff-replay")
+                  + (f" --scout-path {scout_path}" if scout_path else "") + " --keep /tmp/diff-replay"
+                  + "".join(f" (but operation {i} was forced: {n})" for i, n in sorted((script or {}).items())
+                            if i <= index))
         for kind in kinds:
             session.findings.append(Finding(kind, seed, index, list(session.history), doit.returncode,
                                             tail(doit.output), oracle.returncode, tail(oracle.output), replay))
@@ -1075,8 +1078,8 @@ def _session(seed: int, ops: int, base: Path, parallel: bool, scout_path: Path |
     index = 0
     while index < ops:
         name, op = choose_op(project.model, op_rng)
-        if script and index < len(script):
-            name = script[index]  # a test's forced sequence; the operation's own choices still draw
+        if script and index + 1 in script:
+            name = script[index + 1]  # forced by a test; the operation's own choices still draw
             op = BREAKS.get(name) or OTHERS[name][1]
         if name in RUNS:
             planned = RUNS[name][1](project, op_rng)
