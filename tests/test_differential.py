@@ -23,7 +23,7 @@ from benchmarks.differential import (  # noqa: E402
     run_session,
 )
 
-# 20 operations of this seed break ten kinds of things (a data file only os.stat sees, a flag file only
+# 20 operations of this seed break nine kinds of things (a data file only os.stat sees, a flag file only
 # os.path.exists sees), reset and commit, run `doit test -- --lf`, forget then both shards, undo after
 # a red run, and put --lf in the addopts; operation 21 is forced: `doit test --all -- -k` after an edit.
 SEED = 32
