@@ -7,8 +7,11 @@ hook collects as test items, doctests (`--doctest-modules` and `-x` in the proje
 data file read through a helper. Random operations then edit it: break a function, fix it back, edit
 harmlessly, add and delete tests and modules, commit, go back to the last commit. After each one
 `python -m doit` runs (doit-scout's default tasks) and then the oracle, plain
-`python -m pytest -p no:cacheprovider -q` with the same configuration. Nothing here predicts an
-outcome: the oracle's exit code is the truth, and doit exiting 0 while it is not is a FALSE GREEN.
+`python -m pytest -p no:cacheprovider -q` with the same configuration (with `--lf` in the addopts,
+a fresh, empty cache instead, so that it runs the whole suite too). Operations that run doit
+otherwise (`--lf`, forget then shards, `--all -- -k`, undo after a red run) and the path-probe test
+are in benchmarks/differential_runs.py. Nothing here predicts an outcome: the oracle's exit code is
+the truth, and doit exiting 0 while it is not is a FALSE GREEN.
 
     from benchmarks.differential import run_session
     session = run_session(seed=1, ops=25)
@@ -26,9 +29,7 @@ import hashlib
 import json
 import os
 import random
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -40,12 +41,30 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+from benchmarks.differential_exec import (
+    ORACLE,
+    ORACLE_TIMEOUT,
+    Run,
+    crashed,
+    run_command,
+    run_doit,
+    run_oracle,
+    summary,
+    tail,
+)
+from benchmarks.differential_runs import (
+    PLAIN_RUN,
+    RUNS,
+    Phase,
+    break_probe_flag,
+    break_probe_size,
+    probe_items,
+    render_probe,
+    toggle_lf,
+)
+
 DODO = "from doit_scout.dodo import *\n"
-DOIT_TIMEOUT = 240.0
-ORACLE_TIMEOUT = 180.0
 GIT_TIMEOUT = 60.0
-ORACLE = ["-m", "pytest", "-p", "no:cacheprovider", "-q"]
-TAIL = 4000  # characters of output kept per finding
 
 PLAIN, LAZY, NS, LOOKUP = "plain", "lazy", "ns", "lookup"
 
@@ -124,6 +143,9 @@ class Model:
     workers: str = "0"             # [tool.scout.test] workers: "0" one process, "auto" xdist when it pays
     tool_broken: bool = False
     data_broken: bool = False
+    probe_size_broken: bool = False   # tests/testdata/blob.dat, which tests/test_probe.py only stats
+    probe_flag_broken: bool = False   # tests/testdata/stop.flag exists
+    lf: bool = False                  # --lf in the project's addopts
     noise: dict[str, int] = field(default_factory=dict)   # harmless edits of other files, by path
     counter: int = 0               # for fresh names
 
@@ -396,7 +418,7 @@ name = "diffproj"
 version = "0"
 
 [tool.pytest.ini_options]
-addopts = "-x --doctest-modules"
+addopts = "-x --doctest-modules{lf}"
 testpaths = ["tests", "pkg"]
 pythonpath = ["."]
 '''
@@ -406,7 +428,7 @@ def render(model: Model) -> dict[str, str]:
     """Every file of the project, by path."""
     files = {
         "dodo.py": DODO,
-        "pyproject.toml": PYPROJECT + ("" if model.workers == "auto" else
+        "pyproject.toml": PYPROJECT.format(lf=" --lf" if model.lf else "") + ("" if model.workers == "auto" else
                                        f"\n[tool.scout.test]\nworkers = {int(model.workers)}\n"),
         "README.md": "# diffproj\n\nA generated project for doit-scout's differential check.\n",
         ".gitignore": "__pycache__/\n.pytest_cache/\n.scout/\n",
@@ -438,6 +460,7 @@ def render(model: Model) -> dict[str, str]:
     entries = [{"call": c.func, "x": c.x, "expect": c.expect + (1 if model.data_broken and i == 0 else 0)}
                for i, c in enumerate(model.data_checks)]
     files["tests/testdata/expected.json"] = json.dumps({"entries": entries}, indent=2) + "\n"
+    files.update(render_probe(model))
     for path, count in model.noise.items():
         if path in files:
             comment = "<!-- {} -->" if path.endswith(".md") else "# {}"
@@ -557,7 +580,7 @@ def broken_items(model: Model) -> list[tuple[str, Callable[[], None]]]:
     if model.data_broken:
         items.append(("fix the data file tests/testdata/expected.json",
                       partial(setattr, model, "data_broken", False)))
-    return items
+    return items + probe_items(model)
 
 
 def fix_one(model: Model, rng: random.Random) -> str | None:
@@ -666,6 +689,8 @@ BREAKS: dict[str, Op] = {
     "break_data": break_data,
     "break_syntax": break_syntax,
     "delete_module": delete_module,
+    "break_probe_size": break_probe_size,
+    "break_probe_flag": break_probe_flag,
 }
 
 OTHERS: dict[str, tuple[float, Op | str]] = {
@@ -683,6 +708,8 @@ OTHERS: dict[str, tuple[float, Op | str]] = {
     CHECKOUT: (1.5, CHECKOUT),
     TOUCH: (1, TOUCH),
     NOOP: (2, NOOP),
+    "toggle_lf": (1, toggle_lf),
+    **{name: (weight, name) for name, (weight, _) in RUNS.items()},  # the driver runs doit otherwise
 }
 BREAK_WEIGHTS = {"break_func": 5, "break_syntax": 1, "delete_module": 1}  # others: 2.5
 
@@ -734,6 +761,7 @@ class Project:
         self.root, self.model, self.env = root, model, env
         self.files: dict[str, str] = {}
         self.committed = copy.deepcopy(model)
+        self.last_green: Model | None = None   # the last content green by construction (nothing broken)
         self.commits = 0
         self.last_write = 0.0
 
@@ -838,62 +866,8 @@ class Project:
 
 
 # ---------------------------------------------------------------------------------------------
-# Running doit and the oracle
+# Findings and sessions
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    returncode: int
-    output: str
-    seconds: float
-    timed_out: bool = False
-
-
-def run_command(args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> Run:
-    """Run a command in a session of its own: on timeout its whole process group (doit's pytest,
-    xdist workers) is killed, not only the command itself."""
-    started = time.perf_counter()
-    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, text=True, start_new_session=True)
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        output, _ = process.communicate()
-        return Run(-1, (output or "") + f"\n[timed out after {timeout:.0f} s]", time.perf_counter() - started, True)
-    return Run(process.returncode, output, time.perf_counter() - started)
-
-
-def run_doit(root: Path, env: dict[str, str]) -> Run:
-    return run_command([sys.executable, "-m", "doit"], root, env, DOIT_TIMEOUT)
-
-
-def run_oracle(root: Path, env: dict[str, str]) -> Run:
-    return run_command([sys.executable, *ORACLE], root, env, ORACLE_TIMEOUT)
-
-
-# A traceback through doit-scout's or doit's own code, or pytest's INTERNALERROR (our plugin).
-CRASH = re.compile(r'File "[^"]*[/\\](?:runner|analyzers|doit_scout|doit)[/\\][^"]*", line|INTERNALERROR')
-
-
-def crashed(run: Run) -> bool:
-    return run.timed_out or run.returncode not in (0, 1) or bool(CRASH.search(run.output))
-
-
-def tail(text: str, limit: int = TAIL) -> str:
-    return text if len(text) <= limit else "...\n" + text[-limit:]
-
-
-def summary(output: str, limit: int = 1500) -> str:
-    """pytest's short summary and final line, or the output's tail when it has none."""
-    at = output.rfind("short test summary info")
-    if at < 0:
-        return tail(output, limit)
-    return tail(output[output.rfind("\n", 0, at) + 1:], limit)
 
 
 @dataclass
@@ -933,6 +907,7 @@ class Step:
     oracle_returncode: int
     oracle_seconds: float | None   # None: the same content was judged before
     crashed: bool
+    commands: tuple[str, ...] = ("doit",)   # what ran, in order (an operation may take several steps)
 
 
 @dataclass
@@ -944,7 +919,7 @@ class Session:
 
     @property
     def operations(self) -> int:
-        return sum(1 for s in self.steps if s.index > 0)
+        return len({s.index for s in self.steps if s.index > 0})
 
     def count(self, kind: str) -> int:
         return sum(1 for f in self.findings if f.kind == kind)
@@ -997,14 +972,16 @@ def format_row(label: str, t: dict[str, float]) -> str:
 def run_session(seed: int, ops: int, *, workdir: Path | None = None, parallel: bool = False,
                 scout_path: Path | None = None, workers: str = "0",
                 progress: Callable[[str], None] | None = None,
-                stop_after_false_greens: int | None = None) -> Session:
+                stop_after_false_greens: int | None = None, script: dict[int, str] | None = None) -> Session:
     """Generate the project of `seed`, run doit and the oracle on it, then `ops` random operations,
     each followed by doit and the oracle. `workdir` (created if missing) keeps the project and its
     cache; otherwise a temporary folder is used and removed. `parallel` runs the oracle while doit
     runs (they share nothing but bytecode files, which Python writes atomically; the oracle keeps
     no pytest cache); timings then compete for the cores. `scout_path` puts another doit-scout
     checkout (say a `git archive` of a commit) first on doit's PYTHONPATH. `workers`: see
-    `generate`."""
+    `generate`. `script` forces operations by number ({21: "k_all"}): a test's way to reach a kind;
+    the operations before the first forced one are the seed's own.
+    """
     temp = None
     if workdir is None:
         temp = tempfile.mkdtemp(prefix="doit-scout-diff-")
@@ -1015,14 +992,16 @@ def run_session(seed: int, ops: int, *, workdir: Path | None = None, parallel: b
             shutil.rmtree(base)
         base.mkdir(parents=True)
     try:
-        return _session(seed, ops, base, parallel, scout_path, workers, progress, stop_after_false_greens)
+        return _session(seed, ops, base, parallel, scout_path, workers, progress, stop_after_false_greens,
+                        script)
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
 
 
 def _session(seed: int, ops: int, base: Path, parallel: bool, scout_path: Path | None, workers: str,
-             progress: Callable[[str], None] | None, stop_after: int | None) -> Session:
+             progress: Callable[[str], None] | None, stop_after: int | None,
+             script: dict[int, str] | None = None) -> Session:
     env = clean_env(base / "cache", scout_path)
     oracle_env = clean_env()
     project = Project(base / "project", generate(seed, workers), env)
@@ -1031,29 +1010,43 @@ def _session(seed: int, ops: int, base: Path, parallel: bool, scout_path: Path |
     session = Session(seed)
     judged: dict[str, Run] = {}
 
-    def judge(index: int, op: str) -> None:
-        digest = project.digest()
+    def oracle_of(digest: str, index: int, runs: Callable[[], list[Run]]) -> tuple[list[Run], Run, bool]:
+        """doit's runs and the oracle's run on the current content (in parallel if asked)."""
         known = judged.get(digest)
         oracle_box: list[Run] = []
+        lf = project.model.lf
         thread = None
         if known is None and parallel:
-            thread = threading.Thread(target=lambda: oracle_box.append(run_oracle(project.root, oracle_env)))
+            thread = threading.Thread(target=lambda: oracle_box.append(run_oracle(project.root, oracle_env, lf)))
             thread.start()
-        doit = run_doit(project.root, env)
-        if known is None:
-            if thread is not None:
-                thread.join()
-                oracle = oracle_box[0]
-            else:
-                oracle = run_oracle(project.root, oracle_env)
-            if oracle.timed_out:
-                raise RuntimeError(f"the oracle timed out after operation {index}:\n{tail(oracle.output)}")
-            judged[digest] = oracle
+        doits = runs()
+        if known is not None:
+            return doits, known, True
+        if thread is not None:
+            thread.join()
+            oracle = oracle_box[0]
         else:
-            oracle = known
-        crash = crashed(doit)
+            oracle = run_oracle(project.root, oracle_env, lf)
+        if oracle.timed_out:
+            raise RuntimeError(f"the oracle timed out after operation {index}:\n{tail(oracle.output)}")
+        judged[digest] = oracle
+        return doits, oracle, False
+
+    def judge(index: int, op: str, phase: Phase) -> None:
+        if phase.edit is not None:
+            phase.edit()
+        invocations = phase.invocations
+        runs, oracle, known = oracle_of(project.digest(), index, lambda: [
+            run_doit(project.root, env, inv.args) for inv in invocations])
+        # The judged runs together are one verdict (the two shards): red if any of them is.
+        returncode = next((r.returncode for r, inv in zip(runs, invocations) if inv.judged and r.returncode), 0)
+        output = runs[0].output if len(runs) == 1 else "".join(
+            f"$ {inv.command()}  (exit {r.returncode})\n{r.output}\n" for r, inv in zip(runs, invocations))
+        doit = Run(returncode, output, sum(r.seconds for r in runs))
+        crash = any(crashed(r, inv.narrowed) for r, inv in zip(runs, invocations))
         session.steps.append(Step(index, op, doit.returncode, doit.seconds, oracle.returncode,
-                                  None if known else oracle.seconds, crash))
+                                  None if known else oracle.seconds, crash,
+                                  tuple(inv.command() for inv in invocations)))
         kinds = []
         if crash:
             kinds.append("crash")
@@ -1063,7 +1056,9 @@ def _session(seed: int, ops: int, base: Path, parallel: bool, scout_path: Path |
             kinds.append("false red")
         replay = (f"python -m benchmarks.bench_differential --seed {seed} --ops {index}"
                   + (f" --workers {workers}" if workers != "0" else "")
-                  + (f" --scout-path {scout_path}" if scout_path else "") + " --keep /tmp/diff-replay")
+                  + (f" --scout-path {scout_path}" if scout_path else "") + " --keep /tmp/diff-replay"
+                  + "".join(f" (but operation {i} was forced: {n})" for i, n in sorted((script or {}).items())
+                            if i <= index))
         for kind in kinds:
             session.findings.append(Finding(kind, seed, index, list(session.history), doit.returncode,
                                             tail(doit.output), oracle.returncode, tail(oracle.output), replay))
@@ -1073,16 +1068,29 @@ def _session(seed: int, ops: int, base: Path, parallel: bool, scout_path: Path |
                      f"{oracle.returncode}{' (same content as before)' if known else f' ({oracle.seconds:.1f} s)'}"
                      f" · {verdict} · {op}")
 
-    judge(0, "initial project")
+    def step(index: int, description: str, phases: list[Phase]) -> None:
+        for phase in phases:
+            judge(index, description, phase)
+        if not broken_items(project.model):
+            project.last_green = copy.deepcopy(project.model)
+
+    step(0, "initial project", PLAIN_RUN)
     index = 0
     while index < ops:
         name, op = choose_op(project.model, op_rng)
-        description = project.apply(name, op, op_rng)
+        if script and index + 1 in script:
+            name = script[index + 1]  # forced by a test; the operation's own choices still draw
+            op = BREAKS.get(name) or OTHERS[name][1]
+        if name in RUNS:
+            planned = RUNS[name][1](project, op_rng)
+            description, phases = planned if planned else (None, PLAIN_RUN)
+        else:
+            description, phases = project.apply(name, op, op_rng), PLAIN_RUN
         if description is None:
             continue  # not applicable now (nothing of that kind left to break): draw again
         index += 1
         session.history.append(f"{index:03d} {description}")
-        judge(index, description)
+        step(index, description, phases)
         if stop_after is not None and len(session.false_greens) >= stop_after:
             break
     return session
@@ -1138,7 +1146,8 @@ def check_soundness(seed: int, workdir: Path, jobs: int = 2) -> list[str]:
         broken = {name: pool.submit(oracle, root) for name, (_, root) in variants.items()}
         for needle, what in (("tests/cases/case_", "golden cases"), (".py::pkg.", "doctests"),
                              ("test_tool.py::", "the subprocess test"), ("test_data.py::", "the data-file test"),
-                             ("test_geometry.py::", "the namespace-package tests")):
+                             ("test_geometry.py::", "the namespace-package tests"),
+                             ("test_probe.py::", "the path-probe tests")):
             if needle not in collected.result().output:
                 problems.append(f"pytest does not collect {what} ({needle!r} not in --collect-only)")
         if first.result().returncode != 0:
