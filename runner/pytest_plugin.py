@@ -53,6 +53,7 @@ from doit_scout.tracing import (
     code_unit,
     read_by_pytest,
 )
+from doit_scout.unaudited import sqlite_database, watch_stat
 
 _tracer: ExecutedCodeTracer | None = None
 if os.environ.get(TRACE_VARIABLE) == "1":
@@ -125,6 +126,8 @@ class _Recorder:
             elif event == "sys.settrace" and not _tracer.setting_trace:
                 window = _tracer.current  # paused, replaced or put back: calls in between went unseen
                 window.broken = window.broken or "code set another trace function, or paused doit-scout's"
+        if event == "sqlite3.connect" and (database := sqlite_database(args)) is not None:
+            self.observe_unaudited(database)
         if event not in _OBSERVED_EVENTS or not self.observing:
             return
         self.observing = False  # what this hook itself does is not observed
@@ -187,6 +190,21 @@ class _Recorder:
             return None if rel is None else "."
         rel = _source_of_bytecode(rel)
         return None if in_excluded_dir(rel) else rel
+
+    def observe_unaudited(self, path: Any) -> None:
+        """A path project code stat'ed, or a database it opened (doit_scout.unaudited): read as a
+        file is. Others' (pytest's, a plugin's) are no input of a test."""
+        if not self.observing:
+            return
+        self.observing = False
+        try:
+            rel = self._project_path(path)
+            if rel not in (None, ".") and self._innermost_project_code() is not None:
+                self._observe(rel)
+        except Exception:  # observing must never break the code under test
+            pass
+        finally:
+            self.observing = True
 
     def observe_module(self, module: Any) -> None:
         """A module `importlib.import_module` returned: already imported or not, the calling
@@ -347,6 +365,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # they collect or keep only what failed before: nothing of a file proves it whole
         _recorder.write({"event": "narrowed", "why": "--lf or --sw keep only what failed before"})
     sys.addaudithook(_audit)
+    watch_stat(lambda path: _recorder is not None and _recorder.observe_unaudited(path))
 
 
 _original_import_module = importlib.import_module

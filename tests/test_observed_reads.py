@@ -6,7 +6,10 @@ test_false_greens: doit's exit status, and the tests that really ran as the proj
 from __future__ import annotations
 
 import shutil
+import sqlite3
 
+import pytest
+from helpers import git
 from test_false_greens import new_project  # noqa: F401 (a fixture)
 
 FINDER = """\
@@ -51,3 +54,67 @@ def test_a_path_probed_through_a_file_is_absent_and_results_stick(new_project):
     p.write({"pkg/mod.py": "X = 1\n"})
     back = p.doit()
     assert back.green, back.output  # content that passed before: its record serves
+
+
+def changed_input_reruns(p, change, node: str = "tests/test_read.py::test_read") -> None:
+    """Green, and a second run with nothing changed runs nothing; `change()` makes `node` fail
+    (pytest agrees): doit runs it and is red."""
+    first = p.doit()
+    assert first.green and node in first.ran, first.output
+    again = p.doit()
+    assert again.green and again.ran == [], again.output
+    change()
+    oracle = p.pytest()
+    assert oracle.returncode != 0 and node in oracle.ran, oracle.output
+    broken = p.doit()
+    assert not broken.green and node in broken.ran, f"false green:\n{broken.output}"
+
+
+@pytest.mark.parametrize("check", [
+    "os.stat('data/size.txt').st_size == 3",
+    "os.path.getsize('data/size.txt') == 3",
+    "pathlib.Path('data/size.txt').stat().st_size == 3",
+    "os.path.exists('data/size.txt')",
+    "not os.path.exists('data/flag.txt')",
+    "not os.path.lexists('data/flag.txt')",
+])
+def test_a_file_s_metadata_read_with_no_open_is_an_input(new_project, check: str):
+    """os.stat raises no audit event: the plugin wraps it while it records."""
+    p = new_project({
+        "data/size.txt": "abc",
+        "tests/test_read.py": f"import os\nimport pathlib\n\n\ndef test_read():\n    assert {check}\n",
+        "tests/test_other.py": "def test_other():\n    pass\n",
+    })
+
+    def change() -> None:
+        if "flag" in check:
+            p.write({"data/flag.txt": "here"})
+        elif "exists" in check:
+            (p.root / "data" / "size.txt").unlink()
+        else:
+            p.write({"data/size.txt": "abcd"})
+
+    changed_input_reruns(p, change)
+
+
+def test_a_database_sqlite_opens_is_an_input(new_project):
+    """sqlite opens the file in C: its own audit event, sqlite3.connect, names it."""
+    p = new_project({
+        "tests/test_read.py": "import sqlite3\n\n\ndef test_read():\n"
+                              "    with sqlite3.connect('file:data/app.db?mode=ro', uri=True) as db:\n"
+                              "        assert db.execute('select v from t').fetchone() == (1,)\n",
+        "tests/test_other.py": "def test_other():\n    pass\n",
+    }, commit=False)
+
+    def write(value: int) -> None:
+        with sqlite3.connect(p.root / "data" / "app.db") as db:
+            db.execute("create table if not exists t (v)")
+            db.execute("delete from t")
+            db.execute("insert into t values (?)", (value,))
+        db.close()
+
+    (p.root / "data").mkdir()
+    write(1)
+    git(p.root, "add", "-A")
+    git(p.root, "commit", "-qm", "initial")
+    changed_input_reruns(p, lambda: write(2))
