@@ -43,7 +43,7 @@ from _pytest.fixtures import FixtureDef  # public as pytest.FixtureDef only from
 from _pytest.nodes import Node
 
 from doit_scout.analyzers.inventory import in_excluded_dir
-from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
+from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX, TEXT_PREFIX
 from doit_scout.tracing import (
     ENVIRON,
     TRACE_VARIABLE,
@@ -119,9 +119,7 @@ class _Recorder:
             if event in _CHILD_EVENTS and not _runs_no_python(event, args) \
                     and (_tracer.windows or self._innermost_project_code() is not None):
                 _tracer.child_started(event)  # a plugin's own (pytest-benchmark's git) runs no project code
-            elif event == "open" and isinstance(args[0], (str, bytes, os.PathLike)) \
-                    and os.fsdecode(args[0]).endswith(".py") and not _imported(sys._getframe(2)) \
-                    and not read_by_pytest(sys._getframe(2)):
+            elif event == "open" and _read_as_text(args[0], sys._getframe(2)):
                 _tracer.current.sources.add(os.path.abspath(os.fsdecode(args[0])))
             elif event == "sys.settrace" and not _tracer.setting_trace:
                 window = _tracer.current  # paused, replaced or put back: calls in between went unseen
@@ -132,8 +130,11 @@ class _Recorder:
             return
         self.observing = False  # what this hook itself does is not observed
         try:
+            as_text = event == "open" and _read_as_text(args[0], sys._getframe(2))
             for target in self._targets(event, args):
                 self._observe(target)
+                if as_text and target.endswith(".py"):
+                    self._observe(TEXT_PREFIX + target)
         except Exception:  # an audit hook must never break the code under test
             pass
         finally:
@@ -161,9 +162,11 @@ class _Recorder:
             program = _child_program(args)
             if program is not None and os.path.basename(program) in _NO_PYTHON_PROGRAMS:
                 return
-            if not _reads_only_its_arguments(program, args[3]):
+            text_tool = _reads_only_its_arguments(program, args[3])
+            if not text_tool:
                 yield CONFIG_TARGET  # the child may read any config file, and is not audited
-            yield from self._named_in_arguments(args)  # a text tool's files: each its input whole
+            for rel in self._named_in_arguments(args):  # a text tool's files: each its input whole
+                yield from (rel, TEXT_PREFIX + rel) if text_tool and rel.endswith(".py") else (rel,)
 
     def _named_in_arguments(self, args: tuple) -> Iterator[str]:
         """The project files a child's arguments name (a script it runs, a file a text tool
@@ -303,6 +306,12 @@ def _runs_no_python(event: str, args: tuple) -> bool:
     program = _child_program(args)
     return program is not None and (os.path.basename(program) in _NO_PYTHON_PROGRAMS
                                     or _reads_only_its_arguments(program, args[3]))
+
+
+def _read_as_text(path: Any, frame: Any) -> bool:
+    """Whether an `open` of `path` by the code of `frame` reads Python source as text (not to run it)."""
+    return isinstance(path, (str, bytes, os.PathLike)) and os.fsdecode(path).endswith(".py") \
+        and not _imported(frame) and not read_by_pytest(frame)
 
 
 def _imported(frame: Any) -> bool:

@@ -118,3 +118,18 @@ def test_a_database_sqlite_opens_is_an_input(new_project):
     git(p.root, "add", "-A")
     git(p.root, "commit", "-qm", "initial")
     changed_input_reruns(p, lambda: write(2))
+
+
+@pytest.mark.parametrize("read", [
+    "subprocess.run(['cat', 'src/pkg/mod.py'], capture_output=True, text=True, check=True).stdout",
+    "open('src/pkg/mod.py').read()",
+], ids=["cat-in-a-child-process", "open"])
+def test_a_comment_edit_of_a_module_a_test_reads_as_text_reruns_it(new_project, read: str):
+    """The graph leaves a module's comments out of its fingerprint; a test that reads the module as
+    text sees them."""
+    p = new_project({
+        "src/pkg/__init__.py": "", "src/pkg/mod.py": "# version 1\nX = 1\n",
+        "tests/test_read.py": f"import subprocess\n\n\ndef test_read():\n    assert '# version 1' in {read}\n",
+        "tests/test_other.py": "def test_other():\n    pass\n",
+    })
+    changed_input_reruns(p, lambda: p.edit("src/pkg/mod.py", "# version 1", "# version 2"))
