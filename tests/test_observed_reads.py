@@ -10,6 +10,7 @@ import sqlite3
 
 import pytest
 from helpers import git
+from test_executed_code import selected, traced_project
 from test_false_greens import new_project  # noqa: F401 (a fixture)
 
 FINDER = """\
@@ -133,3 +134,19 @@ def test_a_comment_edit_of_a_module_a_test_reads_as_text_reruns_it(new_project, 
         "tests/test_other.py": "def test_other():\n    pass\n",
     })
     changed_input_reruns(p, lambda: p.edit("src/pkg/mod.py", "# version 1", "# version 2"))
+
+
+@pytest.mark.parametrize("read", ["os.environb.get(b'PKG_MODE')", "posix.environ.get(b'PKG_MODE')",
+                                  "os.environb[b'PKG_MODE']", "dict(posix.environ)[b'PKG_MODE']"])
+def test_an_environment_variable_read_through_its_bytes_is_an_input(tmp_path, monkeypatch, read: str):
+    """os.environb and posix.environ read the dict os.environ keeps its bytes in: where runs are
+    traced, a variable read there is an input of the tests that read it, as through os.environ."""
+    monkeypatch.setenv("PKG_MODE", "fast")
+    root = traced_project(tmp_path, {
+        "pkg/__init__.py": f"import os\nimport posix\n\n\ndef mode():\n    return {read}\n",
+        "tests/test_read.py": "import pkg\n\n\ndef test_read():\n    assert pkg.mode() == b'fast'\n",
+        "tests/test_other.py": "def test_other():\n    pass\n",
+    })
+    assert selected(root) == []
+    monkeypatch.setenv("PKG_MODE", "slow")
+    assert selected(root, ok=False) == ["tests/test_read.py"]
