@@ -53,7 +53,7 @@ from doit_scout.tracing import (
     code_unit,
     read_by_pytest,
 )
-from doit_scout.unaudited import sqlite_database, watch_stat
+from doit_scout.unaudited import UnauditedReads, sqlite_database, watch_stat
 
 _tracer: ExecutedCodeTracer | None = None
 if os.environ.get(TRACE_VARIABLE) == "1":
@@ -90,6 +90,7 @@ class _Recorder:
         self.current: str | None = None  # the file being collected or whose item runs
         self.seen: set[tuple[str, str]] = set()
         self.code_paths: dict[str, str | None] = {}  # co_filename -> project path, or None
+        self.unaudited = UnauditedReads(self._project_path, self._cached_code_path)
         self.observing = True
         self.first_test_seen = False
 
@@ -201,9 +202,8 @@ class _Recorder:
             return
         self.observing = False
         try:
-            rel = self._project_path(path)
-            if rel not in (None, ".") and self._innermost_project_code() is not None:
-                self._observe(rel)
+            if (found := self.unaudited.read(path)) is not None:
+                self._observe(*found)
         except Exception:  # observing must never break the code under test
             pass
         finally:
@@ -218,13 +218,13 @@ class _Recorder:
             if rel is not None:
                 self._observe(rel)
 
-    def _observe(self, target: str) -> None:
+    def _observe(self, target: str, source: str | None = None) -> None:
         if target == self.current:
             # A test's own file, read through project code (click's test_termui opens __file__
             # with click.open_file): the unit's fingerprint holds it, and other tests that reach
             # that code read their own files through it, not this one.
             return
-        source = self._innermost_project_code(body=True) or self.current or ""
+        source = source or self._innermost_project_code(body=True) or self.current or ""
         if target == source.partition(BODY_SEPARATOR)[0] or (source, target) in self.seen:
             return
         self.seen.add((source, target))
@@ -235,11 +235,7 @@ class _Recorder:
         that frame runs a function body (what reads there is an input of the code that runs it)."""
         frame = sys._getframe(1)  # this file's own frames are never project code
         while frame is not None:
-            filename = frame.f_code.co_filename
-            rel = self.code_paths.get(filename, "?")
-            if rel == "?":
-                rel = self._code_path(filename)
-                self.code_paths[filename] = rel
+            rel = self._cached_code_path(frame.f_code.co_filename)
             if rel is not None:
                 unit = code_unit(getattr(frame.f_code, "co_qualname", "<3.10>")) if body else None
                 return rel if unit is None else f"{rel}{BODY_SEPARATOR}{unit}"
@@ -252,13 +248,17 @@ class _Recorder:
         found = {f"{path}::{WHOLE_FILE}" for path in map(self._project_path, window.sources) if path is not None}
         found |= {f"{ENVIRON}::{name}" for name, reader in tuple(window.environ) if self._code_path(reader) is not None}
         for code in tuple(window.code.values()):  # a copy: other threads' code may still be added to it
-            path = self.code_paths.get(code.co_filename, "?")
-            if path == "?":
-                path = self.code_paths[code.co_filename] = self._code_path(code.co_filename)
+            path = self._cached_code_path(code.co_filename)
             unit = code_unit(getattr(code, "co_qualname", "<3.10>")) if path is not None else None
             if unit is not None:
                 found.add(f"{path}::{unit}")
         return sorted(found)
+
+    def _cached_code_path(self, filename: str) -> str | None:
+        rel = self.code_paths.get(filename, "?")
+        if rel == "?":
+            rel = self.code_paths[filename] = self._code_path(filename)
+        return rel
 
     def _code_path(self, filename: str) -> str | None:
         if not filename.endswith(".py") or os.path.abspath(filename) == _THIS_FILE:

@@ -11,10 +11,54 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
+from doit_scout.analyzers.targets import BODY_SEPARATOR
+from doit_scout.tracing import code_unit
+
 _PATH_TYPES = (str, bytes, os.PathLike)
+# pytest's own code, which stats the project's files while it collects: no test's input (the
+# collection key covers what collecting depends on).
+_PYTEST_CODE = (f"{os.sep}_pytest{os.sep}", f"{os.sep}pluggy{os.sep}")
+
+
+class UnauditedReads:
+    """Which project path a stat or a database names, and which project code did it, cheaply:
+    pytest and project code stat the same paths over and over."""
+
+    def __init__(self, project_path: Callable[[str], str | None], code_path: Callable[[str], str | None]) -> None:
+        self._project_path = functools.lru_cache(maxsize=8192)(
+            lambda name, cwd: project_path(os.path.join(cwd, name)))
+        self._code_path = code_path
+        self._kinds: dict[str, str | bool] = {}  # co_filename -> its project path, or whether it is pytest's
+
+    def read(self, path: Any) -> tuple[str, str] | None:
+        """(the project path, `path` or `path::qualname` of the innermost project code on the
+        stack), None when either is not the project's or pytest's own code did it."""
+        name = os.fsdecode(path)
+        rel = self._project_path(name, "" if os.path.isabs(name) else os.getcwd())
+        if rel is None or rel == ".":
+            return None
+        frame = sys._getframe(1)
+        while frame is not None:
+            code = self._kinds.get(frame.f_code.co_filename)
+            if code is None:
+                code = self._kind(frame.f_code.co_filename)
+            if code is True:
+                return None
+            if code is not False:
+                unit = code_unit(getattr(frame.f_code, "co_qualname", "<3.10>"))
+                return rel, code if unit is None else f"{code}{BODY_SEPARATOR}{unit}"  # type: ignore[return-value]
+            frame = frame.f_back  # type: ignore[assignment]
+        return None
+
+    def _kind(self, filename: str) -> str | bool:
+        code = self._code_path(filename)
+        kind = code if code is not None else any(part in filename for part in _PYTEST_CODE)
+        self._kinds[filename] = kind
+        return kind
 
 
 def watch_stat(observe: Callable[[Any], None]) -> None:
