@@ -8,7 +8,7 @@ and the running code say; doit_scout.execution interprets it after pytest is don
   with the file it belongs to, items any plugin deselected (-k, -m, --lf), collection errors;
 - test reports and warnings (in the process that sees them all: the controller under xdist);
 - observed inputs: an audit hook records the project files that running code opened (imports
-  included, through their source or bytecode), the folders it listed and the files it ran in a
+  included; stats and databases: doit_scout.unaudited), the folders it listed and the files it ran in a
   subprocess, each with the innermost project code on the stack (the code that did it): its file,
   and the function body it ran in (`path::qualname`) when it was one;
 - executed code (with DOIT_SCOUT_TRACE=1): which project functions each test ran, and which ran
