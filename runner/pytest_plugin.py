@@ -219,7 +219,7 @@ class _Recorder:
                 self._observe(rel)
 
     def _observe(self, target: str, source: str | None = None) -> None:
-        if target == self.current:
+        if target.removeprefix(TEXT_PREFIX) == self.current:
             # A test's own file, read through project code (click's test_termui opens __file__
             # with click.open_file): the unit's fingerprint holds it, and other tests that reach
             # that code read their own files through it, not this one.
