@@ -27,12 +27,10 @@ doit-scout does not know are never hidden: pytest decides what a test is.
 from __future__ import annotations
 
 import builtins
-import functools
 import importlib
 import importlib.util
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -44,6 +42,8 @@ from _pytest.nodes import Node
 
 from doit_scout.analyzers.inventory import in_excluded_dir
 from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX, TEXT_PREFIX
+from doit_scout.children import NO_PYTHON_PROGRAMS, child_program, reads_only_its_arguments, runs_no_python
+from doit_scout.children import realpath as _realpath
 from doit_scout.tracing import (
     ENVIRON,
     TRACE_VARIABLE,
@@ -51,9 +51,8 @@ from doit_scout.tracing import (
     ExecutedCodeTracer,
     Window,
     code_unit,
-    read_by_pytest,
 )
-from doit_scout.unaudited import UnauditedReads, sqlite_database, watch_stat
+from doit_scout.unaudited import UnauditedReads, read_as_text, sqlite_database, watch_stat
 
 _tracer: ExecutedCodeTracer | None = None
 if os.environ.get(TRACE_VARIABLE) == "1":
@@ -117,10 +116,10 @@ class _Recorder:
 
     def audit(self, event: str, args: tuple) -> None:
         if _tracer is not None and self.observing:
-            if event in _CHILD_EVENTS and not _runs_no_python(event, args) \
+            if event in _CHILD_EVENTS and not runs_no_python(event, args) \
                     and (_tracer.windows or self._innermost_project_code() is not None):
                 _tracer.child_started(event)  # a plugin's own (pytest-benchmark's git) runs no project code
-            elif event == "open" and _read_as_text(args[0], sys._getframe(2)):
+            elif event == "open" and read_as_text(args[0], sys._getframe(2)):
                 _tracer.current.sources.add(os.path.abspath(os.fsdecode(args[0])))
             elif event == "sys.settrace" and not _tracer.setting_trace:
                 window = _tracer.current  # paused, replaced or put back: calls in between went unseen
@@ -131,7 +130,7 @@ class _Recorder:
             return
         self.observing = False  # what this hook itself does is not observed
         try:
-            as_text = event == "open" and _read_as_text(args[0], sys._getframe(2))
+            as_text = event == "open" and read_as_text(args[0], sys._getframe(2))
             for target in self._targets(event, args):
                 self._observe(target)
                 if as_text and target.endswith(".py"):
@@ -160,10 +159,10 @@ class _Recorder:
             if rel is not None:
                 yield DIR_PREFIX + rel
         else:  # subprocess.Popen(executable, args, cwd, env)
-            program = _child_program(args)
-            if program is not None and os.path.basename(program) in _NO_PYTHON_PROGRAMS:
+            program = child_program(args)
+            if program is not None and os.path.basename(program) in NO_PYTHON_PROGRAMS:
                 return
-            text_tool = _reads_only_its_arguments(program, args[3])
+            text_tool = reads_only_its_arguments(program, args[3])
             if not text_tool:
                 yield CONFIG_TARGET  # the child may read any config file, and is not audited
             for rel in self._named_in_arguments(args):  # a text tool's files: each its input whole
@@ -267,64 +266,6 @@ class _Recorder:
         return None if rel is None or in_excluded_dir(rel) else rel
 
 
-_realpath = functools.lru_cache(maxsize=8192)(os.path.realpath)
-
-
-# Programs a child process may run that read no project config file and run no project code:
-# versioneer and setuptools_scm ask git for a version at import.
-_NO_PYTHON_PROGRAMS = frozenset({"git", "git.exe"})
-# Text tools that read only the files their arguments name (a pager a CLI library's tests start,
-# `sed -i` an editor's test runs), when they are the system's own: a test's own script named `cat`
-# may run anything. What they read is the argument files, each an input.
-_TEXT_TOOLS = frozenset({"cat", "less", "more", "head", "tail", "sed", "sort", "wc", "tr", "cut", "uniq", "tee",
-                         "echo", "printf", "true", "false"})
-_SYSTEM_BIN = ("/usr/bin/", "/bin/")
-
-
-def _child_program(args: tuple) -> str | None:
-    """The program a `subprocess.Popen` audit event starts (its arguments: executable, args, cwd,
-    env; with shell=True the program is the shell)."""
-    executable, argv = args[0], args[1]
-    program = executable if executable else (
-        argv if isinstance(argv, (str, bytes, os.PathLike)) else next(iter(argv or ()), None))
-    if not isinstance(program, (str, bytes, os.PathLike)):
-        return None
-    words = os.fsdecode(program).split() if isinstance(argv, (str, bytes)) and not executable else [os.fsdecode(program)]
-    return words[0] if words else None
-
-
-def _reads_only_its_arguments(program: str | None, env: Any) -> bool:
-    if program is None or os.path.basename(program) not in _TEXT_TOOLS:
-        return False
-    path = program if os.sep in program else shutil.which(program, path=(env or os.environ).get("PATH"))
-    return path is not None and _realpath(path).startswith(_SYSTEM_BIN)
-
-
-def _runs_no_python(event: str, args: tuple) -> bool:
-    if event != "subprocess.Popen":
-        return False
-    program = _child_program(args)
-    return program is not None and (os.path.basename(program) in _NO_PYTHON_PROGRAMS
-                                    or _reads_only_its_arguments(program, args[3]))
-
-
-def _read_as_text(path: Any, frame: Any) -> bool:
-    """Whether an `open` of `path` by the code of `frame` reads Python source as text (not to run it)."""
-    return isinstance(path, (str, bytes, os.PathLike)) and os.fsdecode(path).endswith(".py") \
-        and not _imported(frame) and not read_by_pytest(frame)
-
-
-def _imported(frame: Any) -> bool:
-    """Whether a file is opened by the import system (a module's source, to run it)."""
-    for _ in range(6):  # pytest's assertion rewriter reads a test module through pathlib
-        if frame is None:
-            return False
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
-            return True
-        frame = frame.f_back
-    return False
-
-
 def _source_of_bytecode(rel: str) -> str:
     """`pkg/__pycache__/mod.cpython-311.pyc` -> `pkg/mod.py`: the import system opens the
     bytecode of a module whose cache is fresh, and the source file otherwise."""
@@ -374,7 +315,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # they collect or keep only what failed before: nothing of a file proves it whole
         _recorder.write({"event": "narrowed", "why": "--lf or --sw keep only what failed before"})
     sys.addaudithook(_audit)
-    watch_stat(lambda path: _recorder is not None and _recorder.observe_unaudited(path))
+    watch_stat(_stat_seen)
 
 
 _original_import_module = importlib.import_module
@@ -409,6 +350,11 @@ def _observing_import(name: str, globals: Any = None, locals: Any = None, fromli
 def _audit(event: str, args: tuple) -> None:
     if _recorder is not None:
         _recorder.audit(event, args)
+
+
+def _stat_seen(path: Any) -> None:
+    if _recorder is not None:
+        _recorder.observe_unaudited(path)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

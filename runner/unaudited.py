@@ -5,6 +5,8 @@
   `is_file`: while the plugin records, both are wrapped to name the path first. The import system
   calls `posix.stat` itself, so what importing probes is not seen here (its `open` is).
 - `sqlite3.connect` raises its own audit event, naming the database, which sqlite opens in C.
+- An `open` of Python source outside the import system reads it as text: its bytes are what the
+  reader sees, comments included, where the module's fingerprint leaves them out.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from doit_scout.analyzers.targets import BODY_SEPARATOR
-from doit_scout.tracing import code_unit
+from doit_scout.tracing import code_unit, read_by_pytest
 
 _PATH_TYPES = (str, bytes, os.PathLike)
 # pytest's own code, which stats the project's files while it collects: no test's input (the
@@ -92,3 +94,20 @@ def sqlite_database(args: tuple) -> str | None:
     if name.startswith("file:"):  # a URI (uri=True): the path, without its query
         name = unquote(urlsplit(name).path)
     return None if name in ("", ":memory:") else name
+
+
+def read_as_text(path: Any, frame: Any) -> bool:
+    """Whether an `open` of `path` by the code of `frame` reads Python source as text (not to run it)."""
+    return isinstance(path, (str, bytes, os.PathLike)) and os.fsdecode(path).endswith(".py") \
+        and not _imported(frame) and not read_by_pytest(frame)
+
+
+def _imported(frame: Any) -> bool:
+    """Whether a file is opened by the import system (a module's source, to run it)."""
+    for _ in range(6):  # pytest's assertion rewriter reads a test module through pathlib
+        if frame is None:
+            return False
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False

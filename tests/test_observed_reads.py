@@ -9,9 +9,11 @@ import shutil
 import sqlite3
 
 import pytest
+import test_false_greens
 from helpers import git
 from test_executed_code import selected, traced_project
-from test_false_greens import new_project  # noqa: F401 (a fixture)
+
+new_project = test_false_greens.new_project  # the fixture: a git project with doit-scout's dodo.py
 
 FINDER = """\
 def find(name):
