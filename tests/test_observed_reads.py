@@ -15,9 +15,9 @@ from test_executed_code import selected, traced_project
 
 new_project = test_false_greens.new_project  # the fixture: a git project with doit-scout's dodo.py
 
-FINDER = """\
+FINDERS = {  # a module lookup: the package form first, then the module file
+    "open": """\
 def find(name):
-    \"\"\"A module lookup: the package form first, then the module file.\"\"\"
     for candidate in (f"pkg/{name}/__init__.py", f"pkg/{name}"):
         try:
             with open(candidate) as f:
@@ -25,14 +25,27 @@ def find(name):
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             continue
     return None
-"""
+""",
+    "stat": """\
+import os
 
 
-def test_a_path_probed_through_a_file_is_absent_and_results_stick(new_project):
-    # open("pkg/mod.py/__init__.py") raises NotADirectoryError: nothing is there, as for a missing
-    # folder, not an unreadable file that changes on every run.
+def find(name):
+    for candidate in (f"pkg/{name}/__init__.py", f"pkg/{name}"):
+        if os.path.isfile(candidate):
+            with open(candidate) as f:
+                return candidate, f.read()
+    return None
+""",
+}
+
+
+@pytest.mark.parametrize("probe", list(FINDERS))
+def test_a_path_probed_through_a_file_is_absent_and_results_stick(new_project, probe: str):
+    # open or stat of "pkg/mod.py/__init__.py" raises NotADirectoryError: nothing is there, as for
+    # a missing folder, not an unreadable file that changes on every run.
     p = new_project({
-        "pkg/__init__.py": "", "pkg/finder.py": FINDER, "pkg/mod.py": "X = 1\n",
+        "pkg/__init__.py": "", "pkg/finder.py": FINDERS[probe], "pkg/mod.py": "X = 1\n",
         "tests/test_find.py": "from pkg.finder import find\n\n\ndef test_find():\n"
                               "    assert find('mod.py') == ('pkg/mod.py', 'X = 1\\n')\n",
         "tests/test_other.py": "def test_other():\n    pass\n",
