@@ -1,6 +1,6 @@
 """Reads of project files that raise no `open` audit event, for the pytest plugin's observed inputs.
 
-- `os.stat` and `os.lstat` raise no audit event (CPython 3.10 to 3.13), and through them
+- `os.stat` and `os.lstat` raise no audit event (CPython 3.10 to 3.12 at least), and through them
   `os.path.exists`, `isfile`, `isdir`, `getsize`, `getmtime` and pathlib's `stat`, `exists`,
   `is_file`: while the plugin records, both are wrapped to name the path first. The import system
   calls `posix.stat` itself, so what importing probes is not seen here (its `open` is).
