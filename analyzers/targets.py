@@ -3,6 +3,9 @@ reads it: a project path, or one of these."""
 
 DIR_PREFIX = "dir:"  # `dir:<folder>`: code listed a folder
 MODULE_PREFIX = "module:"  # `module:<name>`: code ran `python -m <name>`
+# `text:<path>`: code read a project module's source as text (a text tool a test started, `open`
+# outside the import system): its bytes count, comments included.
+TEXT_PREFIX = "text:"
 # Code started a child process: it may read any config file (a type checker a test runs reads its
 # settings), so the unit depends on every config file whole, not only on what tests read of them.
 CONFIG_TARGET = "config:"

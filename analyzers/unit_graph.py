@@ -24,7 +24,7 @@ from doit_scout.analyzers.fingerprints import closure_of, compute_fingerprints
 from doit_scout.analyzers.graph import ImportEdge, ProjectGraph, node_contents
 from doit_scout.analyzers.layout import parent_dirs
 from doit_scout.analyzers.symbol_graph import WHOLE_SUFFIX, SymbolGraph, definition_node, whole_node
-from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
+from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX, TEXT_PREFIX
 
 # The node for what code outside any project file read (a pytest plugin from an entry point):
 # every unit depends on it.
@@ -110,6 +110,7 @@ def build_unit_graph(
             return target
         if target in node_of_path:
             return node_of_path[target]
+        target = target.removeprefix(TEXT_PREFIX)  # a module read as text is data: its bytes
         node = data_node(target)
         if node not in contents:
             contents[node] = digests.get(target) or digest_of(target)

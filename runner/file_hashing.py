@@ -18,6 +18,9 @@ from doit_scout.analyzers.hashing import (
 )
 
 UNREADABLE_PREFIX = "unreadable:"
+# A path with a file where one of its folders would be (`pkg/mod.py/__init__.py`, which a module
+# lookup probes) names nothing, as a path with a missing folder does.
+_ABSENT = (FileNotFoundError, NotADirectoryError)
 
 
 @dataclass
@@ -42,7 +45,7 @@ def hash_files(
         full = prefix + path
         try:
             st = os.stat(full)
-        except FileNotFoundError:
+        except _ABSENT:
             continue  # listed by git but deleted, or vanished during the scan: gone
         except OSError as err:  # a symlink loop, a too-long name...
             out.entries[path] = _unreadable(path, err, warnings)
@@ -58,7 +61,7 @@ def hash_files(
         hashed_at = time.time_ns()
         try:
             digest, data = read_and_hash(full, keep_bytes=path in wanted_sources)
-        except FileNotFoundError:
+        except _ABSENT:
             continue
         except OSError as err:
             out.entries[path] = _unreadable(path, err, warnings)
@@ -85,7 +88,7 @@ def digest_on_disk(root: Path, path: str) -> str:
         if full.is_dir():
             return "folder"
         return read_and_hash(full, keep_bytes=False)[0]
-    except FileNotFoundError:
+    except _ABSENT:
         return "absent"
     except OSError as err:
         return _unreadable(path, err, [])

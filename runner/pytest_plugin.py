@@ -8,7 +8,7 @@ and the running code say; doit_scout.execution interprets it after pytest is don
   with its file, items any plugin deselected (-k, -m, --lf) or left out (collection_kept), errors;
 - test reports and warnings (in the process that sees them all: the controller under xdist);
 - observed inputs: an audit hook records the project files that running code opened (imports
-  included, through their source or bytecode), the folders it listed and the files it ran in a
+  included; stats and databases: doit_scout.unaudited), the folders it listed and the files it ran in a
   subprocess, each with the innermost project code on the stack (the code that did it): its file,
   and the function body it ran in (`path::qualname`) when it was one;
 - executed code (with DOIT_SCOUT_TRACE=1): which project functions each test ran, and which ran
@@ -27,12 +27,10 @@ doit-scout does not know are never hidden: pytest decides what a test is.
 from __future__ import annotations
 
 import builtins
-import functools
 import importlib
 import importlib.util
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -44,7 +42,9 @@ from _pytest.nodes import Node
 
 from doit_scout import collection_kept
 from doit_scout.analyzers.inventory import in_excluded_dir
-from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
+from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX, TEXT_PREFIX
+from doit_scout.children import NO_PYTHON_PROGRAMS, child_program, reads_only_its_arguments, runs_no_python
+from doit_scout.children import realpath as _realpath
 from doit_scout.summary_counts import final_line_counts
 from doit_scout.tracing import (
     ENVIRON,
@@ -53,8 +53,8 @@ from doit_scout.tracing import (
     ExecutedCodeTracer,
     Window,
     code_unit,
-    read_by_pytest,
 )
+from doit_scout.unaudited import UnauditedReads, read_as_text, sqlite_database, watch_stat
 
 _tracer: ExecutedCodeTracer | None = None
 if os.environ.get(TRACE_VARIABLE) == "1":
@@ -91,6 +91,7 @@ class _Recorder:
         self.current: str | None = None  # the file being collected or whose item runs
         self.seen: set[tuple[str, str]] = set()
         self.code_paths: dict[str, str | None] = {}  # co_filename -> project path, or None
+        self.unaudited = UnauditedReads(self._project_path, self._cached_code_path)
         self.observing = True
         self.first_test_seen = False
 
@@ -117,22 +118,25 @@ class _Recorder:
 
     def audit(self, event: str, args: tuple) -> None:
         if _tracer is not None and self.observing:
-            if event in _CHILD_EVENTS and not _runs_no_python(event, args) \
+            if event in _CHILD_EVENTS and not runs_no_python(event, args) \
                     and (_tracer.windows or self._innermost_project_code() is not None):
                 _tracer.child_started(event)  # a plugin's own (pytest-benchmark's git) runs no project code
-            elif event == "open" and isinstance(args[0], (str, bytes, os.PathLike)) \
-                    and os.fsdecode(args[0]).endswith(".py") and not _imported(sys._getframe(2)) \
-                    and not read_by_pytest(sys._getframe(2)):
+            elif event == "open" and read_as_text(args[0], sys._getframe(2)):
                 _tracer.current.sources.add(os.path.abspath(os.fsdecode(args[0])))
             elif event == "sys.settrace" and not _tracer.setting_trace:
                 window = _tracer.current  # paused, replaced or put back: calls in between went unseen
                 window.broken = window.broken or "code set another trace function, or paused doit-scout's"
+        if event == "sqlite3.connect" and (database := sqlite_database(args)) is not None:
+            self.observe_unaudited(database)
         if event not in _OBSERVED_EVENTS or not self.observing:
             return
         self.observing = False  # what this hook itself does is not observed
         try:
+            as_text = event == "open" and read_as_text(args[0], sys._getframe(2))
             for target in self._targets(event, args):
                 self._observe(target)
+                if as_text and target.endswith(".py"):
+                    self._observe(TEXT_PREFIX + target)
         except Exception:  # an audit hook must never break the code under test
             pass
         finally:
@@ -157,12 +161,14 @@ class _Recorder:
             if rel is not None:
                 yield DIR_PREFIX + rel
         else:  # subprocess.Popen(executable, args, cwd, env)
-            program = _child_program(args)
-            if program is not None and os.path.basename(program) in _NO_PYTHON_PROGRAMS:
+            program = child_program(args)
+            if program is not None and os.path.basename(program) in NO_PYTHON_PROGRAMS:
                 return
-            if not _reads_only_its_arguments(program, args[3]):
+            text_tool = reads_only_its_arguments(program, args[3])
+            if not text_tool:
                 yield CONFIG_TARGET  # the child may read any config file, and is not audited
-            yield from self._named_in_arguments(args)  # a text tool's files: each its input whole
+            for rel in self._named_in_arguments(args):  # a text tool's files: each its input whole
+                yield from (rel, TEXT_PREFIX + rel) if text_tool and rel.endswith(".py") else (rel,)
 
     def _named_in_arguments(self, args: tuple) -> Iterator[str]:
         """The project files a child's arguments name (a script it runs, a file a text tool
@@ -190,6 +196,20 @@ class _Recorder:
         rel = _source_of_bytecode(rel)
         return None if in_excluded_dir(rel) else rel
 
+    def observe_unaudited(self, path: Any) -> None:
+        """A path project code stat'ed, or a database it opened (doit_scout.unaudited): read as a
+        file is. Others' (pytest's, a plugin's) are no input of a test."""
+        if not self.observing:
+            return
+        self.observing = False
+        try:
+            if (found := self.unaudited.read(path)) is not None:
+                self._observe(*found)
+        except Exception:  # observing must never break the code under test
+            pass
+        finally:
+            self.observing = True
+
     def observe_module(self, module: Any) -> None:
         """A module `importlib.import_module` returned: already imported or not, the calling
         code depends on it (the audit hook sees only a module's first import)."""
@@ -199,12 +219,13 @@ class _Recorder:
             if rel is not None:
                 self._observe(rel)
 
-    def _observe(self, target: str) -> None:
-        if target == self.current:
-            # A test's own file, read through project code (click's test_termui opens __file__ with
-            # click.open_file): the unit's fingerprint holds it; other tests read their own through it.
+    def _observe(self, target: str, source: str | None = None) -> None:
+        if target.removeprefix(TEXT_PREFIX) == self.current:
+            # A test's own file, read through project code (click's test_termui opens __file__
+            # with click.open_file): the unit's fingerprint holds it, and other tests that reach
+            # that code read their own files through it, not this one.
             return
-        source = self._innermost_project_code(body=True) or self.current or ""
+        source = source or self._innermost_project_code(body=True) or self.current or ""
         if target == source.partition(BODY_SEPARATOR)[0] or (source, target) in self.seen:
             return
         self.seen.add((source, target))
@@ -215,11 +236,7 @@ class _Recorder:
         that frame runs a function body (what reads there is an input of the code that runs it)."""
         frame = sys._getframe(1)  # this file's own frames are never project code
         while frame is not None:
-            filename = frame.f_code.co_filename
-            rel = self.code_paths.get(filename, "?")
-            if rel == "?":
-                rel = self._code_path(filename)
-                self.code_paths[filename] = rel
+            rel = self._cached_code_path(frame.f_code.co_filename)
             if rel is not None:
                 unit = code_unit(getattr(frame.f_code, "co_qualname", "<3.10>")) if body else None
                 return rel if unit is None else f"{rel}{BODY_SEPARATOR}{unit}"
@@ -232,71 +249,23 @@ class _Recorder:
         found = {f"{path}::{WHOLE_FILE}" for path in map(self._project_path, window.sources) if path is not None}
         found |= {f"{ENVIRON}::{name}" for name, reader in tuple(window.environ) if self._code_path(reader) is not None}
         for code in tuple(window.code.values()):  # a copy: other threads' code may still be added to it
-            path = self.code_paths.get(code.co_filename, "?")
-            if path == "?":
-                path = self.code_paths[code.co_filename] = self._code_path(code.co_filename)
+            path = self._cached_code_path(code.co_filename)
             unit = code_unit(getattr(code, "co_qualname", "<3.10>")) if path is not None else None
             if unit is not None:
                 found.add(f"{path}::{unit}")
         return sorted(found)
+
+    def _cached_code_path(self, filename: str) -> str | None:
+        rel = self.code_paths.get(filename, "?")
+        if rel == "?":
+            rel = self.code_paths[filename] = self._code_path(filename)
+        return rel
 
     def _code_path(self, filename: str) -> str | None:
         if not filename.endswith(".py") or os.path.abspath(filename) == _THIS_FILE:
             return None
         rel = self.relative(os.path.abspath(filename))
         return None if rel is None or in_excluded_dir(rel) else rel
-
-
-_realpath = functools.lru_cache(maxsize=8192)(os.path.realpath)
-
-
-# Programs a child process may run that read no project config file and run no project code:
-# versioneer and setuptools_scm ask git for a version at import.
-_NO_PYTHON_PROGRAMS = frozenset({"git", "git.exe"})
-# Text tools that read only the files their arguments name (a pager a CLI library's tests start,
-# `sed -i` an editor's test runs), when they are the system's own: a test's own script named `cat`
-# may run anything. What they read is the argument files, each an input.
-_TEXT_TOOLS = frozenset({"cat", "less", "more", "head", "tail", "sed", "sort", "wc", "tr", "cut", "uniq", "tee",
-                         "echo", "printf", "true", "false"})
-_SYSTEM_BIN = ("/usr/bin/", "/bin/")
-
-
-def _child_program(args: tuple) -> str | None:
-    """The program a `subprocess.Popen` audit event starts (its arguments: executable, args, cwd,
-    env; with shell=True the program is the shell)."""
-    executable, argv = args[0], args[1]
-    program = executable if executable else (
-        argv if isinstance(argv, (str, bytes, os.PathLike)) else next(iter(argv or ()), None))
-    if not isinstance(program, (str, bytes, os.PathLike)):
-        return None
-    words = os.fsdecode(program).split() if isinstance(argv, (str, bytes)) and not executable else [os.fsdecode(program)]
-    return words[0] if words else None
-
-
-def _reads_only_its_arguments(program: str | None, env: Any) -> bool:
-    if program is None or os.path.basename(program) not in _TEXT_TOOLS:
-        return False
-    path = program if os.sep in program else shutil.which(program, path=(env or os.environ).get("PATH"))
-    return path is not None and _realpath(path).startswith(_SYSTEM_BIN)
-
-
-def _runs_no_python(event: str, args: tuple) -> bool:
-    if event != "subprocess.Popen":
-        return False
-    program = _child_program(args)
-    return program is not None and (os.path.basename(program) in _NO_PYTHON_PROGRAMS
-                                    or _reads_only_its_arguments(program, args[3]))
-
-
-def _imported(frame: Any) -> bool:
-    """Whether a file is opened by the import system (a module's source, to run it)."""
-    for _ in range(6):  # pytest's assertion rewriter reads a test module through pathlib
-        if frame is None:
-            return False
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
-            return True
-        frame = frame.f_back
-    return False
 
 
 def _source_of_bytecode(rel: str) -> str:
@@ -346,6 +315,7 @@ def pytest_configure(config: pytest.Config) -> None:
         Node.addfinalizer = _owned_addfinalizer  # type: ignore[method-assign]
     collection_kept.register(config, _recorder.relative, _recorder.write)  # --lf, --sw: what they leave out
     sys.addaudithook(_audit)
+    watch_stat(_stat_seen)
 
 
 _original_import_module = importlib.import_module
@@ -380,6 +350,11 @@ def _observing_import(name: str, globals: Any = None, locals: Any = None, fromli
 def _audit(event: str, args: tuple) -> None:
     if _recorder is not None:
         _recorder.audit(event, args)
+
+
+def _stat_seen(path: Any) -> None:
+    if _recorder is not None:
+        _recorder.observe_unaudited(path)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

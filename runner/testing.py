@@ -17,7 +17,7 @@ from doit_scout.analyzers.categories import Category
 from doit_scout.analyzers.globs import GlobSet
 from doit_scout.analyzers.selection import TestDecision, TestRecord, select_tests
 from doit_scout.analyzers.sharding import shard_files
-from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX
+from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX, TEXT_PREFIX
 from doit_scout.analyzers.unit_graph import UnitGraph, build_unit_graph
 from doit_scout.audit import audit_due, load_audit_log, save_audit_log, selection_misses
 from doit_scout.bytecode import discard_stale_bytecode
@@ -151,7 +151,7 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
     observed = ObservedInputs(context).load(state, units)
     # Files code was seen to read that the inventory does not list (git-ignored ones) are read now.
     outside = {t: digest_on_disk(root, t) for targets in observed.values() for t in targets
-               if not t.startswith((DIR_PREFIX, MODULE_PREFIX)) and t != CONFIG_TARGET and t not in state.files}
+               if not t.startswith((DIR_PREFIX, MODULE_PREFIX, TEXT_PREFIX)) and t != CONFIG_TARGET and t not in state.files}
     outside[CONFIG_TARGET] = state.config_digest()
 
     def build() -> UnitGraph:
@@ -189,7 +189,7 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
 # The unit fingerprints of the last computation, with a digest of everything they were computed
 # from: a run where nothing changed reads them instead of building the unit graph again.
 _FINGERPRINTS_FILE = "unit-fingerprints.json"
-_FINGERPRINTS_VERSION = 7  # bump when the same inputs would give other fingerprints
+_FINGERPRINTS_VERSION = 8  # bump when the same inputs would give other fingerprints
 _FINGERPRINTS_KEPT = 4  # the plan's units and the units a run recorded differ
 
 

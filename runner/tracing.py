@@ -17,6 +17,7 @@ from __future__ import annotations
 import _thread
 import linecache
 import os
+import posix
 import sys
 import threading
 from types import CodeType, FrameType
@@ -82,9 +83,12 @@ class ExecutedCodeTracer:
         self.setting_trace = False  # this tracer itself calls sys.settrace (the audit hook asks)
 
     def start(self) -> None:
+        _watch_environ()
+        _WatchedEnviron.tracer = self
         self._set_trace(self._call)
 
     def stop(self) -> None:
+        _WatchedEnviron.tracer = None
         self._set_trace(None)
 
     def _set_trace(self, function: Callable | None) -> None:
@@ -233,6 +237,63 @@ class ExecutedCodeTracer:
         """A child process runs code no trace function here sees."""
         window = self.current
         window.broken = window.broken or f"a test started a child process ({what})"
+
+
+class _WatchedEnviron(dict):
+    """posix.environ, the dict os.environ and os.environb keep their bytes in: a read of
+    os.environb or of posix.environ runs no function the trace function could recognize."""
+
+    tracer: ExecutedCodeTracer | None = None
+
+    def _note(self, key: object) -> None:
+        tracer = _WatchedEnviron.tracer
+        if tracer is not None and isinstance(key, (str, bytes)):
+            tracer._environ_read(sys._getframe(1), tracer.current, key if key is ENVIRON_ALL else os.fsdecode(key))
+
+    def __getitem__(self, key: Any) -> Any:
+        self._note(key)
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self._note(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._note(key)
+        return super().__contains__(key)
+
+    def __iter__(self) -> Iterator[Any]:
+        self._note(ENVIRON_ALL)
+        return super().__iter__()
+
+    def keys(self) -> Any:
+        self._note(ENVIRON_ALL)
+        return super().keys()
+
+    def items(self) -> Any:
+        self._note(ENVIRON_ALL)
+        return super().items()
+
+    def values(self) -> Any:
+        self._note(ENVIRON_ALL)
+        return super().values()
+
+    def copy(self) -> dict:
+        self._note(ENVIRON_ALL)
+        return dict(super().items())
+
+
+def _watch_environ() -> None:
+    """Put a _WatchedEnviron in place of the dict under os.environ, os.environb and posix.environ,
+    which on POSIX are one (Windows keeps os.environ's apart, and has no os.environb)."""
+    data = getattr(os.environ, "_data", None)
+    if os.name != "posix" or data is not posix.environ or isinstance(data, _WatchedEnviron):
+        return
+    watched = _WatchedEnviron(data)
+    os.environ._data = watched  # type: ignore[attr-defined]
+    if getattr(os, "environb", None) is not None and os.environb._data is data:  # type: ignore[attr-defined]
+        os.environb._data = watched  # type: ignore[attr-defined]
+    posix.environ = watched  # type: ignore[misc]
 
 
 _READING_FILES = ("linecache.py", "tokenize.py", "inspect.py", "traceback.py", "pathlib.py")
