@@ -52,6 +52,7 @@ from doit_scout.tracing import (
     Window,
     code_unit,
     read_by_pytest,
+    shown_by_pytest,
 )
 
 _tracer: ExecutedCodeTracer | None = None
@@ -139,7 +140,7 @@ class _Recorder:
     def _targets(self, event: str, args: tuple) -> Iterator[str]:
         if event == "open":
             path, mode, flags = args
-            if isinstance(path, int):
+            if isinstance(path, int) or shown_by_pytest(sys._getframe(3)):
                 return
             if isinstance(mode, str) and _WRITE_MODES & set(mode) and "+" not in mode:
                 return  # written, not read
