@@ -48,11 +48,14 @@ class RecordedBodies:
                 self.cache.delete(RECORDED_BODIES_KIND, key)
         return found
 
-    def add(self, recorded: Mapping[tuple[str, str], Collection[str]]) -> None:
-        """Keep, by (static, frame) fingerprints, the bodies a record was just made with."""
-        if recorded:
-            self.cache.put_many(RECORDED_BODIES_KIND, {
-                content_key(static, frame): {"bodies": sorted(bodies)} for (static, frame), bodies in recorded.items()})
+    def add(self, static: Mapping[str, str | None], frames: Mapping[str, str | None],
+            bodies: Mapping[str, Collection[str]], recorded: Collection[str]) -> None:
+        """Keep, under each `recorded` unit's static and frame fingerprints, the `bodies` its
+        traced record was just made with."""
+        values = {content_key(fp, frame): {"bodies": sorted(bodies[path])} for path in recorded
+                  if path in bodies and (fp := static.get(path)) and (frame := frames.get(path))}
+        if values:
+            self.cache.put_many(RECORDED_BODIES_KIND, values)
 
 
 @dataclass
@@ -62,7 +65,9 @@ class TracedFingerprints:
     fingerprints: dict[str, str] = field(default_factory=dict)  # from every body known under the frame
     bodies: dict[str, tuple[str, ...]] = field(default_factory=dict)  # what those were computed from
     recorded: dict[str, str] = field(default_factory=dict)  # from the bodies of the content's last record
-    exact: set[str] = field(default_factory=set)  # runs read what the static fingerprint leaves out
+    # Units whose runs read what the static fingerprint does not cover (a file as text, an
+    # environment variable): no record under the static one stands in for theirs.
+    exact: set[str] = field(default_factory=set)
 
 
 def traced_fingerprints(cache: CacheStore, state: ScoutState, static: Mapping[str, str | None],

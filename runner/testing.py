@@ -93,9 +93,6 @@ class TestInputs:
     build_units: Callable[[], UnitGraph]
     frames: dict[str, str | None] = field(default_factory=dict)
     static: dict[str, str | None] = field(default_factory=dict)
-    # Units whose runs read what the static fingerprint does not cover (a file as text, an
-    # environment variable): no record under the static one stands in for theirs.
-    exact: set[str] = field(default_factory=set)
     traced: TracedFingerprints = field(default_factory=TracedFingerprints)
 
     @cached_property
@@ -174,8 +171,7 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
         units_graph = lambda: graph  # noqa: E731
     traced = traced_fingerprints(context.cache, state, static, frames, body_inputs) \
         if config.test.executed_code else TracedFingerprints()
-    return TestInputs({**static, **traced.fingerprints}, config_digest, environment, units_graph, frames, static,
-                      traced.exact, traced)
+    return TestInputs({**static, **traced.fingerprints}, config_digest, environment, units_graph, frames, static, traced)
 
 
 # The unit fingerprints of the last computation, with a digest of everything they were computed
@@ -319,7 +315,7 @@ def _records_of(context: RunContext, inputs: TestInputs, paths: Collection[str],
               for fp in (inputs.fingerprints.get(path), recorded.get(path), inputs.static.get(path)) if fp}
     records = RecordStore(context.cache).records(wanted)
     chosen = {path: fp if fp in records else recorded[path] if recorded.get(path) in records
-              else fp if path in inputs.exact or inputs.static.get(path) not in records
+              else fp if path in inputs.traced.exact or inputs.static.get(path) not in records
               else inputs.static[path] for path, fp in inputs.fingerprints.items()}
     return records, chosen
 
@@ -532,9 +528,7 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
     _record(RecordStore(cache), plan, pytest_run,
             {p: {after.fingerprints[p] if p in seen else None, after.static.get(p)} - {None} for p in ran_units},
             set(stale))
-    RecordedBodies(cache).add({(after.static[p], after.frames[p]): after.traced.bodies[p] for p in seen
-                               if p in ran_units and p not in stale and p in after.traced.bodies
-                               and after.static.get(p) and after.frames.get(p)})
+    RecordedBodies(cache).add(after.static, after.frames, after.traced.bodies, (seen & ran_units) - set(stale))
     if manifest.known and key_of(after_state, after.environment) == manifest.key:
         names_key = names_key_of(after_state, after.fingerprints, after.config_digest, after.environment)
         save_manifest(root, cache, after_state, after.environment, replace(manifest, names_key=names_key))
