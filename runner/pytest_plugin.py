@@ -53,6 +53,7 @@ from doit_scout.tracing import (
     ExecutedCodeTracer,
     Window,
     code_unit,
+    shown_by_pytest,
 )
 from doit_scout.unaudited import UnauditedReads, read_as_text, sqlite_database, watch_stat
 
@@ -145,7 +146,7 @@ class _Recorder:
     def _targets(self, event: str, args: tuple) -> Iterator[str]:
         if event == "open":
             path, mode, flags = args
-            if isinstance(path, int):
+            if isinstance(path, int) or shown_by_pytest(sys._getframe(3)):
                 return
             if isinstance(mode, str) and _WRITE_MODES & set(mode) and "+" not in mode:
                 return  # written, not read

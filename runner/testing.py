@@ -33,7 +33,7 @@ from doit_scout.collection import (
 )
 from doit_scout.context import RunContext
 from doit_scout.environment import environment_key
-from doit_scout.executed import Bodies, ExecutedCode
+from doit_scout.executed import ExecutedCode
 from doit_scout.execution import COUNT_WORDS, USAGE_ERROR, PytestRun, run_pytest, xdist_available
 from doit_scout.explain import ChangeExplainer, changed_since_tests_ran, follow_snapshot, save_snapshot
 from doit_scout.file_hashing import digest_on_disk
@@ -47,6 +47,7 @@ from doit_scout.project_state import (
     update_last_run,
     write_state_json,
 )
+from doit_scout.recorded_bodies import RecordedBodies, TracedFingerprints, traced_fingerprints
 from doit_scout.recording import record_run
 from doit_scout.records import (
     RecordStore,
@@ -93,9 +94,7 @@ class TestInputs:
     build_units: Callable[[], UnitGraph]
     frames: dict[str, str | None] = field(default_factory=dict)
     static: dict[str, str | None] = field(default_factory=dict)
-    # Units whose runs read what the static fingerprint does not cover (a file as text, an
-    # environment variable): no record under the static one stands in for theirs.
-    exact: set[str] = field(default_factory=set)
+    traced: TracedFingerprints = field(default_factory=TracedFingerprints)
 
     @cached_property
     def units(self) -> UnitGraph:
@@ -172,18 +171,9 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
         write_state_json(state_dir(root) / _FINGERPRINTS_FILE,
                          {"entries": {**{k: list(v) for k, v in kept}, key: [static, frames, body_inputs]}})
         units_graph = lambda: graph  # noqa: E731
-    fingerprints = dict(static)
-    exact: set[str] = set()
-    if config.test.executed_code:
-        executed = ExecutedCode(context.cache).load({f for f in frames.values() if f})
-        bodies = Bodies(state, body_inputs)
-        for path, frame in frames.items():
-            ran = executed.get(frame) if frame else None
-            if ran is not None:
-                fingerprints[path] = bodies.fingerprint(frame, ran)  # type: ignore[arg-type]
-                if bodies.beyond_static(ran):
-                    exact.add(path)
-    return TestInputs(fingerprints, config_digest, environment, units_graph, frames, static, exact)
+    traced = traced_fingerprints(context.cache, state, static, frames, body_inputs) \
+        if config.test.executed_code else TracedFingerprints()
+    return TestInputs({**static, **traced.fingerprints}, config_digest, environment, units_graph, frames, static, traced)
 
 
 # The unit fingerprints of the last computation, with a digest of everything they were computed
@@ -320,14 +310,20 @@ FORGOTTEN = "forgotten: `doit forget` was run"
 
 def _records_of(context: RunContext, inputs: TestInputs, paths: Collection[str], fresh: frozenset[str] | None,
                 ) -> tuple[dict[str, TestRecord], dict[str, str | None]]:
-    """The records of `paths` (of `fresh` fingerprints only, unless None), and the fingerprint
-    each is decided by: the one its executed code gives, or the static one when only that has a
-    record (a branch switched back to, whose code was last run before these tests were traced)
-    and its runs read nothing it leaves out. Both are sound then: a run is recorded under both."""
-    wanted = {fp: path for path in paths for fp in (inputs.fingerprints.get(path), inputs.static.get(path))
+    """The records of `paths` (of `fresh` fingerprints only, unless None: after `doit forget`),
+    and the fingerprint each is decided by: the one its executed code gives; else the one its
+    content's last traced record was made with (doit_scout.recorded_bodies: an edit undone, after
+    its run added bodies under the same frame); else the static one when only that has a record
+    (a branch switched back to, whose code was last run before these tests were traced) and its
+    runs read nothing it leaves out. All are sound: a run is recorded under the first and the
+    last, and the second is the first as that record computed it."""
+    recorded = inputs.traced.recorded
+    wanted = {fp: path for path in paths
+              for fp in (inputs.fingerprints.get(path), recorded.get(path), inputs.static.get(path))
               if fp and (fresh is None or fp in fresh)}
     records = RecordStore(context.cache).records(wanted)
-    chosen = {path: fp if fp in records or path in inputs.exact or inputs.static.get(path) not in records
+    chosen = {path: fp if fp in records else recorded[path] if recorded.get(path) in records
+              else fp if path in inputs.traced.exact or inputs.static.get(path) not in records
               else inputs.static[path] for path, fp in inputs.fingerprints.items()}
     return records, chosen
 
@@ -547,6 +543,7 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
     recorded = record_run(RecordStore(cache), plan.decisions, pytest_run, {
         p: {after.fingerprints[p] if p in seen else None, after.static.get(p)} - {None} for p in ran_units}, set(stale))
     _use_up_forget(root, plan, recorded)
+    RecordedBodies(cache).add(after.static, after.frames, after.traced.bodies, (seen & ran_units) - set(stale))
     if manifest.known and key_of(after_state, after.environment) == manifest.key:
         names_key = names_key_of(after_state, after.fingerprints, after.config_digest, after.environment)
         save_manifest(root, cache, after_state, after.environment, replace(manifest, names_key=names_key))

@@ -313,6 +313,21 @@ def read_by_pytest(frame: FrameType | None) -> bool:
     return False
 
 
+def shown_by_pytest(frame: FrameType | None) -> bool:
+    """Whether a file is opened (through `frame`) by pytest's rendering of a traceback: compiling
+    a failing statement's text, which pytest names `source`, makes Python look for a file of that
+    name. What a failure is shown with is no input of the test (an edit that fails and is undone
+    would otherwise leave every failed file a new input behind)."""
+    for _ in range(12):
+        if frame is None:
+            return False
+        filename = frame.f_code.co_filename
+        if not filename.endswith((*_READING_FILES, f"{os.sep}ast.py")) and not filename.startswith("<frozen"):
+            return f"{os.sep}_pytest{os.sep}_code{os.sep}" in filename
+        frame = frame.f_back
+    return False
+
+
 def code_unit(qualname: str) -> str | None:
     """The function or method a code object belongs to, by the name analyzers.symbols gives
     bodies (`f.<locals>.g` is part of `f`); None for module-level and class-level code
