@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -72,6 +73,18 @@ def run_doit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "doit", *args], cwd=cwd, capture_output=True, text=True,
         stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"}, timeout=120,
     )
+
+
+def interrupt_doit(root: Path, started: Path) -> subprocess.CompletedProcess[str]:
+    """Start `doit` in its own process group, and once a test of it has created `started`, send
+    the group a SIGINT, as Ctrl-C in a terminal does; return the finished run."""
+    run = subprocess.Popen([sys.executable, "-m", "doit"], cwd=root, stdout=subprocess.PIPE, text=True,
+                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
+    while not started.exists():
+        assert run.poll() is None, run.communicate()
+    os.killpg(run.pid, signal.SIGINT)
+    stdout, stderr = run.communicate(timeout=60)
+    return subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
 
 
 def close_shared_caches() -> None:

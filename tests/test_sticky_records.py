@@ -6,14 +6,10 @@ records. Real doit runs, real pytest, real files."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import doit_tests, git_init, run_doit, write_files
+from helpers import doit_tests, git_init, interrupt_doit, run_doit, write_files
 
 # Every test reads an environment variable through the package (so no static fingerprint stands
 # in for the executed code's), runs a helper of its own, which every test can reach by name (what
@@ -102,12 +98,7 @@ def test_reverting_after_an_interrupted_run_runs_nothing(tmp_path: Path):
     root = project(tmp_path / "p", 1, waiter=waiter)
     edit(root, "if n < 0:", EDITS["green"])
     wait.touch()
-    run = subprocess.Popen([sys.executable, "-m", "doit"], cwd=root, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
-    while not started.exists():
-        assert run.poll() is None, run.communicate()
-    os.killpg(run.pid, signal.SIGINT)
-    run.communicate(timeout=60)
+    run = interrupt_doit(root, started)
     release.touch()
     assert run.returncode != 0
     edit(root, EDITS["green"], "if n < 0:")

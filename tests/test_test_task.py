@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import TODO_TESTS, doit_tests, git_init, run_doit, write_files
+from helpers import TODO_TESTS, doit_tests, git_init, interrupt_doit, run_doit, write_files
 
 from doit_scout.project_state import atomic_write_checked, read_checked
 
@@ -273,12 +272,7 @@ def test_ctrl_c_records_nothing_green_for_unfinished_nodes(todo_app: Path, tmp_p
                 pass
     """})
     git_init(todo_app)
-    run = subprocess.Popen([sys.executable, "-m", "doit"], cwd=todo_app, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
-    while not started.exists():
-        assert run.poll() is None, run.communicate()
-    os.killpg(run.pid, signal.SIGINT)
-    run.communicate(timeout=60)
+    run = interrupt_doit(todo_app, started)
     assert run.returncode != 0
     release.touch()
     waits = explain(todo_app)["tests/test_waits.py"]
