@@ -67,7 +67,7 @@ class Step:
 
 
 class Session:
-    def __init__(self, name: str, work: Path, venvs: Path, log: Path) -> None:
+    def __init__(self, name: str, work: Path, venvs: Path, log: Path, scout_path: str | None = None) -> None:
         project = PROJECTS[name]
         self.name = name
         self.clone = work / name
@@ -76,7 +76,7 @@ class Session:
         self.log = log
         self.env = {**os.environ, "CI": "true", "COLUMNS": "200",
                     "DOIT_SCOUT_CACHE": str(work / "cache-trust" / name),
-                    "PYTHONPATH": str(self.root / project.import_root)}
+                    "PYTHONPATH": os.pathsep.join(p for p in (scout_path, str(self.root / project.import_root)) if p)}
         self.env.pop("PYTEST_ADDOPTS", None)
         self.package = project.source
         self.steps: list[Step] = []
@@ -183,13 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--projects", default="toolz,attrs,marshmallow,click,more-itertools")
     parser.add_argument("--work", default="/work/trials/history")
     parser.add_argument("--venvs", default="/work/trials/venvs")
+    parser.add_argument("--scout-path", help="a folder holding a doit_scout package to import first (a snapshot "
+                        "of a commit: the venvs' editable install follows the working tree)")
     args = parser.parse_args(argv)
     work, bad = Path(args.work), 0
     for name in args.projects.split(","):
         log = work / "logs-trust" / f"{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("")
-        session = Session(name, work, Path(args.venvs), log)
+        session = Session(name, work, Path(args.venvs), log, args.scout_path)
         print(session.table(session.session()), flush=True)
         bad += sum(1 for s in session.steps if s.verdict != "ok")
     print(f"\n{bad} steps not ok (false greens and re-runs of green content); logs under {work / 'logs-trust'}")
