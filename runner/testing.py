@@ -48,6 +48,7 @@ from doit_scout.project_state import (
     write_state_json,
 )
 from doit_scout.recorded_bodies import RecordedBodies, TracedFingerprints, traced_fingerprints
+from doit_scout.recorded_observations import RecordedObservations, checkout_content
 from doit_scout.recording import record_run
 from doit_scout.records import (
     RecordStore,
@@ -95,6 +96,10 @@ class TestInputs:
     frames: dict[str, str | None] = field(default_factory=dict)
     static: dict[str, str | None] = field(default_factory=dict)
     traced: TracedFingerprints = field(default_factory=TracedFingerprints)
+    observed: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    content: str = ""  # the checkout's content, observations left out (doit_scout.recorded_observations)
+    # The static fingerprints with the observations earlier records of this content were made with.
+    earlier: Callable[[], list[dict[str, str | None]]] = lambda: []
 
     @cached_property
     def units(self) -> UnitGraph:
@@ -148,14 +153,28 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
     config_digest = state.test_config_digest(root)
     environment = environment_key(root, config.test.pytest_args, config.test.env)
     observed = ObservedInputs(context).load(state, units)
-    # Files code was seen to read that the inventory does not list (git-ignored ones) are read now.
-    outside = {t: digest_on_disk(root, t) for targets in observed.values() for t in targets
-               if not t.startswith((DIR_PREFIX, MODULE_PREFIX, TEXT_PREFIX)) and t != CONFIG_TARGET and t not in state.files}
-    outside[CONFIG_TARGET] = state.config_digest()
+    content = checkout_content(state, config_digest, environment)
 
-    def build() -> UnitGraph:
+    def outside_of(observed: Mapping[str, frozenset[str]]) -> dict[str, str]:
+        # Files code was seen to read that the inventory does not list (git-ignored ones) are read now.
+        found = {t: digest_on_disk(root, t) for targets in observed.values() for t in targets
+                 if not t.startswith((DIR_PREFIX, MODULE_PREFIX, TEXT_PREFIX)) and t != CONFIG_TARGET
+                 and t not in state.files}
+        return {**found, CONFIG_TARGET: state.config_digest()}
+
+    def build_with(observed: Mapping[str, frozenset[str]], outside: Mapping[str, str]) -> UnitGraph:
         return build_unit_graph(state.graph, state.digests(), units, observed,
                                 digest_of=lambda path: outside.get(path) or digest_on_disk(root, path))
+
+    def earlier() -> list[dict[str, str | None]]:
+        graphs = (build_with(then, outside_of(then)) for then in RecordedObservations(context.cache).load(content)
+                  if then != observed)
+        return [{path: g.fingerprint_of(path, config_digest, environment) for path in units} for g in graphs]
+
+    outside = outside_of(observed)
+
+    def build() -> UnitGraph:
+        return build_with(observed, outside)
 
     key = _fingerprints_key(state, units, observed, outside, config_digest, environment)
     remembered = _remembered_fingerprints(root)
@@ -173,7 +192,8 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
         units_graph = lambda: graph  # noqa: E731
     traced = traced_fingerprints(context.cache, state, static, frames, body_inputs) \
         if config.test.executed_code else TracedFingerprints()
-    return TestInputs({**static, **traced.fingerprints}, config_digest, environment, units_graph, frames, static, traced)
+    return TestInputs({**static, **traced.fingerprints}, config_digest, environment, units_graph, frames, static, traced,
+                      observed, content, earlier)
 
 
 # The unit fingerprints of the last computation, with a digest of everything they were computed
@@ -325,6 +345,16 @@ def _records_of(context: RunContext, inputs: TestInputs, paths: Collection[str],
     chosen = {path: fp if fp in records else recorded[path] if recorded.get(path) in records
               else fp if path in inputs.traced.exact or inputs.static.get(path) not in records
               else inputs.static[path] for path, fp in inputs.fingerprints.items()}
+    # Else the static one as an earlier record of this very checkout content computed it, with
+    # what was known then to be read (doit_scout.recorded_observations: a branch switched back to).
+    missing = {p for p in paths if not _green(records.get(chosen.get(p) or "")) and p not in inputs.traced.exact}
+    for earlier in inputs.earlier() if missing else ():
+        found = RecordStore(context.cache).records(
+            {fp: p for p in missing if (fp := earlier.get(p)) and (fresh is None or fp in fresh)})
+        for fp, record in found.items():
+            if _green(record) and (path := next(p for p in missing if earlier.get(p) == fp)):
+                records[fp], chosen[path] = record, fp
+                missing.discard(path)
     return records, chosen
 
 
@@ -544,6 +574,7 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
         p: {after.fingerprints[p] if p in seen else None, after.static.get(p)} - {None} for p in ran_units}, set(stale))
     _use_up_forget(root, plan, recorded)
     RecordedBodies(cache).add(after.static, after.frames, after.traced.bodies, (seen & ran_units) - set(stale))
+    RecordedObservations(cache).add(after.content, after.observed)
     if manifest.known and key_of(after_state, after.environment) == manifest.key:
         names_key = names_key_of(after_state, after.fingerprints, after.config_digest, after.environment)
         save_manifest(root, cache, after_state, after.environment, replace(manifest, names_key=names_key))

@@ -119,3 +119,35 @@ def test_green_results_stick_with_xdist(tmp_path: Path):
         plan = planned(root)
         output, tests = doit_tests(root)
         assert plan == sorted(tests["selected"]) == [], output
+
+
+def test_switching_back_to_a_branch_runs_nothing_though_another_branch_taught_new_reads(tmp_path: Path):
+    """On branch b the settings turn a read of extra.txt on, in code whose bytes are the same on
+    both branches: what that code is known to read grows. Back on main, where the code does not
+    read it, the content is the one recorded green: nothing runs (toolz's branch switch ran all)."""
+    from helpers import git
+
+    root = tmp_path / "p"
+    write_files(root, {
+        "dodo.py": "from doit_scout.dodo import *\n",
+        "pyproject.toml": '[project]\nname = "p"\nversion = "0"\n\n[tool.pytest.ini_options]\ntestpaths = ["tests"]\n',
+        "settings.json": "{}\n",
+        "pkg/__init__.py": "",
+        "pkg/reader.py": (
+            "import json\nfrom pathlib import Path\n\n\ndef value():\n"
+            "    if json.loads(Path('settings.json').read_text()).get('extra'):\n"
+            "        return Path('extra.txt').read_text().strip()\n    return 'none'\n"),
+        "tests/test_reader.py": "from pkg.reader import value\n\n\ndef test_value():\n"
+                                "    assert value() in ('none', 'x')\n",
+        "tests/test_other.py": "def test_other():\n    assert True\n",
+    })
+    git_init(root)
+    assert selected(root) == ["tests/test_other.py", "tests/test_reader.py"]
+    git(root, "checkout", "-q", "-b", "b")
+    write_files(root, {"settings.json": '{"extra": true}\n', "extra.txt": "x\n"})
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "extra")
+    assert "tests/test_reader.py" in selected(root)
+    git(root, "checkout", "-q", "main")
+    assert selected(root) == []
+    assert selected(root) == []
