@@ -124,9 +124,8 @@ class _Recorder:
                     and os.fsdecode(args[0]).endswith(".py") and not _imported(sys._getframe(2)) \
                     and not read_by_pytest(sys._getframe(2)):
                 _tracer.current.sources.add(os.path.abspath(os.fsdecode(args[0])))
-            elif event == "sys.settrace" and not _tracer.setting_trace:
-                window = _tracer.current  # paused, replaced or put back: calls in between went unseen
-                window.broken = window.broken or "code set another trace function, or paused doit-scout's"
+            elif event == _tracer.probe.watched and not _tracer.setting_trace:
+                _tracer.foreign()  # paused, replaced or put back: calls in between went unseen
         if event not in _OBSERVED_EVENTS or not self.observing:
             return
         self.observing = False  # what this hook itself does is not observed
@@ -582,7 +581,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             _recorder.write({"event": "executed", "path": path, "code": _recorder.executed(window),
                              "before": marks[end], "broken": window.broken})
         _recorder.write({"event": "executed_session", "code": _recorder.executed(_tracer.session),
-                         "broken": _tracer.session.broken})
+                         "broken": _tracer.session.broken, "tracer": _tracer.kind})
     _recorder.write({"event": "finish", "exitstatus": int(exitstatus), "time": time.time(),
                      "counts": final_line_counts(session.config)})
     stream, _recorder.stream = _recorder.stream, None
