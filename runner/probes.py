@@ -40,7 +40,7 @@ _setprofile = sys.setprofile
 _start_new_thread = _thread.start_new_thread
 
 try:
-    from doit_scout import _ctracer
+    from doit_scout import _ctracer  # type: ignore[attr-defined]
 except ImportError:  # built without a compiler: the Python probe runs
     _ctracer = None  # type: ignore[assignment]
 
