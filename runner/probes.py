@@ -45,12 +45,15 @@ except ImportError:  # built without a compiler: the Python probe runs
     _ctracer = None  # type: ignore[assignment]
 
 Code = dict[int, CodeType]
-OnSpecial = Callable[[FrameType], None]
+# (code, its frame, or None: then the caller's frame is the callback's caller's, and its first two locals)
+OnSpecial = Callable[[CodeType, "FrameType | None", Any, Any], None]
 
 
 class Probe(Protocol):
     kind: str  # "c" or "python"
-    watched: str  # the audit event of a call that can take the probe's place
+    watched: str  # the audit event of a call that can take the probe's place ("": none can)
+    function: str  # what the probe is, and what can take its place (the record says so)
+    replacers: str
     setting: bool  # the probe itself makes that call now (the audit hook asks)
 
     @property
@@ -83,7 +86,8 @@ def make_probe(session: Code, on_special: OnSpecial, on_foreign: Callable[[], No
 
 class _Switching:
     """What both probes do around their hot path: put it in place (threads included), take it away."""
-    kind = watched = ""
+    kind = watched = function = replacers = ""
+    per_thread = True  # each thread's is set on its own (a trace or profile function)
 
     def __init__(self, on_foreign: Callable[[], None]) -> None:
         self.on_foreign = on_foreign
@@ -106,7 +110,8 @@ class _Switching:
         try:
             self._install(on)
             # threading's own hook reaches threading's threads only: a raw _thread's is set here
-            _thread.start_new_thread = self._probed_thread if on else _start_new_thread
+            if self.per_thread:
+                _thread.start_new_thread = self._probed_thread if on else _start_new_thread
         finally:
             self.setting = False
 
@@ -119,6 +124,7 @@ class _Switching:
 
 class PythonProbe(_Switching):
     kind, watched = "python", "sys.settrace"
+    function, replacers = "trace function", "coverage, a debugger"
 
     def __init__(self, session: Code, on_special: OnSpecial, on_foreign: Callable[[], None]) -> None:
         super().__init__(on_foreign)
@@ -165,7 +171,7 @@ class PythonProbe(_Switching):
             return self._module_event
         (self.session if self.imports else self.target)[id(code)] = code
         if code is ENVIRON_READ or code is ENVIRON_SCAN or code is LINES_READ or name in PROCESS_STARTERS:
-            self.on_special(frame)
+            self.on_special(code, frame, None, None)
         return None
 
     def _module_event(self, frame: FrameType, event: str, arg: Any) -> Callable | None:
@@ -175,11 +181,18 @@ class PythonProbe(_Switching):
 
 
 class CProbe(_Switching):
-    kind, watched = "c", "sys.setprofile"
+    """The C probe: on CPython 3.11 a frame evaluation function (PEP 523), one for every thread,
+    that no sys.settrace or sys.setprofile call displaces; elsewhere a profile function."""
+    kind = "c"
 
     def __init__(self, session: Code, on_special: OnSpecial, on_foreign: Callable[[], None]) -> None:
         super().__init__(on_foreign)
         self._probe = _ctracer.Probe(session, (ENVIRON_READ, ENVIRON_SCAN, LINES_READ), PROCESS_STARTERS, on_special)
+        self.per_thread = not _ctracer.EVAL_FRAME
+        if self.per_thread:
+            self.watched, self.function, self.replacers = "sys.setprofile", "profile function", "a profiler"
+        else:
+            self.function, self.replacers = "frame evaluation function", "a JIT compiler, a debugger"
 
     @property
     def imports(self) -> int:
@@ -189,9 +202,12 @@ class CProbe(_Switching):
         self._probe.set_target(code)
 
     def installed(self) -> bool:
-        return sys.getprofile() is self._probe
+        return sys.getprofile() is self._probe if self.per_thread else bool(self._probe.installed_all())
 
     def _install(self, on: bool) -> None:
+        if not self.per_thread:
+            self._probe.start_all() if on else self._probe.stop_all()
+            return
         if on:
             self._probe.start()
         elif self.installed():  # not another's, installed since (the window then says so)

@@ -89,27 +89,26 @@ class ExecutedCodeTracer:
 
     def foreign(self) -> None:
         window = self.current
-        window.broken = window.broken or f"code set another {self._function()}, or paused doit-scout's"
+        window.broken = window.broken or f"code set another {self.probe.function}, or paused doit-scout's"
 
-    def _function(self) -> str:
-        return "trace function" if self.probe.kind == "python" else "profile function"
-
-    def _special(self, frame: FrameType) -> None:
-        code = frame.f_code
+    def _special(self, code: CodeType, frame: FrameType | None, first: object, second: object) -> None:
+        """A call of code whose call says more than that it ran (doit_scout.probes), with its frame
+        or, before it has one, its first two locals (then its caller is this method's caller)."""
         window = self.current
+        caller = frame.f_back if frame is not None else sys._getframe(1)
         if code is ENVIRON_READ:
-            self._environ_read(frame, window, frame.f_locals.get("key"))
+            self._environ_read(caller, window, frame.f_locals.get("key") if frame is not None else second)
         elif code is ENVIRON_SCAN:
-            self._environ_read(frame, window, ENVIRON_ALL)
+            self._environ_read(caller, window, ENVIRON_ALL)
         elif code is LINES_READ:
-            if isinstance(filename := frame.f_locals.get("filename"), str) and not read_by_pytest(frame):
+            filename = frame.f_locals.get("filename") if frame is not None else first
+            if isinstance(filename, str) and not read_by_pytest(caller):
                 window.sources.add(os.path.abspath(filename))
         elif code.co_name in PROCESS_STARTERS and "multiprocessing" in code.co_filename:
             window.broken = window.broken or f"a test started a child process (multiprocessing: {code.co_name})"
 
     @staticmethod
-    def _environ_read(frame: FrameType, window: Window, key: object) -> None:
-        reader = frame.f_back
+    def _environ_read(reader: FrameType | None, window: Window, key: object) -> None:
         while reader is not None and reader.f_code.co_filename.endswith(_MAPPING_FILES):
             reader = reader.f_back
         if isinstance(key, str) and reader is not None:
@@ -129,7 +128,7 @@ class ExecutedCodeTracer:
         self.probe.set_target((self.windows[-1] if self.windows else self.session).code)
         window.code = dict(tuple(window.code.items()))  # from now on only this thread reads it
         if not self.probe.installed():
-            replaced = f"another {self._function()} replaced doit-scout's ({_REPLACERS[self.kind]})"
+            replaced = f"another {self.probe.function} replaced doit-scout's ({self.probe.replacers})"
             window.broken = window.broken or replaced
         loaded = next((m for m in _FRAMELESS_COMPILERS if m in sys.modules), None)
         if loaded:
@@ -204,7 +203,6 @@ class ExecutedCodeTracer:
         window.broken = window.broken or f"a test started a child process ({what})"
 
 
-_REPLACERS = {"python": "coverage, a debugger", "c": "a profiler"}
 _READING_FILES = ("linecache.py", "tokenize.py", "inspect.py", "traceback.py", "pathlib.py")
 
 
