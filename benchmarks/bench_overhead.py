@@ -151,6 +151,7 @@ def main() -> None:
         for _ in range(options.rounds):
             for name, run in variants.items():
                 times[name].append(run())
+        noop = statistics.median(timed([sys.executable, "-m", "doit"], root, env) for _ in range(3))
     medians = {name: statistics.median(seconds) for name, seconds in times.items()}
     load = os.getloadavg()
     print(f"suite {options.suite}: {tests} tests, {options.rounds} rounds interleaved, load average "
@@ -158,6 +159,7 @@ def main() -> None:
     for name, seconds in medians.items():
         print(f"  {name:<16} {seconds:7.3f} s  {seconds / medians['pytest']:5.2f}x plain pytest  "
               f"(min {min(times[name]):.3f} s)")
+    print(f"  no-op doit       {noop:7.3f} s")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,11 @@
-/* doit_scout._ctracer: the hot path of doit_scout.probes' profile probe, in C.
+/* doit_scout._ctracer: the hot path of doit_scout.probes' C probe.
  *
- * A C profile function (PyEval_SetProfile) is called on every call and return of a Python frame
- * (a resumed generator or coroutine included) and on every call of a builtin, never per line: on
- * CPython 3.11 a trace function makes the interpreter work out the line of every instruction,
- * a profile function does not. On a call it notes the code object once per destination (the
- * window the Python side set with set_target, or the session while a module is being imported),
- * and calls back into Python only for the few code objects whose call says more than that they
- * ran (os.environ reads, linecache, multiprocessing's process starters) and never for the rest.
+ * On CPython 3.11 a frame evaluation function (PEP 523, below) sees every frame begin, in every
+ * thread; elsewhere a C profile function (PyEval_SetProfile, set per thread) gets every call of a
+ * Python frame, a resumed generator's or coroutine's included. Either notes the code object once
+ * per destination (the window the Python side set with set_target, or the session while a module
+ * is being imported), and calls back into Python only for the few code objects whose call says
+ * more than that they ran (os.environ reads, linecache, multiprocessing's process starters).
  *
  * Each code object seen gets a slot in an open-addressing table that holds a strong reference
  * to it (the windows keep every code object alive anyway), its kind and the destination it was

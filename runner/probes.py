@@ -5,13 +5,15 @@ is being imported, and hands the few calls that say more than that they ran to t
 Two probes behind one interface; DOIT_SCOUT_TRACER=c|python chooses, by default the C one when
 the extension doit_scout._ctracer imports (setup.py builds it where a compiler is):
 
-- "c": a C profile function (PyEval_SetProfile). A profile function gets call and return events
-  (a resumed generator's too), never line events, so the interpreter does not work out the line
-  of every instruction as it does for a trace function; and it leaves sys.settrace to coverage
-  and debuggers, which then hide nothing from it. What can hide calls from it is another profile
-  function (cProfile, a profiler plugin): sys.setprofile is the call to watch.
-- "python": a Python trace function (sys.settrace), for where the extension is not built. Its
-  counterpart: another trace function (coverage, a debugger) hides calls, sys.settrace is watched.
+- "c": on CPython 3.11, a frame evaluation function (PEP 523): one for the whole interpreter, so
+  every thread's frames; it leaves the specializing interpreter on, which a trace or profile
+  function turns off (a profile function that does nothing costs 1.4x-1.5x on call-heavy tests,
+  this probe about 1.1x), and sys.settrace and sys.setprofile leave it in place, so coverage, a
+  debugger or a profiler hide nothing from it; what can displace it is another frame evaluator (a
+  JIT such as torch.compile). Elsewhere, a C profile function (PyEval_SetProfile): call and return
+  events, never line events, with sys.setprofile (a profiler) as what can displace it.
+- "python": a Python trace function (sys.settrace), for where the extension is not built. What
+  can displace it: another trace function (coverage, a debugger), so sys.settrace is watched.
 
 Threads started by threading and by _thread are probed as the thread that starts them."""
 

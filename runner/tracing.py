@@ -1,7 +1,7 @@
 """Which functions each test ran, seen by a probe in the pytest process.
 
-The probe (doit_scout.probes: a C profile function, or a Python trace function where the C
-extension is not built) notes each code object called, a resumed generator's included, into the
+The probe (doit_scout.probes: a C frame evaluation function or profile function, or a Python
+trace function where the C extension is not built) notes each code object called, a resumed generator's included, into the
 set of the window open at the time: a test item's run
 (setup, call and teardown), or a fixture's setup, whose code counts for every later test that
 uses that fixture (a session fixture is set up once, in the first test's window). Code that runs
@@ -10,8 +10,8 @@ for every test: a module is imported once per process, by whichever test came fi
 later test depends on what that import did.
 
 A window's record is incomplete (`broken`, with the reason) when something ran code the probe
-could not see: a child process, another function in its place (a profiler in the C probe's, coverage
-or a debugger in the Python one's), or a compiler that runs functions without their frames (numba, torch.compile)."""
+could not see: a child process, another function in its place (doit_scout.probes says which can
+take it), or a compiler that runs functions without their frames (numba, torch.compile)."""
 
 from __future__ import annotations
 
