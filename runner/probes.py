@@ -3,7 +3,8 @@ destination the tracer sets (the open window's code dict), or into the session's
 is being imported, and hands the few calls that say more than that they ran to the tracer.
 
 Two probes behind one interface; DOIT_SCOUT_TRACER=c|python chooses, by default the C one when
-the extension doit_scout._ctracer imports (setup.py builds it where a compiler is):
+the extension doit_scout._ctracer imports (setup.py builds it where a compiler is); `c-profile`
+makes the C probe a profile function where it would be a frame evaluator (so that tests cover it):
 
 - "c": on CPython 3.11, a frame evaluation function (PEP 523): one for the whole interpreter, so
   every thread's frames; it leaves the specializing interpreter on, which a trace or profile
@@ -52,7 +53,7 @@ OnSpecial = Callable[[CodeType, "FrameType | None", Any, Any], None]
 
 
 class Probe(Protocol):
-    kind: str  # "c" or "python"
+    kind: str  # "c", "c-profile" or "python"
     watched: str  # the audit event of a call that can take the probe's place ("": none can)
     function: str  # what the probe is, and what can take its place (the record says so)
     replacers: str
@@ -69,11 +70,11 @@ class Probe(Protocol):
 def tracer_choice() -> str:
     """The probe DOIT_SCOUT_TRACER names, by default the C one where it is built."""
     choice = os.environ.get(TRACER_VARIABLE, "") or ("c" if _ctracer is not None else "python")
-    if choice == "c" and _ctracer is None:
+    if choice in ("c", "c-profile") and _ctracer is None:
         raise ValueError(f"{TRACER_VARIABLE}=c, but doit_scout._ctracer is not built: reinstall doit-scout "
                          f"where a C compiler is (pip install --force-reinstall doit-scout), or unset "
                          f"{TRACER_VARIABLE} to use the Python tracer")
-    if choice not in ("c", "python"):
+    if choice not in ("c", "c-profile", "python"):
         raise ValueError(f"{TRACER_VARIABLE}={choice!r} is not a tracer: use c or python (or unset it)")
     return choice
 
@@ -81,8 +82,9 @@ def tracer_choice() -> str:
 def make_probe(session: Code, on_special: OnSpecial, on_foreign: Callable[[], None]) -> Probe:
     """The probe tracer_choice() names. `on_special` gets the frame of a call of one of the code
     objects above, `on_foreign` hears of code setting another function in the probe's place."""
-    if tracer_choice() == "c":
-        return CProbe(session, on_special, on_foreign)
+    choice = tracer_choice()
+    if choice != "python":
+        return CProbe(session, on_special, on_foreign, profile=choice == "c-profile")
     return PythonProbe(session, on_special, on_foreign)
 
 
@@ -185,12 +187,13 @@ class PythonProbe(_Switching):
 class CProbe(_Switching):
     """The C probe: on CPython 3.11 a frame evaluation function (PEP 523), one for every thread,
     that no sys.settrace or sys.setprofile call displaces; elsewhere a profile function."""
-    kind = "c"
-
-    def __init__(self, session: Code, on_special: OnSpecial, on_foreign: Callable[[], None]) -> None:
+    def __init__(self, session: Code, on_special: OnSpecial, on_foreign: Callable[[], None],
+                 profile: bool = False) -> None:
         super().__init__(on_foreign)
         self._probe = _ctracer.Probe(session, (ENVIRON_READ, ENVIRON_SCAN, LINES_READ), PROCESS_STARTERS, on_special)
-        self.per_thread = not _ctracer.EVAL_FRAME
+        # "c-profile": the profile function where the frame evaluator would run (to test it there)
+        self.per_thread = profile or not _ctracer.EVAL_FRAME
+        self.kind = "c-profile" if profile else "c"
         if self.per_thread:
             self.watched, self.function, self.replacers = "sys.setprofile", "profile function", "a profiler"
         else:

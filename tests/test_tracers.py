@@ -109,6 +109,7 @@ def test_the_c_tracer_records_where_it_is_built_and_the_python_one_when_asked(tm
     assert traced_run(tmp_path, monkeypatch, "python")["tracer"] == "python"
     if built():
         assert traced_run(tmp_path, monkeypatch, "c")["tracer"] == "c"
+        assert traced_run(tmp_path, monkeypatch, "c-profile")["tracer"] == "c-profile"
 
 
 def test_a_tracer_that_is_not_one_is_named(tmp_path: Path, monkeypatch):
@@ -139,9 +140,10 @@ def recorded(root: Path, tracer: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.skipif(not built(), reason="doit_scout._ctracer is not built here")
-def test_both_tracers_record_the_same_function_bodies(tmp_path: Path):
+@pytest.mark.parametrize("c_tracer", ["c", "c-profile"])  # the frame evaluator (3.11), the profile function
+def test_both_tracers_record_the_same_function_bodies(tmp_path: Path, c_tracer: str):
     write_files(tmp_path, PROJECT)
-    c, python = recorded(tmp_path, "c"), recorded(tmp_path, "python")
+    c, python = recorded(tmp_path, c_tracer), recorded(tmp_path, "python")
     assert c == python
     assert {"pkg/ops.py::_step", "pkg/ops.py::_late", "pkg/ops.py::_in_thread", "pkg/ops.py::_in_raw_thread",
             "<environ>::PKG_LIMIT", "tests/conftest.py::acc", "pkg/ops.py::Acc.push"} <= set(c["tests/test_b.py"]) \
