@@ -10,7 +10,7 @@ ratios of the medians are what count.
 Suites: `tiny`, N one-line tests (the fixed cost of doit); `calls`, N call-heavy tests (each calls
 small project functions in loops: the cost of recording, per Python call).
 
-    python -m benchmarks.bench_overhead [--suite calls] [--rounds 7] [--tests N]
+    python -m benchmarks.bench_overhead [--suite calls] [--rounds 7] [--tests N] [--tracers c,python]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -97,10 +98,16 @@ def make_project(root: Path, suite: str, tests: int, loops: int) -> None:
         subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
+CPU: list[float] = []  # the processor seconds of each timed() (user + system, its processes'), in order
+
+
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
     return seconds
@@ -133,6 +140,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--tests", type=int, default=None, help="default: 20 (tiny), 400 (calls)")
     parser.add_argument("--loops", type=int, default=3000, help="calls: loop length in each test")
+    parser.add_argument("--tracers", default=None, help="comma-separated, of c, c-profile, python "
+                        "(default: c and python where c is built)")
     options = parser.parse_args()
     tests = options.tests or (20 if options.suite == "tiny" else 400)
     with tempfile.TemporaryDirectory() as folder:
@@ -145,20 +154,23 @@ def main() -> None:
         timed(doit, root, env)  # the first run: the scout from nothing, and pytest asked what the tests are
         variants = {"pytest": lambda: timed(plain, root, env),
                     "unrecorded": lambda: timed([*doit, "--all"], root, env)}
-        for tracer in tracers():
+        for tracer in options.tracers.split(",") if options.tracers else tracers():
             variants[f"recorded-{tracer}"] = lambda tracer=tracer: recorded(root, env, tracer, doit)
         times: dict[str, list[float]] = {name: [] for name in variants}
+        cpu: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(options.rounds):
             for name, run in variants.items():
                 times[name].append(run())
+                cpu[name].append(CPU[-1])
         noop = statistics.median(timed([sys.executable, "-m", "doit"], root, env) for _ in range(3))
     medians = {name: statistics.median(seconds) for name, seconds in times.items()}
+    cpus = {name: statistics.median(seconds) for name, seconds in cpu.items()}
     load = os.getloadavg()
     print(f"suite {options.suite}: {tests} tests, {options.rounds} rounds interleaved, load average "
           f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores; medians:")
     for name, seconds in medians.items():
-        print(f"  {name:<16} {seconds:7.3f} s  {seconds / medians['pytest']:5.2f}x plain pytest  "
-              f"(min {min(times[name]):.3f} s)")
+        print(f"  {name:<16} wall {seconds:7.3f} s {seconds / medians['pytest']:5.2f}x plain pytest "
+              f"(min {min(times[name]):.3f} s) · processor {cpus[name]:7.3f} s {cpus[name] / cpus['pytest']:5.2f}x")
     print(f"  no-op doit       {noop:7.3f} s")
 
 
