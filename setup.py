@@ -1,4 +1,6 @@
-"""Everything is declared in pyproject.toml; this file only adds doit-scout's start-up hook.
+"""Everything is declared in pyproject.toml; this file only adds doit-scout's start-up hook and
+the optional C extension doit_scout._ctracer (doit_scout.probes): without a compiler, pip installs
+the rest and the pure-Python tracer runs instead.
 
 doit parses pyproject.toml before it loads any plugin, so a file that is not valid TOML ends in a
 traceback no command of ours can catch. `doit_scout-toml-guard.pth` (see runner/toml_guard.py)
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 STARTUP_HOOK = "doit_scout-toml-guard.pth"
@@ -30,4 +32,7 @@ class BuildPyWithStartupHook(build_py):
         return [*super().get_outputs(include_bytecode), os.path.join(self.build_lib, STARTUP_HOOK)]
 
 
-setup(cmdclass={"build_py": BuildPyWithStartupHook})
+setup(
+    cmdclass={"build_py": BuildPyWithStartupHook},
+    ext_modules=[Extension("doit_scout._ctracer", ["runner/_ctracer.c"], optional=True)],
+)

@@ -1,14 +1,24 @@
-"""Fixed overhead of `doit` on a tiny, fast suite: plain `pytest` against `doit test --all` (every test
-runs, as in a full run) in the same generated project, interleaved round by round so that the load of a
-shared machine falls on both alike; the ratio and the difference of the medians are what count.
+"""What `doit test` costs against plain `pytest` over the same suite, in the same generated project,
+interleaved round by round so that the load of a shared machine falls on every variant alike; the
+ratios of the medians are what count.
 
-    python -m benchmarks.bench_overhead [--rounds 7] [--tests 20]
+- `unrecorded`: `doit test --all`, every test runs untraced (as in a full run);
+- `recorded-c`, `recorded-python`: `doit test` after an edit of tests/conftest.py (every test file's
+  input), so every test runs and is recorded, by the C probe or the Python one (DOIT_SCOUT_TRACER,
+  doit_scout.probes); the C one only where the extension is built.
+
+Suites: `tiny`, N one-line tests (the fixed cost of doit); `calls`, N call-heavy tests (each calls
+small project functions in loops: the cost of recording, per Python call).
+
+    python -m benchmarks.bench_overhead [--suite calls] [--rounds 7] [--tests N] [--tracers c,python]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -17,52 +27,151 @@ import time
 from pathlib import Path
 
 DODO = "from doit_scout.dodo import *\n"
+CALLS_MODULE = '''\
+def add(a, b):
+    return a + b
 
 
-def make_project(root: Path, tests: int) -> None:
+def scale(values, k):
+    return [mul(v, k) for v in values]
+
+
+def mul(a, b):
+    return a * b
+
+
+class Acc:
+    def __init__(self):
+        self.total = 0
+
+    def push(self, v):
+        self.total = add(self.total, v)
+        return self
+
+
+def walk(n):
+    for i in range(n):
+        yield square(i)
+
+
+def square(x):
+    return x * x
+'''
+CALLS_TEST = '''\
+from pkg.core{m} import Acc, add, scale, walk
+
+
+def test_{i}_loop():
+    acc = Acc()
+    for v in range({loops}):
+        acc.push(add(v, 1))
+    assert acc.total == sum(range(1, {loops} + 1))
+
+
+def test_{i}_generator_and_comprehension():
+    assert sum(walk({loops})) == sum(x * x for x in range({loops}))
+    assert scale(list(range(50)), 2)[-1] == 98
+'''
+
+
+def make_project(root: Path, suite: str, tests: int, loops: int) -> None:
     (root / "pkg").mkdir(parents=True)
     (root / "tests").mkdir()
-    (root / "pyproject.toml").write_text("[project]\nname = 'tiny'\n\n[tool.pytest.ini_options]\ntestpaths = ['tests']\n")
+    (root / "pyproject.toml").write_text("[project]\nname = 'bench'\n\n[tool.pytest.ini_options]\n"
+                                         "testpaths = ['tests']\n")
     (root / "dodo.py").write_text(DODO)
     (root / "pkg" / "__init__.py").write_text("")
-    (root / "pkg" / "core.py").write_text("def add(a, b):\n    return a + b\n")
-    for i in range(tests):
-        (root / "tests" / f"test_{i}.py").write_text(f"from pkg.core import add\n\ndef test_{i}():\n    assert add({i}, 1) == {i + 1}\n")
+    (root / "tests" / "conftest.py").write_text("")
+    if suite == "tiny":
+        (root / "pkg" / "core.py").write_text("def add(a, b):\n    return a + b\n")
+        for i in range(tests):
+            (root / "tests" / f"test_{i}.py").write_text(
+                f"from pkg.core import add\n\ndef test_{i}():\n    assert add({i}, 1) == {i + 1}\n")
+    else:
+        modules = max(1, tests // 20)
+        for m in range(modules):
+            (root / "pkg" / f"core{m}.py").write_text(CALLS_MODULE)
+        for i in range(0, tests, 2):  # two tests a file
+            (root / "tests" / f"test_{i}.py").write_text(CALLS_TEST.format(m=i % modules, i=i, loops=loops))
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["-c", "user.name=b", "-c", "user.email=b@example.com",
-                                                              "commit", "-qm", "tiny"]):
+                                                              "commit", "-qm", "bench"]):
         subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
+CPU: list[float] = []  # the processor seconds of each timed() (user + system, its processes'), in order
+
+
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
     return seconds
 
 
+def tracers() -> list[str]:
+    try:
+        import doit_scout._ctracer  # noqa: F401
+    except ImportError:
+        return ["python"]
+    return ["c", "python"]
+
+
+def recorded(root: Path, env: dict[str, str], tracer: str, doit: list[str]) -> float:
+    """One `doit test` that re-runs and records every test: tests/conftest.py, every test's
+    input, changed since the last run."""
+    conftest = root / "tests" / "conftest.py"
+    conftest.write_text(conftest.read_text() + "# edit\n")
+    seconds = timed(doit, root, {**env, "DOIT_SCOUT_TRACER": tracer})
+    tests = json.loads((root / ".scout" / "last-run.json").read_text())["tests"]
+    if tests.get("tracer") != tracer or tests.get("skipped"):
+        raise SystemExit(f"the recorded run was not the one meant: tracer {tests.get('tracer')!r} (not {tracer!r}), "
+                         f"{len(tests.get('skipped') or [])} files skipped")
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", choices=("tiny", "calls"), default="calls")
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--tests", type=int, default=20)
+    parser.add_argument("--tests", type=int, default=None, help="default: 20 (tiny), 400 (calls)")
+    parser.add_argument("--loops", type=int, default=3000, help="calls: loop length in each test")
+    parser.add_argument("--tracers", default=None, help="comma-separated, of c, c-profile, python "
+                        "(default: c and python where c is built)")
     options = parser.parse_args()
+    tests = options.tests or (20 if options.suite == "tiny" else 400)
     with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder) / "tiny"
-        make_project(root, options.tests)
+        root = Path(folder) / "bench"
+        make_project(root, options.suite, tests, options.loops)
         env = {**os.environ, "DOIT_SCOUT_CACHE": str(Path(folder) / "cache"), "COLUMNS": "120"}
-        plain = [sys.executable, "-m", "pytest", "-q"]
-        doit = [sys.executable, "-m", "doit", "test", "--all"]
+        env.pop("DOIT_SCOUT_TRACER", None)
+        plain = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"]
+        doit = [sys.executable, "-m", "doit", "test"]
         timed(doit, root, env)  # the first run: the scout from nothing, and pytest asked what the tests are
-        times: dict[str, list[float]] = {"pytest": [], "doit": []}
+        variants = {"pytest": lambda: timed(plain, root, env),
+                    "unrecorded": lambda: timed([*doit, "--all"], root, env)}
+        for tracer in options.tracers.split(",") if options.tracers else tracers():
+            variants[f"recorded-{tracer}"] = lambda tracer=tracer: recorded(root, env, tracer, doit)
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        cpu: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(options.rounds):
-            times["pytest"].append(timed(plain, root, env))
-            times["doit"].append(timed(doit, root, env))
+            for name, run in variants.items():
+                times[name].append(run())
+                cpu[name].append(CPU[-1])
         noop = statistics.median(timed([sys.executable, "-m", "doit"], root, env) for _ in range(3))
-    pytest_s, doit_s = statistics.median(times["pytest"]), statistics.median(times["doit"])
-    print(f"{options.tests} tests, {options.rounds} rounds, medians: pytest {pytest_s:.3f} s · doit test --all "
-          f"{doit_s:.3f} s · overhead {doit_s - pytest_s:+.3f} s · ratio {doit_s / pytest_s:.2f}x · "
-          f"no-op doit {noop:.3f} s")
+    medians = {name: statistics.median(seconds) for name, seconds in times.items()}
+    cpus = {name: statistics.median(seconds) for name, seconds in cpu.items()}
+    load = os.getloadavg()
+    print(f"suite {options.suite}: {tests} tests, {options.rounds} rounds interleaved, load average "
+          f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores; medians:")
+    for name, seconds in medians.items():
+        print(f"  {name:<16} wall {seconds:7.3f} s {seconds / medians['pytest']:5.2f}x plain pytest "
+              f"(min {min(times[name]):.3f} s) · processor {cpus[name]:7.3f} s {cpus[name] / cpus['pytest']:5.2f}x")
+    print(f"  no-op doit       {noop:7.3f} s")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from doit_scout.analyzers.selection import TestDecision
+from doit_scout.probes import tracer_choice
 from doit_scout.tracing import TRACE_VARIABLE
 
 # pytest exit statuses after which every node that ran has reported: all passed, some failed,
@@ -97,6 +98,7 @@ class PytestRun:
     executed: dict[str, set[str]] = field(default_factory=dict)
     ran_before: dict[str, set[str]] = field(default_factory=dict)
     untraced: dict[str, str] = field(default_factory=dict)
+    tracer: str | None = None  # the probe that traced the run (doit_scout.probes): "c" or "python"
     finished: bool = False
     narrowed: bool = False  # pytest left files uncollected on purpose (--lf, paths given to it)
     # Files pytest was given some nodes of (`tests/test_x.py::test_a`, a re-run of failed nodes):
@@ -206,6 +208,8 @@ def run_pytest(
     if collect_only:
         command += ["--collect-only", "-q"]
     command += list(extra_args)
+    if trace:
+        tracer_choice()  # a DOIT_SCOUT_TRACER that names no tracer (ValueError), before pytest starts
     try:
         started = time.time()
         output = subprocess.PIPE if quiet else None
@@ -402,6 +406,7 @@ class _ExecutedInProcess:
         self.log: list[str] = []
         self.session: set[str] | None = None
         self.session_broken: str | None = None
+        self.tracer: str | None = None
 
     def read(self, event: dict) -> None:
         if event.get("event") == "executed" and event.get("path") is not None:
@@ -413,8 +418,10 @@ class _ExecutedInProcess:
             self.log = [str(name) for name in event["code"]]
         elif event.get("event") == "executed_session":
             self.session, self.session_broken = set(event["code"]), event["broken"]
+            self.tracer = event.get("tracer")
 
     def add_to(self, run: PytestRun) -> None:
+        run.tracer = run.tracer or self.tracer
         for path, code in self.units.items():
             why = self.broken.get(path) or self.session_broken or (
                 None if self.session is not None else "its pytest process did not finish")

@@ -124,9 +124,8 @@ class _Recorder:
                 _tracer.child_started(event)  # a plugin's own (pytest-benchmark's git) runs no project code
             elif event == "open" and read_as_text(args[0], sys._getframe(2)):
                 _tracer.current.sources.add(os.path.abspath(os.fsdecode(args[0])))
-            elif event == "sys.settrace" and not _tracer.setting_trace:
-                window = _tracer.current  # paused, replaced or put back: calls in between went unseen
-                window.broken = window.broken or "code set another trace function, or paused doit-scout's"
+            elif event == _tracer.probe.watched and not _tracer.setting_trace:
+                _tracer.foreign()  # paused, replaced or put back: calls in between went unseen
         if event == "sqlite3.connect" and (database := sqlite_database(args)) is not None:
             self.observe_unaudited(database)
         if event not in _OBSERVED_EVENTS or not self.observing:
@@ -558,7 +557,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             _recorder.write({"event": "executed", "path": path, "code": _recorder.executed(window),
                              "before": marks[end], "broken": window.broken})
         _recorder.write({"event": "executed_session", "code": _recorder.executed(_tracer.session),
-                         "broken": _tracer.session.broken})
+                         "broken": _tracer.session.broken, "tracer": _tracer.kind})
     _recorder.write({"event": "finish", "exitstatus": int(exitstatus), "time": time.time(),
                      "counts": final_line_counts(session.config)})
     stream, _recorder.stream = _recorder.stream, None

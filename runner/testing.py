@@ -702,8 +702,7 @@ def _use_up_forget(root: Path, plan: TestPlan, recorded: Mapping[str, Collection
 
 def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
     plan = result.plan
-    passed = 0 if result.pytest is None else sum(
-        1 for o in result.pytest.outcomes.values() if o == "passed")
+    passed = 0 if result.pytest is None else sum(1 for o in result.pytest.outcomes.values() if o == "passed")
     update_last_run(root, {
         "tests": {
             "total_files": len(plan.decisions),
@@ -723,6 +722,7 @@ def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
             "selection_misses": result.misses,
             "workers": 0 if result.pytest is None else result.pytest.workers,
             "workers_reason": None if result.workers is None else result.workers.reason,
+            "tracer": None if result.pytest is None else result.pytest.tracer,  # c, python, None: untraced
             "pytest_phases": {} if result.pytest is None else result.pytest.timeline.phases(),
             "exit_code": None if result.pytest is None else result.pytest.exit_code,
             "interrupted": None if result.pytest is None else result.pytest.interrupted,

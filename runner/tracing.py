@@ -1,27 +1,27 @@
-"""Which functions each test ran, seen by a trace function in the pytest process.
+"""Which functions each test ran, seen by a probe in the pytest process.
 
-A trace function that Python calls once per frame (it returns no local tracer, so no line
-events) notes each code object into the set of the window open at the time: a test item's run
+The probe (doit_scout.probes: a C frame evaluation function or profile function, or a Python
+trace function where the C extension is not built) notes each code object called, a resumed generator's included, into the
+set of the window open at the time: a test item's run
 (setup, call and teardown), or a fixture's setup, whose code counts for every later test that
 uses that fixture (a session fixture is set up once, in the first test's window). Code that runs
 while a module is imported (module-level code, and what it calls), or outside any test, counts
 for every test: a module is imported once per process, by whichever test came first, and every
 later test depends on what that import did.
 
-A window's record is incomplete (`broken`, with the reason) when something ran code the trace
-function could not see: a child process, another trace function in its place (coverage, a
-debugger), or a compiler that runs functions without their frames (numba, torch.compile)."""
+A window's record is incomplete (`broken`, with the reason) when something ran code the probe
+could not see: a child process, another function in its place (doit_scout.probes says which can
+take it), or a compiler that runs functions without their frames (numba, torch.compile)."""
 
 from __future__ import annotations
 
-import _thread
-import linecache
 import os
 import posix
 import sys
-import threading
 from types import CodeType, FrameType
 from typing import Any, Callable, Iterator
+
+from doit_scout.probes import ENVIRON_READ, ENVIRON_SCAN, LINES_READ, PROCESS_STARTERS, make_probe
 
 TRACE_VARIABLE = "DOIT_SCOUT_TRACE"  # "1": the pytest plugin traces from its import on
 # What a test's runs read, besides function bodies (`path::qualname`): `path::*`, a whole file
@@ -31,16 +31,6 @@ ENVIRON = "<environ>"
 ENVIRON_ALL = "*"  # `<environ>::*`: code went through every variable (os.environ.items())
 # Modules that run a Python function's code without a Python frame of it.
 _FRAMELESS_COMPILERS = ("numba", "torch._dynamo")
-# Code whose call says more than that it ran. Every read of os.environ (`[]`, `.get`, `in`,
-# os.getenv) goes through _Environ.__getitem__; source read as text through linecache
-# (inspect.getsource, after the first reader opened the file); multiprocessing's spawn and
-# forkserver start methods start processes with no audit event.
-_settrace = sys.settrace
-_start_new_thread = _thread.start_new_thread
-_ENVIRON_READ = os._Environ.__getitem__.__code__
-_ENVIRON_SCAN = os._Environ.__iter__.__code__  # `.items()`, `dict(os.environ)`: every name, set or not
-_LINES_READ = linecache.getlines.__code__
-_PROCESS_STARTERS = frozenset({"spawnv_passfds", "connect_to_new_process"})
 # The frames between an environ read and its reader (frozen modules from Python 3.11 on).
 _MAPPING_FILES = ("os.py", "_collections_abc.py", "<frozen os>", "<frozen _collections_abc>")
 
@@ -79,93 +69,71 @@ class ExecutedCodeTracer:
         self.closed: list[Window] = []
         self.ends: dict[str | None, int] = {}
         self._logged: dict[int, CodeType] = {}
-        self._imports = 0
-        self.setting_trace = False  # this tracer itself calls sys.settrace (the audit hook asks)
+        # What sees the calls (doit_scout.probes: the C profile function or the Python trace
+        # function); everything else here is the same whichever it is.
+        self.probe = make_probe(self.session.code, self._special, self.foreign)
+
+    @property
+    def kind(self) -> str:
+        return self.probe.kind
+
+    @property
+    def setting_trace(self) -> bool:
+        """This tracer itself puts its probe in place (the audit hook asks)."""
+        return self.probe.setting
 
     def start(self) -> None:
         _watch_environ()
         _WatchedEnviron.tracer = self
-        self._set_trace(self._call)
+        self.probe.start()
 
     def stop(self) -> None:
         _WatchedEnviron.tracer = None
-        self._set_trace(None)
+        self.probe.stop()
 
-    def _set_trace(self, function: Callable | None) -> None:
-        self.setting_trace = True
-        try:
-            _settrace(function)
-            threading.settrace(function)  # type: ignore[arg-type]
-            sys.settrace = self._guarded_settrace if function is not None else _settrace  # type: ignore[assignment]
-            # threading.settrace reaches threading's threads only: a raw _thread's is set here
-            _thread.start_new_thread = self._traced_thread if function is not None else _start_new_thread
-        finally:
-            self.setting_trace = False
+    def foreign(self) -> None:
+        window = self.current
+        window.broken = window.broken or f"code set another {self.probe.function}, or paused doit-scout's"
 
-    def _traced_thread(self, function: Callable, args: tuple, kwargs: dict | None = None) -> int:
-        def run(*args: Any, **kwargs: Any) -> Any:
-            _settrace(self._call)
-            return function(*args, **kwargs)
-        return _start_new_thread(run, args, kwargs or {})
-
-    def _guarded_settrace(self, function: Callable | None) -> None:
-        """sys.settrace while tracing: putting this tracer back where it already is (doctest
-        restores the trace function it found) hides nothing; any other function does."""
-        if function != self._call:
-            window = self.current
-            window.broken = window.broken or "code set another trace function, or paused doit-scout's"
-        self.setting_trace = True
-        try:
-            _settrace(function)
-        finally:
-            self.setting_trace = False
-
-    def _call(self, frame: FrameType, event: str, arg: Any) -> Callable | None:
-        code = frame.f_code
-        name = code.co_name
-        if name == "<module>":
-            self._imports += 1
-            frame.f_trace_lines = False
-            return self._module_event
-        window = self.windows[-1] if self.windows and not self._imports else self.session
-        window.code[id(code)] = code
-        if code is _ENVIRON_READ:
-            self._environ_read(frame, window, frame.f_locals.get("key"))
-        elif code is _ENVIRON_SCAN:
-            self._environ_read(frame, window, ENVIRON_ALL)
-        elif code is _LINES_READ:
-            if isinstance(filename := frame.f_locals.get("filename"), str) and not read_by_pytest(frame):
+    def _special(self, code: CodeType, frame: FrameType | None, first: object, second: object) -> None:
+        """A call of code whose call says more than that it ran (doit_scout.probes), with its frame
+        or, before it has one, its first two locals (then its caller is this method's caller)."""
+        window = self.current
+        caller = frame.f_back if frame is not None else sys._getframe(1)
+        if code is ENVIRON_READ:
+            self._environ_read(caller, window, frame.f_locals.get("key") if frame is not None else second)
+        elif code is ENVIRON_SCAN:
+            self._environ_read(caller, window, ENVIRON_ALL)
+        elif code is LINES_READ:
+            filename = frame.f_locals.get("filename") if frame is not None else first
+            if isinstance(filename, str) and not read_by_pytest(caller):
                 window.sources.add(os.path.abspath(filename))
-        elif name in _PROCESS_STARTERS and "multiprocessing" in code.co_filename:
-            window.broken = window.broken or f"a test started a child process (multiprocessing: {name})"
-        return None
+        elif code.co_name in PROCESS_STARTERS and "multiprocessing" in code.co_filename:
+            window.broken = window.broken or f"a test started a child process (multiprocessing: {code.co_name})"
 
     @staticmethod
-    def _environ_read(frame: FrameType, window: Window, key: object) -> None:
-        reader = frame.f_back
+    def _environ_read(reader: FrameType | None, window: Window, key: object) -> None:
         while reader is not None and reader.f_code.co_filename.endswith(_MAPPING_FILES):
             reader = reader.f_back
         if isinstance(key, str) and reader is not None:
             window.environ.add((key, reader.f_code.co_filename))
 
-    def _module_event(self, frame: FrameType, event: str, arg: Any) -> Callable | None:
-        if event == "return":
-            self._imports -= 1
-        return self._module_event
-
     @property
     def current(self) -> Window:
-        return self.windows[-1] if self.windows and not self._imports else self.session
+        return self.windows[-1] if self.windows and not self.probe.imports else self.session
 
     def open(self, owner: tuple[str, str | None] | None = None) -> None:
         self.windows.append(Window(owner))
+        self.probe.set_target(self.windows[-1].code)
 
     def close(self) -> Window:
         """The window that ends, with what the windows it held saw; the enclosing window sees it too."""
         window = self.windows.pop()
+        self.probe.set_target((self.windows[-1] if self.windows else self.session).code)
         window.code = dict(tuple(window.code.items()))  # from now on only this thread reads it
-        if sys.gettrace() != self._call:
-            window.broken = window.broken or "another trace function replaced doit-scout's (coverage, a debugger)"
+        if not self.probe.installed():
+            replaced = f"another {self.probe.function} replaced doit-scout's ({self.probe.replacers})"
+            window.broken = window.broken or replaced
         loaded = next((m for m in _FRAMELESS_COMPILERS if m in sys.modules), None)
         if loaded:
             window.broken = window.broken or f"{loaded} may run functions without their frames"
