@@ -216,7 +216,8 @@ class _WatchedEnviron(dict):
     def _note(self, key: object) -> None:
         tracer = _WatchedEnviron.tracer
         if tracer is not None and isinstance(key, (str, bytes)):
-            tracer._environ_read(sys._getframe(1), tracer.current, key if key is ENVIRON_ALL else os.fsdecode(key))
+            # the reader is the caller of the method that called this one
+            tracer._environ_read(sys._getframe(2), tracer.current, key if key is ENVIRON_ALL else os.fsdecode(key))
 
     def __getitem__(self, key: Any) -> Any:
         self._note(key)
