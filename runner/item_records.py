@@ -116,10 +116,15 @@ def stale_items(store: ItemStore, frames: Mapping[str, str], digests: Bodies) ->
                                for path, nodes in listed.items() for node in nodes if node in recorded})
     found = {}
     for path, nodes in listed.items():
-        stale = {node: tuple(sorted(b for b, d in recorded.get(node, {}).items() if digests.digest(b) != d))
-                 for node in nodes if outcomes.get(node) not in GREEN_OUTCOMES}
+        stale = {node: _changed(recorded.get(node, {}), digests) for node in nodes
+                 if outcomes.get(node) not in GREEN_OUTCOMES}
         found[path] = FileItems(nodes, stale)
     return found
+
+
+def _changed(recorded: Mapping[str, str], digests: Bodies) -> tuple[str, ...]:
+    """The bodies whose digest is not the one recorded (say why an item runs)."""
+    return tuple(sorted(b for b, d in recorded.items() if digests.digest(b) != d))
 
 
 def narrow_to_items(decisions: list[TestDecision], frames: Mapping[str, str | None], traced: Collection[str],
