@@ -9,6 +9,7 @@ from doit_scout.analyzers.selection import TestDecision
 from doit_scout.analyzers.sharding import shard_files
 from doit_scout.since import ChangesSince
 
+
 def keep_affected(decisions: list[TestDecision], changes: ChangesSince) -> list[TestDecision]:
     """Unaffected tests do not run; affected ones run unless a green record matches them."""
     reason = (f"a config file changed since {changes.revision}" if changes.everything

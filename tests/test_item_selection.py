@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from doit_scout.project_state import read_state_json
 from helpers import doit_tests, git_init, run_doit, write_files
+
+from doit_scout.project_state import read_state_json
 
 # Each test runs its own function; the one that runs f5 comes last, so no other test ran after
 # it in its process (what ran before a test counts for it: doit_scout.executed).
