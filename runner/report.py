@@ -195,6 +195,9 @@ def _tests_line(result: "TestRunResult") -> str:
     return line + (f" · xdist {run.workers} workers" if run.workers else " · one process")
 
 
+_NOTICEABLE, _NOTICEABLE_SECONDS = 1.1, 1.0
+
+
 def _costlier_than_plain(result: "TestRunResult") -> str | None:
     """Said once, when this run's tests took longer than every test of the suite takes in plain
     pytest (their untraced durations, when all are known): the run paid for recording."""
@@ -203,11 +206,11 @@ def _costlier_than_plain(result: "TestRunResult") -> str | None:
         return None
     suite = [timings[d.path].seconds for d in result.plan.decisions if d.path in timings and not timings[d.path].traced]
     spent = sum(run.node_durations.values())
-    if len(suite) < len(result.plan.decisions) or spent <= sum(suite):
+    # Only a cost a user would notice: a few hundredths of a second over a tiny suite is noise.
+    if len(suite) < len(result.plan.decisions) or spent <= sum(suite) * _NOTICEABLE + _NOTICEABLE_SECONDS:
         return None
     return (f"this run's tests took {_seconds(spent)}, more than the whole suite's {_seconds(sum(suite))} in plain "
-            "pytest: they were traced, to record which functions each test runs (the trace costs about as much "
-            "again as the tests' own code)")
+            "pytest: they were traced, to record which functions each test runs")
 
 
 def since_line(plan: "TestPlan") -> str | None:
