@@ -18,11 +18,11 @@ from doit_scout.audit import load_audit_log, next_audit
 from doit_scout.cmd_run import SeeksProject
 from doit_scout.config import load_config_for_doit
 from doit_scout.context import RunContext
+from doit_scout.item_counts import count_tests
 from doit_scout.report import add_row, make_console, make_table, since_line
 from doit_scout.scout import run_scout
 from doit_scout.since import RevisionError
 from doit_scout.steps import StepError, plan_step
-from doit_scout.test_counts import count_tests
 from doit_scout.testing import plan_tests
 from doit_scout.workers import FileTiming
 

@@ -18,10 +18,10 @@ from rich.text import Text
 
 from doit_scout.analyzers.categories import Category
 from doit_scout.execution import COUNT_WORDS, INTERNAL_ERROR, USAGE_ERROR, PytestRun
+from doit_scout.item_counts import count_tests
 from doit_scout.plan_filters import OUTSIDE_THE_PATHS
 from doit_scout.scout import ScoutRun
 from doit_scout.shared_cache import RunCounts
-from doit_scout.test_counts import count_tests
 
 if TYPE_CHECKING:
     from doit_scout.remote_counts import RemoteCounts

@@ -37,6 +37,7 @@ from doit_scout.execution import COUNT_WORDS, USAGE_ERROR, PytestRun, run_pytest
 from doit_scout.explain import ChangeExplainer, changed_since_tests_ran, follow_snapshot, save_snapshot
 from doit_scout.file_hashing import digest_on_disk
 from doit_scout.forget import add_fresh, fresh_since_forget, remember
+from doit_scout.item_counts import count_tests
 from doit_scout.item_records import ItemStore, narrow_to_items, record_items
 from doit_scout.observed import ObservedInputs
 from doit_scout.pass_through import PassThrough
@@ -68,7 +69,6 @@ from doit_scout.scout import current_state, run_scout
 from doit_scout.scout_state import SCHEMA, ScoutState
 from doit_scout.shared_cache import RunCounts
 from doit_scout.since import ChangesSince, changes_since
-from doit_scout.test_counts import count_tests
 from doit_scout.workers import (
     FileTiming,
     WorkerChoice,
