@@ -62,9 +62,9 @@ def next_audit(log: AuditLog, config: TestConfig, now: float) -> dict[str, Any]:
 def selection_misses(
     incremental: list[TestDecision], hidden: Collection[str], would_run_pytest: bool, run: PytestRun,
 ) -> dict[str, list[str]]:
-    """Test files that fail but that the incremental selection would not have run: ones it would
-    have skipped, and, when it would not have started pytest at all, any other file pytest
-    collects (a test doit-scout did not know about). Path -> failing nodes."""
+    """Tests that fail but that the incremental selection would not have run: those of files it
+    would have skipped, those a re-run of some of a file's items would have left out, and, when
+    it would not have started pytest at all, any other file pytest collects (a test doit-scout did not know about). Path -> failing nodes."""
     failing: dict[str, list[str]] = {}
     for node, outcome in run.outcomes.items():
         if outcome == "failed":
@@ -73,10 +73,11 @@ def selection_misses(
         failing.setdefault(node.split("::")[0], []).append(node)
     planned = {d.path: d for d in incremental}
 
-    def would_run(path: str) -> bool:
+    def would_run(path: str, node: str) -> bool:
         decision = planned.get(path)
-        if decision is not None:
-            return decision.runs
+        if decision is not None:  # a re-run of some items (failed ones, stale ones) runs those
+            return decision.runs and (decision.action != "rerun" or node in decision.nodes or "::" not in node)
         return would_run_pytest and path not in hidden
 
-    return {path: sorted(nodes) for path, nodes in sorted(failing.items()) if not would_run(path)}
+    missed = {path: sorted(n for n in nodes if not would_run(path, n)) for path, nodes in sorted(failing.items())}
+    return {path: nodes for path, nodes in missed.items() if nodes}

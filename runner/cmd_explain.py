@@ -6,21 +6,25 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Mapping
 
 from doit.cmd_base import DoitCmdBase
 from doit.exceptions import InvalidCommand
 from rich.text import Text
 
 from doit_scout.analyzers.layout import is_below
+from doit_scout.analyzers.selection import TestDecision
 from doit_scout.audit import load_audit_log, next_audit
 from doit_scout.cmd_run import SeeksProject
 from doit_scout.config import load_config_for_doit
 from doit_scout.context import RunContext
+from doit_scout.item_counts import count_tests
 from doit_scout.report import add_row, make_console, make_table, since_line
 from doit_scout.scout import run_scout
 from doit_scout.since import RevisionError
 from doit_scout.steps import StepError, plan_step
 from doit_scout.testing import plan_tests
+from doit_scout.workers import FileTiming
 
 opt_json = {
     "name": "as_json", "long": "json", "type": bool, "default": False,
@@ -69,6 +73,7 @@ class Explain(SeeksProject, DoitCmdBase):
             "path": d.path,
             "decision": "run" if d.runs else "skip",
             "nodes": list(d.nodes),
+            "tests": _tests_of(d, plan.durations),
             "reasons": list(d.reasons),
             "unfollowed_imports": explainer.unfollowed_imports(d.path),
         } for d in decisions]
@@ -90,9 +95,12 @@ class Explain(SeeksProject, DoitCmdBase):
         asked = plan.manifest.known and plan.collection_changes is not None
         collection = {"known": plan.manifest.known, "asked": asked, "changes": plan.collection_changes,
                       "reason": plan.collect_reason}
+        counts = count_tests(decisions, plan.durations)
+        summary = {"tests": counts.tests, "total_tests": counts.total_tests, "files": counts.files,
+                   "total_files": counts.total_files, "counts_known": counts.known}
         if as_json:
-            self.outstream.write(json.dumps(
-                {"steps": steps, "tests": rows, "collection": collection, "next_audit": audit}, indent=2) + "\n")
+            self.outstream.write(json.dumps({"steps": steps, "tests": rows, "summary": summary,
+                                             "collection": collection, "next_audit": audit}, indent=2) + "\n")
             return 0
         console = make_console(self.outstream)
         if steps:
@@ -104,11 +112,11 @@ class Explain(SeeksProject, DoitCmdBase):
             console.print(f"{running} of {len(steps)} step units would run")
         table = make_table("test file", "decision", "why")
         for row in rows:
-            nodes = f" ({len(row['nodes'])} nodes)" if row["nodes"] else ""
+            nodes = f" ({len(row['nodes'])} of {row['tests'] or '?'} tests)" if row["nodes"] else ""
             add_row(table, row["path"], row["decision"] + nodes, "\n".join(row["reasons"]))
         console.print(table)
         running = sum(1 for r in rows if r["decision"] == "run")
-        console.print(f"{running} of {len(rows)} test files would run")
+        console.print(f"{counts.phrase()} would run" if counts.known else f"{running} of {len(rows)} test files would run")
         if (changes := since_line(plan)) is not None:
             console.print(Text(f"since {changes}"), soft_wrap=True)
         for line in unfollowed_lines(rows):
@@ -139,3 +147,9 @@ def _files(paths: list[str]) -> str:
         return paths[0]
     more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
     return f"{len(paths)} test files ({', '.join(paths[:3])}{more})"
+
+
+def _tests_of(decision: TestDecision, timings: Mapping[str, FileTiming]) -> int | None:
+    """How many tests the file had when it last ran whole (None: not known)."""
+    timing = timings.get(decision.path)
+    return timing.items if timing is not None and timing.items else None

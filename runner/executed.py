@@ -85,17 +85,31 @@ class Bodies:
         self.state = state
         self.module_of = state.module_of()
         self.inputs = inputs or {}
+        # What each body adds to a fingerprint: the same for every unit and test item that ran it
+        # (a plan computes one per test item, each of hundreds of bodies).
+        self._parts: dict[str, bytes] = {}
+        self._digests: dict[str, str] = {}
 
     def fingerprint(self, frame: str, bodies: Iterable[str]) -> str:
         """A unit's fingerprint from its frame and the bodies its runs ran, with what they read."""
         hasher = xxhash.xxh3_128(frame.encode("utf-8", "surrogateescape"))
+        parts = self._parts
         for body in sorted(bodies):
-            read = self.inputs.get(body)
-            hasher.update(f"\0{body}={self.digest(body)}{'' if read is None else ':' + read}".encode(
-                "utf-8", "surrogateescape"))
+            part = parts.get(body)
+            if part is None:
+                read = self.inputs.get(body)
+                part = parts[body] = f"\0{body}={self.digest(body)}{'' if read is None else ':' + read}".encode(
+                    "utf-8", "surrogateescape")
+            hasher.update(part)
         return hasher.hexdigest()
 
     def digest(self, body: str) -> str:
+        found = self._digests.get(body)
+        if found is None:
+            found = self._digests[body] = self._digest(body)
+        return found
+
+    def _digest(self, body: str) -> str:
         path, _, qualname = body.rpartition("::")
         if path == ENVIRON:
             if qualname == ENVIRON_ALL:

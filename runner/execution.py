@@ -16,9 +16,10 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from doit_scout.analyzers.selection import TestDecision
+from doit_scout.item_records import ItemTrace
 from doit_scout.probes import tracer_choice
 from doit_scout.tracing import TRACE_VARIABLE
 
@@ -99,6 +100,7 @@ class PytestRun:
     ran_before: dict[str, set[str]] = field(default_factory=dict)
     untraced: dict[str, str] = field(default_factory=dict)
     tracer: str | None = None  # the probe that traced the run (doit_scout.probes): "c" or "python"
+    item_traces: dict[str, ItemTrace] = field(default_factory=dict)  # node -> what it ran (traced runs)
     finished: bool = False
     narrowed: bool = False  # pytest left files uncollected on purpose (--lf, paths given to it)
     # Files pytest was given some nodes of (`tests/test_x.py::test_a`, a re-run of failed nodes):
@@ -378,7 +380,7 @@ def read_reports(folder: Path, root: Path, exit_code: int) -> PytestRun:
                 run.finished = True
                 run.timeline.finished = event.get("time")
                 said = event.get("counts")
-        executed.add_to(run)
+        executed.add_to(run, lambda node: _relative_node(node, rootdir, root))
     run.timeline.workers_ready = max(ready.values(), default=None)
     for node, reports in phases.items():
         if "teardown" in reports:  # a node without its teardown report did not finish
@@ -407,6 +409,7 @@ class _ExecutedInProcess:
         self.session: set[str] | None = None
         self.session_broken: str | None = None
         self.tracer: str | None = None
+        self.nodes: dict[str, tuple[set[str], int, str | None]] = {}
 
     def read(self, event: dict) -> None:
         if event.get("event") == "executed" and event.get("path") is not None:
@@ -414,14 +417,20 @@ class _ExecutedInProcess:
             self.before[event["path"]] = int(event.get("before") or 0)
             if event["broken"]:
                 self.broken.setdefault(event["path"], str(event["broken"]))
+        elif event.get("event") == "executed_item":
+            self.nodes[event["nodeid"]] = (set(event["code"]), int(event.get("before") or 0), event["broken"])
         elif event.get("event") == "executed_log":
             self.log = [str(name) for name in event["code"]]
         elif event.get("event") == "executed_session":
             self.session, self.session_broken = set(event["code"]), event["broken"]
             self.tracer = event.get("tracer")
 
-    def add_to(self, run: PytestRun) -> None:
+    def add_to(self, run: PytestRun, relative: Callable[[str], str]) -> None:
         run.tracer = run.tracer or self.tracer
+        log = tuple(self.log)
+        for node, (code, before, broken) in self.nodes.items():
+            why = broken or self.session_broken or (None if self.session is not None else "its pytest process did not finish")
+            run.item_traces[relative(node)] = ItemTrace(code | (self.session or set()), log, before, why)
         for path, code in self.units.items():
             why = self.broken.get(path) or self.session_broken or (
                 None if self.session is not None else "its pytest process did not finish")

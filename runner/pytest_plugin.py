@@ -46,6 +46,7 @@ from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREF
 from doit_scout.children import NO_PYTHON_PROGRAMS, child_program, reads_only_its_arguments, runs_no_python
 from doit_scout.children import realpath as _realpath
 from doit_scout.summary_counts import final_line_counts
+from doit_scout.trace_events import write_executed
 from doit_scout.tracing import (
     ENVIRON,
     TRACE_VARIABLE,
@@ -433,7 +434,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
         return (yield)
     finally:
         if _tracer is not None:
-            _tracer.close_item(_recorder.current)
+            _tracer.close_item(_recorder.current, item.nodeid)
         _recorder.current = previous
         if doctest:
             builtins.__import__ = _original_import
@@ -544,20 +545,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if _tracer is not None:
         _tracer.stop()
-        # Written now, when every fixture has been torn down: a teardown runs in the window of
-        # the test that ends its scope, after its users' windows closed. What ran before each
-        # file's last test is a prefix of one log, in the order the code first ran.
-        log: dict[str, None] = {}
-        marks = [0]
-        for window in _tracer.closed:
-            log.update(dict.fromkeys(_recorder.executed(window)))
-            marks.append(len(log))
-        _recorder.write({"event": "executed_log", "code": list(log)})
-        for path, window, end in _tracer.items_with_fixtures():
-            _recorder.write({"event": "executed", "path": path, "code": _recorder.executed(window),
-                             "before": marks[end], "broken": window.broken})
-        _recorder.write({"event": "executed_session", "code": _recorder.executed(_tracer.session),
-                         "broken": _tracer.session.broken, "tracer": _tracer.kind})
+        write_executed(_tracer, _recorder.executed, _recorder.write)
     _recorder.write({"event": "finish", "exitstatus": int(exitstatus), "time": time.time(),
                      "counts": final_line_counts(session.config)})
     stream, _recorder.stream = _recorder.stream, None

@@ -68,15 +68,16 @@ class TracedFingerprints:
     # Units whose runs read what the static fingerprint does not cover (a file as text, an
     # environment variable): no record under the static one stands in for theirs.
     exact: set[str] = field(default_factory=set)
+    digests: Bodies | None = None  # the bodies' digests now (None: executed code is not recorded)
 
 
 def traced_fingerprints(cache: CacheStore, state: ScoutState, static: Mapping[str, str | None],
                         frames: Mapping[str, str | None], body_inputs: Mapping[str, str]) -> TracedFingerprints:
     """`static` and `frames`: the units' fingerprints; `body_inputs`: the digests of what bodies
     read (analyzers.unit_graph)."""
-    found = TracedFingerprints()
-    executed = ExecutedCode(cache).load({f for f in frames.values() if f})
     bodies = Bodies(state, body_inputs)
+    found = TracedFingerprints(digests=bodies)
+    executed = ExecutedCode(cache).load({f for f in frames.values() if f})
     traced = {path: frame for path, frame in frames.items() if frame and executed.get(frame) is not None}
     for path, frame in traced.items():
         ran = executed[frame]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
@@ -128,16 +129,22 @@ def load_durations(root: Path) -> dict[str, FileTiming]:
     for path, value in data.items():
         if isinstance(value, (int, float)):
             timings[path] = FileTiming(float(value))
-        elif isinstance(value, list) and len(value) == 3 and all(isinstance(v, (int, float)) for v in value):
-            timings[path] = FileTiming(float(value[0]), int(value[1]), float(value[2]))
+        elif isinstance(value, list) and len(value) in (3, 4) and all(isinstance(v, (int, float)) for v in value):
+            timings[path] = FileTiming(float(value[0]), int(value[1]), float(value[2]), bool(value[3:4] and value[3]))
     return timings
 
 
-def save_durations(root: Path, timings: Mapping[str, FileTiming]) -> None:
+def save_durations(root: Path, timings: Mapping[str, FileTiming], *, traced: bool = False) -> None:
+    """`traced`: the run was traced, and its seconds overstate what the files cost in plain pytest:
+    a file's untraced seconds, when known, are kept (with the run's count of its tests)."""
     if timings:
-        merged = {**load_durations(root), **timings}
+        previous = load_durations(root)
+        if traced:
+            timings = {p: replace(previous[p], items=t.items) if p in previous and not previous[p].traced
+                       else replace(t, traced=True) for p, t in timings.items()}
+        merged = {**previous, **timings}
         write_state_json(state_dir(root) / DURATIONS_FILE,
-                          {p: [t.seconds, t.items, t.longest] for p, t in merged.items()})
+                          {p: [t.seconds, t.items, t.longest, int(t.traced)] for p, t in merged.items()})
 
 
 def load_machine_costs(cache: CacheStore) -> MachineCosts:

@@ -18,9 +18,10 @@ from rich.text import Text
 
 from doit_scout.analyzers.categories import Category
 from doit_scout.execution import COUNT_WORDS, INTERNAL_ERROR, USAGE_ERROR, PytestRun
+from doit_scout.item_counts import count_tests
+from doit_scout.plan_filters import OUTSIDE_THE_PATHS
 from doit_scout.scout import ScoutRun
 from doit_scout.shared_cache import RunCounts
-from doit_scout.testing import OUTSIDE_THE_PATHS
 
 if TYPE_CHECKING:
     from doit_scout.remote_counts import RemoteCounts
@@ -162,10 +163,12 @@ def _counts_phrase(result: "TestRunResult") -> str:
 
 
 def _served_phrase(result: "TestRunResult", served: list[str]) -> str:
-    """How many files came from their green records, and the time that saved by their recorded
-    durations: said only when known (`at least` when some are not) and not negligible."""
+    """How many files came from their green records, and the time that saved by their durations
+    in plain pytest (untraced runs): said only when known (`at least` when some are not) and not
+    negligible."""
     phrase = f"{_plural(len(served), 'file')} served from records"
-    known = [result.plan.durations[p].seconds for p in served if p in result.plan.durations]
+    timings = result.plan.durations
+    known = [timings[p].seconds for p in served if p in timings and not timings[p].traced]
     if known and sum(known) >= MIN_SAVED_SHOWN:
         phrase += f" ({'about' if len(known) == len(served) else 'at least'} {_seconds(sum(known))} saved)"
     return phrase
@@ -183,9 +186,31 @@ def _tests_line(result: "TestRunResult") -> str:
     if run is None and sharded and not selected:
         return f"no test files in this shard: the {len(sharded)} selected run in other shards"
     if run is None:
-        return f"0 of {_plural(total, 'file')} selected: {_served_phrase(result, served)}, nothing to run"
-    line = f"{selected:,} of {_plural(total, 'file')} selected · {_counts_phrase(result)} · {_served_phrase(result, served)}"
+        tests = count_tests(plan.decisions, plan.durations)
+        of_tests = f"0 of {tests.total_tests:,} tests in " if tests.known else ""
+        return f"{of_tests}0 of {_plural(total, 'file')} selected: {_served_phrase(result, served)}, nothing to run"
+    counts = count_tests(plan.decisions, plan.durations)
+    chosen = counts.phrase() if counts.known else f"{selected:,} of {_plural(total, 'file')}"
+    line = f"{chosen} selected · {_counts_phrase(result)} · {_served_phrase(result, served)}"
     return line + (f" · xdist {run.workers} workers" if run.workers else " · one process")
+
+
+_NOTICEABLE, _NOTICEABLE_SECONDS = 1.1, 1.0
+
+
+def _costlier_than_plain(result: "TestRunResult") -> str | None:
+    """Said once, when this run's tests took longer than every test of the suite takes in plain
+    pytest (their untraced durations, when all are known): the run paid for recording."""
+    run, timings = result.pytest, result.plan.durations
+    if run is None or not run.item_traces or not result.plan.decisions:
+        return None
+    suite = [timings[d.path].seconds for d in result.plan.decisions if d.path in timings and not timings[d.path].traced]
+    spent = sum(run.node_durations.values())
+    # Only a cost a user would notice: a few hundredths of a second over a tiny suite is noise.
+    if len(suite) < len(result.plan.decisions) or spent <= sum(suite) * _NOTICEABLE + _NOTICEABLE_SECONDS:
+        return None
+    return (f"this run's tests took {_seconds(spent)}, more than the whole suite's {_seconds(sum(suite))} in plain "
+            "pytest: they were traced, to record which functions each test runs")
 
 
 def since_line(plan: "TestPlan") -> str | None:
@@ -228,6 +253,8 @@ def print_test_summary(result: "TestRunResult", cache: RunCounts, console: Conso
     if (since := since_line(plan)) is not None:
         print_row(console, "since", since)
     print_row(console, "tests", _tests_line(result))
+    if (costlier := _costlier_than_plain(result)) is not None:
+        print_warning(console, costlier)
     print_row(console, "time", " · ".join(f"{phase} {seconds:.2f} s" for phase, seconds in result.seconds.items()))
     print_cache_counts(console, cache, details=details)
     failed = result.failed_nodes

@@ -16,7 +16,6 @@ import xxhash
 from doit_scout.analyzers.categories import Category
 from doit_scout.analyzers.globs import GlobSet
 from doit_scout.analyzers.selection import TestDecision, TestRecord, select_tests
-from doit_scout.analyzers.sharding import shard_files
 from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX, TEXT_PREFIX
 from doit_scout.analyzers.unit_graph import UnitGraph, build_unit_graph
 from doit_scout.audit import audit_due, load_audit_log, save_audit_log, selection_misses
@@ -38,8 +37,11 @@ from doit_scout.execution import COUNT_WORDS, USAGE_ERROR, PytestRun, run_pytest
 from doit_scout.explain import ChangeExplainer, changed_since_tests_ran, follow_snapshot, save_snapshot
 from doit_scout.file_hashing import digest_on_disk
 from doit_scout.forget import add_fresh, fresh_since_forget, remember
+from doit_scout.item_counts import count_tests
+from doit_scout.item_records import ItemStore, narrow_to_items, record_items
 from doit_scout.observed import ObservedInputs
 from doit_scout.pass_through import PassThrough
+from doit_scout.plan_filters import keep_affected, keep_shard, keep_under
 from doit_scout.project_state import (
     CorruptState,
     read_state_json,
@@ -270,12 +272,12 @@ def plan_tests(
     plan.collection_changes = collection_changes
     if since:
         changes = changes_since(context, since, state, plan.inputs.units)
-        plan.decisions = _keep_affected(plan.decisions, changes)
+        plan.decisions = keep_affected(plan.decisions, changes)
         plan.since = changes
     if paths:
-        plan.decisions = _keep_under(plan.decisions, paths)
+        plan.decisions = keep_under(plan.decisions, paths)
     if shard is not None:
-        plan.decisions = _keep_shard(plan.decisions, load_shard_durations(root, cache), *shard)
+        plan.decisions = keep_shard(plan.decisions, load_shard_durations(root, cache), *shard)
         plan.sharded = True
     plan.hidden = frozenset(plan.hidden | {d.path for d in plan.decisions if not d.runs})
     plan.seconds = time.perf_counter() - started
@@ -308,6 +310,9 @@ def _plan(
         why_changed=(lambda path: (FORGOTTEN,)) if fresh is not None else explainer.reasons if explainer
         else lambda path: (),
     )
+    if ignore is None and fresh is None:
+        decisions = narrow_to_items(decisions, inputs.frames, inputs.traced.fingerprints, ItemStore(context.cache),
+                                    inputs.traced.digests)
     if explainer is not None:
         decisions = [replace(d, reasons=(*d.reasons, *explainer.unreached_changes(
             d.path, traced=d.fingerprint != inputs.static.get(d.path)))) if not d.runs else d for d in decisions]
@@ -405,43 +410,6 @@ def _as_collected(plan: TestPlan, run: PytestRun) -> list[TestDecision]:
             if path in plan.hidden else TestDecision(path, fingerprint, "run", reasons=(
                 "pytest collected it when asked which files are tests",))
     return sorted(decided.values(), key=lambda d: d.path)
-
-
-def _keep_affected(decisions: list[TestDecision], changes: ChangesSince) -> list[TestDecision]:
-    """Unaffected tests do not run; affected ones run unless a green record matches them."""
-    reason = (f"a config file changed since {changes.revision}" if changes.everything
-              else f"affected by what changed since {changes.revision}")
-    return [
-        TestDecision(d.path, d.fingerprint, d.action, d.nodes, (reason, *d.reasons) if d.runs else d.reasons)
-        if d.path in changes.affected or not d.fingerprint
-        else TestDecision(d.path, d.fingerprint, "skip", reasons=(f"not affected by changes since {changes.revision}",))
-        for d in decisions
-    ]
-
-
-OUTSIDE_THE_PATHS = "not under the paths given to pytest"
-
-
-def _keep_under(decisions: list[TestDecision], paths: Collection[str]) -> list[TestDecision]:
-    """pytest collects only what is under the paths it was given: the rest does not run."""
-    folders = tuple("" if p in (".", "") else p.rstrip("/") + "/" for p in paths)
-    return [
-        d if d.path in paths or d.path.startswith(folders)
-        else TestDecision(d.path, d.fingerprint, "skip", reasons=(OUTSIDE_THE_PATHS,))
-        for d in decisions
-    ]
-
-
-def _keep_shard(decisions: list[TestDecision], durations: dict[str, float], index: int, count: int) -> list[TestDecision]:
-    """Every test file belongs to one shard, by a partition of all of them that every shard
-    computes alike; a shard runs those of its own files that need to run."""
-    shards = shard_files([d.path for d in decisions], durations, count)
-    home = {path: i for i, paths in enumerate(shards, start=1) for path in paths}
-    return [
-        d if home[d.path] == index
-        else TestDecision(d.path, d.fingerprint, "skip", reasons=(f"runs in shard {home[d.path]}/{count}",))
-        for d in decisions
-    ]
 
 
 @dataclass
@@ -572,6 +540,8 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
     seen = {p for p in pytest_run.executed if traced and p not in pytest_run.untraced}
     recorded = record_run(RecordStore(cache), plan.decisions, pytest_run, {
         p: {after.fingerprints[p] if p in seen else None, after.static.get(p)} - {None} for p in ran_units}, set(stale))
+    if pytest_run.item_traces and after.traced.digests is not None:
+        record_items(ItemStore(cache), pytest_run, after.frames, after.traced.digests, after.units.reached, stale)
     _use_up_forget(root, plan, recorded)
     RecordedBodies(cache).add(after.static, after.frames, after.traced.bodies, (seen & ran_units) - set(stale))
     RecordedObservations(cache).add(after.content, after.observed)
@@ -644,8 +614,8 @@ class _WorkerDecision:
             save_machine_costs(self.cache, costs)
         counts, longest = run.tests_and_longest()
         durations = {p: s for p, s in run.durations.items() if p in whole}
-        save_durations(self.root, one_process_timings(durations, counts, longest,
-                                                      costs.slowdown() if run.workers else 1.0))
+        timings = one_process_timings(durations, counts, longest, costs.slowdown() if run.workers else 1.0)
+        save_durations(self.root, timings, traced=bool(run.item_traces))
         return self.settle(run, choice)
 
     def _whole_files(self, run: PytestRun) -> set[str]:
@@ -702,6 +672,7 @@ def _use_up_forget(root: Path, plan: TestPlan, recorded: Mapping[str, Collection
 
 def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
     plan = result.plan
+    counts = count_tests(plan.decisions, plan.durations)
     passed = 0 if result.pytest is None else sum(1 for o in result.pytest.outcomes.values() if o == "passed")
     update_last_run(root, {
         "tests": {
@@ -714,6 +685,9 @@ def write_last_run(root: Path, result: TestRunResult, cache: RunCounts) -> None:
             "passed": passed,
             "counts": {} if result.pytest is None else {w: result.pytest.counts[w] for w in COUNT_WORDS},
             "tests_run": 0 if result.pytest is None else result.pytest.tests,
+            "tests_ran": [] if result.pytest is None else sorted(result.pytest.outcomes),
+            "tests_selected": counts.tests,
+            "tests_total": counts.total_tests,
             "stale_after_run": result.stale_after_run,
             "incomplete": result.incomplete,
             "unmapped_items": [] if result.pytest is None else result.pytest.unmapped_items(),

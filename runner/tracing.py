@@ -63,6 +63,9 @@ class ExecutedCodeTracer:
         self.windows: list[Window] = []
         self.fixtures: dict[str, Window] = {}
         self.items: dict[str | None, Window] = {}  # test file -> what its items' windows saw
+        # Node id -> its own window, and how many `closed` windows ran before it ended (its own
+        # included): each test item's record (doit_scout.item_records).
+        self.nodes: dict[str, tuple[Window, int]] = {}
         # Every item's window in the order they closed, and per test file how many had closed
         # when its last item's did: what ran in the process before then may have left state
         # (a cache, a singleton, a memo) that its tests read without running the code that made it.
@@ -147,7 +150,7 @@ class ExecutedCodeTracer:
         fixtures it asked for by name (getfixturevalue)."""
         self._credit(("fixture", name), self.close())
 
-    def close_item(self, path: str | None) -> None:
+    def close_item(self, path: str | None, node: str | None = None) -> None:
         window = self.close()
         self._credit(("item", path), window)
         # Only the code no earlier item ran: what `closed` holds grows with the code, not the items.
@@ -157,6 +160,8 @@ class ExecutedCodeTracer:
         self._logged.update(new.code)
         self.closed.append(new)
         self.ends[path] = len(self.closed)
+        if node is not None:
+            self.nodes[node] = (window, len(self.closed))
 
     def _credit(self, owner: tuple[str, str | None], window: Window) -> None:
         kind, name = owner
@@ -186,6 +191,12 @@ class ExecutedCodeTracer:
         the `closed` windows ran before its last test ended (its own included)."""
         for path, window in self.items.items():
             yield path, self.with_fixtures(window), self.ends[path]
+
+    def nodes_with_fixtures(self) -> Iterator[tuple[str, Window, int]]:
+        """Each test item's own window, with what the fixtures it used ran, and how many of the
+        `closed` windows ran before it ended (its own included)."""
+        for node, (window, end) in self.nodes.items():
+            yield node, self.with_fixtures(window), end
 
     def with_fixtures(self, window: Window) -> Window:
         """`window` with what setting up the fixtures it used ran, whenever that was, and the

@@ -96,11 +96,14 @@ def xdist_loads(args: Sequence[str], installed: bool, env: Mapping[str, str]) ->
 @dataclass(frozen=True)
 class FileTiming:
     """What one test file cost when it last ran, as in one process: its tests' total seconds,
-    how many tests reported, and the longest of them (items 0: not recorded)."""
+    how many tests reported, and the longest of them (items 0: not recorded). `traced` when the
+    seconds were measured under the trace (doit_scout.tracing), which costs more than plain pytest:
+    no measure of what serving the file from its record saves."""
 
     seconds: float
     items: int = 0
     longest: float = 0.0
+    traced: bool = False
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def test_a_first_run_and_explain_count_only_the_files_pytest_collects(proj: Path
     assert explained["collection"]["asked"] is True
     assert explained["collection"]["changes"] == "files were added: bench/test_y.py, tests/cases/test_more.py"
     text = run_doit(proj, "explain").stdout
-    assert "0 of 2 test files would run" in text and "bench/test_x.py" not in text, text
+    assert "0 of 2 tests in 0 of 2 files would run" in text and "bench/test_x.py" not in text, text
     no_pytest(proj)  # pytest said already what those files are: none of them is a test
 
 

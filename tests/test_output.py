@@ -115,7 +115,7 @@ def test_the_summary_counts_tests_in_pytest_words_and_files_served_from_records(
     second = run_doit(root)  # the failed and errored nodes run again, alone; test_slow.py is served
     line = summary_lines(second.stdout, "tests")[0]
     # pytest's own line counts the passing nodes of the file that doit-scout's re-run deselected
-    assert re.fullmatch(r"tests      1 of 2 files selected · 1 failed, 1 error, 4 deselected · "
+    assert re.fullmatch(r"tests      2 of 7 tests in 1 of 2 files selected · 1 failed, 1 error, 4 deselected · "
                         r"1 file served from records \(about 0\.[3-9] s saved\) · one process", line), line
 
 
@@ -212,7 +212,7 @@ def test_explain_piped_prints_whole_reasons(todo_app: Path):
     result = run_piped(todo_app, "explain")
     assert result.returncode == 0, result.stderr
     assert "tests/test_cli.py <- todo.cli:main <- todo/reports.py:summary changed" in result.stdout, result.stdout
-    assert f"2 of {len(TODO_TESTS)} test files would run" in result.stdout
+    assert f"3 of 10 tests in 2 of {len(TODO_TESTS)} files would run" in result.stdout
 
 
 def explain_json(root: Path) -> dict:

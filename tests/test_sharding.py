@@ -45,7 +45,7 @@ def test_shards_run_exactly_the_unsharded_selection_whatever_ran_before(actions,
     """A shard's part never depends on what is green: running shard 1 first, recording its files
     green, cannot move a file into shard 1's part in shard 2's view."""
     from doit_scout.analyzers.selection import TestDecision
-    from doit_scout.testing import _keep_shard
+    from doit_scout.plan_filters import keep_shard
 
     paths = [f"tests/test_{i}.py" for i in range(len(actions))]
     durations = {p: data.draw(st.floats(0.1, 10)) for p in paths}
@@ -54,5 +54,5 @@ def test_shards_run_exactly_the_unsharded_selection_whatever_ran_before(actions,
     for index in data.draw(st.permutations(range(1, count + 1))):
         # Shards that already ran left their files green.
         current = [TestDecision(d.path, d.fingerprint, "skip" if d.path in ran else d.action) for d in before]
-        ran += [d.path for d in _keep_shard(current, durations, index, count) if d.runs]
+        ran += [d.path for d in keep_shard(current, durations, index, count) if d.runs]
     assert sorted(ran) == sorted(d.path for d in before if d.runs)
