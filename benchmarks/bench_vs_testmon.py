@@ -80,7 +80,7 @@ from benchmarks.bench_history import (  # noqa: E402
     file_of,
     git,
 )
-from benchmarks.bench_runs import GREEN_TRIES, Checkout, DoitRun, fmt, fresh_worktree  # noqa: E402
+from benchmarks.bench_runs import GREEN_TRIES, Checkout, DoitRun, _n, fmt, fresh_worktree  # noqa: E402
 
 DEFAULT_PROJECTS = "toolz,attrs,marshmallow,click,more-itertools"
 ITEM_WORDS = ("passed", "failed", "errors", "skipped", "xfailed", "xpassed")
@@ -316,10 +316,6 @@ def history_table(name: str, rows: list[VsRow]) -> str:
     if len(changes) > 1:
         lines.append(f"  NOTE: doit-scout changed during the replay: {', '.join(changes)}")
     return "\n".join(lines)
-
-
-def _n(value) -> str:
-    return "-" if value is None else str(value)
 
 
 # ---------------------------------------------------------------------------------------------
