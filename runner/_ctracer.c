@@ -172,21 +172,28 @@ static Probe *evaluating;  /* the probe the frame evaluation function notes into
 static PyObject *evaluate(PyThreadState *tstate, _PyInterpreterFrame *frame, int throwflag) {
     Probe *self = evaluating;
     if (self == NULL || self->calling_back == tstate) return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
+    /* A generator resumed by throw() or close() comes in with its exception set: set aside while
+     * the probe notes and calls back (no C API call may run with one set), then put back. */
+    PyObject *type = NULL, *value = NULL, *traceback = NULL;
+    int pending = PyErr_Occurred() != NULL;
+    if (pending) PyErr_Fetch(&type, &value, &traceback);
     PyCodeObject *code = frame->f_code;
     Slot *slot = slot_of(self, code);
+    int module = 0;
     if (slot == NULL) {
         PyErr_WriteUnraisable((PyObject *)self);
     } else if (slot->kind == KIND_MODULE) {
+        module = 1;
         self->imports++;
-        PyObject *result = _PyEval_EvalFrameDefault(tstate, frame, throwflag);
-        if (self->imports > 0) self->imports--;
-        return result;
     } else if (note(self, code, slot)) {
         /* the locals are the arguments yet; the frame has no frame object (the caller's has) */
         int n = code->co_nlocalsplus;
         call_back(self, code, NULL, n > 0 ? frame->localsplus[0] : NULL, n > 1 ? frame->localsplus[1] : NULL);
     }
-    return _PyEval_EvalFrameDefault(tstate, frame, throwflag);
+    if (pending) PyErr_Restore(type, value, traceback);
+    PyObject *result = _PyEval_EvalFrameDefault(tstate, frame, throwflag);
+    if (module && self->imports > 0) self->imports--;
+    return result;
 }
 #endif
 

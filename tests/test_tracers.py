@@ -78,6 +78,30 @@ def threaded():
     "tests/test_a.py": "import pkg\n\n\ndef test_a(acc):\n    assert acc.push(2).total == 6\n\n\n"
                        "def test_gen():\n    gen = pkg.count(3)\n    next(gen)\n    assert list(gen) == [1, 2]\n",
     "tests/test_b.py": "import pkg\n\n\ndef test_b():\n    assert pkg.compute(3) == 3\n    assert pkg.threaded()[:2] == [2, 4]\n",
+    # generators resumed with an exception (close, throw), one of them the environment's own
+    "tests/test_c.py": """\
+import os
+
+import pkg
+import pytest
+
+LATER = pkg.count(3)
+next(LATER)
+
+
+def test_closed():
+    names = iter(os.environ)
+    next(names)
+    names.close()
+    LATER.close()
+
+
+def test_thrown():
+    gen = pkg.count(3)
+    next(gen)
+    with pytest.raises(KeyError):
+        gen.throw(KeyError("k"))
+""",
 }
 
 
@@ -128,7 +152,9 @@ def recorded(root: Path, tracer: str) -> dict[str, list[str]]:
     folder = root / f"report-{tracer}"
     folder.mkdir()
     env = {**os.environ, "DOIT_SCOUT_TRACE": "1", "DOIT_SCOUT_TRACER": tracer, "PKG_LIMIT": "7"}
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "doit_scout.pytest_plugin", f"--scout-dir={folder}",
+    # a callback into Python with the exception of a throw() still set would be an unraisable error
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-W", "error::pytest.PytestUnraisableExceptionWarning",
+                    "-p", "doit_scout.pytest_plugin", f"--scout-dir={folder}",
                     f"--scout-root={root}"], cwd=root, env=env, check=True, capture_output=True, timeout=120)
     found: dict[str, list[str]] = {}
     for line in (folder / "main.jsonl").read_text().splitlines():
