@@ -184,13 +184,15 @@ def _bodies_to_docstrings(tree: ast.Module) -> dict[str, str]:
     return {qualname: _digest(bodies) for qualname, bodies in found.items()}
 
 
-# Decorators whose function's body runs, in a frame of its own, each time the function is called.
-_CALLING_DECORATORS = frozenset({
-    "property", "setter", "getter", "deleter", "staticmethod", "classmethod", "abstractmethod", "overload",
-    "override", "final", "wraps", "contextmanager", "asynccontextmanager", "no_type_check", "deprecated",
-    "singledispatch", "singledispatchmethod", "register", "fixture", "hookimpl", "hookspec", "parametrize",
-    "skip", "skipif", "xfail", "usefixtures", "filterwarnings",
-})
+# A decorator whose name has one of these may answer a call without running the function's body
+# in a Python frame of its own: a memo (functools' lru_cache, cache and cached_property,
+# cachetools' cached, a project's memoize, pyramid's reify, a lazy property, run-once guards) or a
+# compiler (numba's jit, torch.jit.script). Any other decorator (a hook marker such as
+# marshmallow's post_load, click's command, a wrapper) is taken to run the body when the function
+# is called, where the trace sees it; the tests that ran a body that another test's memo serves
+# are covered by what ran before them in the process (doit_scout.executed). A decorator with no
+# name (`@handlers[0]`) may be anything.
+_NOT_CALLING_MARKS = ("cache", "memo", "lazy", "reify", "once", "jit", "vectorize", "compile", "script")
 
 
 def _calls_its_body(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -198,8 +200,8 @@ def _calls_its_body(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 
 
 def _calling(decorator: str) -> bool:
-    """A decorator in _CALLING_DECORATORS, or a pytest mark (`pytest.mark.slow`), which only labels."""
-    return decorator.rpartition(".")[2] in _CALLING_DECORATORS or decorator.startswith(("pytest.mark.", "mark."))
+    last = decorator.rpartition(".")[2].lower()
+    return decorator != "?" and not any(mark in last for mark in _NOT_CALLING_MARKS)
 
 
 def _functions(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
@@ -239,7 +241,7 @@ def _imports_in_bodies(nodes: list[ast.AST]) -> tuple[Binding, ...]:
 
 def _memoized(nodes: list[ast.AST]) -> bool:
     """Whether a function of the definition, or a method of its class, is behind a decorator that
-    may answer without running it (anything outside _CALLING_DECORATORS: lru_cache, a project's
+    may answer without running it (_NOT_CALLING_MARKS: lru_cache, a project's
     memoize, a cache on disk): what its body and its callees computed may be served, in this
     process or a later one, to callers that never run them. (State left in a process, a singleton
     or a cache another test filled, is what the tests that ran before show: doit_scout.executed.)"""

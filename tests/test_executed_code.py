@@ -155,6 +155,29 @@ def test_what_a_memoized_function_calls_counts_whole_only_for_the_tests_that_can
     assert selected(root, ok=False) == ["tests/test_a.py"]
 
 
+def test_a_method_behind_a_marking_decorator_counts_only_for_the_tests_that_ran_it(tmp_path: Path):
+    """A decorator that marks a function (marshmallow's post_load, a plugin hook) is no memo: the
+    body runs in its own frame when called, and an edit of it is an input of the tests that ran
+    it, not of every test that can name its class (a module-level instance made at import)."""
+    root = traced_project(tmp_path, {
+        "pkg/__init__.py": "def hook(fn):\n    fn.is_hook = True\n    return fn\n\n\nclass Base:\n"
+                           "    def load(self, x):\n        return self.post(x)\n\n    @hook\n"
+                           "    def post(self, x):\n        return x + 1\n\n    def size(self):\n        return 2\n\n\n"
+                           "SHARED = Base()\n",
+        "tests/test_a.py": "import pkg\n\n\ndef test_a():\n    assert pkg.SHARED.load(1) == 2\n",
+        # Runs first, so no body test_a ran came before it in the process.
+        "tests/test_0.py": "import pkg\n\n\ndef test_0():\n    assert pkg.Base().size() == 2\n",
+    }, "\n[tool.scout.test]\nworkers = 1\n")
+    edit(root, "pkg/__init__.py", "x + 1", "x + 2")
+    assert selected(root, ok=False) == ["tests/test_a.py"]
+    edit(root, "pkg/__init__.py", "    @hook\n", "    @functools.lru_cache\n")  # a memo: counts for all
+    edit(root, "pkg/__init__.py", "def hook", "import functools\n\n\ndef hook")
+    edit(root, "pkg/__init__.py", "x + 2", "x + 1")
+    assert selected(root) == ["tests/test_0.py", "tests/test_a.py"]
+    edit(root, "pkg/__init__.py", "x + 1", "x + 3")
+    assert selected(root, ok=False) == ["tests/test_0.py", "tests/test_a.py"]
+
+
 def test_a_body_edit_in_a_module_seen_starting_a_child_process_runs_only_the_tests_that_reach_the_body(tmp_path: Path):
     """What a body was seen to read (a child may read any config file) stays its input after the
     edit, and is an input of the tests that reach that body only."""
