@@ -508,8 +508,8 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
                             trace=(traced := _traces(context, plan)))
     if pass_through.narrows_collection():
         pytest_run.narrowed = True  # what it did not collect may still be a test
-    pytest_run.partial_files |= {*pass_through.node_files, *(d.path for d in selected if d.action == "rerun")}
-    pytest_run.partial_files -= pytest_run.widened  # a re-run whose failed node is gone ran whole
+    reruns = {d.path for d in selected if d.action == "rerun"} - pytest_run.widened  # a node gone: it ran whole
+    pytest_run.partial_files |= {*pass_through.node_files, *reruns}  # but node ids after `--` narrow it still
     pytest_run.deselected_by_config = not pass_through.deselects()
     if pytest_run.collected_everything:
         plan.decisions = _as_collected(plan, pytest_run)  # pytest decides what a test is
