@@ -42,6 +42,7 @@ from doit_scout.item_records import ItemStore, narrow_to_items, record_items
 from doit_scout.observed import ObservedInputs
 from doit_scout.pass_through import PassThrough
 from doit_scout.plan_filters import keep_affected, keep_shard, keep_under
+from doit_scout.probes import costs_little, tracer_choice
 from doit_scout.project_state import (
     CorruptState,
     read_state_json,
@@ -507,8 +508,8 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
                             trace=(traced := _traces(context, plan)))
     if pass_through.narrows_collection():
         pytest_run.narrowed = True  # what it did not collect may still be a test
-    pytest_run.partial_files |= {*pass_through.node_files, *(d.path for d in selected if d.action == "rerun")}
-    pytest_run.partial_files -= pytest_run.widened  # a re-run whose failed node is gone ran whole
+    reruns = {d.path for d in selected if d.action == "rerun"} - pytest_run.widened  # a node gone: it ran whole
+    pytest_run.partial_files |= {*pass_through.node_files, *reruns}  # but node ids after `--` narrow it still
     pytest_run.deselected_by_config = not pass_through.deselects()
     if pytest_run.collected_everything:
         plan.decisions = _as_collected(plan, pytest_run)  # pytest decides what a test is
@@ -561,13 +562,27 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
 
 
 def _traces(context: RunContext, plan: TestPlan) -> bool:
-    """Whether this run records which functions each test runs: it costs about as much again as
-    the tests' own code (on click's suite, 14 s instead of 6), so not on a file's first run in a
-    checkout, when there is no record to be more precise than yet, nor on a full run (--all,
-    `doit forget`, an audit), which costs what plain pytest does. Python 3.11 names code by
-    qualified name (`Class.method`); 3.10 runs untraced."""
-    return context.config.test.executed_code and sys.version_info >= (3, 11) and not plan.full \
-        and any(d.path in plan.durations for d in plan.selected)
+    """Whether this run records which functions each test runs. With the C probe on CPython 3.11
+    (a frame evaluator, doit_scout.probes) that costs about a tenth of plain pytest's time: every
+    run records, a first one and a full one too, so that no record is made that cannot vouch for a
+    test whose runs read the environment or a file as text (an undo after the first run found
+    only such records on click, and ran 15 of 34 files again). Other probes cost as much again as
+    the tests' own code or more: not on a file's first run in a checkout, when there is no record
+    to be more precise than yet, nor on a full run (--all, `doit forget`, an audit), which costs
+    what plain pytest does. Python 3.11 names code by qualified name (`Class.method`); 3.10 runs
+    untraced."""
+    if not context.config.test.executed_code or sys.version_info < (3, 11):
+        return False
+    if costs_little(_tracer_named()):
+        return True
+    return not plan.full and any(d.path in plan.durations for d in plan.selected)
+
+
+def _tracer_named() -> str | None:
+    try:
+        return tracer_choice()
+    except ValueError:
+        return None  # the run stops on it before pytest starts (doit_scout.execution)
 
 
 class _WorkerDecision:
@@ -615,7 +630,8 @@ class _WorkerDecision:
         counts, longest = run.tests_and_longest()
         durations = {p: s for p, s in run.durations.items() if p in whole}
         timings = one_process_timings(durations, counts, longest, costs.slowdown() if run.workers else 1.0)
-        save_durations(self.root, timings, traced=bool(run.item_traces))
+        # A costly probe's durations overstate what plain pytest takes; the cheap one's do not.
+        save_durations(self.root, timings, traced=bool(run.item_traces) and not costs_little(run.tracer))
         return self.settle(run, choice)
 
     def _whole_files(self, run: PytestRun) -> set[str]:

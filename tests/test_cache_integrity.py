@@ -41,6 +41,13 @@ def _test_rows(folder: Path) -> list[tuple[str, dict, int]]:
     return [(key, json.loads(value), schema) for key, value, schema in rows]
 
 
+def _delete_item_outcomes(db: sqlite3.Connection, path: str) -> None:
+    """Forget the outcomes of `path`'s items, which a traced run records besides the file's own."""
+    rows = db.execute("SELECT key, value FROM entries WHERE kind = 'item-outcome'").fetchall()
+    keys = [key for key, value in rows if json.loads(value)["node"].startswith(path + "::")]
+    db.executemany("DELETE FROM entries WHERE kind = 'item-outcome' AND key = ?", [(key,) for key in keys])
+
+
 def _record_keys(folder: Path, path: str, *, failing: bool, root: Path | None = None) -> list[str]:
     """The fingerprints a run recorded `path` under: its failing record, or its green one. A traced
     run records under its executed code's fingerprint and the static one: with `root`, only the
@@ -54,6 +61,16 @@ def _record_keys(folder: Path, path: str, *, failing: bool, root: Path | None = 
     return keys
 
 
+def _green_record(folder: Path, path: str, failing: list[str]) -> tuple[dict, int]:
+    """The green record of `path` from before its `failing` ones, and its schema. A traced run
+    writes the same record under each of the file's fingerprints: they must agree."""
+    rows = [(record, schema) for key, record, schema in _test_rows(folder) if record["path"] == path
+            and key not in failing]
+    assert rows and all(record["complete"] and "failed" not in record["outcomes"].values() for record, _ in rows)
+    assert len({json.dumps({**record, "fingerprint": None}, sort_keys=True) for record, _ in rows}) == 1
+    return rows[0]
+
+
 def _failing_then_planted(root: Path, folder: Path) -> None:
     """A green run, then test_store broken and run (it fails), then, where its failing record
     was, a green one planted with a checksum recomputed as the code computes it."""
@@ -61,7 +78,7 @@ def _failing_then_planted(root: Path, folder: Path) -> None:
     _break_store(root)
     assert doit(root, ok=False)[1]["failed"] == [FAILING]
     bad = _record_keys(folder, STORE, failing=True)
-    (_, green, schema), = [row for row in _test_rows(folder) if row[1]["path"] == STORE and row[0] not in bad]
+    green, schema = _green_record(folder, STORE, bad)
     for key in bad:
         planted = json.dumps({**green, "fingerprint": key}, separators=(",", ":"))
         with _db(folder) as db, db:
@@ -76,12 +93,16 @@ def test_another_files_green_record_under_this_fingerprint_is_not_trusted(todo_a
     _break_store(todo_app)
     assert doit(todo_app, ok=False)[1]["failed"] == [FAILING]
     bad = _record_keys(shared_cache_folder, STORE, failing=True)
-    cli = _record_keys(shared_cache_folder, "tests/test_cli.py", failing=False)[0]
-    # What a truncated database did: test_cli's green row, value and checksum, read under test_store's key.
+    cli = _record_keys(shared_cache_folder, "tests/test_cli.py", failing=False)
+    assert len(cli) <= len(bad)  # a traced run records a file under each of its fingerprints
+    # What a truncated database did: test_cli's green rows, value and checksum, read under test_store's
+    # keys, and nothing else left that says test_cli passed (its items' records: doit_scout.item_records).
     with _db(shared_cache_folder) as db, db:
         for key in bad:
             db.execute("DELETE FROM entries WHERE kind = 'test' AND key = ?", (key,))
-        db.execute("UPDATE entries SET key = ? WHERE kind = 'test' AND key = ?", (bad[0], cli))
+        for store_key, cli_key in zip(bad, cli):
+            db.execute("UPDATE entries SET key = ? WHERE kind = 'test' AND key = ?", (store_key, cli_key))
+        _delete_item_outcomes(db, "tests/test_cli.py")
     out, tests = doit(todo_app, ok=False)
     assert tests["failed"] == [FAILING]
     assert "tests/test_store.py" in tests["selected"] and "tests/test_cli.py" in tests["selected"]
@@ -258,8 +279,7 @@ def test_entries_with_a_bad_mac_in_a_shared_folder_are_misses_with_one_warning(
     _break_store(todo_app)
     assert doit(todo_app, ok=False)[1]["failed"] == [FAILING]
     bad = _record_keys(shared_cache_folder, STORE, failing=True)
-    (green,) = [record for key, record, _ in _test_rows(shared_cache_folder) if record["path"] == STORE
-                and key not in bad]
+    green, _ = _green_record(shared_cache_folder, STORE, bad)
     # Someone who can write the folder, knows the format, but not the team's key.
     for key in bad:
         planted = json.dumps({**green, "fingerprint": key}, separators=(",", ":"))

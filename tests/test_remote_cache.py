@@ -86,6 +86,24 @@ def remote_counts(last_run: dict) -> dict:
     return last_run["cache"]["remote"]
 
 
+def _blobs(server: NginxCache, url: str) -> list[tuple[Path, dict, Path]]:
+    """Each test record's action entry on the server, its action, and the content it names. A
+    traced run records a file under two fingerprints (its executed code's and its static one:
+    doit_scout.executed), so a file may have more than one."""
+    base = server.root / "data" / url.rsplit("/", 1)[1]
+    found = []
+    for action in (base / "ac").iterdir():
+        entry = json.loads(action.read_bytes())
+        if entry["kind"] == "test":
+            found.append((action, entry, base / "cas" / entry["cas"]))
+    return found
+
+
+def server_test_paths(server: NginxCache, url: str) -> list[str]:
+    """The test file of each test record on the server, one per record."""
+    return sorted(json.loads(cas.read_bytes())["value"]["path"] for _, _, cas in _blobs(server, url))
+
+
 def test_a_second_machine_runs_nothing_that_passed_elsewhere(todo_app: Path, tmp_path: Path,
                                                              nginx_server: NginxCache):
     url = nginx_server.url()
@@ -100,7 +118,9 @@ def test_a_second_machine_runs_nothing_that_passed_elsewhere(todo_app: Path, tmp
     assert len(first["tests"]["selected"]) == TODO_FILES
     stored = nginx_server.files(url)
     assert any(p.startswith("ac/") for p in stored) and any(p.startswith("cas/") for p in stored)
-    assert remote_counts(first)["uploads"]["test"] == TODO_FILES
+    uploaded = server_test_paths(nginx_server, url)  # every file's records, each uploaded once
+    assert sorted(set(uploaded)) == sorted(first["tests"]["selected"])
+    assert remote_counts(first)["uploads"]["test"] == len(uploaded)
 
     laptop = clone(todo_app, tmp_path / "laptop")
     dev = machine(tmp_path, "dev", url, writer=False)
@@ -157,29 +177,27 @@ def test_a_reader_reads_but_never_writes(project: Path, tmp_path: Path, nginx_se
     assert third["tests"]["selected"] == ["tests/test_new.py"]
 
 
-def _tamper_contents(server: NginxCache, url: str) -> int:
+def _tamper_contents(server: NginxCache, url: str) -> list[str]:
     """Rewrite every test record's content on the server as green, keeping its name: the sha256 no
-    longer matches, as after an edit on the server or a bit flip on its disk."""
-    base = server.root / "data" / url.rsplit("/", 1)[1]
-    changed = 0
-    for path in (base / "cas").iterdir():
-        blob = json.loads(path.read_bytes())
-        if blob["kind"] == "test":
-            blob["value"]["outcomes"] = {node: "passed" for node in blob["value"]["outcomes"]}
-            path.write_bytes(json.dumps(blob).encode())
-            changed += 1
-    return changed
+    longer matches, as after an edit on the server or a bit flip on its disk. The test files of
+    the records changed, one per record."""
+    changed = []
+    for _, _, cas in _blobs(server, url):
+        blob = json.loads(cas.read_bytes())
+        blob["value"]["outcomes"] = {node: "passed" for node in blob["value"]["outcomes"]}
+        cas.write_bytes(json.dumps(blob).encode())
+        changed.append(blob["value"]["path"])
+    return sorted(changed)
 
 
-def _swap_actions(server: NginxCache, url: str) -> int:
+def _swap_actions(server: NginxCache, url: str) -> list[str]:
     """Swap the action entries of test records: each now names content that is valid, but for
-    another test file's fingerprint."""
-    base = server.root / "data" / url.rsplit("/", 1)[1]
-    tests = [p for p in (base / "ac").iterdir() if json.loads(p.read_bytes())["kind"] == "test"]
-    contents = [p.read_bytes() for p in tests]
-    for path, content in zip(tests, contents[1:] + contents[:1]):
-        path.write_bytes(content)
-    return len(tests)
+    another fingerprint (another test file's, or the same file's other one)."""
+    tests = _blobs(server, url)
+    contents = [action.read_bytes() for action, _, _ in tests]
+    for (action, _, _), content in zip(tests, contents[1:] + contents[:1]):
+        action.write_bytes(content)
+    return sorted(json.loads(cas.read_bytes())["value"]["path"] for _, _, cas in tests)
 
 
 @pytest.mark.parametrize("tamper", [_tamper_contents, _swap_actions])
@@ -192,7 +210,8 @@ def test_a_tampered_entry_on_the_server_is_rejected_and_its_tests_run(project: P
                      "tests/test_env.py": "import os\n\ndef test_ci_only():\n"
                                           "    assert os.environ.get('ON_CI') == '1'\n"})
     doit(project, {**machine(tmp_path, "ci", url, writer=True), "ON_CI": "1"})
-    assert tamper(nginx_server, url) == 3
+    tampered = tamper(nginx_server, url)  # every record on the server, of each of the three files
+    assert sorted(set(tampered)) == ["tests/test_core.py", "tests/test_env.py", "tests/test_extra.py"]
 
     laptop = clone(project, tmp_path / "laptop")
     out, last = doit(laptop, machine(tmp_path, "dev", url, writer=False), ok=False)
@@ -241,24 +260,23 @@ def test_the_server_stopped_mid_run_warns_once_and_the_run_goes_on(project: Path
     assert out.count("cannot be used") == 1
 
 
-def _forge_green(server: NginxCache, url: str) -> int:
+def _forge_green(server: NginxCache, url: str) -> list[str]:
     """What anyone who can write to the server can do: for each red test record, content that says
     green, under its correct sha256 name, and the record's action entry re-pointed at it (no MAC:
-    the forger has no team secret). Every check but the signature passes."""
-    base = server.root / "data" / url.rsplit("/", 1)[1]
-    forged = 0
-    for action in (base / "ac").iterdir():
-        entry = json.loads(action.read_bytes())
-        blob = json.loads((base / "cas" / entry["cas"]).read_bytes())
-        if blob["kind"] != "test" or "failed" not in blob["value"]["outcomes"].values():
+    the forger has no team secret). Every check but the signature passes. The test files of the
+    records forged, one per record."""
+    forged = []
+    for action, entry, cas in _blobs(server, url):
+        blob = json.loads(cas.read_bytes())
+        if "failed" not in blob["value"]["outcomes"].values():
             continue
         blob["value"]["outcomes"] = {node: "passed" for node in blob["value"]["outcomes"]}
         content = json.dumps(blob).encode()
         digest = hashlib.sha256(content).hexdigest()
-        (base / "cas" / digest).write_bytes(content)
+        (cas.parent / digest).write_bytes(content)
         entry.pop("mac", None)
         action.write_bytes(json.dumps({**entry, "cas": digest, "size": len(content)}).encode())
-        forged += 1
+        forged.append(blob["value"]["path"])
     return forged
 
 
@@ -275,7 +293,8 @@ def test_a_forged_action_entry_is_trusted_only_where_the_server_is(project: Path
     # CI writes real entries (unsigned unless there is a secret; trusting the server where there is not).
     doit(project, machine(tmp_path, "ci", url, writer=True, secret=secret, trust=None if secret else "server"),
          ok=False)
-    assert _forge_green(nginx_server, url) == 1
+    forged = _forge_green(nginx_server, url)  # each record of the red file: one a fingerprint it has
+    assert forged and set(forged) == {"tests/test_red.py"}
 
     laptop = clone(project, tmp_path / "laptop")
     requests_before = len(nginx_server.requests(url))

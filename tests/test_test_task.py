@@ -58,8 +58,12 @@ def test_a_body_change_runs_only_tests_that_reach_it_by_name(todo_app: Path):
     edit(todo_app, "todo/filters.py", "return [t for t in tasks if tag in t.tags]",
          "return [t for t in tasks if tag in t.tags and t]")
     explained = explain(todo_app)
-    assert explained["tests/test_filters.py"]["reasons"] == [
-        "tests/test_filters.py <- todo/filters.py:tagged changed"]
+    filters = explained["tests/test_filters.py"]
+    # The chain of names, last: a traced first run's item records come first, and narrow the run to
+    # the test that ran the changed body (doit_scout.item_records).
+    assert filters["decision"] == "run"
+    assert filters["reasons"][-1] == "tests/test_filters.py <- todo/filters.py:tagged changed"
+    assert set(filters["nodes"]) <= {"tests/test_filters.py::test_tagged"}
     # test_reports imports todo.filters (through todo.reports) but reaches only other functions of it
     assert explained["tests/test_reports.py"]["decision"] == "skip"
     assert "todo/filters.py changed (tagged), but nothing its code can reach by name" in \
@@ -223,13 +227,18 @@ def test_test_that_edits_a_source_file_while_running_stays_stale(todo_app: Path)
 
 @pytest.mark.after_first_run
 def test_damaged_records_are_dropped_and_the_tests_run(todo_app: Path, shared_cache_folder: Path):
+    # The files' records (a traced run's under each fingerprint of a file), and their items' that it
+    # writes besides (doit_scout.item_records): every one of them is of the checkout as it is.
     with sqlite3.connect(shared_cache_folder / "cache.sqlite") as db:
-        db.execute("UPDATE entries SET value = '{\"complete\": tru' WHERE kind = 'test'")
+        records, items = (db.execute("SELECT count(*) FROM entries WHERE kind = ?", (kind,)).fetchone()[0]
+                          for kind in ("test", "item-outcome"))
+        assert records >= 5
+        db.execute("UPDATE entries SET value = '{\"complete\": tru' WHERE kind IN ('test', 'item-outcome')")
     result = run_doit(todo_app)
     assert result.returncode == 0, result.stdout
     last = json.loads((todo_app / ".scout" / "last-run.json").read_text())
     assert last["tests"]["selected"] == ALL_TESTS
-    assert last["cache"]["dropped"] == {"test": 5}
+    assert last["cache"]["dropped"] == {"test": records, **({"item-outcome": items} if items else {})}
 
 
 def test_two_runs_at_once_both_complete(todo_app: Path, shared_cache_folder: Path):
