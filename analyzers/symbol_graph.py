@@ -91,6 +91,8 @@ class SymbolGraph:
         # state behind for code that never runs it.
         self.frames: dict[str, str] = {}
         self.memoized: set[str] = set()
+        # The definitions with a body that may leave state behind (analyzers.state_writes).
+        self.writers: set[str] = set()
         self.successors: dict[str, set[str]] = {}
         # Per module, the definitions importing it hands to code that may keep them: part of what
         # importing it runs, as if its module-level code named them.
@@ -120,6 +122,7 @@ class SymbolGraph:
                 # for dunders they do not bind (click's deprecation __getattr__ warned on any name).
                 refs.add(definition_node(node, "__getattr__"))
             self.successors[node] = at_import[node] | refs
+            self.writers |= {definition_node(node, qualname.partition(".")[0]) for qualname in names.writers}
             for name, definition in names.definitions.items():
                 self.contents[definition_node(node, name)] = definition.digest
                 self.frames[definition_node(node, name)] = definition.frame
@@ -206,7 +209,35 @@ class SymbolGraph:
         memo runs none of the code that computed the answer, so what the function can reach counts
         whole for the tests that reach the function, and only for them."""
         frames = {n: frame for n, frame in self.frames.items() if n not in self.memoized}
-        return {**self.contents, **frames, **{n: "memoized:" + fingerprints[n] for n in self.memoized}}
+        return self._with_writers({**self.contents, **frames,
+                                   **{n: "memoized:" + fingerprints[n] for n in self.memoized}})
+
+    def fingerprint_successors(self) -> dict[str, set[str]]:
+        """`successors`, and from each name to the writers that name it (`written_by`): what a
+        test reads may be what an earlier test's call of such a writer left, with what that
+        writer computed (a module-level dict a function fills), though the test names neither."""
+        found = {node: set(targets) for node, targets in self.successors.items()}
+        for target, writers in self.written_by().items():
+            found.setdefault(target, set()).update(writers)
+        return found
+
+    def written_by(self) -> dict[str, set[str]]:
+        """Name -> the definitions with a body that may leave state behind that name it."""
+        found: dict[str, set[str]] = {}
+        for writer in self.writers:
+            for target in self.successors.get(writer, ()):
+                if target != writer:
+                    found.setdefault(target, set()).add(writer)
+        return found
+
+    def _with_writers(self, contents: dict[str, str]) -> dict[str, str]:
+        """Which definitions may write through a name is part of that name's frame: a body turning
+        into a writer runs the tests that read what it names, and their runs learn what ran
+        before them (doit_scout.executed), as fingerprint_successors does for the static ones."""
+        for target, writers in self.written_by().items():
+            if target in contents:
+                contents[target] += "|written by " + ",".join(sorted(writers))
+        return contents
 
     def named_contents(self) -> dict[str, str]:
         """The contents of module and definition nodes: what a later run compares to say which

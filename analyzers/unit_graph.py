@@ -68,6 +68,16 @@ class UnitGraph:
         """The nodes a unit's fingerprint covers: its inputs and every node they reach by name."""
         return closure_of(self.unit_inputs.get(path, ()), self.symbols.successors)
 
+    def state_reach(self, path: str) -> set[str]:
+        """The nodes whose earlier runs may have left state a unit's code reads: those it reaches,
+        and the writers (analyzers.state_writes) that name something it reaches with what they
+        reach (a function that fills a module-level dict the unit reads with what it computed,
+        which the unit itself never names)."""
+        reached = self.reached(path)
+        successors = self.symbols.successors
+        writers = {w for w in self.symbols.writers if not reached.isdisjoint(successors.get(w, ()))}
+        return reached | closure_of(writers, successors)
+
     def _combined(self, fingerprints: Mapping[str, str], path: str, config_digest: str, environment: str) -> str | None:
         inputs = self.unit_inputs.get(path)
         if inputs is None:
@@ -167,7 +177,7 @@ def build_unit_graph(
     frame_successors = {node: set(targets) for node, targets in symbols.successors.items()}
     for definition, targets in in_bodies.values():
         symbols.add_read_in_body(definition, contents, targets)
-    fingerprints = compute_fingerprints(symbols.contents, symbols.successors)
+    fingerprints = compute_fingerprints(symbols.contents, symbols.fingerprint_successors())
     frames = compute_fingerprints(symbols.frame_contents(fingerprints), frame_successors)
     # A body's reads count at the frame level: a module it imported counts with its frame (its
     # code less the function bodies), and the bodies of it that ran are in the run's own record.

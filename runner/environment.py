@@ -51,12 +51,17 @@ def environment_paths(root: Path) -> list[str]:
     return [e for e in sys.path if not Path(e or ".").resolve().is_relative_to(root)]
 
 
+# The rules by which a run's records are made: records made by other rules are not found (bump
+# when what a record holds changes, as when what ran before a test stopped counting whole).
+RECORD_RULES = 3
+
+
 def environment_key(root: Path, pytest_args: Sequence[str], env_names: Sequence[str]) -> str:
     """What test outcomes depend on besides the project's files: the interpreter, the platform,
     every installed distribution and its version, pytest arguments and declared variables."""
     hasher = xxhash.xxh3_128()
     hasher.update(repr((
-        sys.implementation.name, sys.version, platform.platform(), installed_distributions(root),
+        RECORD_RULES, sys.implementation.name, sys.version, platform.platform(), installed_distributions(root),
         list(pytest_args),
         sorted((name, os.environ.get(name)) for name in env_names),
     )).encode("utf-8", "surrogateescape"))

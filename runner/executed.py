@@ -77,6 +77,17 @@ class ExecutedCode:
             self.cache.put_many(EXECUTED_KIND, merged)
 
 
+def quiet_bodies(state: ScoutState) -> set[str]:
+    """The function bodies of the project (`path::qualname`) that write nothing that outlives
+    their call (analyzers.state_writes): what they computed cannot be what a later test reads."""
+    found = set()
+    for path, node in state.module_of().items():
+        names = state.graph.names.get(node)
+        if names is not None:
+            found.update(f"{path}::{qualname}" for qualname in names.bodies if qualname not in names.writers)
+    return found
+
+
 class Bodies:
     """The bodies of the code as it is in `state`, and the digests of what they were seen to read
     (`inputs`: analyzers.unit_graph's body_inputs)."""

@@ -180,16 +180,18 @@ def xdist_available() -> bool:
     return importlib.util.find_spec("xdist") is not None
 
 
-def selection_of(decisions: Sequence[TestDecision], hidden: Iterable[str]) -> dict:
-    """What the plugin hides from collection (green files) and which nodes re-runs keep."""
+def selection_of(decisions: Sequence[TestDecision], hidden: Iterable[str], quiet: Iterable[str] = ()) -> dict:
+    """What the plugin hides from collection (green files), which nodes re-runs keep, and the
+    bodies that leave no state behind (what ran before a test counts only from windows that ran
+    some other code: doit_scout.trace_events)."""
     nodes = {d.path: [node.partition("::")[2] for node in d.nodes] for d in decisions if d.action == "rerun"}
-    return {"hide": sorted(hidden), "nodes": nodes}
+    return {"hide": sorted(hidden), "nodes": nodes, "quiet": sorted(quiet)}
 
 
 def run_pytest(
     root: Path, decisions: Sequence[TestDecision], *, hidden: Iterable[str] = (), worker_args: Sequence[str] = (),
     extra_args: Sequence[str] = (), collect_only: bool = False, interactive: bool = False,
-    timeout: float | None = None, quiet: bool = False, trace: bool = False,
+    timeout: float | None = None, quiet: bool = False, trace: bool = False, quiet_bodies: Iterable[str] = (),
 ) -> PytestRun:
     """Run pytest with this interpreter in `root` as the project's own `pytest` would run (its
     configuration picks the files), hiding only `hidden`; output goes straight to the terminal.
@@ -197,13 +199,14 @@ def run_pytest(
     command line. `interactive` leaves the terminal's input to pytest (--pdb). Ctrl-C, or
     `timeout` seconds passing, stops the session as Ctrl-C stops pytest: what completed
     reports, nothing else. `quiet` keeps pytest's output in `PytestRun.output` instead. `trace`
-    records which functions each test runs (doit_scout.tracing)."""
+    records which functions each test runs (doit_scout.tracing); `quiet_bodies` are those that
+    leave no state behind (doit_scout.executed.quiet_bodies)."""
     if importlib.util.find_spec("pytest") is None:
         raise PytestMissing(f"pytest is not installed for {sys.executable}; install it with "
                             f"'{sys.executable} -m pip install pytest'")
     scratch = Path(tempfile.mkdtemp(prefix="pytest-", dir=root / ".scout"))
     selection = scratch / "selection.json"
-    selection.write_text(json.dumps(selection_of(decisions, hidden)), encoding="utf-8")
+    selection.write_text(json.dumps(selection_of(decisions, hidden, quiet_bodies if trace else ())), encoding="utf-8")
     command = [sys.executable, "-m", "pytest", "-p", "doit_scout.pytest_plugin", f"--scout-dir={scratch}",
                f"--scout-select={selection}", f"--scout-root={root}"]
     command += list(worker_args)

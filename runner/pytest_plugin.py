@@ -85,11 +85,13 @@ class _Recorder:
         self.config = config
         self.hidden: set[str] = set()
         self.rerun: dict[str, set[str]] = {}
+        self.quiet: frozenset[str] = frozenset()
         selection = config.getoption("--scout-select")
         if selection:
             data = json.loads(Path(selection).read_text(encoding="utf-8"))
             self.hidden = set(data["hide"])
             self.rerun = {path: set(names) for path, names in data["nodes"].items()}
+            self.quiet = frozenset(data.get("quiet", ()))
         self.current: str | None = None  # the file being collected or whose item runs
         self.seen: set[tuple[str, str]] = set()
         self.code_paths: dict[str, str | None] = {}  # co_filename -> project path, or None
@@ -545,7 +547,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if _tracer is not None:
         _tracer.stop()
-        write_executed(_tracer, _recorder.executed, _recorder.write)
+        write_executed(_tracer, _recorder.executed, _recorder.write, _recorder.quiet)
     _recorder.write({"event": "finish", "exitstatus": int(exitstatus), "time": time.time(),
                      "counts": final_line_counts(session.config)})
     stream, _recorder.stream = _recorder.stream, None

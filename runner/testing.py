@@ -32,7 +32,7 @@ from doit_scout.collection import (
 )
 from doit_scout.context import RunContext
 from doit_scout.environment import environment_key
-from doit_scout.executed import ExecutedCode
+from doit_scout.executed import ExecutedCode, quiet_bodies
 from doit_scout.execution import COUNT_WORDS, USAGE_ERROR, PytestRun, run_pytest, xdist_available
 from doit_scout.explain import ChangeExplainer, changed_since_tests_ran, follow_snapshot, save_snapshot
 from doit_scout.file_hashing import digest_on_disk
@@ -502,10 +502,11 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
             f"pytest options that can change outcomes were given ({' '.join(pass_through.unvetted)}): "
             "the tests ran, and nothing was recorded green")
     discard_stale_bytecode(root, plan.state.files)
+    traced = _traces(context, plan)
     pytest_run = run_pytest(root, selected, hidden=plan.hidden, worker_args=choice.args,
                             extra_args=(*config.test.pytest_args, *pass_through.args),
                             interactive=pass_through.interactive, timeout=timeout or config.test.timeout,
-                            trace=(traced := _traces(context, plan)))
+                            trace=traced, quiet_bodies=quiet_bodies(plan.state) if traced else ())
     if pass_through.narrows_collection():
         pytest_run.narrowed = True  # what it did not collect may still be a test
     reruns = {d.path for d in selected if d.action == "rerun"} - pytest_run.widened  # a node gone: it ran whole
@@ -531,7 +532,7 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
     before = fingerprint_units(context, plan.state, fingerprinted)
     if pytest_run.executed:
         ExecutedCode(cache).add(plan.state, before.frames, pytest_run.executed, pytest_run.untraced,
-                                pytest_run.ran_before, before.units.reached)
+                                pytest_run.ran_before, before.units.state_reach)
         before = fingerprint_units(context, plan.state, fingerprinted)  # with what this run ran
     after = fingerprint_units(context, after_state, fingerprinted)
     stale = sorted(p for p in ran_units if after.fingerprints[p] is not None
@@ -542,7 +543,7 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
     recorded = record_run(RecordStore(cache), plan.decisions, pytest_run, {
         p: {after.fingerprints[p] if p in seen else None, after.static.get(p)} - {None} for p in ran_units}, set(stale))
     if pytest_run.item_traces and after.traced.digests is not None:
-        record_items(ItemStore(cache), pytest_run, after.frames, after.traced.digests, after.units.reached, stale)
+        record_items(ItemStore(cache), pytest_run, after.frames, after.traced.digests, after.units.state_reach, stale)
     _use_up_forget(root, plan, recorded)
     RecordedBodies(cache).add(after.static, after.frames, after.traced.bodies, (seen & ran_units) - set(stale))
     RecordedObservations(cache).add(after.content, after.observed)
