@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, cast
 
 import xxhash
 
+from doit_scout.analyzers.import_effects import import_effects_of
 from doit_scout.analyzers.state_writes import state_writers
 
 # Calls whose use makes a module's names reachable in ways no reference shows.
@@ -100,6 +101,7 @@ class ModuleSymbols:
     exports: tuple[str, ...] | None = None  # a literal `__all__`; None when computed or absent
     bodies: Mapping[str, str] = field(default_factory=dict)  # qualified name -> body digest
     writers: frozenset[str] = frozenset()  # the bodies that may leave state (analyzers.state_writes)
+    import_effects: bool = False  # importing it may change other modules' state (analyzers.import_effects)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -115,6 +117,7 @@ class ModuleSymbols:
             "exports": None if self.exports is None else list(self.exports),
             "bodies": dict(self.bodies),
             "writers": sorted(self.writers),
+            "import_effects": self.import_effects,
         }
 
     @classmethod
@@ -132,6 +135,7 @@ class ModuleSymbols:
             exports=None if data["exports"] is None else tuple(data["exports"]),
             bodies={str(k): str(v) for k, v in data["bodies"].items()},
             writers=frozenset(str(w) for w in data["writers"]),
+            import_effects=bool(data["import_effects"]),
         )
 
 
@@ -149,6 +153,7 @@ def module_symbols(tree: ast.Module, is_type_checking: Callable[[ast.expr], bool
     constants = _constants(tree, set(found) | set(bindings))
     variables = tuple(v for v in variables if v not in constants)
     writers = state_writers(_functions(tree.body, ""))
+    effects = import_effects_of(tree)
     bodies = _bodies_to_docstrings(tree)
     definitions = {name: replace(d, frame=_digest(found[name])) for name, d in definitions.items()}
     definitions.update({name: Definition(_digest([stmt]), (), frame=_digest([stmt])) for name, stmt in constants.items()})
@@ -171,7 +176,7 @@ def module_symbols(tree: ast.Module, is_type_checking: Callable[[ast.expr], bool
     if exports is not None:  # star imports resolve through it, and `mod.__all__` reaches it (symbol_graph)
         tree.body = [stmt for stmt in tree.body if not _binds_all(stmt)]
     return ModuleSymbols(_digest([tree]), interface, skeleton_refs, definitions, bindings, stars, opaque,
-                         module_getattr, variables, exports, bodies, writers)
+                         module_getattr, variables, exports, bodies, writers, effects)
 
 
 def _bodies_to_docstrings(tree: ast.Module) -> dict[str, str]:
@@ -726,6 +731,7 @@ class ModuleNames:
     # Per definition, the project modules (nodes) the imports in its function bodies run.
     function_imports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     writers: frozenset[str] = frozenset()  # the bodies that may leave state (analyzers.state_writes)
+    import_effects: bool = False  # importing it may change other modules' state (analyzers.import_effects)
 
     def to_json(self) -> list[Any]:
         return [self.skeleton, self.interface, list(self.skeleton_refs),
@@ -733,12 +739,13 @@ class ModuleNames:
                 {n: [list(t) for t in targets] for n, targets in self.bindings.items()},
                 list(self.stars), list(self.opaque), self.module_getattr, list(self.variables),
                 None if self.exports is None else list(self.exports), dict(self.bodies),
-                {n: list(nodes) for n, nodes in self.function_imports.items()}, sorted(self.writers)]
+                {n: list(nodes) for n, nodes in self.function_imports.items()}, sorted(self.writers),
+                self.import_effects]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> "ModuleNames":
         (skeleton, interface, refs, definitions, bindings, stars, opaque, module_getattr, variables, exports, bodies,
-         function_imports, writers) = data
+         function_imports, writers, import_effects) = data
         return cls(
             str(skeleton), str(interface), tuple(refs),
             {n: Definition.from_json(d) for n, d in definitions.items()},
@@ -746,4 +753,5 @@ class ModuleNames:
             tuple(stars), tuple(opaque), bool(module_getattr), tuple(variables),
             None if exports is None else tuple(exports), {str(k): str(v) for k, v in bodies.items()},
             {str(n): tuple(nodes) for n, nodes in function_imports.items()}, frozenset(str(w) for w in writers),
+            bool(import_effects),
         )

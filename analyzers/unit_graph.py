@@ -93,10 +93,13 @@ def build_unit_graph(
     units: Iterable[str],
     observed: Mapping[str, Collection[str]],
     digest_of: Callable[[str], str],
+    shared: Collection[str] = (),
 ) -> UnitGraph:
     """`digests` are the inventory's files; `digest_of(path)` gives the content digest of a path
     outside it (a git-ignored file code read, or "absent"), and of CONFIG_TARGET. Units outside the inventory are left
-    out: they cannot be fingerprinted and always run."""
+    out: they cannot be fingerprinted and always run. `shared`: the test modules whose import may
+    change other modules' state (analyzers.import_effects): collection imports them all before
+    any test runs, so their module-level code is an input of every unit."""
     node_of_path = {path: node for node, path in graph.modules.items()}
     conftests = {posixpath.dirname(p): n for p, n in node_of_path.items() if posixpath.basename(p) == "conftest.py"}
     contents = node_contents(graph, digests)
@@ -136,6 +139,7 @@ def build_unit_graph(
         unit_nodes[path] = node
         own = (node, whole_node(node)) if node in graph.modules else (node,)
         chain = [conftests[d] for d in parent_dirs(path) if d in conftests and conftests[d] != node]
+        chain += [node_of_path[p] for p in sorted(shared) if p in node_of_path and node_of_path[p] != node]
         unit_inputs[path] = (*own, *chain, *([SESSION_NODE] if SESSION_SOURCE in observed else []))
     in_bodies: dict[str, tuple[str, set[str]]] = {}  # body source -> its definition node, targets
     for source, targets in observed.items():

@@ -24,6 +24,7 @@ from typing import Callable, Collection, Iterable, Iterator, Mapping
 
 import xxhash
 
+from doit_scout.analyzers.categories import Category
 from doit_scout.analyzers.symbol_graph import definition_node, whole_node
 from doit_scout.cache_store import CacheStore
 from doit_scout.scout_state import ScoutState
@@ -85,6 +86,17 @@ def quiet_bodies(state: ScoutState) -> set[str]:
         names = state.graph.names.get(node)
         if names is not None:
             found.update(f"{path}::{qualname}" for qualname in names.bodies if qualname not in names.writers)
+    return found
+
+
+def with_import_effects(state: ScoutState) -> list[str]:
+    """The test files whose import may change other modules' state (analyzers.import_effects)."""
+    module_of = state.module_of()
+    found = []
+    for path, entry in state.files.items():
+        names = state.graph.names.get(module_of[path]) if entry.category is Category.TEST and path in module_of else None
+        if names is not None and names.import_effects:
+            found.append(path)
     return found
 
 

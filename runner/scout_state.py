@@ -26,7 +26,7 @@ from doit_scout.project_state import (
     read_checked,
 )
 
-SCHEMA = 17
+SCHEMA = 18
 STATE_FILE = "state.json"
 # (root, config digest) -> test config digest, for the last few config contents (`doit watch`
 # lives through many).
@@ -341,12 +341,16 @@ class _NamesDecodedOnUse(Mapping[str, ModuleNames]):
     def __init__(self, raw: dict[str, str]) -> None:
         self._raw = raw
         self._decoded: dict[str, ModuleNames] = {}
+        self._malformed: set[str] = set()
 
     def __getitem__(self, node: str) -> ModuleNames:
         if node not in self._decoded:
+            if node in self._malformed:
+                raise KeyError(node)
             try:
                 self._decoded[node] = ModuleNames.from_json(json.loads(self._raw[node]))
             except (TypeError, ValueError, AttributeError, IndexError) as err:
+                self._malformed.add(node)  # asked again for each body of it: decoded once
                 raise KeyError(node) from err
         return self._decoded[node]
 

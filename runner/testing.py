@@ -32,7 +32,7 @@ from doit_scout.collection import (
 )
 from doit_scout.context import RunContext
 from doit_scout.environment import environment_key
-from doit_scout.executed import ExecutedCode, quiet_bodies
+from doit_scout.executed import ExecutedCode, quiet_bodies, with_import_effects
 from doit_scout.execution import COUNT_WORDS, USAGE_ERROR, PytestRun, run_pytest, xdist_available
 from doit_scout.explain import ChangeExplainer, changed_since_tests_ran, follow_snapshot, save_snapshot
 from doit_scout.file_hashing import digest_on_disk
@@ -167,7 +167,8 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
 
     def build_with(observed: Mapping[str, frozenset[str]], outside: Mapping[str, str]) -> UnitGraph:
         return build_unit_graph(state.graph, state.digests(), units, observed,
-                                digest_of=lambda path: outside.get(path) or digest_on_disk(root, path))
+                                digest_of=lambda path: outside.get(path) or digest_on_disk(root, path),
+                                shared=with_import_effects(state))
 
     def earlier() -> list[dict[str, str | None]]:
         graphs = (build_with(then, outside_of(then)) for then in RecordedObservations(context.cache).load(content)
