@@ -2,15 +2,19 @@
 interleaved round by round so that the load of a shared machine falls on every variant alike; the
 ratios of the medians are what count.
 
-- `unrecorded`: `doit test --all`, every test runs untraced (as in a full run);
+- `unrecorded`: `doit test --all --no-record`, every test runs untraced;
 - `recorded-c`, `recorded-python`: `doit test` after an edit of tests/conftest.py (every test file's
   input), so every test runs and is recorded, by the C probe or the Python one (DOIT_SCOUT_TRACER,
   doit_scout.probes); the C one only where the extension is built.
 
 Suites: `tiny`, N one-line tests (the fixed cost of doit); `calls`, N call-heavy tests (each calls
-small project functions in loops: the cost of recording, per Python call).
+small project functions in loops: the cost of recording, per Python call); or `--project NAME`, a
+real project of benchmarks/bench_history.py (a worktree of its clone's HEAD, WORK/NAME, run with
+its venv's Python, VENVS/NAME, as bench_history sets them up; the project's tests/conftest.py is
+what the recorded runs edit).
 
     python -m benchmarks.bench_overhead [--suite calls] [--rounds 7] [--tests N] [--tracers c,python]
+    python -m benchmarks.bench_overhead --project marshmallow --rounds 5
 """
 
 from __future__ import annotations
@@ -134,6 +138,23 @@ def recorded(root: Path, env: dict[str, str], tracer: str, doit: list[str]) -> f
     return seconds
 
 
+def real_project(root: Path, name: str, work: Path, venvs: Path) -> tuple[str, str]:
+    """A worktree of the project's clone at its HEAD in `root`, with the one-line dodo.py; the
+    venv's Python and the PYTHONPATH that imports the worktree's package."""
+    from benchmarks.bench_history import PROJECTS
+    project = PROJECTS[name]
+    subprocess.run(["git", "-C", str(work / name), "worktree", "add", "--detach", str(root), "HEAD"],
+                   check=True, capture_output=True)
+    (root / "dodo.py").write_text(DODO)
+    exclude = Path(subprocess.run(["git", "rev-parse", "--git-path", "info/exclude"], cwd=root, check=True,
+                                  capture_output=True, text=True).stdout.strip())
+    exclude = exclude if exclude.is_absolute() else root / exclude
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    with exclude.open("a") as file:
+        file.write("\ndodo.py\n.scout/\n")
+    return str(venvs / name / "bin" / "python"), str(root / project.import_root)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", choices=("tiny", "calls"), default="calls")
@@ -142,18 +163,27 @@ def main() -> None:
     parser.add_argument("--loops", type=int, default=3000, help="calls: loop length in each test")
     parser.add_argument("--tracers", default=None, help="comma-separated, of c, c-profile, python "
                         "(default: c and python where c is built)")
+    parser.add_argument("--project", default=None, help="a real project of bench_history (its clone and venv)")
+    parser.add_argument("--work", default="/work/trials/history", help="--project: the clones, WORK/NAME")
+    parser.add_argument("--venvs", default="/work/trials/venvs", help="--project: the venvs, VENVS/NAME")
     options = parser.parse_args()
     tests = options.tests or (20 if options.suite == "tiny" else 400)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "bench"
-        make_project(root, options.suite, tests, options.loops)
         env = {**os.environ, "DOIT_SCOUT_CACHE": str(Path(folder) / "cache"), "COLUMNS": "120"}
         env.pop("DOIT_SCOUT_TRACER", None)
-        plain = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"]
-        doit = [sys.executable, "-m", "doit", "test"]
+        python = sys.executable
+        if options.project:
+            python, pythonpath = real_project(root, options.project, Path(options.work), Path(options.venvs))
+            env["PYTHONPATH"] = pythonpath
+            options.suite, tests = options.project, 0
+        else:
+            make_project(root, options.suite, tests, options.loops)
+        plain = [python, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
+        doit = [python, "-m", "doit", "test"]
         timed(doit, root, env)  # the first run: the scout from nothing, and pytest asked what the tests are
         variants = {"pytest": lambda: timed(plain, root, env),
-                    "unrecorded": lambda: timed([*doit, "--all"], root, env)}
+                    "unrecorded": lambda: timed([*doit, "--all", "--no-record"], root, env)}
         for tracer in options.tracers.split(",") if options.tracers else tracers():
             variants[f"recorded-{tracer}"] = lambda tracer=tracer: recorded(root, env, tracer, doit)
         times: dict[str, list[float]] = {name: [] for name in variants}
@@ -162,11 +192,14 @@ def main() -> None:
             for name, run in variants.items():
                 times[name].append(run())
                 cpu[name].append(CPU[-1])
-        noop = statistics.median(timed([sys.executable, "-m", "doit"], root, env) for _ in range(3))
+        noop = statistics.median(timed([python, "-m", "doit"], root, env) for _ in range(3))
+        if options.project:
+            subprocess.run(["git", "-C", str(Path(options.work) / options.project), "worktree", "remove", "--force",
+                            str(root)], capture_output=True)
     medians = {name: statistics.median(seconds) for name, seconds in times.items()}
     cpus = {name: statistics.median(seconds) for name, seconds in cpu.items()}
     load = os.getloadavg()
-    print(f"suite {options.suite}: {tests} tests, {options.rounds} rounds interleaved, load average "
+    print(f"suite {options.suite}: {tests or 'its'} tests, {options.rounds} rounds interleaved, load average "
           f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores; medians:")
     for name, seconds in medians.items():
         print(f"  {name:<16} wall {seconds:7.3f} s {seconds / medians['pytest']:5.2f}x plain pytest "

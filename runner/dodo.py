@@ -214,11 +214,12 @@ class _TestGate:
             messages = cache.remote_messages()
             print_remote_summary(remote, [w for w in self.plan.warnings if w in messages])
 
-    def run(self, run_all: bool, shard: str, since: str, audit: bool, timeout: str) -> bool:
+    def run(self, run_all: bool, shard: str, since: str, audit: bool, timeout: str, no_record: bool = False) -> bool:
         try:
             plan = self.plan or self._plan({"run_all": run_all, "shard": shard, "since": since, "audit": audit})
             result = self.refused or run_tests(self.context, plan=plan, pass_through=self._pass_through(),
-                                               timeout=parse_timeout(timeout, "--timeout") if timeout else None)
+                                               timeout=parse_timeout(timeout, "--timeout") if timeout else None,
+                                               record=not no_record)
         except (ValueError, RevisionError, PytestMissing, ConfigError) as err:  # --shard, --since, no pytest
             print(f"doit-scout: {err}")
             return False
@@ -247,6 +248,9 @@ def task_test():
                    {"name": "audit", "long": "audit", "type": bool, "default": False,
                     "help": "run every test and report any failure the incremental selection would have skipped"},
                    {"name": "timeout", "long": "timeout", "type": str, "default": "",
-                    "help": "stop the pytest session after this long (seconds, or 90s, 20m, 2h)"}],
+                    "help": "stop the pytest session after this long (seconds, or 90s, 20m, 2h)"},
+                   {"name": "no_record", "long": "no-record", "type": bool, "default": False,
+                    "help": "run the tests untraced: outcomes are recorded, not which code each test ran "
+                            "(as `[tool.scout.test] executed_code = false` for this run only)"}],
         "verbosity": 2,
     }

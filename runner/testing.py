@@ -476,9 +476,10 @@ def arguments_pytest_refuses(context: RunContext, plan: TestPlan, pass_through: 
 
 
 def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | None = None,
-              pass_through: PassThrough = PassThrough(), timeout: float | None = None) -> TestRunResult:
+              pass_through: PassThrough = PassThrough(), timeout: float | None = None,
+              record: bool = True) -> TestRunResult:
     """`pass_through`: what the command line gave pytest after `--`; `timeout` stops a session
-    that runs longer (None: the configured one)."""
+    that runs longer (None: the configured one); `record` False runs it untraced."""
     root, config = context.root, context.config
     plan = plan or plan_tests(context, run_all=run_all, paths=pass_through.paths)
     planned = time.perf_counter()
@@ -503,7 +504,7 @@ def run_tests(context: RunContext, *, run_all: bool = False, plan: TestPlan | No
             f"pytest options that can change outcomes were given ({' '.join(pass_through.unvetted)}): "
             "the tests ran, and nothing was recorded green")
     discard_stale_bytecode(root, plan.state.files)
-    traced = _traces(context, plan)
+    traced = record and _traces(context, plan)
     pytest_run = run_pytest(root, selected, hidden=plan.hidden, worker_args=choice.args,
                             extra_args=(*config.test.pytest_args, *pass_through.args),
                             interactive=pass_through.interactive, timeout=timeout or config.test.timeout,

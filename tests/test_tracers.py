@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import doit_tests, git_init, write_files
+from helpers import doit_tests, git_init, run_doit, write_files
 
 PROJECT = {
     "dodo.py": "from doit_scout.dodo import *\n",
@@ -136,6 +136,17 @@ def test_the_c_tracer_records_where_it_is_built_and_the_python_one_when_asked(tm
     if built():
         assert traced_run(tmp_path, monkeypatch, "c")["tracer"] == "c"
         assert traced_run(tmp_path, monkeypatch, "c-profile")["tracer"] == "c-profile"
+
+
+def test_a_run_with_no_record_runs_untraced_and_its_outcomes_stick(tmp_path: Path):
+    write_files(tmp_path, PROJECT)
+    git_init(tmp_path)
+    first = doit_tests(tmp_path, "test", "--no-record")[1]
+    assert first["tracer"] is None and first["tests_run"] == 5
+    assert run_doit(tmp_path, "explain", "--json").stdout.count('"decision": "skip"') == 3  # its greens hold
+    conftest = tmp_path / "tests" / "conftest.py"
+    conftest.write_text(conftest.read_text() + "# edit\n")
+    assert doit_tests(tmp_path)[1]["tracer"] == ("c" if built() else "python")  # the next run records
 
 
 def test_a_tracer_that_is_not_one_is_named(tmp_path: Path, monkeypatch):
