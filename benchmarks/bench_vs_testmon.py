@@ -102,12 +102,18 @@ class Outcome:
     log: Path
 
     def reports(self, node: str) -> bool:
-        """The tool said this test (or its file, for a collection error) fails."""
+        """The tool said this test (or its file, for a collection error) fails; a suite that plain
+        pytest could not run at all (WHOLE_SUITE) is reported by any red exit."""
+        if node.startswith(WHOLE_SUITE):
+            return self.rc != 0
         return node in self.failing or file_of(node) in self.failing or (
             "::" not in node and any(file_of(f) == node for f in self.failing))
 
     def false_greens(self, oracle: set[str]) -> list[str]:
         return sorted(oracle) if self.rc == 0 else sorted(n for n in oracle if not self.reports(n))
+
+
+WHOLE_SUITE = "<the whole suite"
 
 
 def of_doit(run: DoitRun) -> Outcome:
@@ -352,7 +358,7 @@ def mutate(name: str, trees: Trees, args, log, last: DoitRun, baseline: Outcome)
             testmon, run = trees.testmon.run(f"fault-{index}"), plain.run(f"fault-{index}")
             fault = FaultRow(mutation, doit, testmon, run, run.failing - baseline.failing)
             if run.rc not in (0, 1, 5):
-                fault.new.add(f"<the whole suite: plain pytest rc {run.rc}>")
+                fault.new.add(f"{WHOLE_SUITE}: plain pytest rc {run.rc}>")
                 fault.notes.append(f"plain pytest rc {run.rc} ({run.log}): the suite counts as failing")
             for label, tool in (("doit", doit), ("testmon", testmon)):
                 fault.misses[label] = tool.false_greens(fault.new)
