@@ -100,6 +100,9 @@ def with_import_effects(state: ScoutState) -> list[str]:
     return found
 
 
+_UNSEEN = object()
+
+
 class Bodies:
     """The bodies of the code as it is in `state`, and the digests of what they were seen to read
     (`inputs`: analyzers.unit_graph's body_inputs)."""
@@ -112,6 +115,7 @@ class Bodies:
         # (a plan computes one per test item, each of hundreds of bodies).
         self._parts: dict[str, bytes] = {}
         self._digests: dict[str, str] = {}
+        self._known: dict[str, str | None] = {}  # a body as the trace names it -> as known() gives it
 
     def fingerprint(self, frame: str, bodies: Iterable[str]) -> str:
         """A unit's fingerprint from its frame and the bodies its runs ran, with what they read."""
@@ -150,18 +154,24 @@ class Bodies:
     def known(self, bodies: Iterable[str]) -> Iterator[str]:
         """The bodies of project files; code whose name no function of its module has (a class
         body, code compiled from a string) is module-level code, which the frame holds."""
+        cache = self._known
         for body in bodies:
-            path, _, qualname = body.rpartition("::")
-            if path == ENVIRON:
-                yield body
-                continue
-            if path not in self.state.files:
-                continue  # outside the inventory (a git-ignored file): as in the static graph, no input
-            names = self._names(path)
-            if names is None or qualname == WHOLE_FILE:
-                yield f"{path}::{WHOLE_FILE}"
-            elif qualname in names.bodies:
-                yield body
+            found = cache.get(body, _UNSEEN)
+            if found is _UNSEEN:
+                found = cache[body] = self._known_as(body)
+            if found is not None:
+                yield found
+
+    def _known_as(self, body: str) -> str | None:
+        path, _, qualname = body.rpartition("::")
+        if path == ENVIRON:
+            return body
+        if path not in self.state.files:
+            return None  # outside the inventory (a git-ignored file): as in the static graph, no input
+        names = self._names(path)
+        if names is None or qualname == WHOLE_FILE:
+            return f"{path}::{WHOLE_FILE}"
+        return body if qualname in names.bodies else None
 
     def within(self, bodies: Iterable[str], nodes: Collection[str]) -> list[str]:
         """The `bodies` of definitions among `nodes` (a unit's reach), and the environment

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from doit_scout.execution import PytestRun
 
 ITEM_BODIES_KIND = "item-bodies"  # (frame, node) -> the bodies the item's runs ran, with their digests then
+# Bodies with their digests that every item of a run under a frame ran (import-time code, shared
+# fixtures): kept once, and named by each item's own entry, which holds the rest.
+ITEM_SHARED_KIND = "item-shared"
 ITEM_OUTCOME_KIND = "item-outcome"  # (node, item fingerprint) -> its outcome
 FRAME_ITEMS_KIND = "frame-items"  # frame -> the file's items when it last ran whole under it
 
@@ -66,17 +69,54 @@ class ItemStore:
         return found
 
     def bodies_of(self, frame: str, nodes: Iterable[str]) -> dict[str, dict[str, str]]:
-        """Node -> its recorded bodies (-> their digest when last recorded), for those that have some."""
+        """Node -> its recorded bodies (-> their digest when last recorded), for those that have
+        some; an item whose shared part is gone (evicted, damaged) has none."""
         keys = {_key(frame, node): node for node in nodes}
+        entries = self.cache.get_many(ITEM_BODIES_KIND, keys)
+        shared = self._shared(frame, {v.get("shared") for v in entries.values() if isinstance(v, dict)} - {None})
         found = {}
-        for key, value in self.cache.get_many(ITEM_BODIES_KIND, keys).items():
+        for key, value in entries.items():
             try:
                 if value["frame"] != frame or value["node"] != keys[key]:
                     raise ValueError("another item's bodies")
-                found[keys[key]] = {str(b): str(d) for b, d in value["bodies"].items()}
+                own = {str(b): str(d) for b, d in value["bodies"].items()}
+                if value.get("shared") is not None:
+                    own.update(shared[value["shared"]])
+                found[keys[key]] = own
             except (AttributeError, KeyError, TypeError, ValueError):
                 self._drop(ITEM_BODIES_KIND, key)
         return found
+
+    def _shared(self, frame: str, keys: Collection[str]) -> dict[str, dict[str, str]]:
+        found = {}
+        for key, value in self.cache.get_many(ITEM_SHARED_KIND, [str(k) for k in keys]).items():
+            try:
+                if value["frame"] != frame:
+                    raise ValueError("another frame's bodies")
+                found[key] = {str(b): str(d) for b, d in value["bodies"].items()}
+            except (AttributeError, KeyError, TypeError, ValueError):
+                self._drop(ITEM_SHARED_KIND, key)
+        return found
+
+    def put_bodies(self, bodies: Mapping[tuple[str, str], dict[str, str]]) -> None:
+        """(frame, node) -> the item's bodies with their digests: what all the items of a frame
+        have in common is written once."""
+        values: dict[str, dict] = {}
+        shared_values: dict[str, dict] = {}
+        for frame in {f for f, _ in bodies}:
+            items = {node: found for (f, node), found in bodies.items() if f == frame}
+            common = set.intersection(*(set(found.items()) for found in items.values())) if len(items) > 1 else set()
+            shared = None
+            if common:
+                shared = _key(frame, *sorted(f"{b}={d}" for b, d in common))
+                shared_values[shared] = {"frame": frame, "bodies": dict(sorted(common))}
+            for node, found in items.items():
+                values[_key(frame, node)] = {"frame": frame, "node": node, "shared": shared,
+                                             "bodies": {b: d for b, d in found.items() if (b, d) not in common}}
+        # the shared parts first: an item entry never names one that is not there
+        for kind, entries in ((ITEM_SHARED_KIND, shared_values), (ITEM_BODIES_KIND, values)):
+            if entries:
+                self.cache.put_many(kind, entries)
 
     def outcomes(self, fingerprints: Mapping[str, str]) -> dict[str, str]:
         """Node -> its recorded outcome under its fingerprint (node -> fingerprint)."""
@@ -186,16 +226,16 @@ def record_items(store: ItemStore, run: PytestRun, frames: Mapping[str, str | No
     known: dict[str, dict[str, str]] = {}
     for frame in {f for f, _ in ran.values()}:
         known.update(store.bodies_of(frame, [n for n, (f, _) in ran.items() if f == frame]))
-    bodies_values, outcome_values = {}, {}
+    bodies_values: dict[tuple[str, str], dict[str, str]] = {}
+    outcome_values = {}
     for node, (frame, bodies) in ran.items():
         merged = set(known.get(node, {})) | bodies  # every path it was seen to take
-        bodies_values[_key(frame, node)] = {"frame": frame, "node": node,
-                                            "bodies": {b: digests.digest(b) for b in sorted(merged)}}
+        bodies_values[frame, node] = {b: digests.digest(b) for b in sorted(merged)}
         fingerprint = digests.fingerprint(frame, merged)
         outcome_values[_key(node, fingerprint)] = {"node": node, "fingerprint": fingerprint,
                                                    "outcome": run.outcomes[node]}
-    for kind, values in ((ITEM_BODIES_KIND, bodies_values), (ITEM_OUTCOME_KIND, outcome_values),
-                         (FRAME_ITEMS_KIND, listed)):
+    store.put_bodies(bodies_values)
+    for kind, values in ((ITEM_OUTCOME_KIND, outcome_values), (FRAME_ITEMS_KIND, listed)):
         if values:
             store.cache.put_many(kind, values)
 

@@ -26,13 +26,14 @@ OPS = {
 }
 
 
-def traced_project(root: Path, workers: int = 1) -> Path:
+def traced_project(root: Path, workers: int = 1, files: dict[str, str] | None = None) -> Path:
     write_files(root, {
         "dodo.py": "from doit_scout.dodo import *\n",
         "pyproject.toml": '[project]\nname = "p"\nversion = "0"\n\n[tool.pytest.ini_options]\n'
                           f'testpaths = ["tests"]\naddopts = "-p no:randomly"\n\n[tool.scout.test]\nworkers = {workers}\n',
         "tests/conftest.py": "",
         **OPS,
+        **(files or {}),
     })
     git_init(root)
     doit_tests(root)
@@ -62,6 +63,24 @@ def ran(root: Path, *args: str, ok: bool = True) -> tuple[list[str], dict]:
 
 def explained(root: Path) -> dict[str, dict]:
     return {t["path"]: t for t in json.loads(run_doit(root, "explain", "--json").stdout)["tests"]}
+
+
+def test_what_every_item_ran_is_kept_once_and_an_item_without_it_has_no_record(tmp_path: Path):
+    import os
+    import sqlite3
+
+    root = traced_project(tmp_path, files={"tests/conftest.py": "import pytest\n\nfrom pkg import ops\n\n\n"
+                                                              "@pytest.fixture(autouse=True)\ndef base():\n"
+                                                              "    return ops.f1()\n"})
+    db = sqlite3.connect(Path(os.environ["DOIT_SCOUT_CACHE"]) / "cache.sqlite")
+    shared = db.execute("SELECT value FROM entries WHERE kind = 'item-shared'").fetchall()
+    own = [json.loads(v) for (v,) in db.execute("SELECT value FROM entries WHERE kind = 'item-bodies'").fetchall()]
+    test_5 = next(entry for entry in own if entry["node"] == "tests/test_ops.py::test_5")
+    assert shared and test_5["shared"] and list(test_5["bodies"]) == ["pkg/ops.py::f5", "tests/test_ops.py::test_5"]
+    db.execute("DELETE FROM entries WHERE kind = 'item-shared'")  # evicted
+    db.commit()
+    edit(root, "pkg/ops.py", "return 5", "return 0 + 5")
+    assert ran(root)[0] == [f"tests/test_ops.py::test_{i}" for i in range(1, 6)]  # none has a record: all run
 
 
 @pytest.mark.parametrize("workers", [1, 2])
