@@ -95,6 +95,7 @@ class _Recorder:
         self.current: str | None = None  # the file being collected or whose item runs
         self.seen: set[tuple[str, str]] = set()
         self.code_paths: dict[str, str | None] = {}  # co_filename -> project path, or None
+        self.code_names: dict[tuple[str, str], str | None] = {}  # (co_filename, co_qualname) -> `path::unit`
         self.unaudited = UnauditedReads(self._project_path, self._cached_code_path)
         self.observing = True
         self.first_test_seen = False
@@ -251,11 +252,16 @@ class _Recorder:
         it read as text (`path::*`)."""
         found = {f"{path}::{WHOLE_FILE}" for path in map(self._project_path, window.sources) if path is not None}
         found |= {f"{ENVIRON}::{name}" for name, reader in tuple(window.environ) if self._code_path(reader) is not None}
+        names = self.code_names
         for code in tuple(window.code.values()):  # a copy: other threads' code may still be added to it
-            path = self._cached_code_path(code.co_filename)
-            unit = code_unit(getattr(code, "co_qualname", "<3.10>")) if path is not None else None
-            if unit is not None:
-                found.add(f"{path}::{unit}")
+            key = (code.co_filename, getattr(code, "co_qualname", "<3.10>"))
+            name = names.get(key, "?")
+            if name == "?":  # each once: a window holds hundreds, and every test has one
+                path = self._cached_code_path(key[0])
+                unit = code_unit(key[1]) if path is not None else None
+                name = names[key] = None if unit is None else f"{path}::{unit}"
+            if name is not None:
+                found.add(name)
         return sorted(found)
 
     def _cached_code_path(self, filename: str) -> str | None:
