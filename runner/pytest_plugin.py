@@ -34,6 +34,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from types import CodeType
 from typing import Any, Iterator, TextIO
 
 import pytest
@@ -71,6 +72,12 @@ _WRITE_MODES = frozenset("wax")
 _THIS_FILE = os.path.abspath(__file__)
 
 
+# Events on disk as soon as written: what a process killed mid-session (os._exit in a test, a
+# crash) reported is what the run knows of it. The others (one per collected item: click's
+# 33,000) wait in the buffer for the next of these.
+_FLUSHED = frozenset({"start", "test", "first_test", "collect_error", "interrupted", "worker_down", "finish"})
+
+
 class _Recorder:
     """The per-process state of the plugin: where to write, what to hide, what runs now."""
 
@@ -80,7 +87,7 @@ class _Recorder:
         self.real_prefix = os.path.realpath(self.root) + os.sep
         folder = Path(config.getoption("--scout-dir"))
         role = config.workerinput["workerid"] if hasattr(config, "workerinput") else "main"
-        self.stream: TextIO | None = open(folder / f"{role}.jsonl", "w", encoding="utf-8", buffering=1)
+        self.stream: TextIO | None = open(folder / f"{role}.jsonl", "w", encoding="utf-8")
         self.is_controller = not hasattr(config, "workerinput")
         self.config = config
         self.hidden: set[str] = set()
@@ -95,7 +102,9 @@ class _Recorder:
         self.current: str | None = None  # the file being collected or whose item runs
         self.seen: set[tuple[str, str]] = set()
         self.code_paths: dict[str, str | None] = {}  # co_filename -> project path, or None
-        self.code_names: dict[tuple[str, str], str | None] = {}  # (co_filename, co_qualname) -> `path::unit`
+        # A window's key of a code object (its id) -> the object, which keeps the id its own, and
+        # its `path::unit` (None: no project code's).
+        self.code_names: dict[int, tuple[CodeType, str | None]] = {}
         self.unaudited = UnauditedReads(self._project_path, self._cached_code_path)
         self.observing = True
         self.first_test_seen = False
@@ -108,6 +117,8 @@ class _Recorder:
     def write(self, event: dict[str, Any]) -> None:
         if self.stream is not None:
             self.stream.write(json.dumps(event) + "\n")
+            if event["event"] in _FLUSHED:
+                self.stream.flush()
 
     def relative(self, path: str) -> str | None:
         """The project-relative POSIX path of an absolute path, None outside the project."""
@@ -253,15 +264,14 @@ class _Recorder:
         found = {f"{path}::{WHOLE_FILE}" for path in map(self._project_path, window.sources) if path is not None}
         found |= {f"{ENVIRON}::{name}" for name, reader in tuple(window.environ) if self._code_path(reader) is not None}
         names = self.code_names
-        for code in tuple(window.code.values()):  # a copy: other threads' code may still be added to it
-            key = (code.co_filename, getattr(code, "co_qualname", "<3.10>"))
-            name = names.get(key, "?")
-            if name == "?":  # each once: a window holds hundreds, and every test has one
-                path = self._cached_code_path(key[0])
-                unit = code_unit(key[1]) if path is not None else None
-                name = names[key] = None if unit is None else f"{path}::{unit}"
-            if name is not None:
-                found.add(name)
+        for key, code in tuple(window.code.items()):  # a copy: other threads' code may still be added to it
+            known = names.get(key)
+            if known is None:  # each once: a window holds hundreds, and every test has one
+                path = self._cached_code_path(code.co_filename)
+                unit = code_unit(getattr(code, "co_qualname", "<3.10>")) if path is not None else None
+                known = names[key] = (code, None if unit is None else f"{path}::{unit}")
+            if known[1] is not None:
+                found.add(known[1])
         return sorted(found)
 
     def _cached_code_path(self, filename: str) -> str | None:
