@@ -128,8 +128,9 @@ def test_a_file_is_complete_only_when_every_item_pytest_collected_from_it_report
 
 def test_selection_hides_green_files_and_names_failed_nodes():
     decisions = select_tests(FPS, {"fb": TestRecord(True, {"tests/test_b.py::x[1 2]": "failed"})})
-    selection = selection_of(decisions, ["tests/test_c.py"])
-    assert selection == {"hide": ["tests/test_c.py"], "nodes": {"tests/test_b.py": ["x[1 2]"]}}
+    selection = selection_of(decisions, ["tests/test_c.py"], {"pkg/a.py::f", "pkg/a.py::Fmt.__init__"})
+    assert selection == {"hide": ["tests/test_c.py"], "nodes": {"tests/test_b.py": ["x[1 2]"]},
+                         "quiet": ["pkg/a.py::Fmt.__init__", "pkg/a.py::f"]}
 
 
 def test_test_config_keys_are_checked():
