@@ -91,8 +91,10 @@ class SymbolGraph:
         # state behind for code that never runs it.
         self.frames: dict[str, str] = {}
         self.memoized: set[str] = set()
-        # The definitions with a body that may leave state behind (analyzers.state_writes).
+        # The definitions with a body that may leave state behind (analyzers.state_writes), and
+        # those that are functions: state is kept in modules, classes and module-level objects.
         self.writers: set[str] = set()
+        self.functions: set[str] = set()
         self.successors: dict[str, set[str]] = {}
         # Per module, the definitions importing it hands to code that may keep them: part of what
         # importing it runs, as if its module-level code named them.
@@ -123,6 +125,7 @@ class SymbolGraph:
                 refs.add(definition_node(node, "__getattr__"))
             self.successors[node] = at_import[node] | refs
             self.writers |= {definition_node(node, qualname.partition(".")[0]) for qualname in names.writers}
+            self.functions |= {definition_node(node, name) for name in names.definitions if name in names.bodies}
             for name, definition in names.definitions.items():
                 self.contents[definition_node(node, name)] = definition.digest
                 self.frames[definition_node(node, name)] = definition.frame
@@ -225,10 +228,16 @@ class SymbolGraph:
         """Name -> the definitions with a body that may leave state behind that name it."""
         found: dict[str, set[str]] = {}
         for writer in self.writers:
-            for target in self.successors.get(writer, ()):
-                if target != writer:
-                    found.setdefault(target, set()).add(writer)
+            for target in self.written_targets(writer):
+                found.setdefault(target, set()).add(writer)
         return found
+
+    def written_targets(self, writer: str) -> set[str]:
+        """What a writer names that can hold state another test reads: classes and module-level
+        objects (a `global` it assigns is one); not the functions it calls, whose own bodies the
+        trace sees, nor the modules it takes names from."""
+        return {t for t in self.successors.get(writer, ())
+                if t != writer and t not in self.functions and t not in self.modules and not t.endswith(WHOLE_SUFFIX)}
 
     def _with_writers(self, contents: dict[str, str]) -> dict[str, str]:
         """Which definitions may write through a name is part of that name's frame: a body turning

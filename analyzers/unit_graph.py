@@ -75,7 +75,7 @@ class UnitGraph:
         which the unit itself never names)."""
         reached = self.reached(path)
         successors = self.symbols.successors
-        writers = {w for w in self.symbols.writers if not reached.isdisjoint(successors.get(w, ()))}
+        writers = {w for w in self.symbols.writers if not reached.isdisjoint(self.symbols.written_targets(w))}
         return reached | closure_of(writers, successors)
 
     def _combined(self, fingerprints: Mapping[str, str], path: str, config_digest: str, environment: str) -> str | None:

@@ -31,6 +31,9 @@ from doit_scout.scout_state import ScoutState
 from doit_scout.tracing import ENVIRON, ENVIRON_ALL, WHOLE_FILE
 
 EXECUTED_KIND = "executed"
+# Among a unit's bodies: it ran code its own code cannot reach by name (Bodies.unreached), so no
+# static fingerprint may stand for its executed one (Bodies.beyond_static).
+UNREACHED = f"<unreached>::{WHOLE_FILE}"
 
 
 class ExecutedCode:
@@ -70,8 +73,12 @@ class ExecutedCode:
                 merged[frame] = {"untraced": untraced[path]}
                 continue
             others = set(ran_before.get(path, ())) - set(executed[path])
-            carried = known_bodies.within(others, reached(path)) if others else ()
-            bodies = set(known.get(frame) or ()) | set(known_bodies.known(executed[path])) | set(known_bodies.known(carried))
+            nodes = reached(path)
+            carried = known_bodies.within(others, nodes) if others else ()
+            own = set(known_bodies.known(executed[path]))
+            bodies = set(known.get(frame) or ()) | own | set(known_bodies.known(carried))
+            if known_bodies.unreached(own, nodes):
+                bodies.add(UNREACHED)
             if bodies != set(known.get(frame) or ()) or frame not in known:
                 merged[frame] = {"bodies": sorted(bodies)}
         if merged:
@@ -191,6 +198,17 @@ class Bodies:
             elif definition_node(module, qualname.partition(".")[0]) in nodes:
                 found.append(body)
         return found + environ if found else []
+
+    def unreached(self, bodies: Iterable[str], nodes: Collection[str]) -> bool:
+        """Whether a unit ran a body of a definition its code cannot reach (`nodes`): a function
+        handed over in a dict that another test filled, which its static fingerprint leaves out."""
+        for body in bodies:
+            path, _, qualname = body.rpartition("::")
+            module = self.module_of.get(path)
+            if module is not None and qualname != WHOLE_FILE and \
+                    definition_node(module, qualname.partition(".")[0]) not in nodes:
+                return True
+        return False
 
     @staticmethod
     def beyond_static(bodies: Iterable[str]) -> bool:
