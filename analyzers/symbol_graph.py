@@ -90,7 +90,6 @@ class SymbolGraph:
         # which bodies they ran (doit_scout.executed); and the definitions whose code may leave
         # state behind for code that never runs it.
         self.frames: dict[str, str] = {}
-        self.memoized: set[str] = set()
         # The definitions with a body that may leave state behind (analyzers.state_writes), and
         # those that are functions: state is kept in modules, classes and module-level objects.
         self.writers: set[str] = set()
@@ -129,8 +128,8 @@ class SymbolGraph:
             for name, definition in names.definitions.items():
                 self.contents[definition_node(node, name)] = definition.digest
                 self.frames[definition_node(node, name)] = definition.frame
-                if definition.memoized:
-                    self.memoized.add(definition_node(node, name))
+                if definition.memoized:  # its memo is state another test reads without running it
+                    self.writers.add(definition_node(node, name))
                 found = self._resolve_all(node, definition.refs)
                 found |= {m for m in names.function_imports.get(name, ()) if m in self.modules}
                 if definition.opaque:
@@ -206,14 +205,12 @@ class SymbolGraph:
                 self.successors[target] = set()
         self.successors[definition] |= set(targets)
 
-    def frame_contents(self, fingerprints: Mapping[str, str]) -> dict[str, str]:
-        """`contents` with each definition's frame for its content, but a memoized function's
-        content is its whole fingerprint (`fingerprints`: over `contents`): a test served from its
-        memo runs none of the code that computed the answer, so what the function can reach counts
-        whole for the tests that reach the function, and only for them."""
-        frames = {n: frame for n, frame in self.frames.items() if n not in self.memoized}
-        return self._with_writers({**self.contents, **frames,
-                                   **{n: "memoized:" + fingerprints[n] for n in self.memoized}})
+    def frame_contents(self) -> dict[str, str]:
+        """`contents` with each definition's frame for its content. A memoized function keeps its
+        body in its frame (analyzers.symbols), and its memo is state (a writer): a test served
+        from the memo runs none of the code that computed the answer, and what the test that
+        filled it ran counts for it (doit_scout.executed)."""
+        return self._with_writers({**self.contents, **self.frames})
 
     def fingerprint_successors(self) -> dict[str, set[str]]:
         """`successors`, and from each name to the writers that name it (`written_by`): what a

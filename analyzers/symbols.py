@@ -152,7 +152,9 @@ def module_symbols(tree: ast.Module, is_type_checking: Callable[[ast.expr], bool
     module_getattr = "__getattr__" in variables or "__getattr__" in found or "__getattr__" in bindings
     constants = _constants(tree, set(found) | set(bindings))
     variables = tuple(v for v in variables if v not in constants)
-    writers = state_writers(_functions(tree.body, ""))
+    functions = list(_functions(tree.body, ""))
+    # A function a memo serves leaves its answer behind it, whatever its body writes.
+    writers = state_writers(functions) | {qualname for qualname, f in functions if not _calls_its_body(f)}
     effects = import_effects_of(tree)
     bodies = _bodies_to_docstrings(tree)
     definitions = {name: replace(d, frame=_digest(found[name])) for name, d in definitions.items()}

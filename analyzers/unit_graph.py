@@ -182,7 +182,7 @@ def build_unit_graph(
     for definition, targets in in_bodies.values():
         symbols.add_read_in_body(definition, contents, targets)
     fingerprints = compute_fingerprints(symbols.contents, symbols.fingerprint_successors())
-    frames = compute_fingerprints(symbols.frame_contents(fingerprints), frame_successors)
+    frames = compute_fingerprints(symbols.frame_contents(), frame_successors)
     # A body's reads count at the frame level: a module it imported counts with its frame (its
     # code less the function bodies), and the bodies of it that ran are in the run's own record.
     # Its whole fingerprint would count what that module's code can reach by name, and never ran

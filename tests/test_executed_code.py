@@ -169,11 +169,11 @@ def test_a_method_behind_a_marking_decorator_counts_only_for_the_tests_that_ran_
     }, "\n[tool.scout.test]\nworkers = 1\n")
     edit(root, "pkg/__init__.py", "x + 1", "x + 2")
     assert selected(root, ok=False) == ["tests/test_a.py"]
-    edit(root, "pkg/__init__.py", "    @hook\n", "    @functools.lru_cache\n")  # a memo: counts for all
+    edit(root, "pkg/__init__.py", "    @hook\n", "    @functools.lru_cache\n")  # a memo: Base's frame changed
     edit(root, "pkg/__init__.py", "def hook", "import functools\n\n\ndef hook")
     edit(root, "pkg/__init__.py", "x + 2", "x + 1")
     assert selected(root) == ["tests/test_0.py", "tests/test_a.py"]
-    edit(root, "pkg/__init__.py", "x + 1", "x + 3")
+    edit(root, "pkg/__init__.py", "x + 1", "x + 3")  # the memo's body: in its frame, as any memo's
     assert selected(root, ok=False) == ["tests/test_0.py", "tests/test_a.py"]
 
 
