@@ -8,7 +8,7 @@ from typing import Collection, Mapping
 from doit_scout.analyzers.data_deps import DATA_PREFIX
 from doit_scout.analyzers.graph import ProjectGraph
 from doit_scout.analyzers.symbol_graph import SymbolGraph
-from doit_scout.analyzers.targets import DIR_PREFIX
+from doit_scout.analyzers.targets import DIR_PREFIX, LITERALS_PREFIX
 
 
 def affected_units(
@@ -43,11 +43,13 @@ def changed_names(before: SymbolGraph, after: SymbolGraph) -> set[str]:
 
 
 def nodes_of(graph: ProjectGraph, paths: Collection[str], added_or_removed: Collection[str]) -> set[str]:
-    """The graph nodes (modules and data files) that stand for the changed `paths`, and the folders
+    """The graph nodes (modules, data files, literals) that stand for the changed `paths`, and the folders
     code was seen to list that hold one of `added_or_removed` (a listing holds names: a file
     edited in place leaves it as it was)."""
     wanted = set(paths)
     nodes = {node for node, path in graph.modules.items() if path in wanted}
     nodes |= {node for node in graph.data if node.removeprefix(DATA_PREFIX) in wanted}
     folders = {DIR_PREFIX + (posixpath.dirname(p) or ".") for p in added_or_removed}
-    return nodes | {edge.imported for edge in graph.edges if edge.imported in folders}
+    # a module whose constants a reader took (analyzers.literals) stands for the edited file too
+    read = folders | {LITERALS_PREFIX + p for p in wanted}
+    return nodes | {edge.imported for edge in graph.edges if edge.imported in read}

@@ -10,7 +10,8 @@ The rule, on module-level code and class bodies (what runs at import), function 
 an effect is an assignment, augmented assignment or `del` whose target is an attribute or an item
 of an object the module did not make (`m.b = ...`, `m.registry[k] = ...`), a call made as a
 statement on such an object (`m.register(x)`, `random.seed(1)`), a decorator, base or
-class keyword (`metaclass=`) that is not pytest's or a known one (`functools`, `dataclass`...), and any call of `setattr`, `delattr`, `exec` or `eval`. A name
+class keyword (`metaclass=`) that is not pytest's or a known one (`functools`, `dataclass`,
+Hypothesis's `given`...), and any call of `setattr`, `delattr`, `exec` or `eval`. A name
 bound by assignment (`app = make_app()`) is the module's own: the code the call runs is import-time
 code, which counts for every test file already. Source that does not parse counts as an effect."""
 
@@ -25,6 +26,10 @@ _SAFE_ROOTS = frozenset({
     "lru_cache", "cache", "cached_property", "total_ordering", "patch", "overload", "abstractmethod", "unique",
     "skip", "skipIf", "skipUnless", "expectedFailure", "parametrize", "fixture",
 })
+# Decorators that wrap a test and register it nowhere (Hypothesis's); as statements, their calls
+# may well change state (`settings.register_profile(...)`).
+_SAFE_DECORATOR_ROOTS = _SAFE_ROOTS | {"hypothesis", "given", "settings", "example", "seed", "reproduce_failure",
+                                       "composite", "st", "strategies"}
 _WRITING_BUILTINS = frozenset({"setattr", "delattr", "exec", "eval"})
 
 
@@ -100,7 +105,7 @@ def _own(target: ast.expr, own: set[str]) -> bool:
 def _foreign(expr: ast.expr, own: set[str]) -> bool:
     """A decorator or keyword that may hand the definition to code other than pytest's."""
     root = _root(expr.func if isinstance(expr, ast.Call) else expr)
-    if root in _SAFE_ROOTS or root in own:  # `needs_x = pytest.mark.skipif(...)`, then `@needs_x`
+    if root in _SAFE_DECORATOR_ROOTS or root in own:  # `needs_x = pytest.mark.skipif(...)`, then `@needs_x`
         return _writes(expr)
     return True
 

@@ -16,9 +16,9 @@ Nodes and what each one's content is:
   passed around): every definition in it, and every name it binds;
 - data, folder, missing and session nodes as in the import graph.
 
-A module counts as a **whole** (its full file content, and all its definitions) when it is a
-conftest.py (pytest uses its names without references: fixtures, hooks), when it has no names (it
-could not be parsed), when its module-level code is opaque (`globals()`, `exec`, `sys.modules`), or
+A module counts as a **whole** (its code less the function bodies, and all its definitions; its
+bytes when it has no names, as it could not be parsed) when it is a conftest.py (pytest uses its
+names without references: fixtures, hooks), when it has no names, when its module-level code is opaque (`globals()`, `exec`, `sys.modules`), or
 when it is reached in a way that names do not show (`import_module`, `pytest_plugins`, an observed
 import). A definition whose code is opaque reaches its whole module. A module-level `__getattr__`
 is part of what importing its module runs (the import system asks modules for `__path__`), and a
@@ -37,6 +37,7 @@ from typing import Collection, Mapping
 from doit_scout.analyzers.fingerprints import compute_fingerprints
 from doit_scout.analyzers.graph import ProjectGraph
 from doit_scout.analyzers.symbols import Definition
+from doit_scout.analyzers.targets import LITERALS_PREFIX
 
 WHOLE_SUFFIX = "#*"
 _BUILTINS = frozenset(dir(builtins))
@@ -112,7 +113,9 @@ class SymbolGraph:
                 continue
             refs = self._resolve_all(node, names.skeleton_refs)
             if node in self.whole:
-                self.contents[node] = contents[node]
+                # All its definitions count (the whole node reaches them) and its code less their
+                # bodies: a comment is no code, and a body counts for the tests that ran it.
+                self.contents[node] = f"{self.modules[node]}:interface:{names.interface}{self._missing_imports(names)}"
                 refs.add(whole_node(node))
             else:
                 self.contents[node] = f"{self.modules[node]}:skeleton:{names.skeleton}{self._missing_imports(names)}"
@@ -248,7 +251,8 @@ class SymbolGraph:
     def named_contents(self) -> dict[str, str]:
         """The contents of module and definition nodes: what a later run compares to say which
         names changed."""
-        return {n: c for n, c in self.contents.items() if n in self.modules or self.module_of_definition(n)}
+        return {n: c for n, c in self.contents.items()
+                if n in self.modules or self.module_of_definition(n) or n.startswith(LITERALS_PREFIX)}
 
     def module_of_definition(self, node: str) -> str | None:
         module, colon, name = node.rpartition(":")

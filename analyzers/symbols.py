@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, cast
 import xxhash
 
 from doit_scout.analyzers.import_effects import import_effects_of
+from doit_scout.analyzers.literals import literals_digest
 from doit_scout.analyzers.state_writes import state_writers
 
 # Calls whose use makes a module's names reachable in ways no reference shows.
@@ -102,6 +103,7 @@ class ModuleSymbols:
     bodies: Mapping[str, str] = field(default_factory=dict)  # qualified name -> body digest
     writers: frozenset[str] = frozenset()  # the bodies that may leave state (analyzers.state_writes)
     import_effects: bool = False  # importing it may change other modules' state (analyzers.import_effects)
+    literals: str = ""  # its constants, docstrings left out (analyzers.literals)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,6 +120,7 @@ class ModuleSymbols:
             "bodies": dict(self.bodies),
             "writers": sorted(self.writers),
             "import_effects": self.import_effects,
+            "literals": self.literals,
         }
 
     @classmethod
@@ -136,12 +139,14 @@ class ModuleSymbols:
             bodies={str(k): str(v) for k, v in data["bodies"].items()},
             writers=frozenset(str(w) for w in data["writers"]),
             import_effects=bool(data["import_effects"]),
+            literals=str(data["literals"]),
         )
 
 
 def module_symbols(tree: ast.Module, is_type_checking: Callable[[ast.expr], bool]) -> ModuleSymbols:
     """The facts of a parsed module; `is_type_checking` is its `type_checking_test`. Leaves the
     tree's function bodies emptied (it is done with)."""
+    literals = literals_digest(tree)
     found: dict[str, list[ast.AST]] = {}
     for stmt in _module_level(tree.body):
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -178,7 +183,7 @@ def module_symbols(tree: ast.Module, is_type_checking: Callable[[ast.expr], bool
     if exports is not None:  # star imports resolve through it, and `mod.__all__` reaches it (symbol_graph)
         tree.body = [stmt for stmt in tree.body if not _binds_all(stmt)]
     return ModuleSymbols(_digest([tree]), interface, skeleton_refs, definitions, bindings, stars, opaque,
-                         module_getattr, variables, exports, bodies, writers, effects)
+                         module_getattr, variables, exports, bodies, writers, effects, literals)
 
 
 def _bodies_to_docstrings(tree: ast.Module) -> dict[str, str]:
@@ -734,6 +739,7 @@ class ModuleNames:
     function_imports: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     writers: frozenset[str] = frozenset()  # the bodies that may leave state (analyzers.state_writes)
     import_effects: bool = False  # importing it may change other modules' state (analyzers.import_effects)
+    literals: str = ""  # its constants, docstrings left out (analyzers.literals)
 
     def to_json(self) -> list[Any]:
         return [self.skeleton, self.interface, list(self.skeleton_refs),
@@ -742,12 +748,12 @@ class ModuleNames:
                 list(self.stars), list(self.opaque), self.module_getattr, list(self.variables),
                 None if self.exports is None else list(self.exports), dict(self.bodies),
                 {n: list(nodes) for n, nodes in self.function_imports.items()}, sorted(self.writers),
-                self.import_effects]
+                self.import_effects, self.literals]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> "ModuleNames":
         (skeleton, interface, refs, definitions, bindings, stars, opaque, module_getattr, variables, exports, bodies,
-         function_imports, writers, import_effects) = data
+         function_imports, writers, import_effects, literals) = data
         return cls(
             str(skeleton), str(interface), tuple(refs),
             {n: Definition.from_json(d) for n, d in definitions.items()},
@@ -755,5 +761,5 @@ class ModuleNames:
             tuple(stars), tuple(opaque), bool(module_getattr), tuple(variables),
             None if exports is None else tuple(exports), {str(k): str(v) for k, v in bodies.items()},
             {str(n): tuple(nodes) for n, nodes in function_imports.items()}, frozenset(str(w) for w in writers),
-            bool(import_effects),
+            bool(import_effects), str(literals),
         )

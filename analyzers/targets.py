@@ -6,6 +6,9 @@ MODULE_PREFIX = "module:"  # `module:<name>`: code ran `python -m <name>`
 # `text:<path>`: code read a project module's source as text (a text tool a test started, `open`
 # outside the import system): its bytes count, comments included.
 TEXT_PREFIX = "text:"
+# `literals:<path>`: a reader took the constants of a project module's source and nothing else of
+# it (Hypothesis, analyzers.literals): its constants count, not its comments or docstrings.
+LITERALS_PREFIX = "literals:"
 # Code started a child process: it may read any config file (a type checker a test runs reads its
 # settings), so the unit depends on every config file whole, not only on what tests read of them.
 CONFIG_TARGET = "config:"

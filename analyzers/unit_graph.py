@@ -24,7 +24,14 @@ from doit_scout.analyzers.fingerprints import closure_of, compute_fingerprints
 from doit_scout.analyzers.graph import ImportEdge, ProjectGraph, node_contents
 from doit_scout.analyzers.layout import parent_dirs
 from doit_scout.analyzers.symbol_graph import WHOLE_SUFFIX, SymbolGraph, definition_node, whole_node
-from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX, TEXT_PREFIX
+from doit_scout.analyzers.targets import (
+    BODY_SEPARATOR,
+    CONFIG_TARGET,
+    DIR_PREFIX,
+    LITERALS_PREFIX,
+    MODULE_PREFIX,
+    TEXT_PREFIX,
+)
 
 # The node for what code outside any project file read (a pytest plugin from an entry point):
 # every unit depends on it.
@@ -113,6 +120,12 @@ def build_unit_graph(
         if target.startswith(MODULE_PREFIX):
             name = target.removeprefix(MODULE_PREFIX)
             return name if name in graph.modules else None
+        if target.startswith(LITERALS_PREFIX):
+            path = target.removeprefix(LITERALS_PREFIX)
+            names = graph.names.get(node_of_path.get(path, ""))
+            contents[target] = f"literals:{names.literals}" if names is not None and names.literals \
+                else f"bytes:{digests.get(path) or digest_of(path)}"
+            return target
         if target.startswith(DIR_PREFIX):
             folder = target.removeprefix(DIR_PREFIX)
             if target not in contents:

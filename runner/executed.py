@@ -28,7 +28,7 @@ from doit_scout.analyzers.categories import Category
 from doit_scout.analyzers.symbol_graph import definition_node, whole_node
 from doit_scout.cache_store import CacheStore
 from doit_scout.scout_state import ScoutState
-from doit_scout.tracing import ENVIRON, ENVIRON_ALL, WHOLE_FILE
+from doit_scout.tracing import ENVIRON, ENVIRON_ALL, LITERALS, WHOLE_FILE
 
 EXECUTED_KIND = "executed"
 # Among a unit's bodies: it ran code its own code cannot reach by name (Bodies.unreached), so no
@@ -154,7 +154,9 @@ class Bodies:
         if entry is None:
             return "absent"
         names = self._names(path)
-        if names is None or qualname == WHOLE_FILE:
+        if qualname == LITERALS and names is not None and names.literals:
+            return "literals:" + names.literals
+        if names is None or qualname in (WHOLE_FILE, LITERALS):
             return "file:" + entry.digest
         return names.bodies.get(qualname, "absent")
 
@@ -178,7 +180,7 @@ class Bodies:
         names = self._names(path)
         if names is None or qualname == WHOLE_FILE:
             return f"{path}::{WHOLE_FILE}"
-        return body if qualname in names.bodies else None
+        return body if qualname in names.bodies or qualname == LITERALS else None
 
     def within(self, bodies: Iterable[str], nodes: Collection[str]) -> list[str]:
         """The `bodies` of definitions among `nodes` (a unit's reach), and the environment
@@ -192,6 +194,8 @@ class Bodies:
                 environ.append(body)
             elif module is None:
                 continue
+            elif qualname == LITERALS:
+                continue  # what a literal reader keeps (Hypothesis's pool) no name reaches
             elif qualname == WHOLE_FILE:
                 if module in nodes or whole_node(module) in nodes:
                     found.append(body)
@@ -205,7 +209,7 @@ class Bodies:
         for body in bodies:
             path, _, qualname = body.rpartition("::")
             module = self.module_of.get(path)
-            if module is not None and qualname != WHOLE_FILE and \
+            if module is not None and qualname not in (WHOLE_FILE, LITERALS) and \
                     definition_node(module, qualname.partition(".")[0]) not in nodes:
                 return True
         return False
@@ -213,7 +217,8 @@ class Bodies:
     @staticmethod
     def beyond_static(bodies: Iterable[str]) -> bool:
         """Whether runs that ran `bodies` read something the static fingerprint does not cover."""
-        return any(body.startswith(ENVIRON + "::") or body.endswith("::" + WHOLE_FILE) for body in bodies)
+        return any(body.startswith(ENVIRON + "::") or body.endswith(("::" + WHOLE_FILE, "::" + LITERALS))
+                   for body in bodies)
 
     def _names(self, path: str):
         node = self.module_of.get(path)

@@ -15,7 +15,7 @@ from doit_scout.analyzers.data_deps import DATA_PREFIX, data_node
 from doit_scout.analyzers.graph import MISSING_PREFIX
 from doit_scout.analyzers.impact import nodes_of
 from doit_scout.analyzers.symbol_graph import WHOLE_SUFFIX
-from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX
+from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, LITERALS_PREFIX
 from doit_scout.analyzers.unit_graph import UnitGraph
 from doit_scout.project_state import CorruptState, read_state_json, state_dir, write_state_json
 from doit_scout.scout_state import ScoutState
@@ -49,7 +49,6 @@ def save_snapshot(
         "environment": environment,
         "missing": sorted(units.graph.missing if units is not None else state.summary.missing),
         "names": units.symbols.named_contents() if units is not None else {},
-        "wholes": whole_modules_parts(units) if units is not None else {},
     }
     if not ran:
         before = _read_snapshot(root, name)
@@ -57,15 +56,6 @@ def save_snapshot(
     write_state_json(state_dir(root) / name, snapshot)
     keys = _snapshot_keys(root)
     write_state_json(state_dir(root) / SNAPSHOT_KEYS_FILE, {**keys, name: snapshot_key(state, config_digest, environment)})
-
-
-def whole_modules_parts(units: UnitGraph) -> dict[str, list]:
-    """Of each module that counts as a whole (its content is its file's: module-level code that
-    uses `globals()`, a module imported by a computed name), its interface and function bodies:
-    what the next explanation compares to say which part of it changed."""
-    symbols = units.symbols
-    return {m: [symbols.names[m].interface, dict(symbols.names[m].bodies)]
-            for m in sorted(symbols.whole) if symbols.names.get(m) is not None}
 
 
 def follow_snapshot(
@@ -148,8 +138,12 @@ class ChangeExplainer:
             self.changed_nodes |= nodes_of(self.graph, changed_paths, before.keys() ^ now.keys()) - set(node_of.values())
         self.symbols = units.symbols if units is not None else None
         self.units = units
+        # A module whose constants a reader took changed in that part only if its constants did.
+        names_before: dict[str, str] = snapshot.get("names") or {}
+        now_literals = self.symbols.contents if self.symbols is not None else {}
+        self.changed_nodes -= {n for n in self.changed_nodes if n.startswith(LITERALS_PREFIX)
+                               and n in names_before and names_before[n] == now_literals.get(n)}
         self.changed_names = self._changed_names(snapshot.get("names") or {}, changed_paths)
-        self.wholes_before: dict[str, list] = snapshot.get("wholes") or {}
 
     def _changed_names(self, before: dict[str, str], changed_paths: set[str]) -> set[str]:
         """Module skeletons and definitions of changed files whose content differs from the snapshot
@@ -274,22 +268,9 @@ class ChangeExplainer:
         return " <- ".join(hops)
 
     def _module_change(self, module: str) -> str:
-        """What changed in a module the chain reaches as a module. Its content is its import-time
-        skeleton, unless it counts as a whole: then any byte of it, and what changed may be a body."""
-        path = self.graph.modules[module]
-        import_time = f"{path} changed at import time (module-level code, a class body or a signature)"
-        assert self.symbols is not None
-        names, before = self.symbols.names.get(module), self.wholes_before.get(module)
-        if module not in self.symbols.whole or names is None or before is None or before[0] != names.interface:
-            return import_time
-        bodies_before: dict[str, str] = before[1]
-        bodies = sorted(q for q in names.bodies.keys() | bodies_before.keys()
-                        if names.bodies.get(q) != bodies_before.get(q))
-        whole = (f"its module-level code uses {', '.join(names.opaque)}, so it counts as a whole" if names.opaque
-                 else "it counts as a whole: imported by a computed name, or seen imported while tests ran")
-        if not bodies:
-            return f"{path} changed (only comments, blank lines or formatting; {whole})"
-        return f"{path}: function bod{'ies' if len(bodies) > 1 else 'y'} {', '.join(bodies)} changed ({whole})"
+        """What changed in a module the chain reaches as a module: its content is its import-time
+        skeleton, or, when it counts as a whole, its code less the function bodies."""
+        return f"{self.graph.modules[module]} changed at import time (module-level code, a class body or a signature)"
 
     def unreached_changes(self, path: str, *, traced: bool = False) -> list[str]:
         """For a test that does not run: the changed modules it imports whose changes its code
@@ -309,6 +290,8 @@ class ChangeExplainer:
             return f"data file changed: {changed.removeprefix(DATA_PREFIX)}"
         if changed.startswith(DIR_PREFIX):
             return f"a file was added to or removed from {changed.removeprefix(DIR_PREFIX)}/, which its code lists"
+        if changed.startswith(LITERALS_PREFIX):
+            return f"constants changed in {changed.removeprefix(LITERALS_PREFIX)}, whose constants a reader took (Hypothesis)"
         path = self.graph.modules.get(changed)
         if path is not None and path.endswith("conftest.py"):
             return f"conftest changed: {path}"

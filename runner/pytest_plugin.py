@@ -43,13 +43,21 @@ from _pytest.nodes import Node
 
 from doit_scout import collection_kept
 from doit_scout.analyzers.inventory import in_excluded_dir
-from doit_scout.analyzers.targets import BODY_SEPARATOR, CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX, TEXT_PREFIX
+from doit_scout.analyzers.targets import (
+    BODY_SEPARATOR,
+    CONFIG_TARGET,
+    DIR_PREFIX,
+    LITERALS_PREFIX,
+    MODULE_PREFIX,
+    TEXT_PREFIX,
+)
 from doit_scout.children import NO_PYTHON_PROGRAMS, child_program, reads_only_its_arguments, runs_no_python
 from doit_scout.children import realpath as _realpath
 from doit_scout.summary_counts import final_line_counts
 from doit_scout.trace_events import write_executed
 from doit_scout.tracing import (
     ENVIRON,
+    LITERALS,
     TRACE_VARIABLE,
     WHOLE_FILE,
     ExecutedCodeTracer,
@@ -57,7 +65,7 @@ from doit_scout.tracing import (
     code_unit,
     shown_by_pytest,
 )
-from doit_scout.unaudited import UnauditedReads, read_as_text, sqlite_database, watch_stat
+from doit_scout.unaudited import UnauditedReads, read_as_text, reads_only_literals, sqlite_database, watch_stat
 
 _tracer: ExecutedCodeTracer | None = None
 if os.environ.get(TRACE_VARIABLE) == "1":
@@ -138,7 +146,8 @@ class _Recorder:
                     and (_tracer.windows or self._innermost_project_code() is not None):
                 _tracer.child_started(event)  # a plugin's own (pytest-benchmark's git) runs no project code
             elif event == "open" and read_as_text(args[0], sys._getframe(2)):
-                _tracer.current.sources.add(os.path.abspath(os.fsdecode(args[0])))
+                read = _tracer.current.literals if reads_only_literals(sys._getframe(2)) else _tracer.current.sources
+                read.add(os.path.abspath(os.fsdecode(args[0])))
             elif event == _tracer.probe.watched and not _tracer.setting_trace:
                 _tracer.foreign()  # paused, replaced or put back: calls in between went unseen
         if event == "sqlite3.connect" and (database := sqlite_database(args)) is not None:
@@ -148,7 +157,11 @@ class _Recorder:
         self.observing = False  # what this hook itself does is not observed
         try:
             as_text = event == "open" and read_as_text(args[0], sys._getframe(2))
+            literals = as_text and reads_only_literals(sys._getframe(2))
             for target in self._targets(event, args):
+                if literals and target.endswith(".py"):
+                    self._observe(LITERALS_PREFIX + target)  # not the module itself: nothing of it runs
+                    continue
                 self._observe(target)
                 if as_text and target.endswith(".py"):
                     self._observe(TEXT_PREFIX + target)
@@ -262,6 +275,7 @@ class _Recorder:
         """The functions and methods `window` saw run (`path::qualname`), and the source files
         it read as text (`path::*`)."""
         found = {f"{path}::{WHOLE_FILE}" for path in map(self._project_path, window.sources) if path is not None}
+        found |= {f"{path}::{LITERALS}" for path in map(self._project_path, window.literals) if path is not None}
         found |= {f"{ENVIRON}::{name}" for name, reader in tuple(window.environ) if self._code_path(reader) is not None}
         names = self.code_names
         for key, code in tuple(window.code.items()):  # a copy: other threads' code may still be added to it

@@ -26,7 +26,7 @@ from doit_scout.project_state import (
     read_checked,
 )
 
-SCHEMA = 18
+SCHEMA = 19
 STATE_FILE = "state.json"
 # (root, config digest) -> test config digest, for the last few config contents (`doit watch`
 # lives through many).

@@ -16,7 +16,7 @@ import xxhash
 from doit_scout.analyzers.categories import Category
 from doit_scout.analyzers.globs import GlobSet
 from doit_scout.analyzers.selection import TestDecision, TestRecord, select_tests
-from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, MODULE_PREFIX, TEXT_PREFIX
+from doit_scout.analyzers.targets import CONFIG_TARGET, DIR_PREFIX, LITERALS_PREFIX, MODULE_PREFIX, TEXT_PREFIX
 from doit_scout.analyzers.unit_graph import UnitGraph, build_unit_graph
 from doit_scout.audit import audit_due, load_audit_log, save_audit_log, selection_misses
 from doit_scout.bytecode import discard_stale_bytecode
@@ -161,7 +161,7 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
     def outside_of(observed: Mapping[str, frozenset[str]]) -> dict[str, str]:
         # Files code was seen to read that the inventory does not list (git-ignored ones) are read now.
         found = {t: digest_on_disk(root, t) for targets in observed.values() for t in targets
-                 if not t.startswith((DIR_PREFIX, MODULE_PREFIX, TEXT_PREFIX)) and t != CONFIG_TARGET
+                 if not t.startswith((DIR_PREFIX, MODULE_PREFIX, TEXT_PREFIX, LITERALS_PREFIX)) and t != CONFIG_TARGET
                  and t not in state.files}
         return {**found, CONFIG_TARGET: state.config_digest()}
 
@@ -203,7 +203,7 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
 # The unit fingerprints of the last computation, with a digest of everything they were computed
 # from: a run where nothing changed reads them instead of building the unit graph again.
 _FINGERPRINTS_FILE = "unit-fingerprints.json"
-_FINGERPRINTS_VERSION = 11  # bump when the same inputs would give other fingerprints
+_FINGERPRINTS_VERSION = 12  # bump when the same inputs would give other fingerprints
 _FINGERPRINTS_KEPT = 4  # the plan's units and the units a run recorded differ
 
 

@@ -27,6 +27,7 @@ TRACE_VARIABLE = "DOIT_SCOUT_TRACE"  # "1": the pytest plugin traces from its im
 # What a test's runs read, besides function bodies (`path::qualname`): `path::*`, a whole file
 # (code read it as text), and `<environ>::NAME`, an environment variable its code read.
 WHOLE_FILE = "*"
+LITERALS = "<literals>"  # `path::<literals>`: the module's constants (analyzers.literals)
 ENVIRON = "<environ>"
 ENVIRON_ALL = "*"  # `<environ>::*`: code went through every variable (os.environ.items())
 # Modules that run a Python function's code without a Python frame of it.
@@ -43,6 +44,7 @@ class Window:
         # that on every call traced; the value keeps the object, so its id stays its own.
         self.code: dict[int, CodeType] = {}
         self.sources: set[str] = set()  # files code read as text (inspect.getsource), absolute
+        self.literals: set[str] = set()  # modules a reader took only the constants of (analyzers.literals)
         self.fixtures: set[str] = set()
         # Environment variables read, with the file of the code that read them: the path a test
         # takes may depend on them.
@@ -52,6 +54,7 @@ class Window:
     def merge(self, other: "Window") -> None:
         self.code.update(other.code)
         self.sources |= other.sources
+        self.literals |= other.literals
         self.fixtures |= other.fixtures
         self.environ |= other.environ
         self.broken = self.broken or other.broken
@@ -156,7 +159,7 @@ class ExecutedCodeTracer:
         # Only the code no earlier item ran: what `closed` holds grows with the code, not the items.
         new = Window()
         new.code = {key: code for key, code in window.code.items() if key not in self._logged}
-        new.sources, new.environ = window.sources, window.environ
+        new.sources, new.literals, new.environ = window.sources, window.literals, window.environ
         self._logged.update(new.code)
         self.closed.append(new)
         self.ends[path] = len(self.closed)

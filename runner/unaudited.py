@@ -24,6 +24,10 @@ _PATH_TYPES = (str, bytes, os.PathLike)
 # pytest's own code, which stats the project's files while it collects: no test's input (the
 # collection key covers what collecting depends on).
 _PYTEST_CODE = (f"{os.sep}_pytest{os.sep}", f"{os.sep}pluggy{os.sep}")
+# Readers of a module's source that take its constants and nothing else of it: Hypothesis draws
+# generated values partly from the constants of every project module loaded (analyzers.literals).
+# What they stat on the way is no input: what they read is.
+_LITERAL_READERS = (os.path.join("hypothesis", "internal", "constants_ast.py"),)
 
 
 class UnauditedReads:
@@ -38,7 +42,8 @@ class UnauditedReads:
 
     def read(self, path: Any) -> tuple[str, str] | None:
         """(the project path, `path` or `path::qualname` of the innermost project code on the
-        stack), None when either is not the project's or pytest's own code did it."""
+        stack), None when either is not the project's or pytest's own code (or a literal
+        reader's) did it."""
         name = os.fsdecode(path)
         rel = self._project_path(name, "" if os.path.isabs(name) else os.getcwd())
         if rel is None or rel == ".":
@@ -58,7 +63,8 @@ class UnauditedReads:
 
     def _kind(self, filename: str) -> str | bool:
         code = self._code_path(filename)
-        kind = code if code is not None else any(part in filename for part in _PYTEST_CODE)
+        kind = code if code is not None else any(part in filename for part in _PYTEST_CODE) \
+            or filename.endswith(_LITERAL_READERS)
         self._kinds[filename] = kind
         return kind
 
@@ -100,6 +106,18 @@ def read_as_text(path: Any, frame: Any) -> bool:
     """Whether an `open` of `path` by the code of `frame` reads Python source as text (not to run it)."""
     return isinstance(path, (str, bytes, os.PathLike)) and os.fsdecode(path).endswith(".py") \
         and not _imported(frame) and not read_by_pytest(frame)
+
+
+def reads_only_literals(frame: Any) -> bool:
+    """Whether the code of `frame` (or of its callers) that opens a module's source takes only
+    its constants."""
+    for _ in range(6):  # the reader opens through pathlib
+        if frame is None:
+            return False
+        if frame.f_code.co_filename.endswith(_LITERAL_READERS):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _imported(frame: Any) -> bool:

@@ -34,8 +34,8 @@ OPS = {
 
 
 def traced_project(root: Path, files: dict[str, str], table: str = "") -> Path:
-    """A project whose tests ran once untraced (their first run), then again, traced, after an
-    edit of a conftest.py (its bytes are every test's input)."""
+    """A project whose tests ran twice, the second time after an edit of a conftest.py (its code
+    is every test's input): what a first run recorded holds as a later one's does."""
     write_files(root, {
         "dodo.py": "from doit_scout.dodo import *\n",
         "pyproject.toml": f'[project]\nname = "p"\nversion = "0"\n\n[tool.pytest.ini_options]\n'
@@ -45,7 +45,7 @@ def traced_project(root: Path, files: dict[str, str], table: str = "") -> Path:
     })
     git_init(root)
     doit_tests(root)
-    (root / "tests" / "conftest.py").write_text((root / "tests" / "conftest.py").read_text() + "# traced\n")
+    (root / "tests" / "conftest.py").write_text((root / "tests" / "conftest.py").read_text() + "TRACED = True\n")
     assert sorted(doit_tests(root)[1]["selected"]) == sorted(p for p in files if p.startswith("tests/test_"))
     return root
 

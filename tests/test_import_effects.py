@@ -15,6 +15,7 @@ from doit_scout.analyzers.import_effects import has_import_effects
     "from pkg import app\n\n\n@app.route('/')\ndef test_home():\n    pass\n",
     "X = setattr(__import__('pkg'), 'flag', 1)\n",
     "def broken(:\n",
+    "from hypothesis import settings\n\nsettings.register_profile('ci', max_examples=5)\nsettings.load_profile('ci')\n",
 ])
 def test_code_that_changes_other_modules_state_at_import_is_an_effect(source: str):
     assert has_import_effects(source)
@@ -26,6 +27,8 @@ def test_code_that_changes_other_modules_state_at_import_is_an_effect(source: st
     "def test_a(a):\n    m.state = a  # in a body: runs in the test's own process\n",
     "import functools\nfrom pkg import make\n\napp = make()\n\n\nclass TestA:\n    @staticmethod\n"
     "    @functools.lru_cache\n    def helper():\n        return 1\n",
+    "from hypothesis import given, settings, strategies as st\n\n\n@st.composite\ndef pairs(draw):\n"
+    "    return draw(st.integers()), 1\n\n\n@settings(max_examples=5)\n@given(pairs())\ndef test_p(p):\n    pass\n",
 ])
 def test_a_module_that_imports_defines_and_assigns_its_own_names_has_no_effect(source: str):
     assert not has_import_effects(source)

@@ -37,7 +37,7 @@ def traced_project(root: Path, workers: int = 1, files: dict[str, str] | None = 
     })
     git_init(root)
     doit_tests(root)
-    edit(root, "tests/conftest.py", "", "# traced\n")
+    edit(root, "tests/conftest.py", "", "EDITED = True\n")  # code every test file has as an input
     assert sorted(doit_tests(root)[1]["selected"]) == ["tests/test_ops.py", "tests/test_other.py"]
     return root
 
@@ -148,7 +148,7 @@ def test_time_saved_counts_untraced_durations_only(tmp_path: Path, monkeypatch):
     git_init(root)
     doit_tests(root)
     untraced = read_state_json(root / ".scout" / "durations.json")
-    edit(root, "tests/conftest.py", "", "# traced\n")
+    edit(root, "tests/conftest.py", "", "EDITED = True\n")  # code every test file has as an input
     assert ran(root)[1]["tests_total"] == 6
     traced = read_state_json(root / ".scout" / "durations.json")
     assert traced == untraced and all(timing[3] == 0 for timing in traced.values()), (untraced, traced)

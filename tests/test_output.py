@@ -389,8 +389,9 @@ def test_a_pytest_internal_error_is_pytest_s_status_and_says_so(tmp_path: Path):
     assert json.loads((root / ".scout" / "last-run.json").read_text())["tests"]["exit_code"] == 3
 
 
-# pkg/mod.py counts as a whole (its module-level code uses globals()): its node's content is all of
-# its bytes, so an edit of a function body reached every importer through the module's node.
+# pkg/mod.py counts as a whole (its module-level code uses globals()): all its definitions are
+# inputs of every importer, but its node's content is its code less the function bodies, so a
+# body edit counts only for the tests that ran the body, and a comment for none.
 WHOLE = {
     "pkg/__init__.py": "",
     "pkg/mod.py": "__all__ = [n for n in globals() if not n.startswith('_')]\n\n\ndef f():\n    return 1\n\n\n"
@@ -400,13 +401,18 @@ WHOLE = {
 }
 
 
-def test_explain_names_the_function_body_that_changed_in_a_module_that_counts_as_a_whole(tmp_path: Path):
+def test_a_body_edit_in_a_module_that_counts_as_a_whole_runs_only_the_tests_that_ran_it(tmp_path: Path):
     root = new_project(tmp_path / "proj", WHOLE)
     assert run_doit(root).returncode == 0
-    edit(root, "pkg/mod.py", "return 3", "return 1 + 2")
+    edit(root, "pkg/mod.py", "return 3", "return 1 + 2  # the same")
     reasons = {t["path"]: t for t in explain_json(root)["tests"]}["tests/test_m.py"]["reasons"]
-    assert reasons == ["tests/test_m.py <- pkg/mod.py: function body C.m changed (its module-level code uses "
-                       "globals(), so it counts as a whole)"], reasons
+    assert reasons == ["1 of its 2 tests ran code that changed or have no record: test_c: pkg/mod.py::C.m changed",
+                       "tests/test_m.py <- pkg/mod.py:C changed"], reasons
+    result = run_doit(root)
+    assert result.returncode == 0 and json.loads((root / ".scout" / "last-run.json").read_text())["tests"][
+        "tests_ran"] == ["tests/test_m.py::test_c"], result.stdout
+    edit(root, "pkg/mod.py", "def f():", "def f():  # a comment")
+    assert "-- test" in run_doit(root).stdout  # up to date: a comment is no code
     edit(root, "pkg/mod.py", "class C:", "X = 1\n\n\nclass C:")  # module-level code: import time indeed
     reasons = {t["path"]: t for t in explain_json(root)["tests"]}["tests/test_m.py"]["reasons"]
     assert reasons == ["tests/test_m.py <- pkg/mod.py changed at import time (module-level code, a class body or "

@@ -49,7 +49,7 @@ def project(root: Path, workers: int, files: int = 4, waiter: str = "") -> Path:
     git_init(root)
     doit_tests(root)  # a first run is not traced
     conftest = root / "tests" / "conftest.py"
-    conftest.write_text("# traced from here on\n")
+    conftest.write_text("TRACED = True\n")  # code every test has as an input
     assert len(doit_tests(root)[1]["selected"]) == files + bool(waiter)
     return root
 

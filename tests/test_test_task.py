@@ -124,6 +124,15 @@ def test_conftest_and_config_changes_run_everything(todo_app: Path):
 
 
 @pytest.mark.after_first_run
+def test_a_comment_in_a_conftest_runs_nothing(todo_app: Path):
+    """A conftest.py counts as a whole (pytest finds its fixtures and hooks by name), but as code:
+    a comment is none. Its bytes counted, and every comment there re-ran the whole suite."""
+    edit(todo_app, "tests/conftest.py", 'def store() -> TaskStore:', 'def store() -> TaskStore:  # three tasks')
+    assert doit(todo_app)["selected"] == []
+    assert explain(todo_app)["tests/test_store.py"]["decision"] == "skip"
+
+
+@pytest.mark.after_first_run
 def test_data_file_change_runs_the_tests_of_its_folder(todo_app: Path):
     edit(todo_app, "tests/data/tasks.json", "buy milk", "buy oat milk")
     explanation = explain(todo_app)["tests/test_serialization.py"]
