@@ -308,7 +308,8 @@ class _Resolver:
                 function_imports[name] = nodes
         return ModuleNames(symbols.skeleton, symbols.interface, symbols.skeleton_refs, symbols.definitions, bindings, stars,
                            symbols.opaque, symbols.module_getattr, symbols.variables, symbols.exports, symbols.bodies,
-                           function_imports, symbols.writers, symbols.import_effects, symbols.literals)
+                           function_imports, symbols.writers, symbols.import_effects, symbols.literals,
+                           symbols.docs)
 
     def _binding_target(self, module: ModuleFile, binding: Binding) -> tuple[str, str | None] | None:
         """The project module (node; a namespace package has none of its own) and attribute an

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from doit_scout.analyzers.symbols import ModuleSymbols, module_symbols, type_checking_test
 
 # Bump when the parse result for the same bytes would differ: cached results are keyed by it.
-PARSER_VERSION = 24
+PARSER_VERSION = 25
 
 # A file larger than this is not parsed: its imports count as unknown, like a syntax error.
 MAX_PARSE_BYTES = 4 * 1024 * 1024

@@ -15,10 +15,12 @@ what each definition refers to by name, and which names its imports bind.
 - **Bindings** are the names import statements bind, anywhere in the module (a function-level import
   binds its name for that function's code).
 - Each definition also has a **frame** digest: its code with every function and method body left
-  out but its docstring, that is what code that names it without running it can see (signatures,
-  defaults, decorators, class bodies, docstrings). The **bodies** are the digests of each function
-  and method body (less its docstring) by qualified name (`func`, `Class.method`): what a test that
-  was seen running that code depends on (doit_scout.executed).
+  out, docstring and all: what code that names it without running it can see (signatures,
+  defaults, decorators, class bodies and class docstrings). The **bodies** are the
+  digests of each function and method body (less its docstring) by qualified name (`func`,
+  `Class.method`): what a test that was seen running that code depends on; the **docs** are the
+  digests of their docstrings, what a test that was seen reading `__doc__` depends on
+  (doit_scout.executed).
 - **Opaque** lists why module-level code makes the module's names unknowable (`globals()`, `exec`,
   an edit of `sys.modules` at import time): such a module counts as a whole. A definition whose
   own code does so is `opaque`: it counts as referring to its whole module.
@@ -104,6 +106,7 @@ class ModuleSymbols:
     writers: frozenset[str] = frozenset()  # the bodies that may leave state (analyzers.state_writes)
     import_effects: bool = False  # importing it may change other modules' state (analyzers.import_effects)
     literals: str = ""  # its constants, docstrings left out (analyzers.literals)
+    docs: Mapping[str, str] = field(default_factory=dict)  # qualified name -> its docstring's digest
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +124,7 @@ class ModuleSymbols:
             "writers": sorted(self.writers),
             "import_effects": self.import_effects,
             "literals": self.literals,
+            "docs": dict(self.docs),
         }
 
     @classmethod
@@ -140,6 +144,7 @@ class ModuleSymbols:
             writers=frozenset(str(w) for w in data["writers"]),
             import_effects=bool(data["import_effects"]),
             literals=str(data["literals"]),
+            docs={str(k): str(v) for k, v in data["docs"].items()},
         )
 
 
@@ -161,7 +166,7 @@ def module_symbols(tree: ast.Module, is_type_checking: Callable[[ast.expr], bool
     # A function a memo serves leaves its answer behind it, whatever its body writes.
     writers = state_writers(functions) | {qualname for qualname, f in functions if not _calls_its_body(f)}
     effects = import_effects_of(tree)
-    bodies = _bodies_to_docstrings(tree)
+    bodies, docs = _bodies_and_docstrings(tree)
     definitions = {name: replace(d, frame=_digest(found[name])) for name, d in definitions.items()}
     definitions.update({name: Definition(_digest([stmt]), (), frame=_digest([stmt])) for name, stmt in constants.items()})
     _strip_bodies(tree)
@@ -183,23 +188,28 @@ def module_symbols(tree: ast.Module, is_type_checking: Callable[[ast.expr], bool
     if exports is not None:  # star imports resolve through it, and `mod.__all__` reaches it (symbol_graph)
         tree.body = [stmt for stmt in tree.body if not _binds_all(stmt)]
     return ModuleSymbols(_digest([tree]), interface, skeleton_refs, definitions, bindings, stars, opaque,
-                         module_getattr, variables, exports, bodies, writers, effects, literals)
+                         module_getattr, variables, exports, bodies, writers, effects, literals, docs)
 
 
-def _bodies_to_docstrings(tree: ast.Module) -> dict[str, str]:
+def _bodies_and_docstrings(tree: ast.Module) -> tuple[dict[str, str], dict[str, str]]:
     """The body digest of every function and method by the qualified name Python gives its code
-    (`Class.method`; functions nested in a body are part of that body), each left as its
-    docstring (or `pass`). A name defined twice (a property's getter and setter, an `if`/`else`
-    pair) has one digest over all its bodies. A function whose decorator may answer a call without
-    running its body (`lru_cache`, a project's `memoize`: a test that reuses another test's result
-    ran no frame of it) keeps its body in its definition's frame."""
+    (`Class.method`; functions nested in a body are part of that body), less its docstring, and
+    the digest of each docstring: a test that runs the code does not read it, and one that reads
+    `f.__doc__` runs none of it (doit_scout.tracing sees both). Each is left as `pass`. A name
+    defined twice (a property's getter and setter, an `if`/`else` pair) has one digest over all
+    its bodies. A function whose decorator may answer a call without running its body
+    (`lru_cache`, a project's `memoize`: a test that reuses another test's result ran no frame
+    of it) keeps its body in its definition's frame."""
     found: dict[str, list[ast.AST]] = {}
+    docstrings: dict[str, list[ast.AST]] = {}
     for qualname, function in _functions(tree.body, ""):
         docstring = function.body[:1] if _is_docstring(function.body[0]) else []
         found.setdefault(qualname, []).append(ast.Module(body=function.body[len(docstring):], type_ignores=[]))
+        docstrings.setdefault(qualname, []).extend(docstring)
         if _calls_its_body(function):
-            function.body = docstring or [ast.Pass()]
-    return {qualname: _digest(bodies) for qualname, bodies in found.items()}
+            function.body = [ast.Pass()]
+    return ({qualname: _digest(bodies) for qualname, bodies in found.items()},
+            {qualname: _digest(nodes) for qualname, nodes in docstrings.items() if nodes})
 
 
 # A decorator whose name has one of these may answer a call without running the function's body
@@ -740,6 +750,7 @@ class ModuleNames:
     writers: frozenset[str] = frozenset()  # the bodies that may leave state (analyzers.state_writes)
     import_effects: bool = False  # importing it may change other modules' state (analyzers.import_effects)
     literals: str = ""  # its constants, docstrings left out (analyzers.literals)
+    docs: Mapping[str, str] = field(default_factory=dict)  # qualified name -> its docstring's digest
 
     def to_json(self) -> list[Any]:
         return [self.skeleton, self.interface, list(self.skeleton_refs),
@@ -748,12 +759,12 @@ class ModuleNames:
                 list(self.stars), list(self.opaque), self.module_getattr, list(self.variables),
                 None if self.exports is None else list(self.exports), dict(self.bodies),
                 {n: list(nodes) for n, nodes in self.function_imports.items()}, sorted(self.writers),
-                self.import_effects, self.literals]
+                self.import_effects, self.literals, dict(self.docs)]
 
     @classmethod
     def from_json(cls, data: list[Any]) -> "ModuleNames":
         (skeleton, interface, refs, definitions, bindings, stars, opaque, module_getattr, variables, exports, bodies,
-         function_imports, writers, import_effects, literals) = data
+         function_imports, writers, import_effects, literals, docs) = data
         return cls(
             str(skeleton), str(interface), tuple(refs),
             {n: Definition.from_json(d) for n, d in definitions.items()},
@@ -761,5 +772,5 @@ class ModuleNames:
             tuple(stars), tuple(opaque), bool(module_getattr), tuple(variables),
             None if exports is None else tuple(exports), {str(k): str(v) for k, v in bodies.items()},
             {str(n): tuple(nodes) for n, nodes in function_imports.items()}, frozenset(str(w) for w in writers),
-            bool(import_effects), str(literals),
+            bool(import_effects), str(literals), {str(k): str(v) for k, v in docs.items()},
         )

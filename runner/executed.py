@@ -28,7 +28,7 @@ from doit_scout.analyzers.categories import Category
 from doit_scout.analyzers.symbol_graph import definition_node, whole_node
 from doit_scout.cache_store import CacheStore
 from doit_scout.scout_state import ScoutState
-from doit_scout.tracing import ENVIRON, ENVIRON_ALL, LITERALS, WHOLE_FILE
+from doit_scout.tracing import DOC_SUFFIX, ENVIRON, ENVIRON_ALL, LITERALS, WHOLE_FILE
 
 EXECUTED_KIND = "executed"
 # Among a unit's bodies: it ran code its own code cannot reach by name (Bodies.unreached), so no
@@ -158,6 +158,9 @@ class Bodies:
             return "literals:" + names.literals
         if names is None or qualname in (WHOLE_FILE, LITERALS):
             return "file:" + entry.digest
+        if qualname.endswith(DOC_SUFFIX):
+            function = qualname.removesuffix(DOC_SUFFIX)
+            return ("doc:" + names.docs.get(function, "none")) if function in names.bodies else "absent"
         return names.bodies.get(qualname, "absent")
 
     def known(self, bodies: Iterable[str]) -> Iterator[str]:
@@ -180,7 +183,7 @@ class Bodies:
         names = self._names(path)
         if names is None or qualname == WHOLE_FILE:
             return f"{path}::{WHOLE_FILE}"
-        return body if qualname in names.bodies or qualname == LITERALS else None
+        return body if qualname.removesuffix(DOC_SUFFIX) in names.bodies or qualname == LITERALS else None
 
     def within(self, bodies: Iterable[str], nodes: Collection[str]) -> list[str]:
         """The `bodies` of definitions among `nodes` (a unit's reach), and the environment

@@ -56,6 +56,7 @@ from doit_scout.children import realpath as _realpath
 from doit_scout.summary_counts import final_line_counts
 from doit_scout.trace_events import write_executed
 from doit_scout.tracing import (
+    DOC_SUFFIX,
     ENVIRON,
     LITERALS,
     TRACE_VARIABLE,
@@ -272,21 +273,29 @@ class _Recorder:
         return None
 
     def executed(self, window: Window) -> list[str]:
-        """The functions and methods `window` saw run (`path::qualname`), and the source files
-        it read as text (`path::*`)."""
+        """The functions and methods `window` saw run (`path::qualname`), those whose docstring
+        it read (`path::qualname.__doc__`), and the source files it read as text (`path::*`) or
+        for their constants (`path::<literals>`)."""
         found = {f"{path}::{WHOLE_FILE}" for path in map(self._project_path, window.sources) if path is not None}
         found |= {f"{path}::{LITERALS}" for path in map(self._project_path, window.literals) if path is not None}
         found |= {f"{ENVIRON}::{name}" for name, reader in tuple(window.environ) if self._code_path(reader) is not None}
-        names = self.code_names
         for key, code in tuple(window.code.items()):  # a copy: other threads' code may still be added to it
-            known = names.get(key)
-            if known is None:  # each once: a window holds hundreds, and every test has one
-                path = self._cached_code_path(code.co_filename)
-                unit = code_unit(getattr(code, "co_qualname", "<3.10>")) if path is not None else None
-                known = names[key] = (code, None if unit is None else f"{path}::{unit}")
-            if known[1] is not None:
-                found.add(known[1])
+            if (body := self._body_of(key, code)) is not None:
+                found.add(body)
+        for key, code in tuple(window.docs.items()):
+            if (body := self._body_of(key, code)) is not None:
+                # a nested function's docstring is part of the body it is defined in
+                found.add(body + DOC_SUFFIX if body.endswith("::" + getattr(code, "co_qualname", "")) else body)
         return sorted(found)
+
+    def _body_of(self, key: int, code: CodeType) -> str | None:
+        """`path::qualname` of the function body `code` belongs to, None for code of no project function."""
+        known = self.code_names.get(key)
+        if known is None:  # each once: a window holds hundreds, and every test has one
+            path = self._cached_code_path(code.co_filename)
+            unit = code_unit(getattr(code, "co_qualname", "<3.10>")) if path is not None else None
+            known = self.code_names[key] = (code, None if unit is None else f"{path}::{unit}")
+        return known[1]
 
     def _cached_code_path(self, filename: str) -> str | None:
         rel = self.code_paths.get(filename, "?")

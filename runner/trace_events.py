@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable, Collection
 
-from doit_scout.tracing import ENVIRON, ExecutedCodeTracer, Window
+from doit_scout.tracing import DOC_SUFFIX, ENVIRON, ExecutedCodeTracer, Window
 
 
 def write_executed(tracer: ExecutedCodeTracer, names: Callable[[Window], list[str]],
@@ -14,13 +14,15 @@ def write_executed(tracer: ExecutedCodeTracer, names: Callable[[Window], list[st
     that ends its scope, after its users' windows closed. What ran before each file's last test,
     and before each item ended, is a prefix of one log, in the order the code first ran, of the
     windows that may have left state behind: those that ran code not among `quiet` (the bodies
-    that write nothing that outlives their call, analyzers.state_writes). What a window where
+    that write nothing that outlives their call, analyzers.state_writes; reading an environment
+    variable or a docstring writes nothing). What a window where
     only quiet code ran computed went back to its caller, and is gone when its test ends."""
     log: dict[str, None] = {}
     marks = [0]
     for window in tracer.closed:
         ran = names(window)
-        if any(name not in quiet and not name.startswith(ENVIRON + "::") for name in ran):
+        if any(name not in quiet and not name.startswith(ENVIRON + "::") and not name.endswith(DOC_SUFFIX)
+               for name in ran):
             log.update(dict.fromkeys(ran))
         marks.append(len(log))
     write({"event": "executed_log", "code": list(log)})

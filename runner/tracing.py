@@ -7,7 +7,8 @@ set of the window open at the time: a test item's run
 uses that fixture (a session fixture is set up once, in the first test's window). Code that runs
 while a module is imported (module-level code, and what it calls), or outside any test, counts
 for every test: a module is imported once per process, by whichever test came first, and every
-later test depends on what that import did.
+later test depends on what that import did. A function's docstring is no code it runs: each
+window notes apart the functions whose `__doc__` was read (_WatchedDoc).
 
 A window's record is incomplete (`broken`, with the reason) when something ran code the probe
 could not see: a child process, another function in its place (doit_scout.probes says which can
@@ -15,10 +16,12 @@ take it), or a compiler that runs functions without their frames (numba, torch.c
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import os
 import posix
 import sys
-from types import CodeType, FrameType
+from types import CodeType, FrameType, FunctionType
 from typing import Any, Callable, Iterator
 
 from doit_scout.probes import ENVIRON_READ, ENVIRON_SCAN, LINES_READ, PROCESS_STARTERS, make_probe
@@ -28,6 +31,7 @@ TRACE_VARIABLE = "DOIT_SCOUT_TRACE"  # "1": the pytest plugin traces from its im
 # (code read it as text), and `<environ>::NAME`, an environment variable its code read.
 WHOLE_FILE = "*"
 LITERALS = "<literals>"  # `path::<literals>`: the module's constants (analyzers.literals)
+DOC_SUFFIX = ".__doc__"  # `path::qualname.__doc__`: a function's docstring, read
 ENVIRON = "<environ>"
 ENVIRON_ALL = "*"  # `<environ>::*`: code went through every variable (os.environ.items())
 # Modules that run a Python function's code without a Python frame of it.
@@ -45,6 +49,7 @@ class Window:
         self.code: dict[int, CodeType] = {}
         self.sources: set[str] = set()  # files code read as text (inspect.getsource), absolute
         self.literals: set[str] = set()  # modules a reader took only the constants of (analyzers.literals)
+        self.docs: dict[int, CodeType] = {}  # the code of the functions whose `__doc__` was read
         self.fixtures: set[str] = set()
         # Environment variables read, with the file of the code that read them: the path a test
         # takes may depend on them.
@@ -53,6 +58,7 @@ class Window:
 
     def merge(self, other: "Window") -> None:
         self.code.update(other.code)
+        self.docs.update(other.docs)
         self.sources |= other.sources
         self.literals |= other.literals
         self.fixtures |= other.fixtures
@@ -91,10 +97,14 @@ class ExecutedCodeTracer:
     def start(self) -> None:
         _watch_environ()
         _WatchedEnviron.tracer = self
+        _WatchedDoc.tracer = self
+        _put_function_doc(_WATCHED_DOC)
         self.probe.start()
 
     def stop(self) -> None:
         _WatchedEnviron.tracer = None
+        _WatchedDoc.tracer = None
+        _put_function_doc(_FUNCTION_DOC)
         self.probe.stop()
 
     def foreign(self) -> None:
@@ -159,7 +169,7 @@ class ExecutedCodeTracer:
         # Only the code no earlier item ran: what `closed` holds grows with the code, not the items.
         new = Window()
         new.code = {key: code for key, code in window.code.items() if key not in self._logged}
-        new.sources, new.literals, new.environ = window.sources, window.literals, window.environ
+        new.sources, new.literals, new.environ, new.docs = window.sources, window.literals, window.environ, window.docs
         self._logged.update(new.code)
         self.closed.append(new)
         self.ends[path] = len(self.closed)
@@ -277,6 +287,40 @@ def _watch_environ() -> None:
     if getattr(os, "environb", None) is not None and os.environb._data is data:  # type: ignore[attr-defined]
         os.environb._data = watched  # type: ignore[attr-defined]
     posix.environ = watched  # type: ignore[misc]
+
+
+class _WatchedDoc:
+    """What `function.__doc__` is while the tracer runs: the function's own docstring, with the
+    read noted in the open window. A docstring is no part of the code a test runs, and the only
+    way to see it is this attribute: directly, through inspect, pydoc or doctest, or when
+    `property`, `staticmethod` or `functools.wraps` copies it (as a module is imported: then it
+    counts for every test)."""
+
+    tracer: ExecutedCodeTracer | None = None
+
+    def __get__(self, function: Any, owner: Any = None) -> Any:
+        tracer = _WatchedDoc.tracer
+        if function is not None and tracer is not None:
+            code = function.__code__
+            tracer.current.docs[id(code)] = code
+        return _FUNCTION_DOC.__get__(function, owner)
+
+    def __set__(self, function: Any, value: Any) -> None:
+        _FUNCTION_DOC.__set__(function, value)
+
+    def __delete__(self, function: Any) -> None:
+        _FUNCTION_DOC.__delete__(function)
+
+
+_FUNCTION_DOC = FunctionType.__dict__["__doc__"]
+_WATCHED_DOC = _WatchedDoc()
+
+
+def _put_function_doc(descriptor: Any) -> None:
+    """Make `descriptor` what `function.__doc__` looks up. A built-in type's attributes cannot be
+    set from Python: its dict is edited, then its caches (the specializing interpreter's too) told."""
+    gc.get_referents(FunctionType.__dict__)[0]["__doc__"] = descriptor
+    ctypes.pythonapi.PyType_Modified(ctypes.py_object(FunctionType))
 
 
 _READING_FILES = ("linecache.py", "tokenize.py", "inspect.py", "traceback.py", "pathlib.py")

@@ -79,12 +79,33 @@ def test_a_body_change_runs_only_the_test_files_that_ran_it(tmp_path: Path, work
     assert selected(root) == []  # g's body as it was when test_g passed
 
 
-def test_a_docstring_or_a_signature_reaches_every_test_that_can_name_it(tmp_path: Path):
-    root = traced_project(tmp_path, {**OPS, "tests/test_doc.py": "import pkg\n\n\ndef test_doc():\n"
-                                     "    assert pkg.f.__doc__ == 'Answers 1.'\n"})
+def test_a_docstring_reaches_the_tests_that_read_it_and_a_signature_every_test_that_can_name_it(tmp_path: Path):
+    root = traced_project(tmp_path, {**OPS, "tests/test_doc.py": "import inspect\n\nimport pkg\n\n\n"
+                                     "def test_doc():\n    assert inspect.getdoc(pkg.f) == 'Answers 1.'\n"})
     edit(root, "pkg/ops.py", "Answers 1.", "Answers one.")
-    # test_doc reads the docstring without running f; test_g reaches f by name too
+    # test_doc reads the docstring without running f; test_f runs f, which never reads it
+    assert selected(root, ok=False) == ["tests/test_doc.py"]
+    edit(root, "pkg/ops.py", "def f():", "def f(unused=None):")
     assert selected(root, ok=False) == ["tests/test_doc.py", "tests/test_f.py", "tests/test_g.py"]
+
+
+COPIED_DOCS = {  # docstrings property and functools.wraps copy as the module is imported
+    "pkg/__init__.py": "from .docs import C, wrapped\n",
+    "pkg/docs.py": "import functools\n\n\ndef plain():\n    return 0\n\n\nclass C:\n    @property\n"
+                   "    def p(self):\n        \"\"\"P docs.\"\"\"\n        return 1\n\n\n"
+                   "def inner():\n    \"\"\"Inner docs.\"\"\"\n\n\n@functools.wraps(inner)\ndef wrapped():\n    return 2\n",
+    "tests/test_p.py": "import pkg\n\n\ndef test_p():\n    assert pkg.C.p.__doc__ == 'P docs.'\n",
+    "tests/test_w.py": "import pkg\n\n\ndef test_w():\n    assert pkg.wrapped.__doc__ == 'Inner docs.'\n",
+}
+
+
+@pytest.mark.parametrize("old,new", [("P docs.", "P words."), ("Inner docs.", "Inner words.")])
+def test_a_docstring_copied_as_a_module_is_imported_counts_for_every_test(tmp_path: Path, old: str, new: str):
+    """A copy (`property`, `staticmethod`, `functools.wraps`) is read later with no function's
+    `__doc__` to see: the read when the module is imported counts, as import-time code does."""
+    root = traced_project(tmp_path, COPIED_DOCS)
+    edit(root, "pkg/docs.py", old, new)
+    assert selected(root, ok=False) == ["tests/test_p.py", "tests/test_w.py"]
 
 
 def test_a_session_fixture_counts_for_every_test_that_uses_it_not_only_the_first(tmp_path: Path):
