@@ -191,7 +191,10 @@ def build_unit_graph(
     )
     # pytest uses the names of conftest.py files without references (fixtures, hooks).
     symbols = SymbolGraph(extended, contents, whole=conftests.values())
-    frame_successors = {node: set(targets) for node, targets in symbols.successors.items()}
+    # What a literal reader took is in each traced test's own record, for the tests that drew from
+    # it (doit_scout.tracing): the frame leaves it out, the static fingerprint keeps it.
+    frame_successors = {node: {t for t in targets if not t.startswith(LITERALS_PREFIX)}
+                        for node, targets in symbols.successors.items()}
     for definition, targets in in_bodies.values():
         symbols.add_read_in_body(definition, contents, targets)
     fingerprints = compute_fingerprints(symbols.contents, symbols.fingerprint_successors())

@@ -12,8 +12,9 @@ from typing import Any
 realpath = functools.lru_cache(maxsize=8192)(os.path.realpath)
 
 # Programs a child process may run that read no project config file and run no project code:
-# versioneer and setuptools_scm ask git for a version at import.
-NO_PYTHON_PROGRAMS = frozenset({"git", "git.exe"})
+# versioneer and setuptools_scm ask git for a version at import; ctypes.util.find_library asks
+# ldconfig for the system's libraries (trio does at import, which Hypothesis's plugin imports).
+NO_PYTHON_PROGRAMS = frozenset({"git", "git.exe", "ldconfig"})
 # Text tools that read only the files their arguments name (a pager a CLI library's tests start,
 # `sed -i` an editor's test runs), when they are the system's own: a test's own script named `cat`
 # may run anything. What they read is the argument files, each an input.

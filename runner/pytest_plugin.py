@@ -111,9 +111,10 @@ class _Recorder:
         self.current: str | None = None  # the file being collected or whose item runs
         self.seen: set[tuple[str, str]] = set()
         self.code_paths: dict[str, str | None] = {}  # co_filename -> project path, or None
-        # A window's key of a code object (its id) -> the object, which keeps the id its own, and
-        # its `path::unit` (None: no project code's).
-        self.code_names: dict[int, tuple[CodeType, str | None]] = {}
+        # A window's key of a code object (its id) -> its `path::unit` (None: no project code's),
+        # and -> the object, which keeps the id its own.
+        self.code_names: dict[int, str | None] = {}
+        self._named_code: dict[int, CodeType] = {}
         self.unaudited = UnauditedReads(self._project_path, self._cached_code_path)
         self.observing = True
         self.first_test_seen = False
@@ -147,7 +148,7 @@ class _Recorder:
                     and (_tracer.windows or self._innermost_project_code() is not None):
                 _tracer.child_started(event)  # a plugin's own (pytest-benchmark's git) runs no project code
             elif event == "open" and read_as_text(args[0], sys._getframe(2)):
-                read = _tracer.current.literals if reads_only_literals(sys._getframe(2)) else _tracer.current.sources
+                read = _tracer.pooled if reads_only_literals(sys._getframe(2)) else _tracer.current.sources
                 read.add(os.path.abspath(os.fsdecode(args[0])))
             elif event == _tracer.probe.watched and not _tracer.setting_trace:
                 _tracer.foreign()  # paused, replaced or put back: calls in between went unseen
@@ -277,25 +278,30 @@ class _Recorder:
         it read (`path::qualname.__doc__`), and the source files it read as text (`path::*`) or
         for their constants (`path::<literals>`)."""
         found = {f"{path}::{WHOLE_FILE}" for path in map(self._project_path, window.sources) if path is not None}
-        found |= {f"{path}::{LITERALS}" for path in map(self._project_path, window.literals) if path is not None}
+        if _tracer is not None and _tracer.drew(window):  # what Hypothesis took, the test drew from
+            found |= {f"{path}::{LITERALS}" for path in map(self._project_path, tuple(_tracer.pooled)) if path is not None}
         found |= {f"{ENVIRON}::{name}" for name, reader in tuple(window.environ) if self._code_path(reader) is not None}
-        for key, code in tuple(window.code.items()):  # a copy: other threads' code may still be added to it
-            if (body := self._body_of(key, code)) is not None:
-                found.add(body)
-        for key, code in tuple(window.docs.items()):
-            if (body := self._body_of(key, code)) is not None:
-                # a nested function's docstring is part of the body it is defined in
+        found.update(filter(None, self._bodies_of(window.code.copy())))  # a copy: other threads may add to it
+        docs = window.docs.copy()
+        for code, body in zip(docs.values(), self._bodies_of(docs)):
+            if body is not None:  # a nested function's docstring is part of the body it is defined in
                 found.add(body + DOC_SUFFIX if body.endswith("::" + getattr(code, "co_qualname", "")) else body)
         return sorted(found)
 
-    def _body_of(self, key: int, code: CodeType) -> str | None:
-        """`path::qualname` of the function body `code` belongs to, None for code of no project function."""
-        known = self.code_names.get(key)
-        if known is None:  # each once: a window holds hundreds, and every test has one
-            path = self._cached_code_path(code.co_filename)
-            unit = code_unit(getattr(code, "co_qualname", "<3.10>")) if path is not None else None
-            known = self.code_names[key] = (code, None if unit is None else f"{path}::{unit}")
-        return known[1]
+    def _bodies_of(self, code: dict[int, CodeType]) -> Iterator[str | None]:
+        """`path::qualname` of the function body each code object belongs to, None for code of no
+        project function. Each is named once; the rest is a lookup in C, for windows hold
+        hundreds of code objects and every test has its own."""
+        names = self.code_names
+        for key in code.keys() - names.keys():
+            self._name(key, code[key])
+        return map(names.__getitem__, code)
+
+    def _name(self, key: int, code: CodeType) -> None:
+        path = self._cached_code_path(code.co_filename)
+        unit = code_unit(getattr(code, "co_qualname", "<3.10>")) if path is not None else None
+        self._named_code[key] = code
+        self.code_names[key] = None if unit is None else f"{path}::{unit}"
 
     def _cached_code_path(self, filename: str) -> str | None:
         rel = self.code_paths.get(filename, "?")

@@ -203,7 +203,7 @@ def fingerprint_units(context: RunContext, state: ScoutState, units: Collection[
 # The unit fingerprints of the last computation, with a digest of everything they were computed
 # from: a run where nothing changed reads them instead of building the unit graph again.
 _FINGERPRINTS_FILE = "unit-fingerprints.json"
-_FINGERPRINTS_VERSION = 12  # bump when the same inputs would give other fingerprints
+_FINGERPRINTS_VERSION = 13  # bump when the same inputs would give other fingerprints
 _FINGERPRINTS_KEPT = 4  # the plan's units and the units a run recorded differ
 
 

@@ -48,7 +48,6 @@ class Window:
         # that on every call traced; the value keeps the object, so its id stays its own.
         self.code: dict[int, CodeType] = {}
         self.sources: set[str] = set()  # files code read as text (inspect.getsource), absolute
-        self.literals: set[str] = set()  # modules a reader took only the constants of (analyzers.literals)
         self.docs: dict[int, CodeType] = {}  # the code of the functions whose `__doc__` was read
         self.fixtures: set[str] = set()
         # Environment variables read, with the file of the code that read them: the path a test
@@ -60,7 +59,6 @@ class Window:
         self.code.update(other.code)
         self.docs.update(other.docs)
         self.sources |= other.sources
-        self.literals |= other.literals
         self.fixtures |= other.fixtures
         self.environ |= other.environ
         self.broken = self.broken or other.broken
@@ -81,6 +79,10 @@ class ExecutedCodeTracer:
         self.closed: list[Window] = []
         self.ends: dict[str | None, int] = {}
         self._logged: dict[int, CodeType] = {}
+        # The modules whose constants Hypothesis took, whenever it did (analyzers.literals): its
+        # pool of values, which every test that draws from it later reads.
+        self.pooled: set[str] = set()
+        self._drawing: frozenset[int] | None = None
         # What sees the calls (doit_scout.probes: the C profile function or the Python trace
         # function); everything else here is the same whichever it is.
         self.probe = make_probe(self.session.code, self._special, self.foreign)
@@ -134,6 +136,18 @@ class ExecutedCodeTracer:
         if isinstance(key, str) and reader is not None:
             window.environ.add((key, reader.f_code.co_filename))
 
+    def drew(self, window: Window) -> bool:
+        """Whether `window` ran Hypothesis's generation, which draws from the pool of constants."""
+        if self._drawing is None:
+            module = sys.modules.get(_POOL_DRAWER)
+            if module is None:
+                return False
+            codes = list(_code_of(module))
+            # the function that takes a value from the pool, or, in a Hypothesis without it, any draw
+            pool = [c for c in codes if c.co_name == _POOL_READER] or [c for c in codes if "draw" in c.co_name]
+            self._drawing = frozenset(map(id, pool))
+        return not self._drawing.isdisjoint(window.code.keys())
+
     @property
     def current(self) -> Window:
         return self.windows[-1] if self.windows and not self.probe.imports else self.session
@@ -146,7 +160,7 @@ class ExecutedCodeTracer:
         """The window that ends, with what the windows it held saw; the enclosing window sees it too."""
         window = self.windows.pop()
         self.probe.set_target((self.windows[-1] if self.windows else self.session).code)
-        window.code = dict(tuple(window.code.items()))  # from now on only this thread reads it
+        window.code = window.code.copy()  # one C call, no other thread's insert within: from now on only this one reads it
         if not self.probe.installed():
             replaced = f"another {self.probe.function} replaced doit-scout's ({self.probe.replacers})"
             window.broken = window.broken or replaced
@@ -168,8 +182,9 @@ class ExecutedCodeTracer:
         self._credit(("item", path), window)
         # Only the code no earlier item ran: what `closed` holds grows with the code, not the items.
         new = Window()
-        new.code = {key: code for key, code in window.code.items() if key not in self._logged}
-        new.sources, new.literals, new.environ, new.docs = window.sources, window.literals, window.environ, window.docs
+        code = window.code
+        new.code = {key: code[key] for key in code.keys() - self._logged.keys()}
+        new.sources, new.environ, new.docs = window.sources, window.environ, window.docs
         self._logged.update(new.code)
         self.closed.append(new)
         self.ends[path] = len(self.closed)
@@ -229,6 +244,22 @@ class ExecutedCodeTracer:
         """A child process runs code no trace function here sees."""
         window = self.current
         window.broken = window.broken or f"a test started a child process ({what})"
+
+
+# Where Hypothesis draws its generated values, from the constants it took among the rest.
+_POOL_DRAWER = "hypothesis.internal.conjecture.providers"
+_POOL_READER = "_maybe_draw_constant"
+
+
+def _code_of(module: Any) -> Iterator[CodeType]:
+    """The code objects of the functions and methods `module` defines."""
+    for value in vars(module).values():
+        functions = vars(value).values() if isinstance(value, type) and value.__module__ == module.__name__ else [value]
+        for function in functions:
+            function = getattr(function, "fget", function)  # a property's getter
+            code = getattr(getattr(function, "__func__", function), "__code__", None)
+            if isinstance(code, CodeType) and code.co_filename == module.__file__:
+                yield code
 
 
 class _WatchedEnviron(dict):

@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from helpers import doit_tests, git_init, run_doit, write_files
 
 from doit_scout.analyzers.literals import literals_digest
@@ -81,15 +82,21 @@ def items_ran(root: Path) -> list[str]:
     return sorted(tests["tests_ran"]) if "-- test" not in output else []
 
 
-def test_hypothesis_reading_a_module_makes_its_constants_an_input_of_its_tests_and_nothing_else(tmp_path: Path):
+@pytest.mark.parametrize("plugin", [True, False], ids=["at-collection", "in-the-test"])
+def test_hypothesis_reading_a_module_makes_its_constants_an_input_of_its_tests_and_nothing_else(
+        tmp_path: Path, monkeypatch, plugin: bool):
+    """Hypothesis's pytest plugin takes the constants of every module loaded while pytest collects
+    (for every test, as collection's code counts), its engine those of modules loaded later; only
+    the tests that draw generated values read them."""
+    if plugin:
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:anyio -p no:benchmark")
     write_files(tmp_path, PROJECT)
     git_init(tmp_path)
     assert items_ran(tmp_path) == ["tests/test_gen.py::test_ints", "tests/test_mod.py::test_scaled"]
     edit(tmp_path, "# a comment", "# another comment")
     assert items_ran(tmp_path) == []  # read whole, its bytes re-ran test_gen
-    # scaled's docstring is in its frame (code that names it can read it), not in the constants
-    edit(tmp_path, '"""Scale x."""', '"""Scale x: three times."""')
-    assert items_ran(tmp_path) == ["tests/test_mod.py::test_scaled"]
+    edit(tmp_path, '"""Scale x."""', '"""Scale x: three times."""')  # no constant; and nothing reads it
+    assert items_ran(tmp_path) == []
     edit(tmp_path, "LIMIT = 5", "LIMIT = 7")
     explained = {t["path"]: t for t in json.loads(run_doit(tmp_path, "explain", "--json").stdout)["tests"]}
     assert explained["tests/test_gen.py"]["decision"] == "run", explained
