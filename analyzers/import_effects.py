@@ -11,7 +11,7 @@ an effect is an assignment, augmented assignment or `del` whose target is an att
 of an object the module did not make (`m.b = ...`, `m.registry[k] = ...`), a call made as a
 statement on such an object (`m.register(x)`, `random.seed(1)`), a decorator, base or
 class keyword (`metaclass=`) that is not pytest's or a known one (`functools`, `dataclass`,
-Hypothesis's `given`...), and any call of `setattr`, `delattr`, `exec` or `eval`. A name
+Hypothesis's `given`, attrs' `attr.s`...), and any call of `setattr`, `delattr`, `exec` or `eval`. A name
 bound by assignment (`app = make_app()`) is the module's own: the code the call runs is import-time
 code, which counts for every test file already. Source that does not parse counts as an effect."""
 
@@ -26,10 +26,11 @@ _SAFE_ROOTS = frozenset({
     "lru_cache", "cache", "cached_property", "total_ordering", "patch", "overload", "abstractmethod", "unique",
     "skip", "skipIf", "skipUnless", "expectedFailure", "parametrize", "fixture",
 })
-# Decorators that wrap a test and register it nowhere (Hypothesis's); as statements, their calls
-# may well change state (`settings.register_profile(...)`).
+# Decorators that wrap a test or build a class and register it nowhere (Hypothesis's, attrs'); as
+# statements, their calls may well change state (`settings.register_profile(...)`).
 _SAFE_DECORATOR_ROOTS = _SAFE_ROOTS | {"hypothesis", "given", "settings", "example", "seed", "reproduce_failure",
-                                       "composite", "st", "strategies"}
+                                       "composite", "st", "strategies", "attr", "attrs", "define", "frozen",
+                                       "mutable"}
 _WRITING_BUILTINS = frozenset({"setattr", "delattr", "exec", "eval"})
 
 

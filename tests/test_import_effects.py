@@ -16,6 +16,7 @@ from doit_scout.analyzers.import_effects import has_import_effects
     "X = setattr(__import__('pkg'), 'flag', 1)\n",
     "def broken(:\n",
     "from hypothesis import settings\n\nsettings.register_profile('ci', max_examples=5)\nsettings.load_profile('ci')\n",
+    "import attr\n\nattr.set_run_validators(False)\n",
 ])
 def test_code_that_changes_other_modules_state_at_import_is_an_effect(source: str):
     assert has_import_effects(source)
@@ -29,6 +30,7 @@ def test_code_that_changes_other_modules_state_at_import_is_an_effect(source: st
     "    @functools.lru_cache\n    def helper():\n        return 1\n",
     "from hypothesis import given, settings, strategies as st\n\n\n@st.composite\ndef pairs(draw):\n"
     "    return draw(st.integers()), 1\n\n\n@settings(max_examples=5)\n@given(pairs())\ndef test_p(p):\n    pass\n",
+    "import attr\nimport attrs\n\n\n@attr.s(eq=True)\nclass C:\n    x = attr.ib()\n\n\n@attrs.define\nclass D:\n    y: int\n",
 ])
 def test_a_module_that_imports_defines_and_assigns_its_own_names_has_no_effect(source: str):
     assert not has_import_effects(source)
