@@ -41,7 +41,7 @@ def step(root: Path) -> tuple[bool, bool]:
 def traced(root: Path) -> None:
     """Every file runs again (a conftest.py edit is every test's input)."""
     conftest = root / "tests" / "conftest.py"
-    conftest.write_text(conftest.read_text() + "# again\n")
+    conftest.write_text(conftest.read_text() + "AGAIN = True\n")  # code: a comment is none
 
 
 def edit(root: Path, path: str, old: str, new: str) -> None:

@@ -121,7 +121,7 @@ def traced_run(root: Path, monkeypatch: pytest.MonkeyPatch, tracer: str | None) 
     else:
         monkeypatch.setenv("DOIT_SCOUT_TRACER", tracer)
     conftest = root / "tests" / "conftest.py"
-    conftest.write_text(conftest.read_text() + "# edit\n")
+    conftest.write_text(conftest.read_text() + "EDITED = True\n")  # code: a comment is none
     return doit_tests(root)[1]
 
 
@@ -146,7 +146,7 @@ def test_a_run_with_no_record_runs_untraced_and_its_outcomes_stick(tmp_path: Pat
     assert first["tracer"] is None and first["tests_run"] == 5
     assert run_doit(tmp_path, "explain", "--json").stdout.count('"decision": "skip"') == 3  # its greens hold
     conftest = tmp_path / "tests" / "conftest.py"
-    conftest.write_text(conftest.read_text() + "# edit\n")
+    conftest.write_text(conftest.read_text() + "EDITED = True\n")  # code: a comment is none
     assert doit_tests(tmp_path)[1]["tracer"] == ("c" if built() else "python")  # the next run records
 
 
@@ -156,7 +156,7 @@ def test_a_tracer_that_is_not_one_is_named(tmp_path: Path, monkeypatch):
     doit_tests(tmp_path)
     monkeypatch.setenv("DOIT_SCOUT_TRACER", "fast")
     conftest = tmp_path / "tests" / "conftest.py"
-    conftest.write_text(conftest.read_text() + "# edit\n")
+    conftest.write_text(conftest.read_text() + "EDITED = True\n")  # code: a comment is none
     output, _ = doit_tests(tmp_path, ok=False)
     assert "DOIT_SCOUT_TRACER='fast' is not a tracer: use c or python" in output
 
