@@ -30,7 +30,7 @@
 #define EVAL_FRAME 0
 #endif
 
-enum { KIND_PLAIN = 0, KIND_MODULE = 1, KIND_ALWAYS = 2, KIND_NAMED = 3 };
+enum { KIND_PLAIN = 0, KIND_MODULE = 1, KIND_ALWAYS = 2, KIND_NAMED = 3, KIND_IGNORED = 4 };
 
 typedef struct {
     PyObject *code;     /* strong reference; NULL: an empty slot */
@@ -45,6 +45,8 @@ typedef struct {
     PyObject *always;    /* tuple of code objects: call back on every call */
     PyObject *named;     /* frozenset of names: call back when first noted in a destination */
     PyObject *callback;  /* callable(frame) */
+    PyObject *keep;      /* tuple of str: code of a file under one of them is noted */
+    PyObject *skip;      /* tuple of str: else, code of a file under one of them is not (empty: all is) */
     uint64_t target_id, session_id, next_id;
     long imports;        /* `<module>` frames being run */
     PyThreadState *calling_back;  /* the thread whose code the callback runs now (not noted) */
@@ -53,6 +55,7 @@ typedef struct {
 } Probe;
 
 static PyObject *module_name;  /* "<module>" */
+static PyObject *source_suffix;  /* ".py" */
 
 static size_t slot_hash(PyObject *code) {
     uintptr_t p = (uintptr_t)code;
@@ -79,6 +82,17 @@ static int grow(Probe *self) {
     return 0;
 }
 
+/* 1: `file` starts with one of `prefixes` (a tuple of str, or NULL). */
+static int under(PyObject *file, PyObject *prefixes) {
+    Py_ssize_t n = prefixes == NULL ? 0 : PyTuple_GET_SIZE(prefixes);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t hit = PyUnicode_Tailmatch(file, PyTuple_GET_ITEM(prefixes, i), 0, PY_SSIZE_T_MAX, -1);
+        if (hit < 0) PyErr_Clear();
+        if (hit == 1) return 1;
+    }
+    return 0;
+}
+
 static int kind_of(Probe *self, PyCodeObject *code) {
     PyObject *name = code->co_name;
     if (name == module_name || PyUnicode_Compare(name, module_name) == 0) return KIND_MODULE;
@@ -88,7 +102,20 @@ static int kind_of(Probe *self, PyCodeObject *code) {
     }
     int named = PySet_Contains(self->named, name);
     if (named < 0) PyErr_Clear();
-    return named > 0 ? KIND_NAMED : KIND_PLAIN;
+    if (named > 0) return KIND_NAMED;
+    /* Code of the standard library and of installed packages, and code compiled from strings
+     * (`<template>`, `<string>`), are most of what a test runs and nothing its record names (a
+     * `.py` file of the project): not noting them keeps each window small. */
+    PyObject *file = code->co_filename;
+    if (self->skip == NULL || PyTuple_GET_SIZE(self->skip) == 0 || !PyUnicode_Check(file)) return KIND_PLAIN;
+    Py_ssize_t source = PyUnicode_Tailmatch(file, source_suffix, 0, PY_SSIZE_T_MAX, 1);
+    if (source < 0) {
+        PyErr_Clear();
+        return KIND_PLAIN;
+    }
+    if (source == 0) return KIND_IGNORED;
+    if (under(file, self->keep)) return KIND_PLAIN;
+    return under(file, self->skip) ? KIND_IGNORED : KIND_PLAIN;
 }
 
 static Slot *slot_of(Probe *self, PyCodeObject *code) {
@@ -122,6 +149,7 @@ static void call_back(Probe *self, PyCodeObject *code, PyObject *frame, PyObject
 
 /* Notes `code` in its destination; 1: it is a special one to call back for. */
 static int note(Probe *self, PyCodeObject *code, Slot *slot) {
+    if (slot->kind == KIND_IGNORED) return 0;
     int importing = self->imports > 0 || self->target == NULL;
     uint64_t into = importing ? self->session_id : self->target_id;
     int kind = slot->kind;
@@ -217,6 +245,8 @@ static int Probe_traverse(Probe *self, visitproc visit, void *arg) {
     Py_VISIT(self->always);
     Py_VISIT(self->named);
     Py_VISIT(self->callback);
+    Py_VISIT(self->keep);
+    Py_VISIT(self->skip);
     for (size_t i = 0; i < self->size; i++) Py_VISIT(self->slots[i].code);
     return 0;
 }
@@ -227,6 +257,8 @@ static int Probe_clear(Probe *self) {
     Py_CLEAR(self->always);
     Py_CLEAR(self->named);
     Py_CLEAR(self->callback);
+    Py_CLEAR(self->keep);
+    Py_CLEAR(self->skip);
     for (size_t i = 0; i < self->size; i++) Py_CLEAR(self->slots[i].code);
     self->used = 0;
     return 0;
@@ -305,6 +337,29 @@ static PyObject *Probe_enter(Probe *self, PyObject *frame) {
     Py_RETURN_NONE;
 }
 
+static int all_str(PyObject *tuple) {
+    if (!PyTuple_Check(tuple)) return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tuple); i++)
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(tuple, i))) return 0;
+    return 1;
+}
+
+/* skip_files(skip, keep): from now on, code first called from a file under one of `skip` and
+ * none of `keep` (tuples of str), or from no `.py` file, is not noted. */
+static PyObject *Probe_skip_files(Probe *self, PyObject *args) {
+    PyObject *skip, *keep;
+    if (!PyArg_ParseTuple(args, "OO:skip_files", &skip, &keep)) return NULL;
+    if (!all_str(skip) || !all_str(keep)) {
+        PyErr_SetString(PyExc_TypeError, "skip_files takes two tuples of str");
+        return NULL;
+    }
+    Py_INCREF(skip);
+    Py_XSETREF(self->skip, skip);
+    Py_INCREF(keep);
+    Py_XSETREF(self->keep, keep);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Probe_get_imports(Probe *self, void *closure) { return PyLong_FromLong(self->imports); }
 
 static PyMethodDef Probe_methods[] = {
@@ -315,6 +370,7 @@ static PyMethodDef Probe_methods[] = {
     {"installed_all", (PyCFunction)Probe_installed_all, METH_NOARGS, "start_all() is in effect."},
     {"set_target", (PyCFunction)Probe_set_target, METH_O, "The dict that code run from now on goes into."},
     {"enter", (PyCFunction)Probe_enter, METH_O, "What a call event of this frame does."},
+    {"skip_files", (PyCFunction)Probe_skip_files, METH_VARARGS, "Note no code from files under these prefixes."},
     {NULL}
 };
 
@@ -345,6 +401,7 @@ static struct PyModuleDef ctracer_module = {
 PyMODINIT_FUNC PyInit__ctracer(void) {
     if (PyType_Ready(&ProbeType) < 0) return NULL;
     module_name = PyUnicode_InternFromString("<module>");
+    source_suffix = PyUnicode_InternFromString(".py");
     if (module_name == NULL) return NULL;
     PyObject *module = PyModule_Create(&ctracer_module);
     if (module == NULL) return NULL;

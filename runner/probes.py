@@ -65,6 +65,7 @@ class Probe(Protocol):
     def stop(self) -> None: ...
     def set_target(self, code: Code) -> None: ...
     def installed(self) -> bool: ...
+    def skip_files(self, skip: tuple[str, ...], keep: tuple[str, ...]) -> None: ...
 
 
 def tracer_choice() -> str:
@@ -146,6 +147,9 @@ class PythonProbe(_Switching):
     def set_target(self, code: Code) -> None:
         self.target = code
 
+    def skip_files(self, skip: tuple[str, ...], keep: tuple[str, ...]) -> None:
+        """Nothing here: the fallback notes all code (what no project file holds is named nowhere)."""
+
     def installed(self) -> bool:
         return sys.gettrace() == self._call
 
@@ -212,6 +216,11 @@ class CProbe(_Switching):
 
     def set_target(self, code: Code) -> None:
         self._probe.set_target(code)
+
+    def skip_files(self, skip: tuple[str, ...], keep: tuple[str, ...]) -> None:
+        """From now on, code first called from a file under one of `skip` and none of `keep`, or
+        from no `.py` file, is not noted."""
+        self._probe.skip_files(skip, keep)
 
     def installed(self) -> bool:
         return sys.getprofile() is self._probe if self.per_thread else bool(self._probe.installed_all())

@@ -358,6 +358,7 @@ def pytest_configure(config: pytest.Config) -> None:
                          "inifile": None if config.inipath is None else str(config.inipath)})
     importlib.import_module = _import_module
     if _tracer is not None:
+        _tracer.skip_installed_code(_recorder.root)
         pytest.FixtureRequest.getfixturevalue = _noting_getfixturevalue  # type: ignore[method-assign]
         FixtureDef.finish = _tracing_finish  # type: ignore[method-assign]
         Node.addfinalizer = _owned_addfinalizer  # type: ignore[method-assign]

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import importlib.util
 import os
 import posix
 import sys
+import sysconfig
 from types import CodeType, FrameType, FunctionType
 from typing import Any, Callable, Iterator
 
@@ -135,6 +137,20 @@ class ExecutedCodeTracer:
             reader = reader.f_back
         if isinstance(key, str) and reader is not None:
             window.environ.add((key, reader.f_code.co_filename))
+
+    def skip_installed_code(self, root: str) -> None:
+        """Note no code of the standard library and installed packages (nothing a record names),
+        unless the project lies within them; Hypothesis's drawing is noted still (drew)."""
+        paths = sysconfig.get_paths()
+        installed = {os.path.join(os.path.realpath(paths[k]), "") for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+        installed |= {os.path.join(paths[k], "") for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+        real_root = os.path.join(os.path.realpath(root), "")
+        skip = tuple(sorted(p for p in installed if not real_root.startswith(p) and not os.path.join(root, "").startswith(p)))
+        loaded = sys.modules.get("hypothesis")
+        spec = loaded.__spec__ if loaded is not None else importlib.util.find_spec("hypothesis")
+        keep = () if spec is None or not spec.origin else (
+            os.path.join(os.path.dirname(spec.origin), *_POOL_DRAWER.split(".")[1:]) + ".py",)
+        self.probe.skip_files(skip, keep)
 
     def drew(self, window: Window) -> bool:
         """Whether `window` ran Hypothesis's generation, which draws from the pool of constants."""
