@@ -88,7 +88,7 @@ class ExecutedCode:
 def quiet_bodies(state: ScoutState) -> set[str]:
     """The function bodies of the project (`path::qualname`) that write nothing that outlives
     their call (analyzers.state_writes): what they computed cannot be what a later test reads."""
-    found = set()
+    found: set[str] = set()
     for path, node in state.module_of().items():
         names = state.graph.names.get(node)
         if names is not None:
@@ -105,9 +105,6 @@ def with_import_effects(state: ScoutState) -> list[str]:
         if names is not None and names.import_effects:
             found.append(path)
     return found
-
-
-_UNSEEN = object()
 
 
 class Bodies:
@@ -168,10 +165,9 @@ class Bodies:
         body, code compiled from a string) is module-level code, which the frame holds."""
         cache = self._known
         for body in bodies:
-            found = cache.get(body, _UNSEEN)
-            if found is _UNSEEN:
-                found = cache[body] = self._known_as(body)
-            if found is not None:
+            if body not in cache:
+                cache[body] = self._known_as(body)
+            if (found := cache[body]) is not None:
                 yield found
 
     def _known_as(self, body: str) -> str | None:

@@ -73,7 +73,8 @@ class ItemStore:
         some; an item whose shared part is gone (evicted, damaged) has none."""
         keys = {_key(frame, node): node for node in nodes}
         entries = self.cache.get_many(ITEM_BODIES_KIND, keys)
-        shared = self._shared(frame, {v.get("shared") for v in entries.values() if isinstance(v, dict)} - {None})
+        shared = self._shared(frame, {str(v["shared"]) for v in entries.values()
+                                      if isinstance(v, dict) and v.get("shared") is not None})
         found = {}
         for key, value in entries.items():
             try:
