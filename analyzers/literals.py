@@ -25,6 +25,7 @@ def literals_digest(tree: ast.Module) -> str:
 
 
 def _constants(tree: ast.AST) -> list[ast.Constant]:
-    standalone = {id(stmt.value) for stmt in ast.walk(tree)
-                  if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)}
-    return [node for node in ast.walk(tree) if isinstance(node, ast.Constant) and id(node) not in standalone]
+    nodes = list(ast.walk(tree))  # one walk: a statement comes before the constant it holds
+    standalone = {id(node.value) for node in nodes
+                  if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)}
+    return [node for node in nodes if isinstance(node, ast.Constant) and id(node) not in standalone]

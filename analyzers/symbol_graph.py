@@ -18,9 +18,9 @@ Nodes and what each one's content is:
 
 A module counts as a **whole** (its code less the function bodies, and all its definitions; its
 bytes when it has no names, as it could not be parsed) when it is a conftest.py (pytest uses its
-names without references: fixtures, hooks), when it has no names, when its module-level code is opaque (`globals()`, `exec`, `sys.modules`), or
-when it is reached in a way that names do not show (`import_module`, `pytest_plugins`, an observed
-import). A definition whose code is opaque reaches its whole module. A module-level `__getattr__`
+names without references: fixtures, hooks), when it has no names, when its module-level code is
+opaque (`globals()`, `exec`, `sys.modules`), or when it is reached in a way that names do not
+show (`import_module`, `pytest_plugins`, an observed import). A definition whose code is opaque reaches its whole module. A module-level `__getattr__`
 is part of what importing its module runs (the import system asks modules for `__path__`), and a
 name the module does not bind reaches it; a lazy-loading package (its `__getattr__` imports
 submodules by computed names) used as a whole reaches every submodule as a whole. So a change
